@@ -1,0 +1,142 @@
+"""Every failure a user can cause, as one exception hierarchy.
+
+Each error subclasses :class:`GitDataError` and the builtin it resembles, so
+callers can catch either.  Each carries structured fields, a one-line message,
+an optional hint, and the CLI exit code it maps to (see docs/cli.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Exit codes, one per failure family.  docs/cli.md documents this table.
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_INVALID = 4
+EXIT_INTEGRITY = 5
+EXIT_STORAGE = 6
+EXIT_PERMISSION = 7
+EXIT_CONFLICT = 8
+EXIT_VERIFY_FAILED = 9
+
+
+class GitDataError(Exception):
+    """Base class: a failure with a clear one-line message and an exit code."""
+
+    exit_code: int = EXIT_INTERNAL
+
+    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """Machine-readable form used by ``--json`` error output."""
+        out: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        for key, value in self.fields.items():
+            out[key] = value if isinstance(value, (str, int, float, bool, type(None), list)) else str(value)
+        return out
+
+
+class NotFoundError(GitDataError, LookupError):
+    """Something named by the user does not exist."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class DatasetNotFoundError(NotFoundError):
+    """No dataset version matches the id or project/name/version given."""
+
+
+class LocalPathNotFoundError(NotFoundError, FileNotFoundError):
+    """A local file or folder named on the command line does not exist."""
+
+
+class InvalidInputError(GitDataError, ValueError):
+    """An argument or combination of arguments that cannot be acted on."""
+
+    exit_code = EXIT_INVALID
+
+
+class UnsafePathError(InvalidInputError):
+    """A path that is absolute, contains ``..`` or NUL, or escapes its root."""
+
+
+class DatasetStateError(GitDataError, PermissionError):
+    """The operation does not fit the version's state (e.g. adding to a closed version)."""
+
+    exit_code = EXIT_INVALID
+
+
+class SourceChangedError(GitDataError, RuntimeError):
+    """A local file changed between ``add`` and ``upload``."""
+
+    exit_code = EXIT_INVALID
+
+
+class FormatError(GitDataError, ValueError):
+    """A record, manifest, pointer or config file is malformed."""
+
+    exit_code = EXIT_INTEGRITY
+
+
+class IntegrityError(GitDataError, ValueError):
+    """Content does not match its hash, or an object a version needs is missing."""
+
+    exit_code = EXIT_INTEGRITY
+
+
+class StorageUnavailableError(GitDataError, ConnectionError):
+    """The store cannot be reached or answered with an I/O failure."""
+
+    exit_code = EXIT_STORAGE
+
+
+class StoragePermissionError(GitDataError, PermissionError):
+    """The store refused access (credentials or permissions)."""
+
+    exit_code = EXIT_PERMISSION
+
+
+class ConflictError(GitDataError):
+    """The operation would clobber or orphan something (non-empty target, dependents)."""
+
+    exit_code = EXIT_CONFLICT
+
+
+class TargetNotEmptyError(ConflictError, FileExistsError):
+    """A target folder is not empty and ``overwrite`` was not given."""
+
+
+class HasDependentsError(ConflictError):
+    """A version cannot be deleted because other versions name it as a parent."""
+
+
+class VerificationFailedError(GitDataError):
+    """A local folder does not match a version; ``bad_files`` lists the offenders."""
+
+    exit_code = EXIT_VERIFY_FAILED
+
+
+class NotARepositoryError(NotFoundError):
+    """The command needs a git repository and none was found."""
+
+
+class ObjectNotFoundError(NotFoundError):
+    """A key asked of the store does not exist there; ``key`` names it."""
+
+
+class MissingDependencyError(GitDataError, ImportError):
+    """An optional package (e.g. a cloud fsspec backend) is not installed."""
+
+    exit_code = EXIT_INVALID
