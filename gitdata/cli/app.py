@@ -1,0 +1,113 @@
+"""The typer application, the clearml-data style multi-value flags, and error mapping."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+# Options that take several values after one flag, as clearml-data's do
+# (``--files a b c``).  They are expanded to repeated flags before parsing.
+MULTI_VALUE_OPTIONS = frozenset({"--files", "--parents", "--tags", "--ids", "--wildcard"})
+
+
+def expand_multi_value(args: list[str]) -> list[str]:
+    """``--files a b --x`` -> ``--files a --files b --x``."""
+    out: list[str] = []
+    current: str | None = None
+    for arg in args:
+        if arg == "--":
+            current = None
+            out.append(arg)
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            name = arg.split("=", 1)[0]
+            current = name if name in MULTI_VALUE_OPTIONS and "=" not in arg else None
+            out.append(arg)
+            continue
+        if current is not None and out and out[-1] != current:
+            out.append(current)
+        out.append(arg)
+    return out
+
+
+class GdGroup(TyperGroup):
+    """Expands multi-value flags and turns library errors into one-line messages."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_multi_value(list(args)))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from gitdata.errors import EXIT_INTERNAL, GitDataError
+
+        try:
+            return super().invoke(ctx)
+        except GitDataError as exc:
+            if debug_enabled(ctx):
+                raise
+            report_error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit):
+            raise
+        except KeyboardInterrupt:
+            report_error("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+            if debug_enabled(ctx):
+                raise
+            report_error(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "run again with --debug for a traceback, and please report it",
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def debug_enabled(ctx: click.Context) -> bool:
+    """--debug on the command line, or GD_DEBUG=1."""
+    obj = ctx.find_root().obj
+    return bool(isinstance(obj, dict) and obj.get("debug")) or os.environ.get("GD_DEBUG") == "1"
+
+
+def report_error(message: str, hint: str | None = None) -> None:
+    """One line on stderr (plus a hint line), no traceback."""
+    first = message.splitlines()[0] if message else "error"
+    sys.stderr.write(f"gd: error: {first}\n")
+    if hint:
+        sys.stderr.write(f"hint: {hint}\n")
+
+
+app = typer.Typer(
+    cls=GdGroup,
+    name="gd",
+    help="gitdata: dataset version control for people who already live in git.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from gitdata import __version__
+
+        typer.echo(f"gd (gitdata) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print results and errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """gitdata: dataset version control for people who already live in git."""
+    ctx.obj = {"debug": debug, "quiet": quiet}

@@ -1,0 +1,241 @@
+"""Commands that build versions: create, add, remove, sync, upload, close."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gitdata.cli.app import app
+from gitdata.cli.output import RichProgress, emit_json, note, say
+
+ID_HELP = "Dataset id (default: the dataset created or used last)."
+JSON_HELP = "Print machine-readable JSON on stdout."
+
+
+def open_target(dataset_id: str | None, storage: str | None = None):
+    """The Dataset a command acts on; remembers it as the current one."""
+    from gitdata.api import Dataset, open_dataset
+    from gitdata.ops.context import Context
+    from gitdata.ops.resolve import resolve
+
+    if dataset_id:
+        ds = open_dataset(dataset_id, storage)
+    else:
+        ctx = Context.for_storage(storage)
+        ds = Dataset(resolve(ctx), ctx)
+    ds._ctx.state.set_current(ds.id)
+    ds.progress = RichProgress.maybe()
+    return ds
+
+
+@app.command()
+def create(
+    project: str = typer.Option(..., "--project", help="Project the dataset belongs to."),
+    name: str = typer.Option(..., "--name", help="Dataset name."),
+    version: str = typer.Option(
+        None, "--version", help="Version string (default: bump the latest)."
+    ),
+    parents: list[str] = typer.Option(
+        None, "--parents", help="Parent version ids, merged in order."
+    ),
+    tags: list[str] = typer.Option(None, "--tags", help="Tags."),
+    description: str = typer.Option(None, "--description", help="Free text."),
+    storage: str = typer.Option(None, "--storage", help="Store URL for this version."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Create a new draft dataset version (it becomes the current dataset)."""
+    from gitdata.api import Dataset
+
+    ds = Dataset.create(
+        dataset_name=name,
+        dataset_project=project,
+        dataset_tags=tags or None,
+        parent_datasets=parents or None,
+        dataset_version=version,
+        description=description,
+        output_uri=storage,
+    )
+    if json_out:
+        emit_json(
+            {
+                "id": ds.id,
+                "project": ds.project,
+                "name": ds.name,
+                "version": ds.version,
+                "parents": ds.parents,
+                "tags": ds.tags,
+                "state": "draft",
+            }
+        )
+    else:
+        say(ds.id)
+        note(f"created draft {ds.project}/{ds.name} {ds.version} (id {ds.id})")
+
+
+@app.command()
+def add(
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    files: list[str] = typer.Option(..., "--files", help="Files or folders to add."),
+    dataset_folder: str = typer.Option(
+        None, "--dataset-folder", help="Place files under this dataset folder."
+    ),
+    wildcard: list[str] = typer.Option(
+        None, "--wildcard", help="Only add files matching these patterns."
+    ),
+    non_recursive: bool = typer.Option(
+        False, "--non-recursive", help="Do not descend into sub-folders."
+    ),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Add files or folders to a draft."""
+    ds = open_target(dataset_id)
+    total = 0
+    for path in files:
+        total += ds.add_files(
+            path,
+            wildcard=wildcard or None,
+            dataset_path=dataset_folder,
+            recursive=not non_recursive,
+        )
+    if json_out:
+        emit_json({"id": ds.id, "added": total})
+    else:
+        say(f"{total} file(s) added or changed in {ds.id}")
+
+
+@app.command()
+def remove(
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    files: list[str] = typer.Option(..., "--files", help="Dataset paths or wildcards to remove."),
+    non_recursive: bool = typer.Option(
+        False, "--non-recursive", help="Wildcards do not cross folders."
+    ),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Remove files from a draft (nothing is downloaded)."""
+    ds = open_target(dataset_id)
+    total = sum(ds.remove_files(p, recursive=not non_recursive) for p in files)
+    if json_out:
+        emit_json({"id": ds.id, "removed": total})
+    else:
+        say(f"{total} file(s) removed from {ds.id}")
+
+
+@app.command()
+def sync(
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    folder: Path = typer.Option(
+        ..., "--folder", help="Local folder that becomes the dataset's content."
+    ),
+    dataset_folder: str = typer.Option(
+        None, "--dataset-folder", help="Sync only this dataset folder."
+    ),
+    project: str = typer.Option(
+        None, "--project", help="With --name: create a new version, sync, close."
+    ),
+    name: str = typer.Option(
+        None, "--name", help="With --project: create a new version, sync, close."
+    ),
+    parents: list[str] = typer.Option(None, "--parents", help="Parents of the new version."),
+    tags: list[str] = typer.Option(None, "--tags", help="Tags of the new version."),
+    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Make a draft exactly the content of a local folder (added, modified, removed)."""
+    from gitdata.api import Dataset
+
+    one_shot = project is not None or name is not None
+    if one_shot:
+        if dataset_id:
+            raise typer.BadParameter("give either --id or --project/--name, not both")
+        if not parents:
+            try:
+                parents = [
+                    Dataset.get(dataset_project=project, dataset_name=name, storage=storage).id
+                ]
+            except LookupError:
+                parents = []
+        ds = Dataset.create(
+            dataset_name=name,
+            dataset_project=project,
+            parent_datasets=parents or None,
+            dataset_tags=tags or None,
+            output_uri=storage,
+        )
+        ds.progress = RichProgress.maybe()
+    else:
+        ds = open_target(dataset_id)
+    removed, added, modified = ds.sync_folder(folder, dataset_path=dataset_folder)
+    result = {"id": ds.id, "removed": removed, "added": added, "modified": modified}
+    if one_shot:
+        ds.finalize(auto_upload=True)
+        result.update(state="closed", version=ds.version)
+        if ds.pointer_path:
+            result["pointer"] = str(ds.pointer_path)
+    if json_out:
+        emit_json(result)
+    else:
+        say(f"{ds.id}: {added} added, {modified} modified, {removed} removed")
+        if one_shot:
+            note(f"closed {ds.project}/{ds.name} {ds.version}")
+
+
+@app.command()
+def upload(
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    storage: str = typer.Option(
+        None, "--storage", help="Store URL (default: the configured store)."
+    ),
+    chunk_size: int = typer.Option(None, "--chunk-size", help="Target chunk size in MB."),
+    max_workers: int = typer.Option(None, "--max-workers", help="Parallel uploads."),
+    compression: str = typer.Option(None, "--compression", help="stored (default) or deflate."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Upload a draft's pending content (resumable; content already stored is skipped)."""
+    ds = open_target(dataset_id, storage)
+    ds.upload(
+        output_url=storage, chunk_size=chunk_size, max_workers=max_workers, compression=compression
+    )
+    if json_out:
+        emit_json({"id": ds.id, "uploaded": True})
+    else:
+        say(f"uploaded {ds.id}")
+
+
+@app.command()
+def close(
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    storage: str = typer.Option(
+        None, "--storage", help="Store URL (default: the configured store)."
+    ),
+    chunk_size: int = typer.Option(None, "--chunk-size", help="Target chunk size in MB."),
+    max_workers: int = typer.Option(None, "--max-workers", help="Parallel uploads."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Upload what is pending, then close the version: it is immutable from now on."""
+    ds = open_target(dataset_id, storage)
+    ds.upload(output_url=storage, chunk_size=chunk_size, max_workers=max_workers)
+    ds.finalize()
+    record = ds.record
+    assert record is not None
+    if json_out:
+        emit_json(
+            {
+                "id": ds.id,
+                "project": ds.project,
+                "name": ds.name,
+                "version": ds.version,
+                "state": "closed",
+                "stats": record.stats,
+                "pointer": str(ds.pointer_path) if ds.pointer_path else None,
+            }
+        )
+    else:
+        s = record.stats
+        say(f"closed {ds.project}/{ds.name} {ds.version} (id {ds.id})")
+        note(
+            f"{s['files']} files: {s['added']} added, {s['modified']} modified, {s['removed']} removed"
+        )
+        if ds.pointer_path:
+            note(f"wrote and staged pointer {ds.pointer_path}")

@@ -1,0 +1,246 @@
+"""Commands that check or reshape versions: verify, compare, squash, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gitdata.cli.app import app
+from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, open_target
+from gitdata.cli.output import emit_json, human_size, note, print_table, say
+
+
+@app.command()
+def verify(
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    folder: Path = typer.Option(..., "--folder", help="Local folder to check."),
+    filesize: bool = typer.Option(False, "--filesize", help="Check sizes only (skip SHA-256)."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Verify a local folder against a version; exit 9 naming every bad file."""
+    from gitdata.errors import EXIT_VERIFY_FAILED
+
+    ds = open_target(dataset_id)
+    report = ds.verify(folder, size_only=filesize)
+    if json_out:
+        emit_json(
+            {
+                "id": ds.id,
+                "ok": report.ok,
+                "checked": report.checked,
+                "missing": report.missing,
+                "size_mismatch": report.size_mismatch,
+                "hash_mismatch": report.hash_mismatch,
+                "extra": report.extra,
+            }
+        )
+    else:
+        for label, paths in (
+            ("missing", report.missing),
+            ("size differs", report.size_mismatch),
+            ("content differs", report.hash_mismatch),
+            ("not in dataset", report.extra),
+        ):
+            for p in paths:
+                typer.echo(f"{label}: {p}", err=True)
+        if report.ok:
+            say(
+                f"ok: {report.checked} file(s) match {ds.id}"
+                + (" (sizes only)" if filesize else "")
+            )
+        else:
+            say(
+                f"FAILED: {len(report.bad_files)} bad file(s) out of {report.checked + len(report.missing) + len(report.extra)}"
+            )
+    if not report.ok:
+        raise typer.Exit(EXIT_VERIFY_FAILED)
+
+
+@app.command()
+def compare(
+    source: str = typer.Option(..., "--source", help="Older version id."),
+    target: str = typer.Option(..., "--target", help="Newer version id."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Compare two versions: files added, modified and removed from source to target."""
+    from gitdata.api import Dataset
+
+    changes = Dataset.get(dataset_id=target)._changes(source)
+    if json_out:
+        emit_json(
+            {
+                "source": source,
+                "target": target,
+                "added": changes.added,
+                "modified": changes.modified,
+                "removed": changes.removed,
+            }
+        )
+        return
+    rows = [["+", p] for p in changes.added] + [["~", p] for p in changes.modified]
+    rows += [["-", p] for p in changes.removed]
+    print_table(["", "path"], rows, title=f"{source[:8]} -> {target[:8]}")
+    say(
+        f"{len(changes.added)} added, {len(changes.modified)} modified, {len(changes.removed)} removed"
+    )
+
+
+@app.command()
+def squash(
+    name: str = typer.Option(..., "--name", help="Name of the new flat version."),
+    ids: list[str] = typer.Option(..., "--ids", help="Versions to squash, merged in order."),
+    project: str = typer.Option(None, "--project", help="Project (default: the first version's)."),
+    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Squash versions into one new version without parents (no data is copied)."""
+    from gitdata.api import Dataset
+
+    ds = Dataset.squash(name, dataset_ids=list(ids), output_url=storage, dataset_project=project)
+    ds._ctx.state.set_current(ds.id)
+    if json_out:
+        emit_json(
+            {
+                "id": ds.id,
+                "project": ds.project,
+                "name": ds.name,
+                "version": ds.version,
+                "squashed": list(ids),
+            }
+        )
+    else:
+        say(ds.id)
+        note(f"squashed {len(ids)} versions into {ds.project}/{ds.name} {ds.version}")
+
+
+@app.command()
+def delete(
+    dataset_id: str = typer.Option(..., "--id", help="Version (or draft) to delete."),
+    force: bool = typer.Option(
+        False, "--force", help="Delete even if other versions name it as a parent."
+    ),
+    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Delete a version and the stored objects nothing else needs."""
+    from gitdata.api import Dataset
+
+    report = Dataset.delete(dataset_id=dataset_id, force=force, storage=storage)
+    if report is None:
+        result = {"id": dataset_id, "deleted": "draft"}
+        text = f"discarded draft {dataset_id}"
+    else:
+        result = {
+            "id": dataset_id,
+            "deleted": "version",
+            "objects_removed": report.objects_removed,
+            "bytes_freed": report.bytes_freed,
+            "orphaned_children": report.orphaned_children,
+        }
+        text = f"deleted {dataset_id}: {report.objects_removed} object(s), {human_size(report.bytes_freed)} freed"
+    if json_out:
+        emit_json(result)
+    else:
+        say(text)
+        if report is not None and report.orphaned_children:
+            note(
+                f"children keep their data but lose this parent: {', '.join(report.orphaned_children)}"
+            )
+
+
+cache_app = typer.Typer(help="Show, prune, verify or clear the local cache.", no_args_is_help=False)
+app.add_typer(cache_app, name="cache")
+
+
+def _cache():
+    from gitdata.ops.context import Context
+
+    ctx = Context()
+    return ctx, ctx.cache
+
+
+@cache_app.callback(invoke_without_command=True)
+def cache_show(
+    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help=JSON_HELP)
+) -> None:
+    """Show the cache's location, size and budget."""
+    if ctx.invoked_subcommand:
+        return
+    gctx, cache = _cache()
+    usage = cache.usage()
+    limit = gctx.settings.cache_size_limit
+    info = {
+        "path": str(gctx.settings.cache_dir),
+        "bytes": usage.bytes,
+        "blobs": usage.blobs,
+        "copies": usage.copies,
+        "limit": limit,
+    }
+    if json_out:
+        emit_json(info)
+        return
+    print_table(
+        ["cache", "size", "blobs", "copies", "budget"],
+        [
+            [
+                info["path"],
+                human_size(usage.bytes),
+                usage.blobs,
+                usage.copies,
+                human_size(limit) if limit is not None else "unlimited",
+            ]
+        ],
+    )
+
+
+@cache_app.command("prune")
+def cache_prune(
+    max_size: str = typer.Option(
+        None, "--max-size", help="Budget to prune down to (e.g. 10GB); default the configured one."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be removed."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Evict least-recently-used content until the cache fits its budget."""
+    from gitdata.config import parse_size
+
+    _, cache = _cache()
+    limit = parse_size(max_size, "--max-size") if max_size is not None else None
+    report = cache.prune(limit, dry_run=dry_run)
+    result = {
+        "removed_blobs": report.removed_blobs,
+        "removed_copies": report.removed_copies,
+        "freed_bytes": report.freed_bytes,
+        "remaining_bytes": report.remaining_bytes,
+        "dry_run": dry_run,
+    }
+    if json_out:
+        emit_json(result)
+    else:
+        verb = "would free" if dry_run else "freed"
+        say(
+            f"{verb} {human_size(report.freed_bytes)} ({report.removed_blobs} blobs, {report.removed_copies} copies); {human_size(report.remaining_bytes)} remain"
+        )
+
+
+@cache_app.command("verify")
+def cache_verify(json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Re-hash every cached blob; corrupt ones are removed (and refetched on next get)."""
+    _, cache = _cache()
+    bad = cache.verify_all()
+    if json_out:
+        emit_json({"corrupt": bad})
+    else:
+        say(f"{len(bad)} corrupt blob(s) removed" if bad else "cache ok")
+
+
+@cache_app.command("clear")
+def cache_clear(json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Remove everything from the cache (drafts and the store are untouched)."""
+    _, cache = _cache()
+    cache.clear()
+    if json_out:
+        emit_json({"cleared": True})
+    else:
+        say("cache cleared")

@@ -1,0 +1,15 @@
+"""Entry point of the ``gd`` console script."""
+
+from __future__ import annotations
+
+from gitdata.cli import build_cmds, check_cmds, read_cmds  # noqa: F401 - registers commands
+from gitdata.cli.app import app
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app(prog_name="gd")
+
+
+if __name__ == "__main__":
+    run()

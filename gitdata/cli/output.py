@@ -1,0 +1,113 @@
+"""Rendering results: JSON on stdout, rich tables, messages, progress bars."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any
+
+import click
+
+
+def is_quiet() -> bool:
+    """-q was given."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx else None
+    return bool(isinstance(obj, dict) and obj.get("quiet"))
+
+
+def emit_json(data: Any) -> None:
+    """Machine-readable output: one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def say(message: str) -> None:
+    """A result line on stdout."""
+    sys.stdout.write(message + "\n")
+
+
+def note(message: str) -> None:
+    """An informational line on stderr (suppressed by -q)."""
+    if not is_quiet():
+        sys.stderr.write(message + "\n")
+
+
+def human_size(n: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def print_table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    """A rich table on stdout (plain columns when stdout is not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_edge=False, header_style="bold")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*[str(c) for c in row])
+    Console(soft_wrap=True).print(table)
+
+
+class RichProgress:
+    """The library's Progress protocol drawn as a rich progress bar on stderr."""
+
+    def __init__(self) -> None:
+        self._bar = None
+        self._task = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def maybe(cls):
+        """A bar when stderr is a terminal and -q is off; otherwise the null progress."""
+        from gitdata.core.progress import NULL_PROGRESS
+
+        if is_quiet() or not sys.stderr.isatty():
+            return NULL_PROGRESS
+        return cls()
+
+    def start(self, description: str, total: int | None) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.finish()
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+            console=_stderr_console(),
+        )
+        self._bar.start()
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        with self._lock:
+            if self._bar is not None:
+                self._bar.advance(self._task, amount)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)

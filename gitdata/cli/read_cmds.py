@@ -1,0 +1,202 @@
+"""Commands that read versions: get, list, search, show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gitdata.cli.app import app
+from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, open_target
+from gitdata.cli.output import RichProgress, emit_json, human_size, note, print_table, say
+
+
+def find_version(
+    dataset_id: str | None,
+    project: str | None,
+    name: str | None,
+    version: str | None = None,
+    rev: str | None = None,
+    storage: str | None = None,
+):
+    """Resolve --id or --project/--name[/--version][/--rev], else the current dataset."""
+    from gitdata.api import Dataset
+
+    if dataset_id and (project or name):
+        raise typer.BadParameter("give either --id or --project/--name, not both")
+    if project or name:
+        if not (project and name):
+            raise typer.BadParameter("--project and --name go together")
+        ds = Dataset.get(
+            dataset_project=project,
+            dataset_name=name,
+            dataset_version=version,
+            rev=rev,
+            storage=storage,
+        )
+        note(f"using {ds.project}/{ds.name} {ds.version} (id {ds.id}) from {ds.resolved_from}")
+        ds._ctx.state.set_current(ds.id)
+        ds.progress = RichProgress.maybe()
+        return ds
+    return open_target(dataset_id, storage)
+
+
+@app.command()
+def get(
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    project: str = typer.Option(None, "--project", help="Project (with --name)."),
+    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
+    version: str = typer.Option(None, "--version", help="A specific version string."),
+    rev: str = typer.Option(None, "--rev", help="Git revision whose pointer pins the version."),
+    copy: Path = typer.Option(
+        None, "--copy", help="Make a writable, independent copy in this folder."
+    ),
+    link: Path = typer.Option(None, "--link", help="Make a read-only linked tree in this folder."),
+    part: int = typer.Option(None, "--part", help="Shard index (0-based), with --num-parts."),
+    num_parts: int = typer.Option(None, "--num-parts", help="Number of shards."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty target folder."),
+    max_workers: int = typer.Option(None, "--max-workers", help="Parallel downloads."),
+    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Get a version: the cached read-only copy path, or --link / --copy into a folder."""
+    if copy and link:
+        raise typer.BadParameter("--copy and --link are exclusive")
+    ds = find_version(dataset_id, project, name, version, rev, storage)
+    if copy:
+        path = ds.get_mutable_local_copy(
+            copy, overwrite=overwrite, part=part, num_parts=num_parts, max_workers=max_workers
+        )
+    elif link:
+        path = ds.get_linked_copy(
+            link, overwrite=overwrite, part=part, num_parts=num_parts, max_workers=max_workers
+        )
+    else:
+        path = ds.get_local_copy(part=part, num_parts=num_parts, max_workers=max_workers)
+    if json_out:
+        emit_json(
+            {"id": ds.id, "path": path, "mode": "copy" if copy else "link" if link else "cache"}
+        )
+    else:
+        say(path)
+
+
+@app.command("list")
+def list_cmd(
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    project: str = typer.Option(None, "--project", help="Project (with --name)."),
+    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
+    filter_: str = typer.Option(
+        None, "--filter", help="Only paths matching this path or wildcard."
+    ),
+    non_recursive: bool = typer.Option(
+        False, "--non-recursive", help="Wildcards do not cross folders."
+    ),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List a version's files without downloading them."""
+    ds = find_version(dataset_id, project, name)
+    files = ds._files()
+    paths = ds.list_files(filter_, recursive=not non_recursive)
+    if json_out:
+        emit_json([{"path": p, "size": files[p].size, "sha256": files[p].sha256} for p in paths])
+        return
+    print_table(
+        ["path", "size", "sha256"],
+        [[p, human_size(files[p].size), files[p].sha256[:16]] for p in paths],
+        title=f"{ds.project}/{ds.name} {ds.version}",
+    )
+    note(f"{len(paths)} file(s), {human_size(sum(files[p].size for p in paths))}")
+
+
+@app.command()
+def search(
+    project: str = typer.Option(None, "--project", help="Project (sub-projects included)."),
+    name: str = typer.Option(None, "--name", help="Part of the dataset name."),
+    tags: list[str] = typer.Option(None, "--tags", help="Versions carrying all these tags."),
+    ids: list[str] = typer.Option(None, "--ids", help="Only these ids."),
+    description: str = typer.Option(None, "--description", help="Part of the description."),
+    drafts: bool = typer.Option(False, "--drafts", help="Include open drafts of this machine."),
+    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Search dataset versions by project, name, tags, description or ids."""
+    from gitdata.api import Dataset
+
+    rows = Dataset.list_datasets(
+        dataset_project=project,
+        partial_name=name,
+        tags=tags or None,
+        ids=ids or None,
+        only_completed=not drafts,
+        storage=storage,
+    )
+    if description:
+        rows = [r for r in rows if description.lower() in r["description"].lower()]
+    if json_out:
+        emit_json(rows)
+        return
+    print_table(
+        ["id", "project", "name", "version", "state", "tags", "parents", "created"],
+        [
+            [
+                r["id"],
+                r["project"],
+                r["name"],
+                r["version"],
+                r["state"],
+                ",".join(r["tags"]),
+                ",".join(p[:8] for p in r["parents"]),
+                r["created"][:19].replace("T", " "),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@app.command()
+def show(
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    project: str = typer.Option(None, "--project", help="Project (with --name)."),
+    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
+    files: bool = typer.Option(False, "--files", help="Also list the changed paths."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Show a version and its change set against its parents."""
+    ds = find_version(dataset_id, project, name)
+    changes = ds._changes(None)
+    record = ds.record
+    info = {
+        "id": ds.id,
+        "project": ds.project,
+        "name": ds.name,
+        "version": ds.version,
+        "state": "closed" if record else "draft",
+        "parents": ds.parents,
+        "tags": ds.tags,
+        "description": ds.description,
+        "files": len(ds._files()),
+        "bytes": sum(f.size for f in ds._files().values()),
+        "added": changes.added,
+        "modified": changes.modified,
+        "removed": changes.removed,
+    }
+    if record:
+        info["manifest"] = record.manifest
+        info["created"] = record.created
+    if json_out:
+        emit_json(info)
+        return
+    say(f"{ds.project}/{ds.name} {ds.version}  id {ds.id}  ({info['state']})")
+    if ds.parents:
+        say(f"parents: {', '.join(ds.parents)}")
+    if ds.tags:
+        say(f"tags: {', '.join(ds.tags)}")
+    say(f"{info['files']} files, {human_size(info['bytes'])}")
+    say(
+        f"changes: +{len(changes.added)} added  ~{len(changes.modified)} modified  -{len(changes.removed)} removed"
+    )
+    if files:
+        for mark, paths in (("+", changes.added), ("~", changes.modified), ("-", changes.removed)):
+            for p in paths:
+                say(f"  {mark} {p}")

@@ -1,0 +1,180 @@
+"""Settings resolution, in one place.
+
+Precedence (highest first): explicit arguments (CLI flags) > environment
+(``GD_STORAGE``, ``GD_CACHE_DIR``, ``GD_CACHE_SIZE``) > the repository's
+``.gitdata/config.yaml`` > the user's ``$XDG_CONFIG_HOME/gitdata/config.yaml``
+> built-in defaults (the embedded store ``$XDG_DATA_HOME/gitdata/store``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitdata.codec import load_yaml_mapping
+from gitdata.errors import FormatError, InvalidInputError
+
+REPO_DIR = ".gitdata"
+REPO_CONFIG = f"{REPO_DIR}/config.yaml"
+DEFAULT_CHUNK_MB = 64
+DEFAULT_CACHE_SIZE = 50 * 1024**3
+_COMPRESSIONS = ("stored", "deflate")
+
+
+@dataclass
+class Settings:
+    """Resolved settings for one command; ``sources`` says where each came from."""
+
+    storage: str
+    storage_options: dict[str, Any]
+    cache_dir: Path
+    state_dir: Path
+    cache_size_limit: int | None
+    chunk_size: int
+    compression: str
+    repo_root: Path | None
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var)
+    if value and os.path.isabs(value):
+        return Path(value)
+    return Path.home() / fallback
+
+
+def user_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/gitdata/config.yaml`` (default ~/.config)."""
+    return _xdg("XDG_CONFIG_HOME", ".config") / "gitdata" / "config.yaml"
+
+
+def default_store_path() -> Path:
+    """The embedded default store: ``$XDG_DATA_HOME/gitdata/store``."""
+    return _xdg("XDG_DATA_HOME", ".local/share") / "gitdata" / "store"
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/gitdata`` (default ~/.cache/gitdata)."""
+    return _xdg("XDG_CACHE_HOME", ".cache") / "gitdata"
+
+
+def default_state_dir() -> Path:
+    """Drafts and the current-dataset marker: ``$XDG_STATE_HOME/gitdata``."""
+    return _xdg("XDG_STATE_HOME", ".local/state") / "gitdata"
+
+
+def find_repo_root(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``.git`` (file or folder)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def parse_size(value: object, what: str = "size") -> int | None:
+    """Parse ``10GB``, ``512MiB``, ``1000`` (bytes) or ``none``/``unlimited``."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise InvalidInputError(f"{what} must not be negative")
+        return value
+    text = str(value).strip().lower().replace(" ", "")
+    if text in ("none", "unlimited", "0", ""):
+        return None if text != "0" else 0
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kmgt]?i?b?)?", text)
+    if not m:
+        raise InvalidInputError(
+            f"cannot read {what} {value!r}", hint="use e.g. 20GB, 512MiB or 1000"
+        )
+    unit = (m[2] or "").rstrip("b")
+    factor = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+    factor.update({"ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40})
+    return int(float(m[1]) * factor[unit])
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise FormatError(f"cannot read config {path}: {exc.strerror}", file=str(path)) from None
+    return load_yaml_mapping(text, str(path))
+
+
+def resolve_settings(
+    storage: str | None = None,
+    cache_dir: str | Path | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve every setting by the precedence in the module docstring."""
+    env = os.environ
+    repo_root = find_repo_root(cwd)
+    repo_cfg = _read_config(repo_root / REPO_CONFIG) if repo_root else {}
+    user_cfg = _read_config(user_config_path())
+    sources: dict[str, str] = {}
+
+    def pick(key: str, flag: Any, env_var: str | None) -> Any:
+        if flag is not None:
+            sources[key] = "flag"
+            return flag
+        if env_var and env.get(env_var):
+            sources[key] = f"env {env_var}"
+            return env[env_var]
+        if key in repo_cfg:
+            sources[key] = str(repo_root / REPO_CONFIG)
+            return repo_cfg[key]
+        if key in user_cfg:
+            sources[key] = str(user_config_path())
+            return user_cfg[key]
+        sources[key] = "default"
+        return None
+
+    store = pick("storage", storage, "GD_STORAGE")
+    if store is None:
+        store = str(default_store_path())
+    elif not isinstance(store, str):
+        raise FormatError("'storage' must be a URL or path string", file=sources["storage"])
+    elif sources["storage"].endswith(REPO_CONFIG) and "://" not in store:
+        # Relative store paths in the repo config are relative to the repo root.
+        store = str((repo_root / os.path.expanduser(store)).resolve())
+
+    options = pick("storage_options", None, None) or {}
+    if not isinstance(options, dict):
+        raise FormatError("'storage_options' must be a mapping", file=sources["storage_options"])
+
+    cache = pick("cache_dir", str(cache_dir) if cache_dir else None, "GD_CACHE_DIR")
+    cache_path = Path(os.path.expanduser(cache)) if cache else default_cache_dir()
+
+    size_raw = pick("cache_size", None, "GD_CACHE_SIZE")
+    size_limit = DEFAULT_CACHE_SIZE if size_raw is None else parse_size(size_raw, "cache_size")
+
+    chunk_mb = pick("chunk_size_mb", None, None)
+    chunk_mb = DEFAULT_CHUNK_MB if chunk_mb is None else chunk_mb
+    if not isinstance(chunk_mb, (int, float)) or chunk_mb <= 0:
+        raise FormatError(
+            "'chunk_size_mb' must be a positive number", file=sources["chunk_size_mb"]
+        )
+
+    compression = pick("compression", None, None) or "stored"
+    if compression not in _COMPRESSIONS:
+        raise FormatError(
+            f"'compression' must be one of {', '.join(_COMPRESSIONS)}", file=sources["compression"]
+        )
+
+    return Settings(
+        storage=store,
+        storage_options=options,
+        cache_dir=cache_path,
+        state_dir=default_state_dir(),
+        cache_size_limit=size_limit,
+        chunk_size=int(chunk_mb * 1024 * 1024),
+        compression=compression,
+        repo_root=repo_root,
+        sources=sources,
+    )

@@ -1,0 +1,76 @@
+"""Parent merge order, change sets, and the dependency graph.
+
+Merge rule (docs/format.md, "Parents"): parents are merged in the order
+listed; a later parent's file replaces an earlier parent's file at the same
+path.  This is ClearML's rule, written down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+
+class _HasSha(Protocol):
+    @property
+    def sha256(self) -> str: ...
+
+
+E = TypeVar("E", bound=_HasSha)
+
+
+def merge_parents(parent_files: Iterable[Mapping[str, E]]) -> dict[str, E]:
+    """Merge the path -> entry maps of parents in order (later wins)."""
+    merged: dict[str, E] = {}
+    for files in parent_files:
+        merged.update(files)
+    return merged
+
+
+@dataclass
+class ChangeSet:
+    """Paths added, modified (same path, new content) and removed between two file maps."""
+
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Counts only, as stored in version stats."""
+        return {
+            "added": len(self.added),
+            "modified": len(self.modified),
+            "removed": len(self.removed),
+        }
+
+    def is_empty(self) -> bool:
+        """True when nothing changed."""
+        return not (self.added or self.modified or self.removed)
+
+
+def diff(old: Mapping[str, _HasSha], new: Mapping[str, _HasSha]) -> ChangeSet:
+    """Compare two file maps by content hash; lists are sorted."""
+    added = sorted(p for p in new if p not in old)
+    removed = sorted(p for p in old if p not in new)
+    modified = sorted(p for p, e in new.items() if p in old and old[p].sha256 != e.sha256)
+    return ChangeSet(added, modified, removed)
+
+
+def ancestors(start: Iterable[str], parents_of: Callable[[str], list[str]]) -> list[str]:
+    """Every ancestor reachable from ``start`` (ids), breadth first, each once.
+
+    ``parents_of`` returns [] for an id it cannot resolve, so a partially
+    deleted lineage is walked as far as it exists.
+    """
+    seen: dict[str, None] = {}
+    frontier = list(start)
+    while frontier:
+        nxt: list[str] = []
+        for vid in frontier:
+            if vid in seen:
+                continue
+            seen[vid] = None
+            nxt.extend(parents_of(vid))
+        frontier = nxt
+    return list(seen)

@@ -1,0 +1,169 @@
+"""The manifest: every file of one version, and its canonical encoding.
+
+Encoding (docs/format.md, "Manifest"): gzip (mtime 0, no file name) of
+UTF-8 JSON ``{"format": 1, "files": [...]}`` with entries sorted by path,
+keys in a fixed order, no insignificant whitespace.  The manifest object's
+store key is the sha256 of those compressed bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from gitdata.core.ids import is_sha256
+from gitdata.core.paths import is_normal_path
+from gitdata.errors import FormatError, UnsafePathError
+
+MANIFEST_FORMAT = 1
+METHOD_STORED = "stored"
+METHOD_DEFLATE = "deflate"
+_METHODS = (METHOD_STORED, METHOD_DEFLATE)
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One file of a version: where its bytes live inside a chunk."""
+
+    path: str
+    size: int
+    sha256: str
+    chunk: str
+    offset: int
+    length: int
+    method: str = METHOD_STORED
+
+
+class Manifest:
+    """An immutable mapping of dataset path -> :class:`FileEntry`."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Iterable[FileEntry] = ()) -> None:
+        self._entries: dict[str, FileEntry] = {e.path: e for e in sorted(entries, key=_path_key)}
+
+    @classmethod
+    def from_mapping(cls, entries: Mapping[str, FileEntry]) -> Manifest:
+        """Build from a path -> entry mapping (keys must equal entry paths)."""
+        return cls(entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self):
+        return iter(self._entries.values())
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._entries
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Manifest) and self._entries == other._entries
+
+    def get(self, path: str) -> FileEntry | None:
+        """The entry at ``path`` or None."""
+        return self._entries.get(path)
+
+    def as_dict(self) -> dict[str, FileEntry]:
+        """A new path -> entry dict (sorted by path)."""
+        return dict(self._entries)
+
+    @property
+    def total_size(self) -> int:
+        """Sum of file sizes."""
+        return sum(e.size for e in self._entries.values())
+
+    def chunks(self) -> set[str]:
+        """Hashes of every chunk this manifest reaches."""
+        return {e.chunk for e in self._entries.values()}
+
+    def encode(self) -> bytes:
+        """Canonical compressed bytes (see module docstring)."""
+        files = []
+        for e in self._entries.values():
+            item = {
+                "path": e.path,
+                "size": e.size,
+                "sha256": e.sha256,
+                "chunk": e.chunk,
+                "offset": e.offset,
+                "length": e.length,
+            }
+            if e.method != METHOD_STORED:
+                item["method"] = e.method
+            files.append(item)
+        doc = {"format": MANIFEST_FORMAT, "files": files}
+        raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return gzip.compress(raw, compresslevel=6, mtime=0)
+
+    @classmethod
+    def decode(cls, data: bytes, source: str = "manifest") -> Manifest:
+        """Parse and validate manifest bytes; raise :class:`FormatError` naming ``source``."""
+        try:
+            doc = json.loads(gzip.decompress(data))
+        except (OSError, EOFError, ValueError) as exc:
+            raise FormatError(
+                f"manifest {source} is not valid gzip JSON: {exc}", file=source
+            ) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
+            raise FormatError(f"manifest {source} has no 'files' list", file=source)
+        fmt = doc.get("format")
+        if fmt != MANIFEST_FORMAT:
+            raise FormatError(
+                f"manifest {source} has format {fmt!r}; this gd reads format {MANIFEST_FORMAT}",
+                file=source,
+                hint="upgrade gd" if isinstance(fmt, int) and fmt > MANIFEST_FORMAT else None,
+            )
+        entries: list[FileEntry] = []
+        previous = None
+        for i, item in enumerate(doc["files"]):
+            entry = _entry_from_json(item, source, i)
+            key = _path_key(entry)
+            if previous is not None and key <= previous:
+                raise FormatError(
+                    f"manifest {source}: entries not strictly sorted by path at #{i} ({entry.path!r})",
+                    file=source,
+                )
+            previous = key
+            entries.append(entry)
+        m = cls.__new__(cls)
+        m._entries = {e.path: e for e in entries}
+        return m
+
+
+def _path_key(entry: FileEntry) -> bytes:
+    return entry.path.encode("utf-8")
+
+
+def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
+    if not isinstance(item, dict):
+        raise FormatError(f"manifest {source}: entry #{index} is not an object", file=source)
+    try:
+        path = item["path"]
+        size = item["size"]
+        sha = item["sha256"]
+        chunk = item["chunk"]
+        offset = item["offset"]
+        length = item["length"]
+    except KeyError as exc:
+        raise FormatError(f"manifest {source}: entry #{index} lacks {exc}", file=source) from None
+    method = item.get("method", METHOD_STORED)
+    if not isinstance(path, str) or not is_normal_path(path):
+        raise UnsafePathError(
+            f"manifest {source}: unsafe or non-normal path {path!r} at entry #{index}",
+            path=str(path),
+            file=source,
+        )
+    for name, value in (("size", size), ("offset", offset), ("length", length)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise FormatError(f"manifest {source}: bad {name} for {path!r}", file=source)
+    if not is_sha256(sha) or not is_sha256(chunk):
+        raise FormatError(f"manifest {source}: bad sha256 or chunk for {path!r}", file=source)
+    if method not in _METHODS:
+        raise FormatError(f"manifest {source}: unknown method {method!r} for {path!r}", file=source)
+    if method == METHOD_STORED and length != size:
+        raise FormatError(
+            f"manifest {source}: stored entry {path!r} has length != size", file=source
+        )
+    return FileEntry(path, size, sha, chunk, offset, length, method)

@@ -1,0 +1,269 @@
+"""Chunks: standard zip files whose members are named by their sha256.
+
+A chunk is a plain zip (readable by ``unzip``), members stored (default) or
+deflated, each named by the lowercase sha256 of its uncompressed content,
+with a fixed timestamp so the same members in the same order give the same
+bytes.  The writer reports each member's data offset and length so readers
+can fetch one file with a ranged read and never trust the names inside the zip.
+Zip64 records are written only when sizes or offsets need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from gitdata.core.manifest import METHOD_DEFLATE, METHOD_STORED
+from gitdata.errors import FormatError, IntegrityError
+
+_LOCAL_SIG = 0x04034B50
+_CENTRAL_SIG = 0x02014B50
+_END_SIG = 0x06054B50
+_ZIP64_END_SIG = 0x06064B50
+_ZIP64_LOCATOR_SIG = 0x07064B50
+_DOS_TIME = 0  # 00:00:00
+_DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01
+_LIMIT = 0xFFFFFFFF
+_ZIP64_THRESHOLD = 0xFFF00000  # leave headroom for deflate growing incompressible data
+_METHOD_CODES = {METHOD_STORED: 0, METHOD_DEFLATE: 8}
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """Where one member's data sits inside the chunk."""
+
+    sha256: str
+    size: int
+    offset: int
+    length: int
+    method: str
+
+
+@dataclass(slots=True)
+class _Central:
+    name: bytes
+    crc: int
+    size: int
+    length: int
+    header_offset: int
+    method_code: int
+    zip64: bool
+
+
+class ChunkWriter:
+    """Writes a chunk to a seekable binary stream positioned at its start."""
+
+    def __init__(self, stream: BinaryIO, method: str = METHOD_STORED) -> None:
+        if method not in _METHOD_CODES:
+            raise ValueError(f"unknown compression method {method!r}")
+        self._out = stream
+        self._method = method
+        self._pos = 0
+        self._central: list[_Central] = []
+        self._names: set[str] = set()
+        self._closed = False
+
+    def add(self, blocks: Iterable[bytes], expected_sha256: str, size_hint: int) -> MemberInfo:
+        """Append one member from ``blocks``; verify its sha256 against ``expected_sha256``.
+
+        Raises :class:`IntegrityError` (and leaves the chunk unusable) if the
+        content read does not hash to ``expected_sha256``.
+        """
+        if self._closed:
+            raise ValueError("chunk writer already closed")
+        if expected_sha256 in self._names:
+            raise ValueError(f"member {expected_sha256} added twice")
+        name = expected_sha256.encode("ascii")
+        zip64 = size_hint >= _ZIP64_THRESHOLD
+        method_code = _METHOD_CODES[self._method]
+        header_offset = self._pos
+        extra = struct.pack("<HHQQ", 1, 16, 0, 0) if zip64 else b""
+        header = self._local_header(name, method_code, 0, 0, 0, zip64, extra)
+        self._write(header)
+        data_offset = self._pos
+        digest = hashlib.sha256()
+        crc = 0
+        size = 0
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -15) if method_code == 8 else None
+        for block in blocks:
+            digest.update(block)
+            crc = zlib.crc32(block, crc)
+            size += len(block)
+            self._write(compressor.compress(block) if compressor else block)
+        if compressor:
+            self._write(compressor.flush())
+        length = self._pos - data_offset
+        actual = digest.hexdigest()
+        if actual != expected_sha256:
+            self._closed = True
+            raise IntegrityError(
+                f"content changed while packing: expected sha256 {expected_sha256}, read {actual}",
+                expected=expected_sha256,
+                actual=actual,
+            )
+        if not zip64 and (size > _LIMIT or length > _LIMIT):
+            self._closed = True
+            raise ValueError("member grew past 4 GiB after its size was declared")
+        # Patch the local header now that crc and sizes are known.
+        if zip64:
+            extra = struct.pack("<HHQQ", 1, 16, size, length)
+        patched = self._local_header(name, method_code, crc, size, length, zip64, extra)
+        self._out.seek(header_offset)
+        self._out.write(patched)
+        self._out.seek(self._pos)
+        self._central.append(_Central(name, crc, size, length, header_offset, method_code, zip64))
+        self._names.add(expected_sha256)
+        return MemberInfo(expected_sha256, size, data_offset, length, self._method)
+
+    def add_bytes(self, data: bytes, expected_sha256: str) -> MemberInfo:
+        """Append one in-memory member (one write, no header patching)."""
+        if self._closed:
+            raise ValueError("chunk writer already closed")
+        if expected_sha256 in self._names:
+            raise ValueError(f"member {expected_sha256} added twice")
+        size = len(data)
+        if size >= _ZIP64_THRESHOLD:
+            return self.add((data,), expected_sha256, size)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected_sha256:
+            raise IntegrityError(
+                f"content changed while packing: expected sha256 {expected_sha256}, read {actual}",
+                expected=expected_sha256,
+                actual=actual,
+            )
+        method_code = _METHOD_CODES[self._method]
+        payload = data
+        if method_code == 8:
+            c = zlib.compressobj(6, zlib.DEFLATED, -15)
+            payload = c.compress(data) + c.flush()
+        crc = zlib.crc32(data)
+        name = expected_sha256.encode("ascii")
+        header_offset = self._pos
+        header = self._local_header(name, method_code, crc, size, len(payload), False, b"")
+        self._write(header)
+        data_offset = self._pos
+        self._write(payload)
+        self._central.append(
+            _Central(name, crc, size, len(payload), header_offset, method_code, False)
+        )
+        self._names.add(expected_sha256)
+        return MemberInfo(expected_sha256, size, data_offset, len(payload), self._method)
+
+    def close(self) -> int:
+        """Write the central directory; return the chunk's total size in bytes."""
+        if self._closed:
+            raise ValueError("chunk writer already closed")
+        self._closed = True
+        cd_start = self._pos
+        for c in self._central:
+            big_offset = c.header_offset >= _LIMIT
+            fields = []
+            if c.zip64:
+                fields += [c.size, c.length]
+            if big_offset:
+                fields.append(c.header_offset)
+            extra = (
+                struct.pack("<HH" + "Q" * len(fields), 1, 8 * len(fields), *fields)
+                if fields
+                else b""
+            )
+            needed = 45 if (c.zip64 or big_offset) else 20
+            self._write(
+                struct.pack(
+                    "<IHHHHHHIIIHHHHHII",
+                    _CENTRAL_SIG,
+                    needed,
+                    needed,
+                    0,
+                    c.method_code,
+                    _DOS_TIME,
+                    _DOS_DATE,
+                    c.crc,
+                    _LIMIT if c.zip64 else c.length,
+                    _LIMIT if c.zip64 else c.size,
+                    len(c.name),
+                    len(extra),
+                    0,
+                    0,
+                    0,
+                    0,
+                    _LIMIT if big_offset else c.header_offset,
+                )
+                + c.name
+                + extra
+            )
+        cd_size = self._pos - cd_start
+        count = len(self._central)
+        if count >= 0xFFFF or cd_start >= _LIMIT or cd_size >= _LIMIT:
+            eocd64_offset = self._pos
+            self._write(
+                struct.pack(
+                    "<IQHHIIQQQQ", _ZIP64_END_SIG, 44, 45, 45, 0, 0, count, count, cd_size, cd_start
+                )
+            )
+            self._write(struct.pack("<IIQI", _ZIP64_LOCATOR_SIG, 0, eocd64_offset, 1))
+            self._write(struct.pack("<IHHHHIIH", _END_SIG, 0, 0, 0xFFFF, 0xFFFF, _LIMIT, _LIMIT, 0))
+        else:
+            self._write(
+                struct.pack("<IHHHHIIH", _END_SIG, 0, 0, count, count, cd_size, cd_start, 0)
+            )
+        return self._pos
+
+    def _local_header(
+        self, name: bytes, method: int, crc: int, size: int, length: int, zip64: bool, extra: bytes
+    ) -> bytes:
+        return (
+            struct.pack(
+                "<IHHHHHIIIHH",
+                _LOCAL_SIG,
+                45 if zip64 else 20,
+                0,
+                method,
+                _DOS_TIME,
+                _DOS_DATE,
+                crc,
+                _LIMIT if zip64 else length,
+                _LIMIT if zip64 else size,
+                len(name),
+                len(extra),
+            )
+            + name
+            + extra
+        )
+
+    def _write(self, data: bytes) -> None:
+        self._out.write(data)
+        self._pos += len(data)
+
+
+def decode_member(raw: bytes, method: str, size: int, sha256: str, where: str = "chunk") -> bytes:
+    """Turn a member's stored bytes into content, verifying size and sha256."""
+    if method == METHOD_DEFLATE:
+        try:
+            d = zlib.decompressobj(-15)
+            data = d.decompress(raw) + d.flush()
+        except zlib.error as exc:
+            raise IntegrityError(f"corrupt deflate data in {where}: {exc}", key=where) from None
+    elif method == METHOD_STORED:
+        data = raw
+    else:
+        raise FormatError(f"unknown member method {method!r} in {where}")
+    if len(data) != size:
+        raise IntegrityError(
+            f"member {sha256[:12]} in {where} has {len(data)} bytes, expected {size}",
+            key=where,
+            expected=sha256,
+        )
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise IntegrityError(
+            f"member {sha256[:12]} in {where} is corrupt (sha256 mismatch)",
+            key=where,
+            expected=sha256,
+            actual=actual,
+        )
+    return data

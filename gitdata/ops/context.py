@@ -1,0 +1,55 @@
+"""One command's working context: settings plus lazily opened store, cache and state."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from gitdata.cache import LocalCache, StatCache
+from gitdata.config import Settings, resolve_settings
+from gitdata.ops.state import StateDir
+from gitdata.storage import FsspecStore, open_store
+
+
+class Context:
+    """Opens each resource on first use, so cheap commands stay cheap."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or resolve_settings()
+
+    @classmethod
+    def for_storage(cls, storage: str | None = None) -> Context:
+        """Resolve settings with an optional ``--storage`` override."""
+        return cls(resolve_settings(storage=storage))
+
+    @cached_property
+    def store(self) -> FsspecStore:
+        store = open_store(self.settings.storage, self.settings.storage_options or None)
+        store.ensure_initialized()
+        return store
+
+    def store_for(self, url: str | None) -> FsspecStore:
+        """The store at ``url`` (the configured one when None or equal)."""
+        if url is None or url == self.settings.storage:
+            return self.store
+        store = open_store(url, self.settings.storage_options or None)
+        store.ensure_initialized()
+        return store
+
+    @cached_property
+    def cache(self) -> LocalCache:
+        return LocalCache(self.settings.cache_dir, self.settings.cache_size_limit)
+
+    @cached_property
+    def stat_cache(self) -> StatCache:
+        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        return StatCache(self.settings.cache_dir / "stat.db")
+
+    @cached_property
+    def state(self) -> StateDir:
+        return StateDir(self.settings.state_dir)
+
+    @property
+    def records_dir(self) -> Path:
+        """Local copies of closed version records (immutable, so safe to cache)."""
+        return self.settings.cache_dir / "records"

@@ -1,0 +1,126 @@
+"""Verify, compare, change sets, and delete."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitdata.core.lineage import ChangeSet, diff, merge_parents
+from gitdata.core.manifest import Manifest
+from gitdata.core.record import VersionRecord
+from gitdata.errors import GitDataError, HasDependentsError, LocalPathNotFoundError
+from gitdata.ops.context import Context
+from gitdata.ops.reader import forget_record, list_records, load_manifest, load_record
+from gitdata.ops.scan import hash_file, scan_folder
+from gitdata.storage import object_key, version_key
+
+
+@dataclass
+class VerifyReport:
+    """What is wrong with a local folder compared to a version."""
+
+    missing: list[str] = field(default_factory=list)
+    size_mismatch: list[str] = field(default_factory=list)
+    hash_mismatch: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    checked: int = 0
+
+    @property
+    def bad_files(self) -> list[str]:
+        """Every offending path, sorted."""
+        return sorted(self.missing + self.size_mismatch + self.hash_mismatch + self.extra)
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad_files
+
+
+def verify_folder(manifest: Manifest, folder: Path, *, size_only: bool = False) -> VerifyReport:
+    """Check ``folder`` against ``manifest``: sizes always, sha256 unless ``size_only``."""
+    if not folder.is_dir():
+        raise LocalPathNotFoundError(f"not a folder: {folder}", path=str(folder))
+    local = {f.rel: f for f in scan_folder(folder)}
+    report = VerifyReport()
+    for e in manifest:
+        f = local.pop(e.path, None)
+        if f is None:
+            report.missing.append(e.path)
+            continue
+        report.checked += 1
+        if f.size != e.size:
+            report.size_mismatch.append(e.path)
+        elif not size_only and hash_file(os.path.join(folder, e.path)) != e.sha256:
+            report.hash_mismatch.append(e.path)
+    report.extra = sorted(local)
+    return report
+
+
+def compare(ctx: Context, source_id: str, target_id: str) -> ChangeSet:
+    """What changed from version ``source_id`` to ``target_id``."""
+    old = load_manifest(ctx, load_record(ctx, source_id).manifest).as_dict()
+    new = load_manifest(ctx, load_record(ctx, target_id).manifest).as_dict()
+    return diff(old, new)
+
+
+def change_set(ctx: Context, record: VersionRecord) -> ChangeSet:
+    """A version's changes against its merged parents."""
+    parents = merge_parents(
+        load_manifest(ctx, load_record(ctx, pid).manifest).as_dict() for pid in record.parents
+    )
+    return diff(parents, load_manifest(ctx, record.manifest).as_dict())
+
+
+@dataclass
+class DeleteReport:
+    """What a delete removed."""
+
+    version_id: str
+    objects_removed: int
+    bytes_freed: int
+    orphaned_children: list[str]
+
+
+def delete_version(ctx: Context, version_id: str, *, force: bool = False) -> DeleteReport:
+    """Delete a closed version and the objects no remaining version reaches.
+
+    The record goes first (the reverse of the write order), so a crash part
+    way leaves unreachable objects for gc, never a version with holes.
+    Children's data stays intact even with ``force``: their manifests are
+    complete and every chunk they reach is kept.
+    """
+    record = load_record(ctx, version_id)
+    records = list_records(ctx)
+    children = sorted(r.id for r in records if version_id in r.parents)
+    if children and not force:
+        raise HasDependentsError(
+            f"version {version_id} is a parent of {len(children)} other version(s): {', '.join(children)}",
+            dataset_id=version_id,
+            dependents=children,
+            hint="delete those first, or pass --force (their data stays readable)",
+        )
+    store = ctx.store
+    store.delete(version_key(version_id))
+    forget_record(ctx, version_id)
+    keep: set[str] = set()
+    for r in records:
+        if r.id == version_id:
+            continue
+        keep.add(r.manifest)
+        keep |= load_manifest(ctx, r.manifest).chunks()
+    mine = {record.manifest}
+    # A damaged manifest must not block deleting its version.
+    with contextlib.suppress(GitDataError):
+        mine |= load_manifest(ctx, record.manifest).chunks()
+    removed = freed = 0
+    for sha in sorted(mine - keep):
+        key = object_key(sha)
+        try:
+            size = store.size(key)
+        except LookupError:
+            continue
+        store.delete(key)
+        removed += 1
+        freed += size
+    return DeleteReport(version_id, removed, freed, children)

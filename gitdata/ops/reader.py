@@ -1,0 +1,158 @@
+"""Reading closed versions: records, manifests, search, dependency graph."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+
+from gitdata.codec import dump_yaml, load_yaml_mapping
+from gitdata.core.ids import is_version_id, version_sort_key
+from gitdata.core.lineage import ancestors
+from gitdata.core.manifest import Manifest
+from gitdata.core.record import VersionRecord
+from gitdata.errors import (
+    DatasetNotFoundError,
+    IntegrityError,
+    InvalidInputError,
+    ObjectNotFoundError,
+)
+from gitdata.ops.context import Context
+from gitdata.storage import object_key, version_key
+
+
+def load_record(ctx: Context, version_id: str) -> VersionRecord:
+    """The closed version ``version_id`` (local record cache first, then the store)."""
+    if not is_version_id(version_id):
+        raise InvalidInputError(
+            f"not a dataset id: {version_id!r}",
+            hint="ids are 32 hex characters (gd search lists them)",
+        )
+    local = ctx.records_dir / f"{version_id}.yaml"
+    try:
+        return VersionRecord.from_dict(
+            load_yaml_mapping(local.read_bytes(), str(local)), str(local)
+        )
+    except FileNotFoundError:
+        pass
+    except Exception:
+        with contextlib.suppress(OSError):
+            local.unlink()  # a damaged local copy is dropped and refetched
+    key = version_key(version_id)
+    try:
+        data = ctx.store.get_bytes(key)
+    except ObjectNotFoundError:
+        raise DatasetNotFoundError(
+            f"dataset version {version_id} not found in store {ctx.store.url}",
+            dataset_id=version_id,
+            hint="check --storage / GD_STORAGE, or list versions with gd search",
+        ) from None
+    record = VersionRecord.from_dict(load_yaml_mapping(data, key), f"{ctx.store.url}/{key}")
+    if record.id != version_id:
+        raise IntegrityError(f"record {key} holds id {record.id}", key=key)
+    _cache_record(ctx, record, data)
+    return record
+
+
+def _cache_record(ctx: Context, record: VersionRecord, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        ctx.records_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=ctx.records_dir, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, ctx.records_dir / f"{record.id}.yaml")
+
+
+def forget_record(ctx: Context, version_id: str) -> None:
+    """Drop a record from the local record cache (after delete)."""
+    with contextlib.suppress(FileNotFoundError):
+        (ctx.records_dir / f"{version_id}.yaml").unlink()
+
+
+def encode_record(record: VersionRecord) -> bytes:
+    """Canonical YAML bytes of a record."""
+    return dump_yaml(record.to_dict()).encode("utf-8")
+
+
+def load_manifest(ctx: Context, sha256: str) -> Manifest:
+    """The manifest object ``sha256``, verified by hash, through the blob cache."""
+    cache = ctx.cache
+    if cache.has_blob(sha256):
+        data = cache.blob_path(sha256).read_bytes()
+        if hashlib.sha256(data).hexdigest() == sha256:
+            return Manifest.decode(data, f"manifest {sha256[:12]}")
+        cache.remove_blob(sha256)
+    key = object_key(sha256)
+    try:
+        data = ctx.store.get_bytes(key)
+    except ObjectNotFoundError:
+        raise IntegrityError(
+            f"manifest {sha256} is missing from store {ctx.store.url}",
+            key=key,
+            hint="the store is incomplete; run gd verify --remote or restore it",
+        ) from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise IntegrityError(
+            f"manifest object {key} is corrupt in store {ctx.store.url} (sha256 mismatch)",
+            key=key,
+            expected=sha256,
+            actual=actual,
+        )
+    manifest = Manifest.decode(data, f"{ctx.store.url}/{key}")
+    cache.put_blob_bytes(sha256, data)
+    return manifest
+
+
+def list_records(ctx: Context) -> list[VersionRecord]:
+    """Every closed version in the store, oldest first."""
+    ids = []
+    for key in ctx.store.list("versions/"):
+        name = key.rsplit("/", 1)[-1]
+        if name.endswith(".yaml") and is_version_id(name[:-5]):
+            ids.append(name[:-5])
+    records = []
+    for vid in ids:
+        with contextlib.suppress(DatasetNotFoundError):
+            records.append(load_record(ctx, vid))
+    records.sort(key=lambda r: (r.created, r.id))
+    return records
+
+
+def find_latest(
+    records: list[VersionRecord],
+    project: str | None,
+    name: str | None,
+    version: str | None = None,
+    tags: list[str] | None = None,
+) -> VersionRecord | None:
+    """The newest record matching project / name / version / all tags."""
+    hits = [
+        r
+        for r in records
+        if (project is None or r.project == project)
+        and (name is None or r.name == name)
+        and (version is None or r.version == version)
+        and (not tags or set(tags) <= set(r.tags))
+    ]
+    if not hits:
+        return None
+    return max(hits, key=lambda r: (r.created, version_sort_key(r.version)))
+
+
+def dependency_graph(ctx: Context, version_id: str, parents: list[str]) -> dict[str, list[str]]:
+    """id -> parent ids for ``version_id`` and every ancestor that still exists."""
+    graph: dict[str, list[str]] = {version_id: list(parents)}
+
+    def parents_of(vid: str) -> list[str]:
+        if vid in graph:
+            return graph[vid]
+        try:
+            graph[vid] = list(load_record(ctx, vid).parents)
+        except DatasetNotFoundError:
+            graph[vid] = []
+        return graph[vid]
+
+    ancestors([version_id], parents_of)
+    return graph

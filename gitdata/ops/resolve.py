@@ -1,0 +1,125 @@
+"""Which version a command acts on: an id, a pointer in the repo, the latest, or the current one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitdata.core.record import VersionRecord
+from gitdata.errors import DatasetNotFoundError, InvalidInputError
+from gitdata.gitio.pointer import Pointer, pointer_relpath
+from gitdata.gitio.repo import find_repo
+from gitdata.ops.context import Context
+from gitdata.ops.reader import find_latest, list_records, load_record
+from gitdata.ops.state import Draft
+
+
+@dataclass
+class Resolved:
+    """A draft or a closed version, and how it was chosen (shown to the user)."""
+
+    record: VersionRecord | None
+    draft: Draft | None
+    how: str
+
+    @property
+    def id(self) -> str:
+        return self.record.id if self.record else self.draft.id  # type: ignore[union-attr]
+
+
+def by_id(ctx: Context, version_id: str, how: str = "id") -> Resolved:
+    """A draft of this machine, or a closed version in the store."""
+    if ctx.state.has_draft(version_id):
+        return Resolved(None, ctx.state.load_draft(version_id), how)
+    return Resolved(load_record(ctx, version_id), None, how)
+
+
+def resolve(
+    ctx: Context,
+    *,
+    dataset_id: str | None = None,
+    project: str | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    tags: list[str] | None = None,
+    rev: str | None = None,
+    use_current: bool = True,
+    cwd: Path | None = None,
+) -> Resolved:
+    """Pick the version a command means.
+
+    Order: ``dataset_id``; else project/name through the repository's pointer
+    (working tree, or ``rev``) when there is one; else the newest matching
+    version in the store; else the dataset created or used last.
+    """
+    if dataset_id:
+        return by_id(ctx, dataset_id)
+    if project or name:
+        if project and name and not tags:
+            pointer = read_repo_pointer(project, name, rev=rev, cwd=cwd)
+            if pointer is not None and (version is None or version == pointer.version):
+                where = f"pointer {pointer_relpath(project, name)}" + (f" at {rev}" if rev else "")
+                return by_id(ctx, pointer.id, how=where)
+        if rev:
+            raise DatasetNotFoundError(
+                f"no pointer for {project}/{name} at revision {rev}", project=project, name=name
+            )
+        hit = find_latest(list_records(ctx), project, name, version, tags)
+        if hit is None:
+            what = "/".join(x for x in (project, name) if x) + (
+                f" version {version}" if version else ""
+            )
+            raise DatasetNotFoundError(
+                f"no closed dataset version matches {what}",
+                project=project,
+                name=name,
+                hint="gd search lists what the store holds",
+            )
+        return Resolved(hit, None, "latest in store")
+    if use_current:
+        current = ctx.state.current()
+        if current:
+            return by_id(ctx, current, how="last used")
+    raise InvalidInputError(
+        "no dataset given, and none was created or used yet",
+        hint="pass --id ID (gd search lists ids)",
+    )
+
+
+def read_repo_pointer(
+    project: str, name: str, *, rev: str | None = None, cwd: Path | None = None
+) -> Pointer | None:
+    """The dataset's pointer in the enclosing repo (working tree or ``rev``), if any."""
+    repo = find_repo(cwd)
+    if repo is None:
+        if rev:
+            raise InvalidInputError(
+                f"--rev {rev} needs a git repository", hint="run gd inside a repo"
+            )
+        return None
+    return repo.read_pointer(project, name, rev)
+
+
+def write_repo_pointer(
+    record: VersionRecord, store_url: str, cwd: Path | None = None
+) -> Path | None:
+    """Write and stage the pointer for ``record`` when inside a git repo; return its path."""
+    repo = find_repo(cwd)
+    if repo is None:
+        return None
+    remote = "://" in store_url and not store_url.startswith("file://")
+    pointer = Pointer(
+        project=record.project,
+        name=record.name,
+        id=record.id,
+        version=record.version,
+        parents=list(record.parents),
+        manifest=record.manifest,
+        store=store_url if remote else None,
+        tags=list(record.tags),
+        stats=dict(record.stats),
+    )
+    old = repo.read_pointer(record.project, record.name, None)
+    if old is not None:
+        pointer.extra = dict(old.extra)  # unknown keys survive a rewrite
+    return repo.write_pointer(pointer)

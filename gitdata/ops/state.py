@@ -1,0 +1,203 @@
+"""Local, per-user state: open drafts and the "current dataset" marker.
+
+Layout under ``Settings.state_dir`` (``$XDG_STATE_HOME/gitdata``)::
+
+    drafts/<id>.json     one open draft (atomic rewrite on every change)
+    drafts/<id>.lock     flock held while a process edits that draft
+    current              id of the dataset created or used last
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitdata.core.ids import is_version_id
+from gitdata.core.manifest import METHOD_STORED, FileEntry
+from gitdata.errors import DatasetNotFoundError, FormatError
+
+DRAFT_FORMAT = 1
+
+
+@dataclass(slots=True)
+class DraftFile:
+    """One file of a draft: its content hash, where to read it, where it is stored."""
+
+    size: int
+    sha256: str
+    source: str | None = None  # absolute local path, for content not yet uploaded
+    mtime_ns: int | None = None
+    chunk: str | None = None
+    offset: int | None = None
+    length: int | None = None
+    method: str = METHOD_STORED
+
+    @property
+    def stored(self) -> bool:
+        """True once the content sits in a chunk of the store."""
+        return self.chunk is not None
+
+    def to_entry(self, path: str) -> FileEntry:
+        """The manifest entry (only valid once stored)."""
+        assert self.chunk is not None and self.offset is not None and self.length is not None
+        return FileEntry(
+            path, self.size, self.sha256, self.chunk, self.offset, self.length, self.method
+        )
+
+    @classmethod
+    def from_entry(cls, entry: FileEntry) -> DraftFile:
+        """A draft file inherited from a stored version."""
+        return cls(
+            entry.size,
+            entry.sha256,
+            None,
+            None,
+            entry.chunk,
+            entry.offset,
+            entry.length,
+            entry.method,
+        )
+
+
+@dataclass
+class Draft:
+    """A version being built: metadata plus the full file map (parents merged in)."""
+
+    id: str
+    project: str
+    name: str
+    version: str
+    parents: list[str]
+    tags: list[str]
+    description: str
+    created: str
+    storage: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, DraftFile] = field(default_factory=dict)
+    parent_files: dict[str, str] = field(default_factory=dict)  # path -> sha256 of merged parents
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": DRAFT_FORMAT,
+            "id": self.id,
+            "project": self.project,
+            "name": self.name,
+            "version": self.version,
+            "parents": self.parents,
+            "tags": self.tags,
+            "description": self.description,
+            "created": self.created,
+            "storage": self.storage,
+            "metadata": self.metadata,
+            "files": {
+                p: [f.size, f.sha256, f.source, f.mtime_ns, f.chunk, f.offset, f.length, f.method]
+                for p, f in self.files.items()
+            },
+            "parent_files": self.parent_files,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any], source: str) -> Draft:
+        if doc.get("format") != DRAFT_FORMAT:
+            raise FormatError(f"draft {source} has an unknown format", file=source)
+        try:
+            files = {p: DraftFile(*row) for p, row in doc["files"].items()}
+            return cls(
+                id=doc["id"],
+                project=doc["project"],
+                name=doc["name"],
+                version=doc["version"],
+                parents=list(doc["parents"]),
+                tags=list(doc["tags"]),
+                description=doc["description"],
+                created=doc["created"],
+                storage=doc["storage"],
+                metadata=dict(doc.get("metadata") or {}),
+                files=files,
+                parent_files=dict(doc.get("parent_files") or {}),
+            )
+        except (KeyError, TypeError) as exc:
+            raise FormatError(f"draft {source} is damaged ({exc})", file=source) from None
+
+
+class StateDir:
+    """Reads and writes drafts and the current-dataset marker."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.drafts_dir = root / "drafts"
+
+    def draft_path(self, draft_id: str) -> Path:
+        return self.drafts_dir / f"{draft_id}.json"
+
+    def has_draft(self, draft_id: str) -> bool:
+        return is_version_id(draft_id) and self.draft_path(draft_id).exists()
+
+    def load_draft(self, draft_id: str) -> Draft:
+        path = self.draft_path(draft_id)
+        try:
+            doc = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise DatasetNotFoundError(f"no open draft {draft_id}", dataset_id=draft_id) from None
+        except ValueError:
+            raise FormatError(f"draft file {path} is damaged", file=str(path)) from None
+        return Draft.from_json(doc, str(path))
+
+    def save_draft(self, draft: Draft) -> None:
+        self.drafts_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.draft_path(draft.id), json.dumps(draft.to_json()).encode())
+
+    def delete_draft(self, draft_id: str) -> None:
+        for path in (self.draft_path(draft_id), self.drafts_dir / f"{draft_id}.lock"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def list_drafts(self) -> list[Draft]:
+        out = []
+        if self.drafts_dir.is_dir():
+            for path in sorted(self.drafts_dir.glob("*.json")):
+                with contextlib.suppress(FormatError, DatasetNotFoundError):
+                    out.append(self.load_draft(path.stem))
+        return out
+
+    @contextlib.contextmanager
+    def draft_lock(self, draft_id: str) -> Iterator[None]:
+        """Exclusive lock so two gd processes never interleave edits of one draft."""
+        self.drafts_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.drafts_dir / f"{draft_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def current(self) -> str | None:
+        try:
+            value = (self.root / "current").read_text().strip()
+        except OSError:
+            return None
+        return value if is_version_id(value) else None
+
+    def set_current(self, version_id: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.root / "current", (version_id + "\n").encode())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file beside ``path`` and rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,471 @@
+"""Building versions: create a draft, add / remove / sync files, upload, close.
+
+Write order on close (docs/format.md, "Write order"): chunks, then the
+manifest object, then the version record.  The record's presence is the
+commit point, so a crash at any step leaves only unreferenced objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitdata.core.chunking import PendingFile, plan_chunks
+from gitdata.core.ids import new_version_id, next_version
+from gitdata.core.lineage import diff, merge_parents
+from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.core.paths import join_dataset_path, match_pattern, normalize_dataset_path
+from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.core.record import VersionRecord, utc_now
+from gitdata.core.zipchunk import ChunkWriter
+from gitdata.errors import (
+    DatasetStateError,
+    IntegrityError,
+    InvalidInputError,
+    LocalPathNotFoundError,
+    SourceChangedError,
+)
+from gitdata.gitio.pointer import pointer_relpath
+from gitdata.ops.context import Context
+from gitdata.ops.reader import (
+    encode_record,
+    find_latest,
+    list_records,
+    load_manifest,
+    load_record,
+)
+from gitdata.ops.scan import hash_files, scan_folder
+from gitdata.ops.state import Draft, DraftFile
+from gitdata.storage import object_key, run_parallel, version_key
+
+_SMALL_FILE = 16 * 1024 * 1024
+_BLOCK = 1024 * 1024
+
+
+@dataclass
+class SyncResult:
+    """Counts of what a sync changed in the draft."""
+
+    removed: int
+    added: int
+    modified: int
+
+
+def validate_names(project: str, name: str) -> None:
+    """Project and name must be usable as pointer file paths."""
+    if not project or not name:
+        raise InvalidInputError("both --project and --name are required")
+    pointer_relpath(project, name)
+
+
+def create_draft(
+    ctx: Context,
+    *,
+    project: str,
+    name: str,
+    version: str | None = None,
+    parents: list[str] | None = None,
+    tags: list[str] | None = None,
+    description: str | None = None,
+    storage: str | None = None,
+) -> Draft:
+    """Open a new draft whose files start as the merged content of ``parents``."""
+    validate_names(project, name)
+    parents = list(parents or [])
+    if len(set(parents)) != len(parents):
+        raise InvalidInputError("a parent is listed twice")
+    parent_records = []
+    for pid in parents:
+        if ctx.state.has_draft(pid):
+            raise DatasetStateError(
+                f"parent {pid} is still a draft", hint=f"close it first: gd close --id {pid}"
+            )
+        parent_records.append(load_record(ctx, pid))
+    existing = [r.version for r in list_records(ctx) if r.project == project and r.name == name]
+    existing += [
+        d.version for d in ctx.state.list_drafts() if d.project == project and d.name == name
+    ]
+    if version is None:
+        version = next_version(existing)
+    elif version in existing:
+        raise InvalidInputError(
+            f"version {version} of {project}/{name} already exists",
+            hint="omit --version to bump it automatically",
+        )
+    merged = merge_parents(load_manifest(ctx, r.manifest).as_dict() for r in parent_records)
+    draft = Draft(
+        id=new_version_id(),
+        project=project,
+        name=name,
+        version=version,
+        parents=parents,
+        tags=list(tags or []),
+        description=description or "",
+        created=utc_now(),
+        storage=storage or ctx.settings.storage,
+        files={p: DraftFile.from_entry(e) for p, e in merged.items()},
+        parent_files={p: e.sha256 for p, e in merged.items()},
+    )
+    ctx.state.save_draft(draft)
+    ctx.state.set_current(draft.id)
+    return draft
+
+
+@contextlib.contextmanager
+def editing(ctx: Context, draft_id: str) -> Iterator[Draft]:
+    """Lock, load, yield, and save a draft (nothing is saved if the body raises)."""
+    if not ctx.state.has_draft(draft_id):
+        # Distinguish "closed" from "unknown" for the error message.
+        load_record(ctx, draft_id)
+        raise DatasetStateError(
+            f"dataset {draft_id} is closed; closed versions are immutable",
+            dataset_id=draft_id,
+            hint=f"create a child version: gd create --parents {draft_id} ...",
+        )
+    with ctx.state.draft_lock(draft_id):
+        draft = ctx.state.load_draft(draft_id)
+        yield draft
+        ctx.state.save_draft(draft)
+
+
+def _place(draft: Draft, path: str, size: int, sha: str, source: str, mtime_ns: int) -> str | None:
+    """Put one local file into the draft; return 'added', 'modified' or None (unchanged)."""
+    old = draft.files.get(path)
+    if old is not None and old.sha256 == sha:
+        if not old.stored:
+            old.source, old.mtime_ns = source, mtime_ns
+        return None
+    draft.files[path] = DraftFile(size, sha, source, mtime_ns)
+    return "added" if old is None else "modified"
+
+
+def add_files(
+    ctx: Context,
+    draft_id: str,
+    path: str | Path,
+    *,
+    wildcard: str | list[str] | None = None,
+    dataset_path: str | None = None,
+    recursive: bool = True,
+    local_base_folder: str | Path | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> int:
+    """Add a file or folder; returns how many dataset files were added or changed."""
+    source = Path(path)
+    if local_base_folder is not None and not source.is_absolute():
+        source = Path(local_base_folder) / source
+    if not source.exists():
+        raise LocalPathNotFoundError(f"path does not exist: {path}", path=str(path))
+    folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
+    with editing(ctx, draft_id) as draft:
+        found = scan_folder(source, recursive=recursive, wildcard=wildcard)
+        hashes = hash_files(found, ctx.stat_cache, progress)
+        changed = 0
+        for f in found:
+            target = join_dataset_path(folder, f.rel)
+            if _place(draft, target, f.size, hashes[f.abspath], f.abspath, f.mtime_ns):
+                changed += 1
+        return changed
+
+
+def remove_files(ctx: Context, draft_id: str, pattern: str, *, recursive: bool = True) -> int:
+    """Remove files matching ``pattern`` from the draft (nothing is downloaded)."""
+    with editing(ctx, draft_id) as draft:
+        doomed = [p for p in draft.files if match_pattern(p, pattern, recursive=recursive)]
+        for p in doomed:
+            del draft.files[p]
+        return len(doomed)
+
+
+def sync_folder(
+    ctx: Context,
+    draft_id: str,
+    local_path: str | Path,
+    *,
+    dataset_path: str | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> SyncResult:
+    """Make the draft's ``dataset_path`` subtree exactly the content of ``local_path``."""
+    root = Path(local_path)
+    if not root.is_dir():
+        raise LocalPathNotFoundError(f"not a folder: {local_path}", path=str(local_path))
+    folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
+    with editing(ctx, draft_id) as draft:
+        found = scan_folder(root)
+        hashes = hash_files(found, ctx.stat_cache, progress)
+        wanted = {join_dataset_path(folder, f.rel) for f in found}
+        removed = [
+            p
+            for p in draft.files
+            if (not folder or p == folder or p.startswith(folder + "/")) and p not in wanted
+        ]
+        for p in removed:
+            del draft.files[p]
+        added = modified = 0
+        for f in found:
+            result = _place(
+                draft,
+                join_dataset_path(folder, f.rel),
+                f.size,
+                hashes[f.abspath],
+                f.abspath,
+                f.mtime_ns,
+            )
+            added += result == "added"
+            modified += result == "modified"
+        return SyncResult(len(removed), added, modified)
+
+
+def _read_blocks(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        yield from iter(lambda: fh.read(_BLOCK), b"")
+
+
+def _pack_chunk(
+    ctx: Context, group: list[PendingFile], sources: dict[str, DraftFile], compression: str
+) -> tuple[Path, dict[str, tuple[int, int, str]]]:
+    """Write one chunk to a temp file; return it and sha256 -> (offset, length, method)."""
+    tmp_dir = ctx.settings.cache_dir / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="chunk-", suffix=".zip")
+    placed: dict[str, tuple[int, int, str]] = {}
+    try:
+        with os.fdopen(fd, "w+b") as out:
+            writer = ChunkWriter(out, compression)
+            for item in group:
+                src = sources[item.sha256]
+                assert src.source is not None
+                try:
+                    if item.size <= _SMALL_FILE:
+                        with open(src.source, "rb") as fh:
+                            info = writer.add_bytes(fh.read(), item.sha256)
+                    else:
+                        info = writer.add(_read_blocks(src.source), item.sha256, item.size)
+                except FileNotFoundError:
+                    raise SourceChangedError(
+                        f"{src.source} was deleted after it was added (dataset path {item.path})",
+                        path=src.source,
+                        hint="add or sync the folder again",
+                    ) from None
+                except IntegrityError:
+                    raise SourceChangedError(
+                        f"{src.source} changed after it was added (dataset path {item.path})",
+                        path=src.source,
+                        hint="add or sync the folder again, then upload",
+                    ) from None
+                placed[item.sha256] = (info.offset, info.length, info.method)
+            writer.close()
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp), placed
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_BLOCK * 4), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _resolve_store(ctx: Context, draft: Draft, storage: str | None):
+    if storage and storage != draft.storage:
+        if draft.parents or any(f.stored for f in draft.files.values()):
+            raise InvalidInputError(
+                f"this draft stores into {draft.storage}; it cannot switch to {storage}",
+                hint="a version lives in the same store as its parents",
+            )
+        draft.storage = storage
+    return ctx.store_for(draft.storage)
+
+
+def upload(
+    ctx: Context,
+    draft_id: str,
+    *,
+    storage: str | None = None,
+    chunk_size: int | None = None,
+    max_workers: int | None = None,
+    compression: str | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> int:
+    """Upload the draft's pending content as chunks; returns the bytes uploaded.
+
+    Content already stored by a parent (or earlier in this draft) is
+    referenced, never re-uploaded.  Progress is saved after every chunk, so
+    an interrupted upload resumes where it stopped.
+    """
+    compression = compression or ctx.settings.compression
+    if compression not in ("stored", "deflate"):
+        raise InvalidInputError(
+            f"unknown compression {compression!r}", hint="use stored or deflate"
+        )
+    target = chunk_size or ctx.settings.chunk_size
+    if target <= 0:
+        raise InvalidInputError("--chunk-size must be positive")
+    with editing(ctx, draft_id) as draft:
+        store = _resolve_store(ctx, draft, storage)
+        known: dict[str, DraftFile] = {}
+        for pid in draft.parents:
+            for e in load_manifest(ctx, load_record(ctx, pid).manifest):
+                known.setdefault(e.sha256, DraftFile.from_entry(e))
+        for f in draft.files.values():
+            if f.stored:
+                known.setdefault(f.sha256, f)
+        pending: list[PendingFile] = []
+        sources: dict[str, DraftFile] = {}
+        for path, f in draft.files.items():
+            if f.stored:
+                continue
+            hit = known.get(f.sha256)
+            if hit is not None:
+                f.chunk, f.offset, f.length, f.method = (
+                    hit.chunk,
+                    hit.offset,
+                    hit.length,
+                    hit.method,
+                )
+                continue
+            pending.append(PendingFile(path, f.sha256, f.size))
+            sources.setdefault(f.sha256, f)
+        groups = plan_chunks(pending, target)
+        progress.start("uploading", sum(p.size for g in groups for p in g))
+        lock = threading.Lock()
+        by_sha: dict[str, list[DraftFile]] = {}
+        for f in draft.files.values():
+            if not f.stored:
+                by_sha.setdefault(f.sha256, []).append(f)
+
+        def ship(group: list[PendingFile]) -> int:
+            tmp, placed = _pack_chunk(ctx, group, sources, compression)
+            try:
+                chunk_sha = _file_sha256(tmp)
+                store.put_file(object_key(chunk_sha), tmp)
+                size = tmp.stat().st_size
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            with lock:
+                for sha, (offset, length, method) in placed.items():
+                    for f in by_sha[sha]:
+                        f.chunk, f.offset, f.length, f.method = chunk_sha, offset, length, method
+                ctx.state.save_draft(draft)  # resume point
+            progress.advance(sum(p.size for p in group))
+            return size
+
+        sizes = run_parallel(ship, groups, max_workers)
+        progress.finish()
+        return sum(sizes)
+
+
+def finalize(
+    ctx: Context, draft_id: str, *, auto_upload: bool = False, **upload_args
+) -> VersionRecord:
+    """Close the draft: manifest, then record (the commit point).  Immutable afterwards."""
+    if auto_upload:
+        upload(ctx, draft_id, **upload_args)
+    with editing(ctx, draft_id) as draft:
+        pending = [p for p, f in draft.files.items() if not f.stored]
+        if pending:
+            raise DatasetStateError(
+                f"{len(pending)} file(s) not uploaded yet (e.g. {pending[0]})",
+                dataset_id=draft_id,
+                hint="run gd upload first, or gd close which uploads",
+            )
+        store = ctx.store_for(draft.storage)
+        entries = [f.to_entry(p) for p, f in draft.files.items()]
+        manifest = Manifest(entries)
+        chunks = manifest.chunks()
+        missing = chunks - store.exists_many(object_key(c) for c in chunks)
+        if missing:
+            raise IntegrityError(
+                f"{len(missing)} chunk(s) this version needs are missing from {store.url}",
+                hint="run gd upload again to re-send them",
+            )
+        data = manifest.encode()
+        manifest_sha = hashlib.sha256(data).hexdigest()
+        store.put_bytes(object_key(manifest_sha), data)
+        changes = diff(
+            {p: _Sha(s) for p, s in draft.parent_files.items()},
+            {e.path: e for e in manifest},
+        )
+        record = VersionRecord(
+            id=draft.id,
+            project=draft.project,
+            name=draft.name,
+            version=draft.version,
+            parents=list(draft.parents),
+            manifest=manifest_sha,
+            stats={"files": len(manifest), "bytes": manifest.total_size, **changes.counts()},
+            tags=list(draft.tags),
+            description=draft.description,
+            metadata=dict(draft.metadata),
+            created=utc_now(),
+        )
+        if not store.put_bytes(version_key(record.id), encode_record(record)):
+            raise IntegrityError(f"a record for {record.id} already exists in {store.url}")
+        with contextlib.suppress(Exception):
+            ctx.cache.put_blob_bytes(manifest_sha, data)
+    ctx.state.delete_draft(draft_id)
+    ctx.state.set_current(record.id)
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class _Sha:
+    sha256: str
+
+
+def squash(
+    ctx: Context, *, name: str, version_ids: list[str], project: str | None = None
+) -> VersionRecord:
+    """One new version with no parents holding the merged content of ``version_ids``.
+
+    No data moves: the new manifest references the chunks the versions
+    already store (ClearML re-uploads everything).
+    """
+    if len(version_ids) < 2:
+        raise InvalidInputError("squash needs at least two versions")
+    records = [load_record(ctx, vid) for vid in version_ids]
+    project = project or records[0].project
+    validate_names(project, name)
+    merged: dict[str, FileEntry] = merge_parents(
+        load_manifest(ctx, r.manifest).as_dict() for r in records
+    )
+    existing = [r.version for r in list_records(ctx) if r.project == project and r.name == name]
+    draft = Draft(
+        id=new_version_id(),
+        project=project,
+        name=name,
+        version=next_version(existing),
+        parents=[],
+        tags=[],
+        description=f"squash of {', '.join(version_ids)}",
+        created=utc_now(),
+        storage=ctx.settings.storage,
+        files={p: DraftFile.from_entry(e) for p, e in merged.items()},
+    )
+    draft.metadata["squashed_from"] = list(version_ids)
+    ctx.state.save_draft(draft)
+    return finalize(ctx, draft.id)
+
+
+__all__ = [
+    "SyncResult",
+    "add_files",
+    "create_draft",
+    "finalize",
+    "find_latest",
+    "remove_files",
+    "squash",
+    "sync_folder",
+    "upload",
+]
