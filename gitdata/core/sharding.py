@@ -26,17 +26,16 @@ def select_part(
         raise InvalidInputError(f"--part must be between 0 and {num_parts - 1}, got {part}")
     ordered = sorted(entries, key=lambda e: (chunk_of(e), path_of(e).encode()))
     total = sum(max(size_of(e), 1) for e in ordered)
-    # Boundaries by cumulative weight; each file goes to the part its midpoint falls in.
-    out: list[T] = []
+    # Each file goes to the part its weight midpoint falls in.
+    assignment: list[int] = []
     running = 0
     for e in ordered:
         w = max(size_of(e), 1)
-        mid = running + w / 2
+        assignment.append(min(int((running + w / 2) * num_parts / total), num_parts - 1))
         running += w
-        if min(int(mid * num_parts / total), num_parts - 1) == part:
-            out.append(e)
-    if len(ordered) >= num_parts and not out:
-        # Weights so skewed that a part came out empty: fall back to even counts.
-        n = len(ordered)
-        out = list(ordered[part * n // num_parts : (part + 1) * n // num_parts])
-    return out
+    n = len(ordered)
+    if n >= num_parts and len(set(assignment)) < num_parts:
+        # Weights so skewed that some part came out empty: split by count instead.
+        # Decided from the whole manifest, so every worker picks the same split.
+        assignment = [i * num_parts // n for i in range(n)]
+    return [e for e, a in zip(ordered, assignment, strict=True) if a == part]

@@ -1,0 +1,91 @@
+import gzip
+import hashlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.errors import FormatError, UnsafePathError
+
+hexdigest = st.binary(min_size=1, max_size=8).map(lambda b: hashlib.sha256(b).hexdigest())
+segment = st.text(
+    alphabet=st.characters(blacklist_characters="/\\\x00", blacklist_categories=("Cs",)),
+    min_size=1,
+    max_size=6,
+).filter(lambda s: s not in (".", ".."))
+path = st.lists(segment, min_size=1, max_size=3).map("/".join)
+
+
+@st.composite
+def entries(draw):
+    paths = draw(st.lists(path, min_size=0, max_size=12, unique=True))
+    out = []
+    for p in paths:
+        size = draw(st.integers(0, 2**40))
+        deflate = draw(st.booleans())
+        out.append(
+            FileEntry(
+                p,
+                size,
+                draw(hexdigest),
+                draw(hexdigest),
+                draw(st.integers(0, 2**40)),
+                draw(st.integers(0, 2**40)) if deflate else size,
+                "deflate" if deflate else "stored",
+            )
+        )
+    return out
+
+
+@given(entries())
+def test_round_trip(items):
+    m = Manifest(items)
+    assert Manifest.decode(m.encode()) == m
+    assert [e.path for e in m] == sorted((e.path for e in items), key=str.encode)
+
+
+@given(entries())
+def test_encoding_is_canonical(items):
+    assert Manifest(items).encode() == Manifest(list(reversed(items))).encode()
+
+
+def _raw(doc) -> bytes:
+    return gzip.compress(json.dumps(doc).encode(), mtime=0)
+
+
+def _entry(p="a", **kw):
+    e = {"path": p, "size": 1, "sha256": "a" * 64, "chunk": "b" * 64, "offset": 0, "length": 1}
+    e.update(kw)
+    return e
+
+
+@pytest.mark.parametrize("bad_path", ["../etc/passwd", "/abs", "a/../b", "a//b", "./a"])
+def test_unsafe_paths_refused(bad_path):
+    with pytest.raises(UnsafePathError):
+        Manifest.decode(_raw({"format": 1, "files": [_entry(bad_path)]}))
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"format": 2, "files": []},
+        {"format": 1},
+        {"format": 1, "files": [_entry(size=-1)]},
+        {"format": 1, "files": [_entry(sha256="xyz")]},
+        {"format": 1, "files": [_entry(method="lzma")]},
+        {"format": 1, "files": [_entry(length=5)]},
+        {"format": 1, "files": [_entry("b"), _entry("a")]},
+        {"format": 1, "files": [_entry("a"), _entry("a")]},
+        {"format": 1, "files": [{"path": "a"}]},
+    ],
+)
+def test_malformed_refused(doc):
+    with pytest.raises(FormatError):
+        Manifest.decode(_raw(doc))
+
+
+def test_not_gzip_refused():
+    with pytest.raises(FormatError):
+        Manifest.decode(b"not a manifest")

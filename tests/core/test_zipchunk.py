@@ -1,0 +1,82 @@
+import hashlib
+import io
+import zipfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gitdata.core.zipchunk import ChunkWriter, decode_member
+from gitdata.errors import IntegrityError
+
+
+def sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+@settings(max_examples=40)
+@given(
+    st.lists(st.binary(max_size=3000), unique=True, max_size=10),
+    st.sampled_from(["stored", "deflate"]),
+)
+def test_members_readable_by_offset_and_by_zipfile(blobs, method):
+    buf = io.BytesIO()
+    w = ChunkWriter(buf, method)
+    infos = [
+        w.add_bytes(b, sha(b)) if i % 2 else w.add([b[:7], b[7:]], sha(b), len(b))
+        for i, b in enumerate(blobs)
+    ]
+    w.close()
+    raw = buf.getvalue()
+    z = zipfile.ZipFile(io.BytesIO(raw))
+    assert z.testzip() is None
+    for b, info in zip(blobs, infos, strict=True):
+        assert (
+            decode_member(raw[info.offset : info.offset + info.length], method, len(b), sha(b)) == b
+        )
+        assert z.read(sha(b)) == b
+
+
+def test_same_members_same_bytes():
+    def build():
+        buf = io.BytesIO()
+        w = ChunkWriter(buf)
+        for b in (b"x", b"yy", b"zzz"):
+            w.add_bytes(b, sha(b))
+        w.close()
+        return buf.getvalue()
+
+    assert build() == build()
+
+
+def test_zip64_end_record_for_many_members():
+    buf = io.BytesIO()
+    w = ChunkWriter(buf)
+    for i in range(70_000):
+        d = str(i).encode()
+        w.add_bytes(d, sha(d))
+    w.close()
+    z = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    assert len(z.namelist()) == 70_000
+
+
+def test_content_mismatch_refused():
+    w = ChunkWriter(io.BytesIO())
+    with pytest.raises(IntegrityError):
+        w.add_bytes(b"abc", sha(b"abd"))
+    w2 = ChunkWriter(io.BytesIO())
+    with pytest.raises(IntegrityError):
+        w2.add([b"ab", b"c"], sha(b"abd"), 3)
+
+
+def test_corrupt_member_detected():
+    buf = io.BytesIO()
+    w = ChunkWriter(buf)
+    info = w.add_bytes(b"hello", sha(b"hello"))
+    w.close()
+    raw = bytearray(buf.getvalue())
+    raw[info.offset] ^= 1
+    with pytest.raises(IntegrityError):
+        decode_member(
+            bytes(raw[info.offset : info.offset + info.length]), "stored", 5, sha(b"hello")
+        )
