@@ -1,0 +1,112 @@
+"""Benchmark the engine on a local store through the real `gd` CLI.
+
+Measures, for N files of S bytes (default 20,000 x 4 KiB):
+  1. create + add + close           (one `gd` process per command, as a user runs it)
+  2. cold `gd get --copy`           (empty cache)
+  3. warm `gd get --link`           (blobs cached)
+  4. re-sync with 100 changed files (create child + sync + close)
+
+Usage: python benchmarks/bench_engine.py [--files 20000] [--size 4096] [--repeat 3]
+Prints a Markdown table for docs/benchmarks.md. Not a test: nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_files(root: Path, count: int, size: int) -> None:
+    for i in range(count):
+        folder = root / f"d{i // 1000:03d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i:06d}.bin").write_bytes(os.urandom(size))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--changed", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    results: dict[str, list[float]] = {}
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory(prefix="gd-bench-") as tmp:
+            run_once(Path(tmp), args, results)
+
+    print(
+        f"\n{args.files:,} files x {args.size:,} B, {args.repeat} runs, "
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores\n"
+    )
+    print("| step | best (s) | median (s) |")
+    print("|---|---|---|")
+    for step, times in results.items():
+        times.sort()
+        print(f"| {step} | {times[0]:.2f} | {times[len(times) // 2]:.2f} |")
+
+
+def run_once(tmp: Path, args, results: dict[str, list[float]]) -> None:
+    env = {
+        **os.environ,
+        "HOME": str(tmp / "home"),
+        "XDG_CACHE_HOME": str(tmp / "home/.cache"),
+        "XDG_CONFIG_HOME": str(tmp / "home/.config"),
+        "XDG_DATA_HOME": str(tmp / "home/.local/share"),
+        "XDG_STATE_HOME": str(tmp / "home/.local/state"),
+        "GD_STORAGE": str(tmp / "store"),
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("GD_CACHE_DIR", None)
+    data = tmp / "data"
+    make_files(data, args.files, args.size)
+    gd = [sys.executable, "-m", "gitdata", "-q"]
+
+    def run(*cmd: str) -> str:
+        r = subprocess.run([*gd, *cmd], env=env, capture_output=True, text=True, cwd=tmp)
+        if r.returncode:
+            raise SystemExit(f"gd {' '.join(cmd)} failed:\n{r.stderr}")
+        return r.stdout.strip()
+
+    def timed(step: str, fn) -> None:
+        t = time.perf_counter()
+        fn()
+        results.setdefault(step, []).append(time.perf_counter() - t)
+
+    ids: list[str] = []
+    timed(
+        "create + add + close",
+        lambda: (
+            ids.append(run("create", "--project", "bench", "--name", "ds")),
+            run("add", "--files", str(data)),
+            run("close"),
+        ),
+    )
+    shutil.rmtree(tmp / "home/.cache/gitdata", ignore_errors=True)
+    timed("cold get --copy", lambda: run("get", "--id", ids[0], "--copy", str(tmp / "copy")))
+    timed("warm get --link", lambda: run("get", "--id", ids[0], "--link", str(tmp / "linked")))
+    for i in range(args.changed):
+        (data / f"d{i % 20:03d}" / f"f{(i % 20) * 1000 + i:06d}.bin").write_bytes(
+            os.urandom(args.size)
+        )
+    timed(
+        f"re-sync, {args.changed} changed (create + sync + close)",
+        lambda: run("sync", "--project", "bench", "--name", "ds", "--folder", str(data)),
+    )
+
+
+if __name__ == "__main__":
+    main()
