@@ -28,9 +28,7 @@ def load_yaml_mapping(text: str | bytes, source: str) -> dict[str, Any]:
             line = mark.line + 1
         where = f"{source}:{line}" if line else source
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise FormatError(
-            f"malformed YAML in {where}: {problem}", file=source, line=line
-        ) from None
+        raise FormatError(f"malformed YAML in {where}: {problem}", file=source, line=line) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

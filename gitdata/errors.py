@@ -44,7 +44,11 @@ class GitDataError(Exception):
         if self.hint:
             out["hint"] = self.hint
         for key, value in self.fields.items():
-            out[key] = value if isinstance(value, (str, int, float, bool, type(None), list)) else str(value)
+            out[key] = (
+                value
+                if isinstance(value, (str, int, float, bool, type(None), list))
+                else str(value)
+            )
         return out
 
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 python3 -m ruff check gitdata tests benchmarks examples
-python3 -c "import sys; from importlinter.cli import lint_imports_command as m; sys.exit(m())"
+python3 -c "import sys; from importlinter.cli import lint_imports_command as m; sys.argv = ['lint-imports', '--no-cache']; sys.exit(m())" | tail -4
 
 set +e
 python3 -m pytest -q -p no:cacheprovider "$@"

@@ -44,7 +44,12 @@ def human_size(n: int) -> str:
 
 
 def print_table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
-    """A rich table on stdout (plain columns when stdout is not a terminal)."""
+    """A rich table on a terminal; tab-separated lines (header first) when piped."""
+    if not sys.stdout.isatty():
+        sys.stdout.write("\t".join(columns) + "\n")
+        for row in rows:
+            sys.stdout.write("\t".join(str(c) for c in row) + "\n")
+        return
     from rich.console import Console
     from rich.table import Table
 

@@ -383,8 +383,8 @@ def finalize(
         store = ctx.store_for(draft.storage)
         entries = [f.to_entry(p) for p, f in draft.files.items()]
         manifest = Manifest(entries)
-        chunks = manifest.chunks()
-        missing = chunks - store.exists_many(object_key(c) for c in chunks)
+        chunk_keys = {object_key(c) for c in manifest.chunks()}
+        missing = chunk_keys - store.exists_many(chunk_keys)
         if missing:
             raise IntegrityError(
                 f"{len(missing)} chunk(s) this version needs are missing from {store.url}",

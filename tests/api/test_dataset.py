@@ -225,21 +225,24 @@ def test_file_changed_after_add_is_refused_at_upload(src: Path):
 
 
 def test_corrupt_chunk_in_store_detected_and_nothing_cached(src: Path, tmp_path: Path):
+    from gitdata.ops.reader import load_manifest
+
     ds = closed(src)
     ctx = Context()
-    manifest_key = f"objects/{ds.record.manifest[:2]}/{ds.record.manifest}"
-    chunks = [k for k in ctx.store.list("objects/") if k != manifest_key]
-    root = Path(ctx.settings.storage)
-    for key in chunks:
-        p = root / key
-        os.chmod(p, 0o644)
-        data = bytearray(p.read_bytes())
-        data[100] ^= 0xFF
-        p.write_bytes(bytes(data))
+    entry = load_manifest(ctx, ds.record.manifest).get("images/b.jpg")
+    chunk = Path(ctx.settings.storage) / f"objects/{entry.chunk[:2]}/{entry.chunk}"
+    os.chmod(chunk, 0o644)
+    data = bytearray(chunk.read_bytes())
+    data[entry.offset + 10] ^= 0xFF
+    chunk.write_bytes(bytes(data))
     ctx.cache.clear()
     with pytest.raises(IntegrityError):
         Dataset.get(dataset_id=ds.id).get_mutable_local_copy(tmp_path / "out")
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists()
+    assert not ctx.cache.has_blob(entry.sha256)
+    with pytest.raises(IntegrityError):
+        Dataset.get(dataset_id=ds.id).get_local_copy()
+    assert not ctx.cache.has_copy(ds.id)
 
 
 def test_corrupt_cache_blob_detected_on_copy(src: Path, tmp_path: Path):

@@ -223,7 +223,7 @@ def test_cache_show_and_prune(gd, src: Path):
     did = new_version(gd, src)
     gd("get", "--id", did)
     info = gd("cache", "--json").json()
-    assert info["bytes"] > 0 and info["blobs"] == 4
+    assert info["bytes"] > 0 and info["blobs"] == 5  # 4 files + the manifest
     pruned = gd("cache", "prune", "--max-size", "0", "--json").json()
     assert pruned["remaining_bytes"] == 0
     assert gd("cache", "--json").json()["bytes"] == 0

@@ -1,0 +1,154 @@
+"""Pointer files: the small YAML file in git that pins one dataset version.
+
+``.gitdata/datasets/<project>/<name>.yaml``; the spec is docs/format.md
+section 9.  Encoding is canonical (fixed key order, block style), unknown
+keys survive a rewrite, and every read is validated with errors that name
+the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitdata.codec import dump_yaml, load_yaml_mapping
+from gitdata.errors import FormatError, UnsafePathError
+
+POINTER_FORMAT = 1
+POINTER_DIR = ".gitdata/datasets"
+HEADER = "# gitdata pointer: do not edit by hand; see docs/format.md\n"
+STAT_KEYS = ("files", "bytes", "added", "modified", "removed")
+_KNOWN = (
+    "format",
+    "project",
+    "name",
+    "version",
+    "id",
+    "parents",
+    "manifest",
+    "store",
+    "tags",
+    "stats",
+)
+_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class Pointer:
+    """One dataset's pinned version."""
+
+    project: str
+    name: str
+    id: str
+    version: str
+    parents: list[str]
+    manifest: str
+    store: str | None = None
+    tags: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    format: int = POINTER_FORMAT
+
+
+def _check_component(part: str, what: str) -> None:
+    if (
+        not part
+        or part in (".", "..")
+        or "\x00" in part
+        or "\\" in part
+        or "/" in part
+        or part != part.strip()
+    ):
+        raise UnsafePathError(f"unsafe {what} {part!r} for a pointer file path", path=part)
+
+
+def pointer_relpath(project: str, name: str) -> str:
+    """``.gitdata/datasets/<project>/<name>.yaml`` (nested projects become folders)."""
+    if not isinstance(project, str) or not isinstance(name, str):
+        raise UnsafePathError("project and name must be strings")
+    for part in project.split("/"):
+        _check_component(part, "project")
+    _check_component(name, "name")
+    return f"{POINTER_DIR}/{project}/{name}.yaml"
+
+
+def encode_pointer(p: Pointer) -> str:
+    """Canonical text of a pointer (byte-stable)."""
+    doc: dict[str, Any] = {
+        "format": p.format,
+        "project": p.project,
+        "name": p.name,
+        "version": p.version,
+        "id": p.id,
+        "parents": list(p.parents),
+        "manifest": p.manifest,
+        "store": p.store,
+        "tags": list(p.tags),
+        "stats": {k: int(p.stats.get(k, 0)) for k in STAT_KEYS},
+    }
+    for key, value in p.extra.items():
+        if key not in doc:
+            doc[key] = value
+    return HEADER + dump_yaml(doc)
+
+
+def decode_pointer(text: str | bytes, source: str) -> Pointer:
+    """Parse and validate a pointer; errors name ``source`` (its repo path)."""
+    doc = load_yaml_mapping(text, source)
+
+    def bad(what: str) -> FormatError:
+        return FormatError(f"pointer {source}: {what}", file=source)
+
+    fmt = doc.get("format")
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise bad("'format' must be an integer")
+    if fmt > POINTER_FORMAT:
+        raise FormatError(
+            f"pointer {source} has format {fmt}; this gd reads format {POINTER_FORMAT}",
+            file=source,
+            hint="upgrade gd",
+        )
+    if fmt != POINTER_FORMAT:
+        raise bad(f"unknown format {fmt}")
+    for key in ("project", "name", "version", "id", "manifest"):
+        if not isinstance(doc.get(key), str) or not doc[key]:
+            raise bad(f"'{key}' must be a non-empty string")
+    if not _ID_RE.match(doc["id"]):
+        raise bad(f"'id' is not a version id: {doc['id']!r}")
+    if not _SHA_RE.match(doc["manifest"]):
+        raise bad("'manifest' is not a sha256 hex digest")
+    try:
+        pointer_relpath(doc["project"], doc["name"])
+    except UnsafePathError as exc:
+        raise bad(str(exc)) from None
+    parents = doc.get("parents") or []
+    if not isinstance(parents, list) or not all(
+        isinstance(x, str) and _ID_RE.match(x) for x in parents
+    ):
+        raise bad("'parents' must be a list of version ids")
+    store = doc.get("store")
+    if store is not None and not isinstance(store, str):
+        raise bad("'store' must be a string or null")
+    tags = doc.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise bad("'tags' must be a list of strings")
+    stats = doc.get("stats") or {}
+    if not isinstance(stats, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in stats.values()
+    ):
+        raise bad("'stats' must map names to non-negative counts")
+    return Pointer(
+        project=doc["project"],
+        name=doc["name"],
+        id=doc["id"],
+        version=doc["version"],
+        parents=list(parents),
+        manifest=doc["manifest"],
+        store=store,
+        tags=list(tags),
+        stats={k: int(stats.get(k, 0)) for k in STAT_KEYS},
+        extra={k: v for k, v in doc.items() if k not in _KNOWN},
+        format=fmt,
+    )

@@ -1,0 +1,134 @@
+"""Repository access through pygit2 (in-process: no ``git`` subprocess on hot paths)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gitdata.errors import FormatError, NotFoundError
+from gitdata.gitio.pointer import (
+    POINTER_DIR,
+    Pointer,
+    decode_pointer,
+    encode_pointer,
+    pointer_relpath,
+)
+
+
+class RevisionNotFoundError(NotFoundError):
+    """A git revision that the repository does not have (or a shallow clone lacks)."""
+
+
+def find_repo(start: Path | None = None) -> GitRepo | None:
+    """The non-bare repository enclosing ``start`` (default: cwd), or None."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return GitRepo(folder)
+    return None
+
+
+class GitRepo:
+    """A working tree and its repository."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = Path(workdir)
+        self._repo: Any = None
+
+    @property
+    def repo(self) -> Any:
+        if self._repo is None:
+            import pygit2
+
+            self._repo = pygit2.Repository(str(self.workdir))
+        return self._repo
+
+    def write_pointer(self, pointer: Pointer) -> Path:
+        """Write the pointer atomically and stage it; return its absolute path."""
+        rel = pointer_relpath(pointer.project, pointer.name)
+        path = self.workdir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(encode_pointer(pointer))
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        index = self.repo.index
+        index.read()
+        index.add(rel)
+        index.write()
+        return path
+
+    def _commit(self, rev: str) -> Any:
+        import pygit2
+
+        try:
+            obj = self.repo.revparse_single(rev)
+            return obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            if rev == "HEAD" and self.repo.head_is_unborn:
+                return None
+            raise RevisionNotFoundError(
+                f"git revision {rev!r} not found in {self.workdir}",
+                rev=rev,
+                hint="check the name; a shallow clone may lack old commits (git fetch --unshallow)",
+            ) from None
+
+    def read_pointer(self, project: str, name: str, rev: str | None = None) -> Pointer | None:
+        """The pointer in the working tree (``rev`` None) or at ``rev``; None if absent."""
+        rel = pointer_relpath(project, name)
+        if rev is None:
+            try:
+                data = (self.workdir / rel).read_bytes()
+            except FileNotFoundError:
+                return None
+            return decode_pointer(data, rel)
+        commit = self._commit(rev)
+        if commit is None:
+            return None
+        try:
+            entry = commit.tree[rel]
+        except KeyError:
+            return None
+        blob = self.repo[entry.id]
+        return decode_pointer(blob.data, f"{rel}@{rev}")
+
+    def list_pointers(self, rev: str | None = None) -> list[Pointer]:
+        """Every pointer in the working tree or at ``rev``, sorted by path."""
+        out: list[Pointer] = []
+        if rev is None:
+            base = self.workdir / POINTER_DIR
+            for path in sorted(base.rglob("*.yaml")) if base.is_dir() else []:
+                out.append(
+                    decode_pointer(path.read_bytes(), path.relative_to(self.workdir).as_posix())
+                )
+            return out
+        commit = self._commit(rev)
+        if commit is None:
+            return out
+        try:
+            tree = commit.tree[POINTER_DIR]
+        except KeyError:
+            return out
+        stack = [(self.repo[tree.id], POINTER_DIR)]
+        while stack:
+            node, prefix = stack.pop()
+            for entry in node:
+                rel = f"{prefix}/{entry.name}"
+                if entry.type_str == "tree":
+                    stack.append((self.repo[entry.id], rel))
+                elif rel.endswith(".yaml"):
+                    try:
+                        out.append(decode_pointer(self.repo[entry.id].data, f"{rel}@{rev}"))
+                    except FormatError:
+                        raise
+        out.sort(key=lambda p: (p.project, p.name))
+        return out

@@ -1,0 +1,264 @@
+"""The Store interface and its fsspec implementation (local folders and object stores)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from gitdata.codec import dump_yaml, load_yaml_mapping
+from gitdata.errors import (
+    FormatError,
+    GitDataError,
+    ObjectNotFoundError,
+    StoragePermissionError,
+    StorageUnavailableError,
+)
+from gitdata.storage.keys import MARKER_KEY, OBJECTS_PREFIX
+from gitdata.storage.transfer import with_retries
+
+STORE_FORMAT = 1
+R = TypeVar("R")
+_COPY_BLOCK = 4 * 1024 * 1024
+
+
+class Store(Protocol):
+    """What the engine needs from a store; keys are relative and '/'-separated."""
+
+    url: str
+    is_local: bool
+
+    def exists(self, key: str) -> bool: ...
+    def exists_many(self, keys: Iterable[str]) -> set[str]: ...
+    def size(self, key: str) -> int: ...
+    def get_bytes(self, key: str) -> bytes: ...
+    def get_range(self, key: str, start: int, length: int) -> bytes: ...
+    def get_file(self, key: str, local_path: Path, progress: Any = None) -> None: ...
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> bool: ...
+    def put_file(self, key: str, local_path: Path, *, progress: Any = None) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def list(self, prefix: str) -> list[str]: ...
+    def ensure_initialized(self) -> None: ...
+
+
+class FsspecStore:
+    """A store on any fsspec filesystem; local folders get atomic renames."""
+
+    def __init__(self, fs: Any, root: str, url: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.url = url
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        self.is_local = protocol in ("file", "local")
+
+    def __repr__(self) -> str:
+        return f"FsspecStore({self.url!r})"
+
+    # -------------------------------------------------------------- helpers
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{key}" if key else self.root
+
+    def _call(self, op: str, key: str, fn: Callable[[], R]) -> R:
+        """Run ``fn`` with retries, mapping backend errors to gitdata errors."""
+        try:
+            return with_retries(fn)
+        except GitDataError:
+            raise
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"{key} not found in store {self.url}", key=key) from None
+        except PermissionError as exc:
+            raise StoragePermissionError(
+                f"permission denied on {op} {key} in store {self.url}",
+                key=key,
+                hint="check the store's credentials and access rights",
+            ) from exc
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise StorageUnavailableError(
+                f"store {self.url} failed on {op} {key}: {reason}",
+                key=key,
+                hint="check that the store is reachable (path, network, endpoint)",
+            ) from exc
+
+    # ---------------------------------------------------------------- reads
+    def exists(self, key: str) -> bool:
+        return self._call("exists", key, lambda: bool(self.fs.exists(self._path(key))))
+
+    def exists_many(self, keys: Iterable[str]) -> set[str]:
+        """The subset of ``keys`` present; lists each needed objects/ folder once."""
+        keys = set(keys)
+        found: set[str] = set()
+        by_folder: dict[str, set[str]] = {}
+        for key in keys:
+            if key.startswith(OBJECTS_PREFIX) and key.count("/") == 2:
+                by_folder.setdefault(key.rsplit("/", 1)[0], set()).add(key)
+            elif self.exists(key):
+                found.add(key)
+        for folder, wanted in by_folder.items():
+            if len(wanted) == 1:
+                (key,) = wanted
+                if self.exists(key):
+                    found.add(key)
+                continue
+            present = set(self.list(folder + "/"))
+            found |= wanted & present
+        return found
+
+    def size(self, key: str) -> int:
+        return int(self._call("size", key, lambda: self.fs.size(self._path(key))))
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._call("read", key, lambda: self.fs.cat_file(self._path(key)))
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if length == 0:
+            return b""
+        path = self._path(key)
+        data = self._call(
+            "read", key, lambda: self.fs.cat_file(path, start=start, end=start + length)
+        )
+        if len(data) != length:
+            raise StorageUnavailableError(
+                f"short read of {key} in store {self.url}: {len(data)} of {length} bytes", key=key
+            )
+        return data
+
+    def get_file(self, key: str, local_path: Path, progress: Any = None) -> None:
+        """Download to a temp name beside ``local_path``, then rename into place."""
+        local_path = Path(local_path)
+        fd, tmp = tempfile.mkstemp(
+            dir=local_path.parent, prefix=f".{local_path.name}.", suffix=".part"
+        )
+        os.close(fd)
+        try:
+            if self.is_local:
+                self._call("read", key, lambda: shutil.copyfile(self._path(key), tmp))
+            else:
+                self._call("read", key, lambda: self.fs.get_file(self._path(key), tmp))
+            os.replace(tmp, local_path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` (recursive), relative to the store root."""
+        base = self._path(prefix.rstrip("/"))
+        if self.is_local:
+            return self._call("list", prefix, lambda: self._list_local(prefix.rstrip("/")))
+
+        def run() -> list[str]:
+            try:
+                paths = self.fs.find(base)
+            except FileNotFoundError:
+                return []
+            root = self.root + "/"
+            return sorted(p[len(root) :] if p.startswith(root) else p for p in paths)
+
+        return self._call("list", prefix, run)
+
+    def _list_local(self, prefix: str) -> list[str]:
+        start = os.path.join(self.root, prefix) if prefix else self.root
+        out: list[str] = []
+        stack = [(start, prefix)]
+        while stack:
+            folder, rel = stack.pop()
+            try:
+                it = os.scandir(folder)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with it:
+                for de in it:
+                    key = f"{rel}/{de.name}" if rel else de.name
+                    if de.is_dir(follow_symlinks=False):
+                        if key != "tmp":
+                            stack.append((de.path, key))
+                    else:
+                        out.append(key)
+        return sorted(out)
+
+    # --------------------------------------------------------------- writes
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> bool:
+        """Write an object; False if it existed (objects are never overwritten)."""
+        if not overwrite and self.exists(key):
+            return False
+        if self.is_local:
+            self._call("write", key, lambda: self._local_publish(key, lambda fh: fh.write(data)))
+        else:
+            self._call("write", key, lambda: self.fs.pipe_file(self._path(key), data))
+        return True
+
+    def put_file(self, key: str, local_path: Path, *, progress: Any = None) -> bool:
+        """Upload a local file; False if the key already existed."""
+        if self.exists(key):
+            return False
+        if self.is_local:
+
+            def copy(fh) -> None:
+                with open(local_path, "rb") as src:
+                    shutil.copyfileobj(src, fh, _COPY_BLOCK)
+
+            self._call("write", key, lambda: self._local_publish(key, copy))
+        else:
+            self._call("write", key, lambda: self.fs.put_file(str(local_path), self._path(key)))
+        return True
+
+    def _local_publish(self, key: str, write: Callable[[Any], Any]) -> None:
+        """Write under tmp/ inside the store, then rename to the final key (atomic)."""
+        final = self._path(key)
+        tmp_dir = os.path.join(self.root, "tmp")
+        os.makedirs(tmp_dir, exist_ok=True)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
+        try:
+            with open(tmp, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def delete(self, key: str) -> None:
+        def run() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(self._path(key))
+
+        self._call("delete", key, run)
+
+    def ensure_initialized(self) -> None:
+        """Create the store (and its marker) if new; refuse an unknown format."""
+        try:
+            data = self.get_bytes(MARKER_KEY)
+        except ObjectNotFoundError:
+            if self.is_local:
+                self._call("create", "", lambda: os.makedirs(self.root, exist_ok=True))
+            marker = dump_yaml({"format": STORE_FORMAT, "layout": "gitdata"}).encode()
+            self.put_bytes(MARKER_KEY, marker)
+            return
+        except StorageUnavailableError as exc:
+            if isinstance(exc.__cause__, OSError) and exc.__cause__.errno in (
+                errno.ENOTDIR,
+                errno.EISDIR,
+            ):
+                raise StorageUnavailableError(
+                    f"store {self.url} is not a folder", hint="check --storage / GD_STORAGE"
+                ) from None
+            raise
+        doc = load_yaml_mapping(data, f"{self.url}/{MARKER_KEY}")
+        fmt = doc.get("format")
+        if fmt != STORE_FORMAT or doc.get("layout") != "gitdata":
+            raise FormatError(
+                f"store {self.url} has format {fmt!r}; this gd reads format {STORE_FORMAT}",
+                file=f"{self.url}/{MARKER_KEY}",
+                hint="upgrade gd" if isinstance(fmt, int) and fmt > STORE_FORMAT else None,
+            )
