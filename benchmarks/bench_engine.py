@@ -2,9 +2,13 @@
 
 Measures, for N files of S bytes (default 20,000 x 4 KiB):
   1. create + add + close           (one `gd` process per command, as a user runs it)
-  2. cold `gd get --copy`           (empty cache)
-  3. warm `gd get --link`           (blobs cached)
-  4. re-sync with 100 changed files (create child + sync + close)
+  2. cold `gd get --copy`           (empty cache: straight from the store's chunks)
+  3. cold `gd get`                  (fills the cache, publishes the read-only copy)
+  4. warm `gd get --link`           (blobs cached: hardlinks only)
+  5. re-sync with 100 changed files (one `gd sync --project --name`: create child, sync, close)
+
+Dirty pages are flushed (os.sync) before each timed step, so a step is not
+charged for the previous step's writeback.
 
 Usage: python benchmarks/bench_engine.py [--files 20000] [--size 4096] [--repeat 3]
 Prints a Markdown table for docs/benchmarks.md. Not a test: nothing asserts a time.
@@ -82,6 +86,7 @@ def run_once(tmp: Path, args, results: dict[str, list[float]]) -> None:
         return r.stdout.strip()
 
     def timed(step: str, fn) -> None:
+        os.sync()
         t = time.perf_counter()
         fn()
         results.setdefault(step, []).append(time.perf_counter() - t)
@@ -97,6 +102,7 @@ def run_once(tmp: Path, args, results: dict[str, list[float]]) -> None:
     )
     shutil.rmtree(tmp / "home/.cache/gitdata", ignore_errors=True)
     timed("cold get --copy", lambda: run("get", "--id", ids[0], "--copy", str(tmp / "copy")))
+    timed("cold get (cached read-only copy)", lambda: run("get", "--id", ids[0]))
     timed("warm get --link", lambda: run("get", "--id", ids[0], "--link", str(tmp / "linked")))
     for i in range(args.changed):
         (data / f"d{i % 20:03d}" / f"f{(i % 20) * 1000 + i:06d}.bin").write_bytes(

@@ -22,7 +22,7 @@ cat .gitdata/datasets/quickstart/flowers.yaml
 echo "== 2. change the folder, make a child version with sync"
 echo "sunflower" > data/labels/flower_06.txt
 cp data/images/flower_00.pgm data/images/flower_06.pgm
-echo "tulip" > data/labels/flower_01.txt
+echo "tulip (relabelled)" > data/labels/flower_01.txt
 rm data/labels/flower_05.txt data/images/flower_05.pgm
 mv data/README.txt data/ABOUT.txt          # a rename: stored content is reused, nothing uploaded
 V2="$(gd sync --project quickstart --name flowers --parents "$V1" --folder data --json \

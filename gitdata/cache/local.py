@@ -18,11 +18,13 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import itertools
 import os
 import re
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from gitdata.errors import IntegrityError, InvalidInputError, UnsafePathError
 
 _BLOCK = 1024 * 1024
 _KEY_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+_SEQ = itertools.count()
 
 
 @dataclass
@@ -110,8 +113,16 @@ class LocalCache:
         return size is None or st.st_size == size
 
     def _tmp_file(self) -> tuple[int, str]:
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=self.tmp_dir, prefix="blob-")
+        # Unique per process and thread; cheaper than mkstemp's random retries.
+        path = os.path.join(
+            self.tmp_dir, f"blob-{os.getpid()}-{threading.get_ident()}-{next(_SEQ)}"
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        return fd, path
 
     def _publish_blob(self, tmp: str, sha256: str) -> Path:
         final = self.blob_path(sha256)
@@ -263,8 +274,9 @@ class LocalCache:
         """Copy blobs into ``target`` as writable files, hashing on the way.
 
         Returns the paths whose blob was corrupt (the blob is removed; the
-        caller refetches and retries).  Each file is written under a temp
-        name and renamed, so no partial file sits under a final name.
+        caller refetches them).  Files are written under their final names:
+        ``target`` must be a staging folder that the caller publishes with a
+        rename, so no partial tree is ever visible.
         """
         target = Path(target)
         target.mkdir(parents=True, exist_ok=True)
@@ -277,18 +289,16 @@ class LocalCache:
                 os.makedirs(target / folder, exist_ok=True)
                 made.add(folder)
             dest = target / rel
-            tmp = dest.with_name(f".{dest.name}.gd-part")
             h = hashlib.sha256()
-            with open(self.blob_path(sha), "rb") as src, open(tmp, "wb") as out:
+            with open(self.blob_path(sha), "rb") as src, open(dest, "wb") as out:
                 for block in iter(lambda: src.read(_BLOCK), b""):
                     h.update(block)
                     out.write(block)
             if h.hexdigest() != sha:
-                os.unlink(tmp)
+                os.unlink(dest)
                 self.remove_blob(sha)
                 bad.append(rel)
                 continue
-            os.replace(tmp, dest)
             if progress is not None:
                 progress.advance(1)
         return bad

@@ -6,9 +6,16 @@ import os
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
+
+# typer ships its own copy of click; take its exception classes from typer's
+# public ones instead of importing click (which would be a different copy).
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_PASS_THROUGH = (_ClickException, typer.Exit, typer.Abort, SystemExit)
+
+# Global flags from the callback (-q, --debug), read by output helpers.
+FLAGS: dict[str, bool] = {"debug": False, "quiet": False}
 
 # Options that take several values after one flag, as clearml-data's do
 # (``--files a b c``).  They are expanded to repeated flags before parsing.
@@ -38,26 +45,26 @@ def expand_multi_value(args: list[str]) -> list[str]:
 class GdGroup(TyperGroup):
     """Expands multi-value flags and turns library errors into one-line messages."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, expand_multi_value(list(args)))
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         from gitdata.errors import EXIT_INTERNAL, GitDataError
 
         try:
             return super().invoke(ctx)
         except GitDataError as exc:
-            if debug_enabled(ctx):
+            if debug_enabled():
                 raise
             report_error(exc.message, exc.hint)
             raise typer.Exit(exc.exit_code) from None
-        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit):
+        except _PASS_THROUGH:
             raise
         except KeyboardInterrupt:
             report_error("interrupted")
             raise typer.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
-            if debug_enabled(ctx):
+            if debug_enabled():
                 raise
             report_error(
                 f"internal error: {type(exc).__name__}: {exc}",
@@ -66,10 +73,9 @@ class GdGroup(TyperGroup):
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
-def debug_enabled(ctx: click.Context) -> bool:
+def debug_enabled() -> bool:
     """--debug on the command line, or GD_DEBUG=1."""
-    obj = ctx.find_root().obj
-    return bool(isinstance(obj, dict) and obj.get("debug")) or os.environ.get("GD_DEBUG") == "1"
+    return FLAGS["debug"] or os.environ.get("GD_DEBUG") == "1"
 
 
 def report_error(message: str, hint: str | None = None) -> None:
@@ -110,4 +116,5 @@ def main_options(
     ),
 ) -> None:
     """gitdata: dataset version control for people who already live in git."""
-    ctx.obj = {"debug": debug, "quiet": quiet}
+    FLAGS["debug"] = debug
+    FLAGS["quiet"] = quiet

@@ -7,14 +7,12 @@ import sys
 import threading
 from typing import Any
 
-import click
+from gitdata.cli.app import FLAGS
 
 
 def is_quiet() -> bool:
     """-q was given."""
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_root().obj if ctx else None
-    return bool(isinstance(obj, dict) and obj.get("quiet"))
+    return FLAGS["quiet"]
 
 
 def emit_json(data: Any) -> None:

@@ -144,9 +144,8 @@ class ChunkWriter:
         name = expected_sha256.encode("ascii")
         header_offset = self._pos
         header = self._local_header(name, method_code, crc, size, len(payload), False, b"")
-        self._write(header)
-        data_offset = self._pos
-        self._write(payload)
+        data_offset = self._pos + len(header)
+        self._write(header + payload)
         self._central.append(
             _Central(name, crc, size, len(payload), header_offset, method_code, False)
         )

@@ -11,10 +11,12 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections import defaultdict
 from pathlib import Path
 
 from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.core.paths import normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.sharding import select_part
 from gitdata.core.zipchunk import decode_member
@@ -54,39 +56,40 @@ def copy_key(version_id: str, part: int | None, num_parts: int | None) -> str:
     return version_id if part is None else f"{version_id}.part-{part}-of-{num_parts}"
 
 
-def ensure_blobs(
+def _fetch_members(
     ctx: Context,
-    entries: list[FileEntry],
+    wanted: list[FileEntry],
+    deliver,
     *,
-    max_workers: int | None = None,
-    progress: Progress = NULL_PROGRESS,
+    max_workers: int | None,
+    progress: Progress,
 ) -> None:
-    """Fetch every entry's content that the cache lacks, verified by sha256."""
-    cache = ctx.cache
-    missing: dict[str, FileEntry] = {}
-    for e in entries:
-        if e.sha256 not in missing and not cache.has_blob(e.sha256, e.size):
-            missing[e.sha256] = e
-    if not missing:
+    """Read each wanted content from its chunk, verify it, and hand it to ``deliver``.
+
+    ``deliver(entry, data)`` is called once per distinct content.  A chunk
+    with many wanted members is fetched whole; otherwise ranged reads fetch
+    only those members.
+    """
+    if not wanted:
         return
     by_chunk: dict[str, list[FileEntry]] = defaultdict(list)
-    for e in missing.values():
+    for e in wanted:
         by_chunk[e.chunk].append(e)
-    progress.start("downloading", sum(e.size for e in missing.values()))
+    progress.start("downloading", sum(e.size for e in wanted))
     store = ctx.store
 
     def fetch(chunk: str) -> None:
-        members = by_chunk[chunk]
+        members = sorted(by_chunk[chunk], key=lambda m: m.offset)
         key = object_key(chunk)
+        where = f"{store.url}/{key}"
         try:
             if len(members) > _WHOLE_CHUNK_MEMBERS:
-                _fetch_whole_chunk(ctx, key, members, progress)
-            else:
-                for e in members:
-                    raw = store.get_range(key, e.offset, e.length)
-                    data = decode_member(raw, e.method, e.size, e.sha256, f"{store.url}/{key}")
-                    cache.put_blob_bytes(e.sha256, data)
-                    progress.advance(e.size)
+                _read_whole_chunk(ctx, key, members, deliver, progress)
+                return
+            for e in members:
+                raw = store.get_range(key, e.offset, e.length)
+                deliver(e, decode_member(raw, e.method, e.size, e.sha256, where))
+                progress.advance(e.size)
         except ObjectNotFoundError:
             raise IntegrityError(
                 f"chunk {key} is missing from store {store.url}",
@@ -98,27 +101,100 @@ def ensure_blobs(
     progress.finish()
 
 
-def _fetch_whole_chunk(
-    ctx: Context, key: str, members: list[FileEntry], progress: Progress
-) -> None:
+def _read_whole_chunk(ctx: Context, key: str, members: list[FileEntry], deliver, progress) -> None:
     tmp_dir = ctx.settings.cache_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="get-", suffix=".zip")
     os.close(fd)
+    where = f"{ctx.store.url}/{key}"
     try:
         ctx.store.get_file(key, Path(tmp))
         with open(tmp, "rb") as fh:
-            for e in sorted(members, key=lambda m: m.offset):
+            for e in members:
                 fh.seek(e.offset)
                 raw = fh.read(e.length)
                 if len(raw) != e.length:
                     raise IntegrityError(f"chunk {key} is truncated", key=key)
-                data = decode_member(raw, e.method, e.size, e.sha256, f"{ctx.store.url}/{key}")
-                ctx.cache.put_blob_bytes(e.sha256, data)
+                deliver(e, decode_member(raw, e.method, e.size, e.sha256, where))
                 progress.advance(e.size)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _distinct_missing(ctx: Context, entries: list[FileEntry]) -> list[FileEntry]:
+    seen: set[str] = set()
+    out = []
+    for e in entries:
+        if e.sha256 not in seen and not ctx.cache.has_blob(e.sha256, e.size):
+            seen.add(e.sha256)
+            out.append(e)
+    return out
+
+
+def ensure_blobs(
+    ctx: Context,
+    entries: list[FileEntry],
+    *,
+    max_workers: int | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> None:
+    """Fetch every entry's content that the cache lacks, verified by sha256."""
+    _fetch_members(
+        ctx,
+        _distinct_missing(ctx, entries),
+        lambda e, data: ctx.cache.put_blob_bytes(e.sha256, data),
+        max_workers=max_workers,
+        progress=progress,
+    )
+
+
+def extract_into(
+    ctx: Context,
+    entries: list[FileEntry],
+    staging: Path,
+    *,
+    max_workers: int | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> None:
+    """Write entries into ``staging`` as writable files: cached content is copied
+    from the cache (hash-checked), the rest goes straight from the store's
+    chunks to the folder without filling the cache (one file write, not two)."""
+    cached = [e for e in entries if ctx.cache.has_blob(e.sha256, e.size)]
+    bad = set(ctx.cache.copy_tree([(e.path, e.sha256) for e in cached], staging))
+    done = {e.path for e in cached} - bad
+    todo = [e for e in entries if e.path not in done]
+    paths_by_sha: dict[str, list[str]] = defaultdict(list)
+    for e in todo:
+        paths_by_sha[e.sha256].append(e.path)
+    made: set[str] = set()
+    lock = threading.Lock()
+
+    def deliver(entry: FileEntry, data: bytes) -> None:
+        for rel in paths_by_sha[entry.sha256]:
+            if normalize_dataset_path(rel) != rel:
+                raise IntegrityError(f"manifest path {rel!r} is not in normal form")
+            folder = rel.rpartition("/")[0]
+            if folder and folder not in made:
+                with lock:
+                    os.makedirs(staging / folder, exist_ok=True)
+                    made.add(folder)
+            fd = os.open(staging / rel, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+
+    distinct = {e.sha256: e for e in todo}
+    _fetch_members(
+        ctx, list(distinct.values()), deliver, max_workers=max_workers, progress=progress
+    )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def cached_copy(
@@ -201,7 +277,7 @@ def materialize(
     """Put the version (or shard) into ``target``: ``mode`` 'link' (read-only) or 'copy'."""
     if mode not in ("link", "copy"):
         raise InvalidInputError(f"unknown mode {mode!r}")
-    target = Path(target).absolute()
+    target = Path(os.path.abspath(target))
     _prepare_target(target, overwrite)
     entries = select_entries(manifest, part, num_parts)
     files = [(e.path, e.sha256) for e in entries]
@@ -209,19 +285,12 @@ def materialize(
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.gd-tmp-"))
     try:
         with ctx.cache.shared_lock():
-            ensure_blobs(ctx, entries, max_workers=max_workers, progress=progress)
             if mode == "link":
+                ensure_blobs(ctx, entries, max_workers=max_workers, progress=progress)
                 ctx.cache.link_tree(files, staging)
+                ctx.cache.touch(sha for _, sha in files)
             else:
-                bad = ctx.cache.copy_tree(files, staging, progress=None)
-                if bad:
-                    # Corrupt cache blobs were dropped: fetch them again and retry once.
-                    again = [e for e in entries if e.path in set(bad)]
-                    ensure_blobs(ctx, again, max_workers=max_workers)
-                    still = ctx.cache.copy_tree([(e.path, e.sha256) for e in again], staging)
-                    if still:
-                        raise IntegrityError(f"cache keeps returning corrupt data for {still[0]}")
-            ctx.cache.touch(sha for _, sha in files)
+                extract_into(ctx, entries, staging, max_workers=max_workers, progress=progress)
         if target.exists() and not any(target.iterdir()):
             target.rmdir()
         _swap_in(staging, target)

@@ -81,7 +81,8 @@ def scan_folder(
                     match_pattern(rel, p, recursive=recursive) for p in patterns
                 ):
                     continue
-                normalize_dataset_path(rel)
+                if "\\" in de.name:
+                    normalize_dataset_path(rel)  # raises UnsafePathError naming it
                 out.append(LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, fst))
     out.sort(key=lambda f: f.rel.encode())
     return out

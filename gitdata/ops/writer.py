@@ -228,10 +228,9 @@ def _read_blocks(path: str) -> Iterator[bytes]:
 
 
 def _pack_chunk(
-    ctx: Context, group: list[PendingFile], sources: dict[str, DraftFile], compression: str
+    tmp_dir: Path, group: list[PendingFile], sources: dict[str, DraftFile], compression: str
 ) -> tuple[Path, dict[str, tuple[int, int, str]]]:
     """Write one chunk to a temp file; return it and sha256 -> (offset, length, method)."""
-    tmp_dir = ctx.settings.cache_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="chunk-", suffix=".zip")
     placed: dict[str, tuple[int, int, str]] = {}
@@ -344,12 +343,15 @@ def upload(
             if not f.stored:
                 by_sha.setdefault(f.sha256, []).append(f)
 
+        # Local stores: pack straight into the store's tmp/ and publish by rename.
+        staging = store.staging_dir() or ctx.settings.cache_dir / "tmp"
+
         def ship(group: list[PendingFile]) -> int:
-            tmp, placed = _pack_chunk(ctx, group, sources, compression)
+            tmp, placed = _pack_chunk(staging, group, sources, compression)
             try:
                 chunk_sha = _file_sha256(tmp)
-                store.put_file(object_key(chunk_sha), tmp)
                 size = tmp.stat().st_size
+                store.put_file(object_key(chunk_sha), tmp, move=True)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()

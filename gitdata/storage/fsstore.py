@@ -194,10 +194,37 @@ class FsspecStore:
             self._call("write", key, lambda: self.fs.pipe_file(self._path(key), data))
         return True
 
-    def put_file(self, key: str, local_path: Path, *, progress: Any = None) -> bool:
-        """Upload a local file; False if the key already existed."""
+    def staging_dir(self) -> Path | None:
+        """For a local store, a folder on the store's filesystem where files to be
+        published with ``put_file(..., move=True)`` can be written; else None."""
+        if not self.is_local:
+            return None
+        path = Path(self.root) / "tmp"
+        self._call("create", "tmp", lambda: path.mkdir(parents=True, exist_ok=True))
+        return path
+
+    def put_file(
+        self, key: str, local_path: Path, *, progress: Any = None, move: bool = False
+    ) -> bool:
+        """Upload a local file; False if the key already existed.
+
+        With ``move`` on a local store the file is renamed into place (no copy);
+        it must then live on the store's filesystem (see :meth:`staging_dir`).
+        """
         if self.exists(key):
             return False
+        if self.is_local and move:
+
+            def publish() -> None:
+                final = self._path(key)
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                with open(local_path, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.chmod(local_path, 0o444)
+                os.replace(local_path, final)
+
+            self._call("write", key, publish)
+            return True
         if self.is_local:
 
             def copy(fh) -> None:

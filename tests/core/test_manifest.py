@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.core.paths import is_normal_path
 from gitdata.errors import FormatError, UnsafePathError
 
 hexdigest = st.binary(min_size=1, max_size=8).map(lambda b: hashlib.sha256(b).hexdigest())
@@ -15,7 +16,7 @@ segment = st.text(
     min_size=1,
     max_size=6,
 ).filter(lambda s: s not in (".", ".."))
-path = st.lists(segment, min_size=1, max_size=3).map("/".join)
+path = st.lists(segment, min_size=1, max_size=3).map("/".join).filter(is_normal_path)
 
 
 @st.composite
