@@ -403,9 +403,7 @@ class Dataset:
             return diff(Dataset.get(dataset_id=dataset_id)._files(), self._files())
         meta = self._meta()
         if isinstance(meta, Draft):
-            from gitdata.ops.writer import _Sha
-
-            return diff({p: _Sha(s) for p, s in meta.parent_files.items()}, meta.files)
+            return diff(writer.parent_files(self._ctx, meta), meta.files)
         return maintenance.change_set(self._ctx, meta)
 
     def list_added_files(self, dataset_id: str | None = None) -> list[str]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gitdata.core.ids import is_sha256
 from gitdata.core.paths import is_normal_path
 from gitdata.errors import FormatError, UnsafePathError
 
@@ -132,6 +132,9 @@ class Manifest:
         return m
 
 
+_is_hex64 = re.compile(r"[0-9a-f]{64}").fullmatch
+
+
 def _path_key(entry: FileEntry) -> bytes:
     return entry.path.encode("utf-8")
 
@@ -155,10 +158,14 @@ def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
             path=str(path),
             file=source,
         )
-    for name, value in (("size", size), ("offset", offset), ("length", length)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise FormatError(f"manifest {source}: bad {name} for {path!r}", file=source)
-    if not is_sha256(sha) or not is_sha256(chunk):
+    if (
+        not (type(size) is int and type(offset) is int and type(length) is int)
+        or min(size, offset, length) < 0
+    ):
+        raise FormatError(
+            f"manifest {source}: bad size, offset or length for {path!r}", file=source
+        )
+    if not (_is_hex64(sha) and _is_hex64(chunk)):
         raise FormatError(f"manifest {source}: bad sha256 or chunk for {path!r}", file=source)
     if method not in _METHODS:
         raise FormatError(f"manifest {source}: unknown method {method!r} for {path!r}", file=source)

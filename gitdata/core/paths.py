@@ -42,11 +42,21 @@ def normalize_dataset_path(path: str, *, allow_empty: bool = False) -> str:
 
 
 def is_normal_path(path: str) -> bool:
-    """True if ``path`` is already in normal form (cheap check used by readers)."""
-    try:
-        return normalize_dataset_path(path) == path
-    except UnsafePathError:
+    """True if ``path`` is already in normal form (the cheap check readers use)."""
+    if (
+        not isinstance(path, str)
+        or not path
+        or path[0] == "/"
+        or path[-1] == "/"
+        or "//" in path
+        or "\\" in path
+        or "\x00" in path
+    ):
         return False
+    wrapped = f"/{path}/"
+    if "/./" in wrapped or "/../" in wrapped:
+        return False
+    return not (len(path) >= 2 and path[1] == ":" and path[0].isalpha())
 
 
 def join_dataset_path(folder: str, name: str) -> str:

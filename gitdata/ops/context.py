@@ -7,6 +7,8 @@ from pathlib import Path
 
 from gitdata.cache import LocalCache, StatCache
 from gitdata.config import Settings, resolve_settings
+from gitdata.core.lineage import merge_parents
+from gitdata.core.manifest import FileEntry
 from gitdata.ops.state import StateDir
 from gitdata.storage import FsspecStore, open_store
 
@@ -16,6 +18,7 @@ class Context:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or resolve_settings()
+        self._merged: dict[tuple[str, ...], dict[str, FileEntry]] = {}
 
     @classmethod
     def for_storage(cls, storage: str | None = None) -> Context:
@@ -47,7 +50,20 @@ class Context:
 
     @cached_property
     def state(self) -> StateDir:
-        return StateDir(self.settings.state_dir)
+        return StateDir(self.settings.state_dir, self.parent_files)
+
+    def parent_files(self, parents: list[str]) -> dict[str, FileEntry]:
+        """Merged files of ``parents`` in order (later wins); memoised per process."""
+        key = tuple(parents)
+        hit = self._merged.get(key)
+        if hit is None:
+            from gitdata.ops.reader import load_manifest, load_record
+
+            hit = merge_parents(
+                load_manifest(self, load_record(self, pid).manifest).as_dict() for pid in parents
+            )
+            self._merged[key] = hit
+        return hit
 
     @property
     def records_dir(self) -> Path:

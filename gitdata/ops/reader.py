@@ -75,8 +75,24 @@ def encode_record(record: VersionRecord) -> bytes:
     return dump_yaml(record.to_dict()).encode("utf-8")
 
 
+# Manifests are immutable (named by their hash): one decode per process is enough.
+_MANIFESTS: dict[str, Manifest] = {}
+_MANIFEST_MEMO_MAX = 32
+
+
 def load_manifest(ctx: Context, sha256: str) -> Manifest:
     """The manifest object ``sha256``, verified by hash, through the blob cache."""
+    hit = _MANIFESTS.get(sha256)
+    if hit is not None:
+        return hit
+    manifest = _load_manifest(ctx, sha256)
+    if len(_MANIFESTS) >= _MANIFEST_MEMO_MAX:
+        _MANIFESTS.pop(next(iter(_MANIFESTS)))
+    _MANIFESTS[sha256] = manifest
+    return manifest
+
+
+def _load_manifest(ctx: Context, sha256: str) -> Manifest:
     cache = ctx.cache
     if cache.has_blob(sha256):
         data = cache.blob_path(sha256).read_bytes()

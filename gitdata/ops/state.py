@@ -2,7 +2,8 @@
 
 Layout under ``Settings.state_dir`` (``$XDG_STATE_HOME/gitdata``)::
 
-    drafts/<id>.json     one open draft (atomic rewrite on every change)
+    drafts/<id>.json     one open draft: its metadata and its changes against the
+                         merged parents (atomic rewrite on every change)
     drafts/<id>.lock     flock held while a process edits that draft
     current              id of the dataset created or used last
 """
@@ -14,7 +15,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ from gitdata.core.manifest import METHOD_STORED, FileEntry
 from gitdata.errors import DatasetNotFoundError, FormatError
 
 DRAFT_FORMAT = 1
+
+# parents -> their merged files (parent merge order), supplied by the context.
+BaseLoader = Callable[[list[str]], dict[str, FileEntry]]
 
 
 @dataclass(slots=True)
@@ -81,9 +85,33 @@ class Draft:
     storage: str
     metadata: dict[str, Any] = field(default_factory=dict)
     files: dict[str, DraftFile] = field(default_factory=dict)
-    parent_files: dict[str, str] = field(default_factory=dict)  # path -> sha256 of merged parents
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, base: dict[str, FileEntry]) -> dict[str, Any]:
+        """Only what differs from ``base`` (the merged parents) is written, so a
+        small change to a large dataset makes a small draft file."""
+        changed = {}
+        for p, f in self.files.items():
+            e = base.get(p)
+            if (
+                e is not None
+                and f.chunk == e.chunk
+                and f.sha256 == e.sha256
+                and f.offset == e.offset
+                and f.length == e.length
+                and f.size == e.size
+                and f.method == e.method
+            ):
+                continue
+            changed[p] = [
+                f.size,
+                f.sha256,
+                f.source,
+                f.mtime_ns,
+                f.chunk,
+                f.offset,
+                f.length,
+                f.method,
+            ]
         return {
             "format": DRAFT_FORMAT,
             "id": self.id,
@@ -96,32 +124,33 @@ class Draft:
             "created": self.created,
             "storage": self.storage,
             "metadata": self.metadata,
-            "files": {
-                p: [f.size, f.sha256, f.source, f.mtime_ns, f.chunk, f.offset, f.length, f.method]
-                for p, f in self.files.items()
-            },
-            "parent_files": self.parent_files,
+            "changed": changed,
+            "removed": sorted(p for p in base if p not in self.files),
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any], source: str) -> Draft:
+    def from_json(cls, doc: dict[str, Any], source: str, base_loader: BaseLoader) -> Draft:
         if doc.get("format") != DRAFT_FORMAT:
             raise FormatError(f"draft {source} has an unknown format", file=source)
         try:
-            files = {p: DraftFile(*row) for p, row in doc["files"].items()}
+            parents = list(doc["parents"])
+            files = {p: DraftFile.from_entry(e) for p, e in base_loader(parents).items()}
+            for p in doc["removed"]:
+                files.pop(p, None)
+            for p, row in doc["changed"].items():
+                files[p] = DraftFile(*row)
             return cls(
                 id=doc["id"],
                 project=doc["project"],
                 name=doc["name"],
                 version=doc["version"],
-                parents=list(doc["parents"]),
+                parents=parents,
                 tags=list(doc["tags"]),
                 description=doc["description"],
                 created=doc["created"],
                 storage=doc["storage"],
                 metadata=dict(doc.get("metadata") or {}),
                 files=files,
-                parent_files=dict(doc.get("parent_files") or {}),
             )
         except (KeyError, TypeError) as exc:
             raise FormatError(f"draft {source} is damaged ({exc})", file=source) from None
@@ -130,9 +159,22 @@ class Draft:
 class StateDir:
     """Reads and writes drafts and the current-dataset marker."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, base_loader: BaseLoader) -> None:
         self.root = root
+        self.base_loader = base_loader
         self.drafts_dir = root / "drafts"
+        # id -> (stat signature of the file, Draft): skips re-reading a draft this
+        # process wrote or read last, as long as no other process changed the file.
+        self._memo: dict[str, tuple[tuple[int, int, int], Draft]] = {}
+
+    @staticmethod
+    def _signature(path: Path) -> tuple[int, int, int]:
+        st = os.stat(path)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def forget(self, draft_id: str) -> None:
+        """Drop the in-process copy (after a failed edit)."""
+        self._memo.pop(draft_id, None)
 
     def draft_path(self, draft_id: str) -> Path:
         return self.drafts_dir / f"{draft_id}.json"
@@ -142,19 +184,33 @@ class StateDir:
 
     def load_draft(self, draft_id: str) -> Draft:
         path = self.draft_path(draft_id)
+        memo = self._memo.get(draft_id)
+        if memo is not None:
+            try:
+                if self._signature(path) == memo[0]:
+                    return memo[1]
+            except FileNotFoundError:
+                self._memo.pop(draft_id, None)
         try:
+            sig = self._signature(path)
             doc = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise DatasetNotFoundError(f"no open draft {draft_id}", dataset_id=draft_id) from None
         except ValueError:
             raise FormatError(f"draft file {path} is damaged", file=str(path)) from None
-        return Draft.from_json(doc, str(path))
+        draft = Draft.from_json(doc, str(path), self.base_loader)
+        self._memo[draft_id] = (sig, draft)
+        return draft
 
     def save_draft(self, draft: Draft) -> None:
         self.drafts_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.draft_path(draft.id), json.dumps(draft.to_json()).encode())
+        path = self.draft_path(draft.id)
+        doc = draft.to_json(self.base_loader(draft.parents))
+        _atomic_write(path, json.dumps(doc, separators=(",", ":")).encode())
+        self._memo[draft.id] = (self._signature(path), draft)
 
     def delete_draft(self, draft_id: str) -> None:
+        self._memo.pop(draft_id, None)
         for path in (self.draft_path(draft_id), self.drafts_dir / f"{draft_id}.lock"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

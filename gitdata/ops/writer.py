@@ -98,7 +98,7 @@ def create_draft(
             f"version {version} of {project}/{name} already exists",
             hint="omit --version to bump it automatically",
         )
-    merged = merge_parents(load_manifest(ctx, r.manifest).as_dict() for r in parent_records)
+    merged = ctx.parent_files([r.id for r in parent_records])
     draft = Draft(
         id=new_version_id(),
         project=project,
@@ -110,15 +110,19 @@ def create_draft(
         created=utc_now(),
         storage=storage or ctx.settings.storage,
         files={p: DraftFile.from_entry(e) for p, e in merged.items()},
-        parent_files={p: e.sha256 for p, e in merged.items()},
     )
     ctx.state.save_draft(draft)
     ctx.state.set_current(draft.id)
     return draft
 
 
+def parent_files(ctx: Context, draft: Draft) -> dict[str, FileEntry]:
+    """The merged files of the draft's parents (what change sets compare against)."""
+    return ctx.parent_files(draft.parents)
+
+
 @contextlib.contextmanager
-def editing(ctx: Context, draft_id: str) -> Iterator[Draft]:
+def editing(ctx: Context, draft_id: str, *, save: bool = True) -> Iterator[Draft]:
     """Lock, load, yield, and save a draft (nothing is saved if the body raises)."""
     if not ctx.state.has_draft(draft_id):
         # Distinguish "closed" from "unknown" for the error message.
@@ -130,8 +134,13 @@ def editing(ctx: Context, draft_id: str) -> Iterator[Draft]:
         )
     with ctx.state.draft_lock(draft_id):
         draft = ctx.state.load_draft(draft_id)
-        yield draft
-        ctx.state.save_draft(draft)
+        try:
+            yield draft
+        except BaseException:
+            ctx.state.forget(draft_id)  # the in-memory copy may be half edited
+            raise
+        if save:
+            ctx.state.save_draft(draft)
 
 
 def _place(draft: Draft, path: str, size: int, sha: str, source: str, mtime_ns: int) -> str | None:
@@ -312,10 +321,11 @@ def upload(
         raise InvalidInputError("--chunk-size must be positive")
     with editing(ctx, draft_id) as draft:
         store = _resolve_store(ctx, draft, storage)
-        known: dict[str, DraftFile] = {}
+        # Content any parent stores (even at a path a later parent replaced) is reused.
+        known: dict[str, FileEntry | DraftFile] = {}
         for pid in draft.parents:
             for e in load_manifest(ctx, load_record(ctx, pid).manifest):
-                known.setdefault(e.sha256, DraftFile.from_entry(e))
+                known.setdefault(e.sha256, e)
         for f in draft.files.values():
             if f.stored:
                 known.setdefault(f.sha256, f)
@@ -374,7 +384,7 @@ def finalize(
     """Close the draft: manifest, then record (the commit point).  Immutable afterwards."""
     if auto_upload:
         upload(ctx, draft_id, **upload_args)
-    with editing(ctx, draft_id) as draft:
+    with editing(ctx, draft_id, save=False) as draft:
         pending = [p for p, f in draft.files.items() if not f.stored]
         if pending:
             raise DatasetStateError(
@@ -395,10 +405,7 @@ def finalize(
         data = manifest.encode()
         manifest_sha = hashlib.sha256(data).hexdigest()
         store.put_bytes(object_key(manifest_sha), data)
-        changes = diff(
-            {p: _Sha(s) for p, s in draft.parent_files.items()},
-            {e.path: e for e in manifest},
-        )
+        changes = diff(parent_files(ctx, draft), manifest.as_dict())
         record = VersionRecord(
             id=draft.id,
             project=draft.project,
@@ -419,11 +426,6 @@ def finalize(
     ctx.state.delete_draft(draft_id)
     ctx.state.set_current(record.id)
     return record
-
-
-@dataclass(frozen=True, slots=True)
-class _Sha:
-    sha256: str
 
 
 def squash(
