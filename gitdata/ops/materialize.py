@@ -143,7 +143,9 @@ def ensure_blobs(
     _fetch_members(
         ctx,
         _distinct_missing(ctx, entries),
-        lambda e, data: ctx.cache.put_blob_bytes(e.sha256, data),
+        lambda e, data: ctx.cache.put_blob_bytes(
+            e.sha256, data, verified=True
+        ),  # decode_member verified it
         max_workers=max_workers,
         progress=progress,
     )
