@@ -126,24 +126,39 @@ class LocalCache:
 
     def _publish_blob(self, tmp: str, sha256: str) -> Path:
         final = self.blob_path(sha256)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except FileNotFoundError:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
         return final
 
-    def put_blob_bytes(self, sha256: str, data: bytes) -> Path:
-        """Verify and store ``data``; idempotent and safe against concurrent writers."""
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != sha256:
-            raise IntegrityError(
-                f"content does not match its hash {sha256[:12]}", expected=sha256, actual=actual
-            )
+    def put_blob_bytes(self, sha256: str, data: bytes, *, verified: bool = False) -> Path:
+        """Store ``data`` under its hash; idempotent and safe against concurrent writers.
+
+        The hash is checked unless the caller has just ``verified`` it itself.
+        """
+        if not verified:
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != sha256:
+                raise IntegrityError(
+                    f"content does not match its hash {sha256[:12]}", expected=sha256, actual=actual
+                )
         if self.has_blob(sha256, len(data)):
             return self.blob_path(sha256)
         fd, tmp = self._tmp_file()
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchmod(fd, 0o444)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        os.close(fd)
+        try:
             return self._publish_blob(tmp, sha256)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -165,6 +180,7 @@ class LocalCache:
                     expected=sha256,
                     actual=h.hexdigest(),
                 )
+            os.chmod(tmp, 0o444)
             return self._publish_blob(tmp, sha256)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
