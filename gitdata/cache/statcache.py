@@ -14,8 +14,15 @@ from pathlib import Path
 
 # A file modified within this window of being hashed may change again within
 # the same mtime tick without its stat changing ("racily clean", as git calls
-# it); such entries are not stored.
-_RACY_NS = 1_000_000_000
+# it); such entries are not stored.  Filesystems with whole-second timestamps
+# get a 2 s window; nanosecond ones (ext4, xfs, btrfs) tick every few ms.
+_RACY_NS_COARSE = 2_000_000_000
+_RACY_NS_FINE = 100_000_000
+
+
+def _racy(st: os.stat_result, now_ns: int) -> bool:
+    window = _RACY_NS_COARSE if st.st_mtime_ns % 1_000_000_000 == 0 else _RACY_NS_FINE
+    return now_ns - st.st_mtime_ns <= window
 
 
 class StatCache:
@@ -62,20 +69,23 @@ class StatCache:
     def _lookup(self, items: list[tuple[str, os.stat_result]]) -> dict[str, str]:
         conn = self._connect()
         wanted = {p: st for p, st in items}
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS q (path TEXT PRIMARY KEY)")
-        conn.execute("BEGIN")
-        try:
-            conn.execute("DELETE FROM q")
-            conn.executemany("INSERT OR IGNORE INTO q VALUES (?)", ((p,) for p in wanted))
-            rows = conn.execute(
-                "SELECT s.path, s.ino, s.mtime_ns, s.size, s.sha256 FROM stat s JOIN q USING (path)"
-            ).fetchall()
-        finally:
-            conn.execute("COMMIT")
+        # Paths from one scan share a prefix: one primary-key range scan over it
+        # beats a query (or a temp-table join) per path.
+        low = os.path.commonpath(list(wanted)) if len(wanted) > 1 else next(iter(wanted))
+        high = low + "\U0010ffff"
+        rows = conn.execute(
+            "SELECT path, ino, mtime_ns, size, sha256 FROM stat WHERE path >= ? AND path <= ?",
+            (low, high),
+        ).fetchall()
         out = {}
         for path, ino, mtime_ns, size, sha in rows:
-            st = wanted[path]
-            if st.st_ino == ino and st.st_mtime_ns == mtime_ns and st.st_size == size:
+            st = wanted.get(path)
+            if (
+                st is not None
+                and st.st_ino == ino
+                and st.st_mtime_ns == mtime_ns
+                and st.st_size == size
+            ):
                 out[path] = sha
         return out
 
@@ -85,7 +95,7 @@ class StatCache:
         rows = [
             (p, st.st_ino, st.st_mtime_ns, st.st_size, sha)
             for p, st, sha in items
-            if now - st.st_mtime_ns > _RACY_NS
+            if not _racy(st, now)
         ]
         if not rows:
             return

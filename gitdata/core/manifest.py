@@ -95,7 +95,7 @@ class Manifest:
             files.append(item)
         doc = {"format": MANIFEST_FORMAT, "files": files}
         raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return gzip.compress(raw, compresslevel=6, mtime=0)
+        return gzip.compress(raw, compresslevel=1, mtime=0)
 
     @classmethod
     def decode(cls, data: bytes, source: str = "manifest") -> Manifest:

@@ -203,6 +203,13 @@ def test_stat_cache_skips_racily_clean_files(tmp_path: Path):
     sc = StatCache(tmp_path / "stat.db")
     f = tmp_path / "fresh"
     f.write_bytes(b"abc")
+    now = time.time_ns()
+    os.utime(f, ns=(now, now))  # just modified: its mtime tick is not over
+    sc.store_many([(str(f), os.stat(f), "h")])
+    assert sc.lookup_many([(str(f), os.stat(f))]) == {}
+    # whole-second timestamps (coarse filesystems) get a 2 s window
+    coarse = (now // 10**9 - 1) * 10**9
+    os.utime(f, ns=(coarse, coarse))
     sc.store_many([(str(f), os.stat(f), "h")])
     assert sc.lookup_many([(str(f), os.stat(f))]) == {}
 
