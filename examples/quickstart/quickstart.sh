@@ -40,4 +40,7 @@ gd verify --id "$V1" --folder ../v1-copy
 echo "== 4. compare the versions"
 gd compare --source "$V1" --target "$V2"
 gd search --project quickstart
+
+echo "== 5. training code: one line of the ClearML API, pinned by the commit's pointer"
+python3 "$HERE/../train.py" --project quickstart --name flowers
 echo "== done: everything is under $WORK"
