@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gitdata.errors import FormatError, NotFoundError
+from gitdata.errors import NotFoundError
 from gitdata.gitio.pointer import (
     POINTER_DIR,
     Pointer,
@@ -126,9 +126,6 @@ class GitRepo:
                 if entry.type_str == "tree":
                     stack.append((self.repo[entry.id], rel))
                 elif rel.endswith(".yaml"):
-                    try:
-                        out.append(decode_pointer(self.repo[entry.id].data, f"{rel}@{rev}"))
-                    except FormatError:
-                        raise
+                    out.append(decode_pointer(self.repo[entry.id].data, f"{rel}@{rev}"))
         out.sort(key=lambda p: (p.project, p.name))
         return out

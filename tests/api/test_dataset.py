@@ -341,3 +341,62 @@ def test_get_local_copy_of_draft_refused():
     ds = Dataset.create(dataset_project="p", dataset_name="n")
     with pytest.raises(DatasetStateError):
         ds.get_local_copy()
+
+
+def test_diamond_lineage(tmp_path: Path):
+    a = closed(make_tree(tmp_path / "a", {"base": "a", "x": "a"}), name="d")
+    b = Dataset.create(dataset_project="proj", dataset_name="d", parent_datasets=[a.id])
+    b.sync_folder(make_tree(tmp_path / "b", {"base": "a", "x": "b", "only_b": "b"}))
+    b.finalize(auto_upload=True)
+    c = Dataset.create(dataset_project="proj", dataset_name="d", parent_datasets=[a.id])
+    c.sync_folder(make_tree(tmp_path / "c", {"base": "a", "x": "c", "only_c": "c"}))
+    c.finalize(auto_upload=True)
+    d = Dataset.create(dataset_project="proj", dataset_name="d", parent_datasets=[b.id, c.id])
+    d.finalize(auto_upload=True)
+    assert read_tree(Path(d.get_local_copy())) == {
+        "base": b"a",
+        "x": b"c",
+        "only_b": b"b",
+        "only_c": b"c",
+    }
+    assert d.get_dependency_graph() == {d.id: [b.id, c.id], b.id: [a.id], c.id: [a.id], a.id: []}
+    assert d.list_added_files() == [] and d.list_modified_files() == []
+
+
+def test_hostile_manifest_cannot_write_outside_target(src: Path, tmp_path: Path):
+    """A store holding a manifest with '../' paths is refused before anything is written."""
+    import gzip
+    import hashlib
+    import json
+
+    from gitdata.codec import dump_yaml, load_yaml_mapping
+
+    ds = closed(src)
+    ctx = Context()
+    store = Path(ctx.settings.storage)
+    m = ds.record.manifest
+    doc = json.loads(gzip.decompress((store / f"objects/{m[:2]}/{m}").read_bytes()))
+    doc["files"][0]["path"] = "../../escaped.txt"
+    doc["files"].sort(key=lambda e: e["path"].encode())
+    evil = gzip.compress(json.dumps(doc).encode(), mtime=0)
+    evil_sha = hashlib.sha256(evil).hexdigest()
+    (store / f"objects/{evil_sha[:2]}").mkdir(exist_ok=True)
+    (store / f"objects/{evil_sha[:2]}/{evil_sha}").write_bytes(evil)
+    rec_path = store / f"versions/{ds.id}.yaml"
+    rec = load_yaml_mapping(rec_path.read_bytes(), "r")
+    rec["manifest"] = evil_sha
+    rec_path.chmod(0o644)
+    rec_path.write_text(dump_yaml(rec))
+    ctx.cache.clear()
+    import shutil
+
+    shutil.rmtree(ctx.records_dir, ignore_errors=True)
+    from gitdata.ops import reader
+
+    reader._MANIFESTS.clear()
+    target = tmp_path / "deep" / "target"
+    with pytest.raises(UnsafePathError):
+        Dataset.get(dataset_id=ds.id).get_mutable_local_copy(target)
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not (tmp_path / "deep" / "escaped.txt").exists()
+    assert not target.exists()
