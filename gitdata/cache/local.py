@@ -26,7 +26,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,15 +230,39 @@ class LocalCache:
     def has_copy(self, key: str) -> bool:
         return self.copy_path(key).is_dir()
 
-    def publish_copy(self, key: str, files: list[tuple[str, str]]) -> Path:
-        """Build a read-only tree of hardlinks to blobs and rename it into place."""
+    def publish_copy(
+        self,
+        key: str,
+        files: list[tuple[str, str]],
+        fill: Callable[[Path, list[tuple[str, str]]], None] | None = None,
+    ) -> Path:
+        """Build a read-only tree of hardlinks to blobs and rename it into place.
+
+        Blobs the cache lacks are written by ``fill(staging, [(rel, sha), ...])``
+        (one path per missing content, content already verified, mode 0444) and
+        then adopted into ``blobs/`` with a hardlink: one file write per new
+        content instead of a blob write plus a link.
+        """
         final = self.copy_path(key)
         if final.is_dir():
             return final
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix="copy-"))
         try:
-            self._link_into(files, staging, allow_symlink=False)
+            first: dict[str, str] = {}
+            for rel, sha in files:
+                if sha not in first and not self.has_blob(sha):
+                    first[sha] = rel
+            if first:
+                if fill is None:
+                    raise IntegrityError(
+                        f"{len(first)} blob(s) missing from the cache for copy {key}"
+                    )
+                fill(staging, [(rel, sha) for sha, rel in first.items()])
+                for sha, rel in first.items():
+                    self._adopt(staging / rel, sha)
+            adopted = set(first.values())
+            self._link_into([f for f in files if f[0] not in adopted], staging, allow_symlink=False)
             self.copies_dir.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(staging, final)
@@ -252,6 +276,18 @@ class LocalCache:
             raise
         self._record_copy(key, [sha for _, sha in files])
         return final
+
+    def _adopt(self, path: Path, sha256: str) -> None:
+        """Make a verified, read-only file in a staging tree the blob for ``sha256``."""
+        blob = self.blob_path(sha256)
+        try:
+            os.link(path, blob)
+        except FileNotFoundError:
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.link(path, blob)
+        except FileExistsError:
+            pass  # another process added it meanwhile; both hold the same content
 
     def _link_into(
         self, files: list[tuple[str, str]], target: Path, *, allow_symlink: bool

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from gitdata.core.manifest import FileEntry, Manifest
@@ -166,8 +167,20 @@ def extract_into(
     bad = set(ctx.cache.copy_tree([(e.path, e.sha256) for e in cached], staging))
     done = {e.path for e in cached} - bad
     todo = [e for e in entries if e.path not in done]
+    _write_members(ctx, todo, staging, 0o644, max_workers, progress)
+
+
+def _write_members(
+    ctx: Context,
+    entries: list[FileEntry],
+    staging: Path,
+    mode: int,
+    max_workers: int | None,
+    progress: Progress,
+) -> None:
+    """Fetch each entry's content and write it at ``staging/<path>`` with ``mode``."""
     paths_by_sha: dict[str, list[str]] = defaultdict(list)
-    for e in todo:
+    for e in entries:
         paths_by_sha[e.sha256].append(e.path)
     made: set[str] = set()
     lock = threading.Lock()
@@ -181,13 +194,13 @@ def extract_into(
                 with lock:
                     os.makedirs(staging / folder, exist_ok=True)
                     made.add(folder)
-            fd = os.open(staging / rel, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(staging / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             try:
                 _write_all(fd, data)
             finally:
                 os.close(fd)
 
-    distinct = {e.sha256: e for e in todo}
+    distinct = {e.sha256: e for e in entries}
     _fetch_members(
         ctx, list(distinct.values()), deliver, max_workers=max_workers, progress=progress
     )
@@ -215,8 +228,13 @@ def cached_copy(
     entries = select_entries(manifest, part, num_parts)
     with cache.shared_lock():
         if not cache.has_copy(key):
-            ensure_blobs(ctx, entries, max_workers=max_workers, progress=progress)
-            cache.publish_copy(key, [(e.path, e.sha256) for e in entries])
+            by_sha = {e.sha256: e for e in entries}
+
+            def fill(staging: Path, missing: list[tuple[str, str]]) -> None:
+                wanted = [replace(by_sha[sha], path=rel) for rel, sha in missing]
+                _write_members(ctx, wanted, staging, 0o444, max_workers, progress)
+
+            cache.publish_copy(key, [(e.path, e.sha256) for e in entries], fill)
         cache.touch((e.sha256 for e in entries), key)
         path = cache.copy_path(key)
     _auto_prune(ctx, sum(e.size for e in entries))
