@@ -144,3 +144,12 @@ class MissingDependencyError(GitDataError, ImportError):
     """An optional package (e.g. a cloud fsspec backend) is not installed."""
 
     exit_code = EXIT_INVALID
+
+
+EXIT_HOOK_REFUSED = 10
+
+
+class HookRefusedError(GitDataError):
+    """A git hook found problems (``problems`` lists them); git aborts the operation."""
+
+    exit_code = EXIT_HOOK_REFUSED

@@ -56,7 +56,7 @@ class GdGroup(TyperGroup):
         except GitDataError as exc:
             if debug_enabled():
                 raise
-            report_error(exc.message, exc.hint)
+            report_error(exc.message, exc.hint, exc.fields.get("problems"))
             raise typer.Exit(exc.exit_code) from None
         except _PASS_THROUGH:
             raise
@@ -78,10 +78,12 @@ def debug_enabled() -> bool:
     return FLAGS["debug"] or os.environ.get("GD_DEBUG") == "1"
 
 
-def report_error(message: str, hint: str | None = None) -> None:
-    """One line on stderr (plus a hint line), no traceback."""
+def report_error(message: str, hint: str | None = None, details: list[str] | None = None) -> None:
+    """One line on stderr (plus detail lines and a hint line), no traceback."""
     first = message.splitlines()[0] if message else "error"
     sys.stderr.write(f"gd: error: {first}\n")
+    for line in details or []:
+        sys.stderr.write(f"  - {line}\n")
     if hint:
         sys.stderr.write(f"hint: {hint}\n")
 

@@ -1,0 +1,162 @@
+"""Commands for git users: init, install-hooks, status, log, and the hook entry point."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gitdata.cli.app import app
+from gitdata.cli.build_cmds import JSON_HELP
+from gitdata.cli.output import emit_json, note, print_table, say
+
+
+@app.command()
+def init(
+    storage: str = typer.Option(
+        None, "--storage", help="Store URL to record in .gitdata/config.yaml."
+    ),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Set up this git repository: config, .gitattributes, hooks (idempotent)."""
+    from gitdata.ops.gitops import init_repo
+
+    report = init_repo(storage)
+    if json_out:
+        emit_json(
+            {
+                "config": str(report.config),
+                "attributes_added": report.attributes_added,
+                "hooks": {h.name: h.action for h in report.hooks},
+            }
+        )
+        return
+    say(f"gitdata set up in {report.config.parent.parent}")
+    for h in report.hooks:
+        if h.action != "unchanged":
+            note(f"hook {h.name}: {h.action}")
+
+
+@app.command("install-hooks")
+def install_hooks_cmd(
+    uninstall: bool = typer.Option(False, "--uninstall", help="Remove gd's hooks; restore yours."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Install git hooks that chain to (never overwrite) hooks you already have."""
+    from gitdata.gitio.hooks import install_hooks, uninstall_hooks
+    from gitdata.ops.gitops import require_repo
+
+    repo = require_repo().repo
+    try:
+        changes = uninstall_hooks(repo) if uninstall else install_hooks(repo)
+    except FileExistsError as exc:
+        from gitdata.errors import ConflictError
+
+        raise ConflictError(str(exc)) from None
+    if json_out:
+        emit_json({h.name: h.action for h in changes})
+        return
+    for h in changes:
+        say(f"{h.name}: {h.action}")
+
+
+@app.command(hidden=True)
+def hook(
+    name: str = typer.Argument(..., help="Hook name, as git calls it."),
+    args: list[str] = typer.Argument(None),
+) -> None:
+    """Entry point of the hook shims (called by git, not by people)."""
+    from gitdata.ops.context import Context
+    from gitdata.ops.gitops import check_push, check_staged_pointers
+
+    ctx = Context()
+    if name == "pre-commit":
+        for warning in check_staged_pointers(ctx):
+            typer.echo(f"gitdata: warning: {warning}", err=True)
+    elif name == "pre-push":
+        check_push(ctx, sys.stdin.read())
+    elif name in ("post-checkout", "post-merge"):
+        return  # bound working folders (gd checkout) are updated here once they exist
+    else:
+        raise typer.BadParameter(f"unknown hook {name!r}")
+
+
+@app.command()
+def status(
+    remote: bool = typer.Option(
+        False, "--remote", help="Also check each version exists in the store."
+    ),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """State of every dataset pointer in the repository (no store access unless --remote)."""
+    from gitdata.ops.context import Context
+    from gitdata.ops.gitops import status as pointer_status
+
+    rows = pointer_status(Context(), remote=remote)
+    if json_out:
+        emit_json([r.__dict__ for r in rows])
+        return
+    if not rows:
+        say("no dataset pointers in this repository")
+        return
+    print_table(
+        ["dataset", "version", "id", "pointer", "draft", "in store"],
+        [
+            [
+                f"{r.project}/{r.name}" if r.project else r.path,
+                r.version or "",
+                (r.id or "")[:12],
+                r.state,
+                "open" if r.draft_open else "",
+                "" if r.in_store is None else ("yes" if r.in_store else "MISSING"),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@app.command()
+def log(
+    project: str = typer.Option(..., "--project", help="Project."),
+    name: str = typer.Option(..., "--name", help="Dataset name."),
+    rev: str = typer.Option("HEAD", "--rev", help="Start from this revision."),
+    max_count: int = typer.Option(None, "-n", "--max-count", help="Show at most this many."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """The dataset's versions as the git history of its pointer, newest first."""
+    from gitdata.gitio.history import pointer_log
+    from gitdata.ops.gitops import require_repo
+
+    revs = pointer_log(require_repo(), project, name, rev, max_count)
+    rows = [
+        {
+            "commit": r.commit,
+            "author": r.author,
+            "date": r.date,
+            "message": r.message,
+            "version": r.pointer.version if r.pointer else None,
+            "id": r.pointer.id if r.pointer else None,
+            "stats": r.pointer.stats if r.pointer else None,
+        }
+        for r in revs
+    ]
+    if json_out:
+        emit_json(rows)
+        return
+    print_table(
+        ["commit", "date", "author", "version", "id", "+", "~", "-", "message"],
+        [
+            [
+                r["commit"][:10],
+                r["date"][:19],
+                r["author"],
+                r["version"] or "(deleted)",
+                (r["id"] or "")[:12],
+                (r["stats"] or {}).get("added", ""),
+                (r["stats"] or {}).get("modified", ""),
+                (r["stats"] or {}).get("removed", ""),
+                r["message"],
+            ]
+            for r in rows
+        ],
+    )

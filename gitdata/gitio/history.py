@@ -1,0 +1,148 @@
+"""Reading pointer history out of git: log, staged changes, pushed commits, HEAD state."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+from gitdata.gitio.pointer import POINTER_DIR, Pointer, decode_pointer, pointer_relpath
+from gitdata.gitio.repo import GitRepo
+
+
+@dataclass
+class PointerRevision:
+    """One commit that changed a dataset's pointer."""
+
+    commit: str
+    author: str
+    email: str
+    date: str
+    message: str
+    pointer: Pointer | None  # None when the commit deleted the pointer
+
+
+def _blob_id(tree, path: str):
+    try:
+        return tree[path].id
+    except KeyError:
+        return None
+
+
+def _when(commit) -> str:
+    tz = _dt.timezone(_dt.timedelta(minutes=commit.author.offset))
+    return _dt.datetime.fromtimestamp(commit.author.time, tz).isoformat()
+
+
+def pointer_log(
+    repo: GitRepo, project: str, name: str, rev: str = "HEAD", max_count: int | None = None
+) -> list[PointerRevision]:
+    """Commits reachable from ``rev`` that changed the pointer, newest first."""
+    import pygit2
+
+    rel = pointer_relpath(project, name)
+    r = repo.repo
+    start = repo._commit(rev)
+    if start is None:
+        return []
+    out: list[PointerRevision] = []
+    for commit in r.walk(start.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME):
+        mine = _blob_id(commit.tree, rel)
+        parents = commit.parents
+        if parents:
+            if all(_blob_id(p.tree, rel) == mine for p in parents):
+                continue
+        elif mine is None:
+            continue
+        pointer = decode_pointer(r[mine].data, f"{rel}@{str(commit.id)[:12]}") if mine else None
+        out.append(
+            PointerRevision(
+                str(commit.id),
+                commit.author.name,
+                commit.author.email,
+                _when(commit),
+                commit.message.strip().splitlines()[0] if commit.message.strip() else "",
+                pointer,
+            )
+        )
+        if max_count and len(out) >= max_count:
+            break
+    return out
+
+
+def head_pointer_blobs(repo: GitRepo) -> dict[str, bytes]:
+    """Repo path -> bytes of every pointer at HEAD (empty in a repo without commits)."""
+    commit = repo._commit("HEAD")
+    if commit is None:
+        return {}
+    return _pointer_blobs(repo, commit.tree)
+
+
+def _pointer_blobs(repo: GitRepo, tree) -> dict[str, bytes]:
+    r = repo.repo
+    try:
+        top = tree[POINTER_DIR]
+    except KeyError:
+        return {}
+    out: dict[str, bytes] = {}
+    stack = [(r[top.id], POINTER_DIR)]
+    while stack:
+        node, prefix = stack.pop()
+        for entry in node:
+            rel = f"{prefix}/{entry.name}"
+            if entry.type_str == "tree":
+                stack.append((r[entry.id], rel))
+            elif rel.endswith(".yaml"):
+                out[rel] = r[entry.id].data
+    return out
+
+
+def staged_pointer_changes(repo: GitRepo) -> dict[str, bytes | None]:
+    """Pointer files whose staged content differs from HEAD: path -> staged bytes (None = deleted)."""
+    r = repo.repo
+    index = r.index
+    index.read()
+    head = head_pointer_blobs(repo)
+    staged: dict[str, bytes | None] = {}
+    seen = set()
+    for entry in index:
+        path = entry.path
+        if not (path.startswith(POINTER_DIR + "/") and path.endswith(".yaml")):
+            continue
+        seen.add(path)
+        data = r[entry.id].data
+        if head.get(path) != data:
+            staged[path] = data
+    for path in head:
+        if path not in seen:
+            staged[path] = None
+    return staged
+
+
+def pointers_in_commits(
+    repo: GitRepo, tip: str, exclude: list[str]
+) -> list[tuple[str, str, bytes]]:
+    """(commit, path, bytes) for every pointer version introduced by commits reachable
+    from ``tip`` but not from any of ``exclude`` (what a push would send)."""
+    import pygit2
+
+    r = repo.repo
+    walker = r.walk(
+        r.revparse_single(tip).peel(pygit2.Commit).id, pygit2.enums.SortMode.TOPOLOGICAL
+    )
+    for sha in exclude:
+        try:
+            walker.hide(r.revparse_single(sha).peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError):
+            continue  # the remote has commits we do not know: nothing to hide
+    out: list[tuple[str, str, bytes]] = []
+    seen: set[bytes] = set()
+    for commit in walker:
+        for path, data in _pointer_blobs(repo, commit.tree).items():
+            if data in seen:
+                continue
+            parent_blobs = [_pointer_blobs(repo, p.tree).get(path) for p in commit.parents]
+            if data in parent_blobs:
+                continue
+            seen.add(data)
+            out.append((str(commit.id), path, data))
+    return out

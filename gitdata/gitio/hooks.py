@@ -1,0 +1,150 @@
+"""Installing git hook shims without ever clobbering a user's own hooks.
+
+Each shim is a small ``sh`` script that first runs the user's previous hook
+(moved aside to ``<name>.pre-gitdata``), then ``gd hook <name>``.  Uninstalling
+removes the shim and puts the user's hook back.  pre-push receives the pushed
+refs on stdin, so the shim buffers stdin and hands it to both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+HOOK_NAMES = ("pre-commit", "pre-push", "post-checkout", "post-merge")
+MARKER = "# gitdata hook shim"
+CHAINED_SUFFIX = ".pre-gitdata"
+# Hooks that must never block the user's git operation.
+_NEVER_BLOCK = ("post-checkout", "post-merge")
+_STDIN_HOOKS = ("pre-push",)
+
+
+@dataclass
+class HookChange:
+    """What install/uninstall did to one hook."""
+
+    name: str
+    action: str  # installed, updated, chained, removed, restored, unchanged
+    path: Path
+
+
+def hooks_dir(repo) -> Path:
+    """The folder git runs hooks from (``core.hooksPath`` or ``.git/hooks``)."""
+    try:
+        configured = repo.config["core.hooksPath"]
+    except KeyError:
+        configured = None
+    if configured:
+        path = Path(os.path.expanduser(configured))
+        return path if path.is_absolute() else Path(repo.workdir) / path
+    return Path(repo.path) / "hooks"
+
+
+def shim_text(name: str) -> str:
+    """The shell script installed as hook ``name``."""
+    missing_exit = "0" if name in _NEVER_BLOCK else "2"
+    lines = [
+        "#!/bin/sh",
+        f"{MARKER} ({name}); installed by `gd install-hooks`, removed by `gd install-hooks --uninstall`.",
+        f"# A hook you had before lives on as {name}{CHAINED_SUFFIX} and runs first.",
+        'hook_dir=$(dirname "$0")',
+    ]
+    if name in _STDIN_HOOKS:
+        lines += [
+            "input=$(cat)",
+            f'if [ -x "$hook_dir/{name}{CHAINED_SUFFIX}" ]; then',
+            f'  printf "%s\\n" "$input" | "$hook_dir/{name}{CHAINED_SUFFIX}" "$@" || exit $?',
+            "fi",
+        ]
+    else:
+        lines += [
+            f'if [ -x "$hook_dir/{name}{CHAINED_SUFFIX}" ]; then',
+            f'  "$hook_dir/{name}{CHAINED_SUFFIX}" "$@" || exit $?',
+            "fi",
+        ]
+    lines += [
+        "if command -v gd >/dev/null 2>&1; then",
+        "  set -- gd hook " + name + ' "$@"',
+        "elif python3 -c 'import gitdata' >/dev/null 2>&1; then",
+        "  set -- python3 -m gitdata hook " + name + ' "$@"',
+        "else",
+        f'  echo "gitdata: this repository uses gd hooks but gd is not installed ({name} skipped)" >&2',
+        f"  exit {missing_exit}",
+        "fi",
+    ]
+    if name in _STDIN_HOOKS:
+        lines.append('printf "%s\\n" "$input" | "$@"')
+    else:
+        lines.append('exec "$@"')
+    return "\n".join(lines) + "\n"
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return MARKER in fh.read(4096)
+    except OSError:
+        return False
+
+
+def _write_executable(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.gd-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    os.replace(tmp, path)
+
+
+def install_hooks(repo, names: tuple[str, ...] = HOOK_NAMES) -> list[HookChange]:
+    """Install shims; a user's existing hook is kept and chained, never overwritten."""
+    folder = hooks_dir(repo)
+    folder.mkdir(parents=True, exist_ok=True)
+    changes = []
+    for name in names:
+        path = folder / name
+        text = shim_text(name)
+        if path.exists() and not _is_ours(path):
+            chained = folder / f"{name}{CHAINED_SUFFIX}"
+            if chained.exists():
+                raise FileExistsError(
+                    f"both {path} and {chained} exist; move one of them away and run again"
+                )
+            os.rename(path, chained)
+            _write_executable(path, text)
+            changes.append(HookChange(name, "chained", path))
+        elif path.exists():
+            if path.read_text(encoding="utf-8") == text:
+                changes.append(HookChange(name, "unchanged", path))
+            else:
+                _write_executable(path, text)
+                changes.append(HookChange(name, "updated", path))
+        else:
+            _write_executable(path, text)
+            changes.append(HookChange(name, "installed", path))
+    return changes
+
+
+def uninstall_hooks(repo, names: tuple[str, ...] = HOOK_NAMES) -> list[HookChange]:
+    """Remove our shims and restore any hook they chained to."""
+    folder = hooks_dir(repo)
+    changes = []
+    for name in names:
+        path = folder / name
+        chained = folder / f"{name}{CHAINED_SUFFIX}"
+        if path.exists() and _is_ours(path):
+            path.unlink()
+            if chained.exists():
+                os.rename(chained, path)
+                changes.append(HookChange(name, "restored", path))
+            else:
+                changes.append(HookChange(name, "removed", path))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                if chained.exists() and not path.exists():
+                    os.rename(chained, path)
+                    changes.append(HookChange(name, "restored", path))
+                    continue
+            changes.append(HookChange(name, "unchanged", path))
+    return changes

@@ -1,0 +1,212 @@
+"""Git-facing operations: init, status, and the checks the git hooks run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitdata.codec import dump_yaml, load_yaml_mapping
+from gitdata.config import REPO_CONFIG
+from gitdata.errors import (
+    FormatError,
+    GitDataError,
+    HookRefusedError,
+    NotARepositoryError,
+    StorageUnavailableError,
+)
+from gitdata.gitio.history import head_pointer_blobs, pointers_in_commits, staged_pointer_changes
+from gitdata.gitio.hooks import HookChange, install_hooks
+from gitdata.gitio.pointer import POINTER_DIR, decode_pointer
+from gitdata.gitio.repo import GitRepo, find_repo
+from gitdata.ops.context import Context
+from gitdata.storage import version_key
+
+ATTRIBUTES_LINE = f"{POINTER_DIR}/**/*.yaml merge=gitdata diff=gitdata -text"
+_ZERO = "0" * 40
+
+
+def require_repo(cwd: Path | None = None) -> GitRepo:
+    """The enclosing git repository, or a clear error."""
+    repo = find_repo(cwd)
+    if repo is None:
+        raise NotARepositoryError(
+            "not inside a git repository",
+            hint="run git init first; store-only commands (create, add, get --id, ...) work anywhere",
+        )
+    return repo
+
+
+@dataclass
+class InitReport:
+    """What ``gd init`` changed."""
+
+    config: Path
+    attributes_added: bool
+    hooks: list[HookChange] = field(default_factory=list)
+
+
+def init_repo(storage: str | None = None, cwd: Path | None = None) -> InitReport:
+    """Set up a repository for gitdata; running it again changes nothing."""
+    repo = require_repo(cwd)
+    cfg_path = repo.workdir / REPO_CONFIG
+    cfg_path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = load_yaml_mapping(cfg_path.read_bytes(), str(cfg_path)) if cfg_path.exists() else {}
+    if storage is not None:
+        if "://" not in storage and Path(storage).expanduser().is_absolute():
+            cfg["storage"] = str(Path(storage).expanduser())
+        else:
+            cfg["storage"] = storage
+    text = (
+        "# gitdata settings for this repository (committed: never put secrets here;\n"
+        "# credentials belong in the environment or ~/.config/gitdata/config.yaml)\n"
+        + (dump_yaml(cfg) if cfg else "")
+    )
+    if not cfg_path.exists() or cfg_path.read_text() != text:
+        cfg_path.write_text(text)
+    attrs = repo.workdir / ".gitattributes"
+    existing = attrs.read_text() if attrs.exists() else ""
+    added = ATTRIBUTES_LINE not in existing.splitlines()
+    if added:
+        sep = "" if not existing or existing.endswith("\n") else "\n"
+        attrs.write_text(existing + sep + ATTRIBUTES_LINE + "\n")
+    hooks = install_hooks(repo.repo)
+    return InitReport(cfg_path, added, hooks)
+
+
+@dataclass
+class PointerStatus:
+    """The state of one pointer in the working tree."""
+
+    project: str
+    name: str
+    path: str
+    state: str  # clean, modified, new, deleted, malformed
+    id: str | None = None
+    version: str | None = None
+    draft_open: bool = False
+    in_store: bool | None = None  # None unless --remote
+    error: str | None = None
+
+
+def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> list[PointerStatus]:
+    """Every pointer's state; contacts the store only when ``remote``."""
+    repo = require_repo(cwd)
+    head = head_pointer_blobs(repo)
+    base = repo.workdir / POINTER_DIR
+    current: dict[str, bytes] = {}
+    if base.is_dir():
+        for path in base.rglob("*.yaml"):
+            current[path.relative_to(repo.workdir).as_posix()] = path.read_bytes()
+    drafts = (
+        {(d.project, d.name) for d in ctx.state.list_drafts()}
+        if ctx.state.drafts_dir.exists()
+        else set()
+    )
+    rows: list[PointerStatus] = []
+    for rel in sorted(set(head) | set(current)):
+        data = current.get(rel, head.get(rel))
+        state = (
+            "deleted"
+            if rel not in current
+            else "new"
+            if rel not in head
+            else "clean"
+            if head[rel] == current[rel]
+            else "modified"
+        )
+        try:
+            p = decode_pointer(data, rel)
+        except (FormatError, GitDataError) as exc:
+            rows.append(PointerStatus("", "", rel, "malformed", error=str(exc)))
+            continue
+        row = PointerStatus(
+            p.project, p.name, rel, state, p.id, p.version, (p.project, p.name) in drafts
+        )
+        if remote and state != "deleted":
+            row.in_store = ctx.store.exists(version_key(p.id))
+        rows.append(row)
+    return rows
+
+
+def check_staged_pointers(
+    ctx: Context, *, offline_ok: bool = True, cwd: Path | None = None
+) -> list[str]:
+    """pre-commit: problems with staged pointers (malformed, draft, not in the store).
+
+    Returns warnings; raises :class:`HookRefusedError` listing every problem.
+    """
+    repo = require_repo(cwd)
+    problems: list[str] = []
+    warnings: list[str] = []
+    checks: list[tuple[str, str]] = []
+    for rel, data in sorted(staged_pointer_changes(repo).items()):
+        if data is None:
+            continue
+        try:
+            p = decode_pointer(data, rel)
+        except GitDataError as exc:
+            problems.append(str(exc))
+            continue
+        if ctx.state.has_draft(p.id):
+            problems.append(
+                f"{rel} points at {p.id}, which is still a draft (run gd close --id {p.id})"
+            )
+            continue
+        checks.append((rel, p.id))
+    if checks:
+        try:
+            for rel, vid in checks:
+                if not ctx.store.exists(version_key(vid)):
+                    problems.append(f"{rel}: version {vid} is not in the store {ctx.store.url}")
+        except StorageUnavailableError as exc:
+            if not offline_ok:
+                problems.append(f"cannot reach the store to check staged pointers: {exc}")
+            else:
+                warnings.append(f"store unreachable, pointers not checked against it: {exc}")
+    if problems:
+        raise HookRefusedError(
+            f"commit refused: {len(problems)} problem(s) with dataset pointers",
+            problems=problems,
+            hint="fix the pointers, or bypass once with git commit --no-verify",
+        )
+    return warnings
+
+
+def check_push(ctx: Context, stdin_text: str, cwd: Path | None = None) -> int:
+    """pre-push: every pointer version in the pushed commits must be in the store.
+
+    ``stdin_text`` is what git passes: ``<local ref> <local sha> <remote ref> <remote sha>``
+    per line.  Returns the number of pointer versions checked.
+    """
+    repo = require_repo(cwd)
+    problems: list[str] = []
+    checked = 0
+    seen: set[str] = set()
+    for line in stdin_text.splitlines():
+        parts = line.split()
+        if len(parts) != 4 or parts[1] == _ZERO:
+            continue  # malformed line, or a branch deletion
+        local_sha, remote_sha = parts[1], parts[3]
+        exclude = [remote_sha] if remote_sha != _ZERO else []
+        for commit, rel, data in pointers_in_commits(repo, local_sha, exclude):
+            try:
+                p = decode_pointer(data, f"{rel}@{commit[:12]}")
+            except GitDataError as exc:
+                problems.append(str(exc))
+                continue
+            if p.id in seen:
+                continue
+            seen.add(p.id)
+            checked += 1
+            if not ctx.store.exists(version_key(p.id)):
+                problems.append(
+                    f"{p.project}/{p.name} {p.version} (id {p.id}) in commit {commit[:12]} "
+                    f"is not in the store {ctx.store.url}"
+                )
+    if problems:
+        raise HookRefusedError(
+            f"push refused: {len(problems)} dataset version(s) nobody else could get",
+            problems=problems,
+            hint="close/upload those versions to the shared store, then push again",
+        )
+    return checked

@@ -1,0 +1,171 @@
+"""gd init, hooks run by real git (commit, push to a bare repo), status and log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitdata import Dataset
+from gitdata.gitio.hooks import install_hooks, uninstall_hooks
+from gitdata.gitio.repo import find_repo
+from tests.conftest import make_tree
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def env() -> dict[str, str]:
+    # Hooks run `gd`; make sure they import this checkout's gitdata.
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    r = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env())
+    if check and r.returncode:
+        raise AssertionError(f"git {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def gd(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gitdata", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env(),
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    monkeypatch.chdir(path)
+    return path
+
+
+def close_version(src: Path, parents=None, name="cats") -> Dataset:
+    ds = Dataset.create(dataset_project="vision", dataset_name=name, parent_datasets=parents)
+    ds.sync_folder(src)
+    ds.finalize(auto_upload=True)
+    return ds
+
+
+def test_init_is_idempotent(repo: Path, tmp_path: Path):
+    r = gd(repo, "init", "--storage", str(tmp_path / "store"), "--json")
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout)
+    assert set(first["hooks"].values()) == {"installed"}
+    config = (repo / ".gitdata/config.yaml").read_text()
+    assert f"storage: {tmp_path / 'store'}" in config
+    assert "merge=gitdata" in (repo / ".gitattributes").read_text()
+    again = json.loads(gd(repo, "init", "--json").stdout)
+    assert set(again["hooks"].values()) == {"unchanged"} and not again["attributes_added"]
+    assert (repo / ".gitdata/config.yaml").read_text() == config
+    assert (repo / ".gitattributes").read_text().count("merge=gitdata") == 1
+
+
+def test_hooks_chain_to_user_hook_and_uninstall_cleanly(repo: Path):
+    hooks = repo / ".git/hooks"
+    user_hook = hooks / "pre-commit"
+    user_hook.write_text(
+        '#!/bin/sh\necho user-hook-ran >> "$(git rev-parse --show-toplevel)/ran.txt"\n'
+    )
+    user_hook.chmod(0o755)
+    pygit = find_repo(repo).repo
+    actions = {c.name: c.action for c in install_hooks(pygit)}
+    assert actions["pre-commit"] == "chained"
+    (repo / "f.txt").write_text("x")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-qm", "one")
+    assert (repo / "ran.txt").read_text() == "user-hook-ran\n"  # the user's hook still runs
+    actions = {c.name: c.action for c in uninstall_hooks(pygit)}
+    assert actions["pre-commit"] == "restored" and actions["pre-push"] == "removed"
+    assert "user-hook-ran" in user_hook.read_text()
+    assert not (hooks / "pre-commit.pre-gitdata").exists()
+
+
+def test_user_hook_failure_still_blocks_commit(repo: Path):
+    hooks = repo / ".git/hooks"
+    (hooks / "pre-commit").write_text("#!/bin/sh\necho no >&2\nexit 1\n")
+    (hooks / "pre-commit").chmod(0o755)
+    install_hooks(find_repo(repo).repo)
+    (repo / "f.txt").write_text("x")
+    git(repo, "add", "f.txt")
+    assert git(repo, "commit", "-qm", "one", check=False).returncode != 0
+
+
+def test_pre_commit_refuses_malformed_and_draft_pointers(repo: Path, tmp_path: Path):
+    install_hooks(find_repo(repo).repo)
+    v1 = close_version(make_tree(tmp_path / "src", {"a": "1"}))
+    git(repo, "commit", "-qm", "good pointer")  # hook accepts a closed, stored version
+    pointer = repo / ".gitdata/datasets/vision/cats.yaml"
+    pointer.write_text(pointer.read_text().replace("version: 1.0.0", "version: [broken"))
+    git(repo, "add", ".")
+    r = git(repo, "commit", "-qm", "bad", check=False)
+    assert r.returncode != 0
+    assert ".gitdata/datasets/vision/cats.yaml" in r.stderr and "malformed YAML" in r.stderr
+    draft = Dataset.create(dataset_project="vision", dataset_name="cats", parent_datasets=[v1.id])
+    pointer.write_text(
+        pointer.read_text().replace("version: [broken", "version: 1.0.0").replace(v1.id, draft.id)
+    )
+    git(repo, "add", ".")
+    r = git(repo, "commit", "-qm", "draft", check=False)
+    assert r.returncode != 0 and "still a draft" in r.stderr
+
+
+def test_pre_push_refuses_unknown_version_then_allows(repo: Path, tmp_path: Path):
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    git(repo, "remote", "add", "origin", str(bare))
+    install_hooks(find_repo(repo).repo)
+    close_version(make_tree(tmp_path / "src", {"a": "1"}))
+    git(repo, "commit", "-qm", "v1")
+    # a teammate's pointer to a version that only exists in *their* store
+    other = Dataset.create(dataset_project="vision", dataset_name="dogs")
+    other.sync_folder(make_tree(tmp_path / "dogs", {"d": "1"}))
+    store = tmp_path / "elsewhere"
+    other.upload(output_url=str(store))
+    other.finalize()
+    git(repo, "commit", "-qm", "dogs from another store", "--no-verify")
+    r = git(repo, "push", "-q", "origin", "main", check=False)
+    assert r.returncode != 0
+    assert "vision/dogs" in r.stderr and "not in the store" in r.stderr
+    assert git(bare.parent, "--git-dir", str(bare), "branch", "--list").stdout == ""
+    # make the version available in the shared store: copy the other store's content in
+    import shutil
+
+    shared = Path(os.environ["XDG_DATA_HOME"]) / "gitdata/store"
+    shutil.copytree(store / "objects", shared / "objects", dirs_exist_ok=True)
+    shutil.copytree(store / "versions", shared / "versions", dirs_exist_ok=True)
+    r = git(repo, "push", "-q", "origin", "main", check=False)
+    assert r.returncode == 0, r.stderr
+
+
+def test_status_and_log(repo: Path, tmp_path: Path):
+    src = make_tree(tmp_path / "src", {"a": "1"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    (src / "b").write_text("2")
+    v2 = close_version(src, [v1.id])
+    rows = json.loads(gd(repo, "status", "--json").stdout)
+    assert [(r["name"], r["state"], r["id"]) for r in rows] == [("cats", "modified", v2.id)]
+    git(repo, "commit", "-qm", "v2")
+    Dataset.create(dataset_project="vision", dataset_name="cats", parent_datasets=[v2.id])
+    rows = json.loads(gd(repo, "status", "--remote", "--json").stdout)
+    assert rows[0]["state"] == "clean" and rows[0]["draft_open"] and rows[0]["in_store"] is True
+    log = json.loads(gd(repo, "log", "--project", "vision", "--name", "cats", "--json").stdout)
+    assert [e["id"] for e in log] == [v2.id, v1.id]
+    assert log[0]["message"] == "v2" and log[0]["stats"]["added"] == 1
+
+
+def test_git_commands_outside_a_repo(tmp_path: Path):
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    r = gd(outside, "status")
+    assert r.returncode == 3 and "not inside a git repository" in r.stderr
