@@ -76,7 +76,11 @@ def hook(
     elif name == "pre-push":
         check_push(ctx, sys.stdin.read())
     elif name in ("post-checkout", "post-merge"):
-        return  # bound working folders (gd checkout) are updated here once they exist
+        # Never block git: report problems and carry on.
+        try:
+            _update_bound(ctx, quiet_when_current=True)
+        except Exception as exc:  # noqa: BLE001
+            typer.echo(f"gitdata: bound folders not updated: {exc}", err=True)
     else:
         raise typer.BadParameter(f"unknown hook {name!r}")
 
@@ -100,7 +104,7 @@ def status(
         say("no dataset pointers in this repository")
         return
     print_table(
-        ["dataset", "version", "id", "pointer", "draft", "in store"],
+        ["dataset", "version", "id", "pointer", "draft", "in store", "bound folder"],
         [
             [
                 f"{r.project}/{r.name}" if r.project else r.path,
@@ -109,6 +113,7 @@ def status(
                 r.state,
                 "open" if r.draft_open else "",
                 "" if r.in_store is None else ("yes" if r.in_store else "MISSING"),
+                f"{r.bound} ({r.bound_state})" if r.bound else "",
             ]
             for r in rows
         ],
@@ -160,3 +165,66 @@ def log(
             for r in rows
         ],
     )
+
+
+@app.command()
+def diff(
+    old_rev: str = typer.Argument("HEAD", help="Older revision (default HEAD)."),
+    new_rev: str = typer.Argument(None, help="Newer revision (default: the working tree)."),
+    files: bool = typer.Option(False, "--files", help="List the changed paths."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Which datasets changed between two revisions, and how (from manifests; no download)."""
+    from gitdata.ops.context import Context
+    from gitdata.ops.gitops import diff_revisions
+
+    diffs = diff_revisions(Context(), old_rev, new_rev)
+    if json_out:
+        emit_json([d.__dict__ for d in diffs])
+        return
+    if not diffs:
+        say("no dataset changed")
+        return
+    for d in diffs:
+        head = (
+            f"{d.project}/{d.name}: {d.old_version or '(none)'} -> {d.new_version or '(deleted)'}"
+        )
+        say(f"{head}  +{len(d.added)} ~{len(d.modified)} -{len(d.removed)}")
+        if files:
+            for mark, paths in (("+", d.added), ("~", d.modified), ("-", d.removed)):
+                for p in paths:
+                    say(f"    {mark} {p}")
+
+
+def _update_bound(ctx, only=None, quiet_when_current=False) -> list:
+    from gitdata.ops.bind import checkout as update_bound
+    from gitdata.ops.gitops import require_repo
+
+    updates = update_bound(ctx, require_repo(), only)
+    for u in updates:
+        if u.up_to_date:
+            if not quiet_when_current:
+                typer.echo(f"{u.path}: up to date", err=True)
+            continue
+        typer.echo(
+            f"gitdata: {u.path}: now {u.new_id[:12]} ({u.written} written, {u.removed} removed)",
+            err=True,
+        )
+        for p in u.kept_modified:
+            typer.echo(f"gitdata: {u.path}/{p}: changed locally, left as is", err=True)
+    return updates
+
+
+@app.command()
+def checkout(
+    paths: list[str] = typer.Argument(None, help="Only bound folders at or under these paths."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Bring folders bound to pointers (gd get --bind) up to date with the working tree."""
+    from gitdata.ops.context import Context
+
+    updates = _update_bound(Context(), paths or None, quiet_when_current=json_out)
+    if json_out:
+        emit_json([u.__dict__ for u in updates])
+    elif not updates:
+        say("no bound folders (bind one with gd get --project P --name N --link DIR --bind)")

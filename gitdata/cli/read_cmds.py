@@ -55,6 +55,11 @@ def get(
     part: int = typer.Option(None, "--part", help="Shard index (0-based), with --num-parts."),
     num_parts: int = typer.Option(None, "--num-parts", help="Number of shards."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty target folder."),
+    bind: bool = typer.Option(
+        False,
+        "--bind",
+        help="Record the --link/--copy folder in the pointer; gd checkout keeps it current.",
+    ),
     max_workers: int = typer.Option(None, "--max-workers", help="Parallel downloads."),
     storage: str = typer.Option(None, "--storage", help="Store URL."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -62,6 +67,8 @@ def get(
     """Get a version: the cached read-only copy path, or --link / --copy into a folder."""
     if copy and link:
         raise typer.BadParameter("--copy and --link are exclusive")
+    if bind and not (copy or link):
+        raise typer.BadParameter("--bind needs --link DIR or --copy DIR")
     ds = find_version(dataset_id, project, name, version, rev, storage)
     if copy:
         path = ds.get_mutable_local_copy(
@@ -73,6 +80,8 @@ def get(
         )
     else:
         path = ds.get_local_copy(part=part, num_parts=num_parts, max_workers=max_workers)
+    if bind:
+        _bind(ds, Path(path), "copy" if copy else "link")
     if json_out:
         emit_json(
             {"id": ds.id, "path": path, "mode": "copy" if copy else "link" if link else "cache"}
@@ -200,3 +209,20 @@ def show(
         for mark, paths in (("+", changes.added), ("~", changes.modified), ("-", changes.removed)):
             for p in paths:
                 say(f"  {mark} {p}")
+
+
+def _bind(ds, folder: Path, mode: str) -> None:
+    from gitdata.errors import InvalidInputError
+    from gitdata.ops.bind import bind
+    from gitdata.ops.gitops import require_repo
+
+    repo = require_repo()
+    pointer = repo.read_pointer(ds.project, ds.name)
+    if pointer is None or pointer.id != ds.id:
+        raise InvalidInputError(
+            f"--bind needs {ds.project}/{ds.name}'s pointer in this repository to pin {ds.id}",
+            hint="bind the version the pointer pins: gd get --project P --name N --link DIR --bind",
+        )
+    note(
+        f"bound {folder}; pointer updated and staged: {bind(ds._ctx, repo, pointer, folder, mode)}"
+    )

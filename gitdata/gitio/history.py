@@ -146,3 +146,16 @@ def pointers_in_commits(
             seen.add(data)
             out.append((str(commit.id), path, data))
     return out
+
+
+def pointer_blobs_at(repo: GitRepo, rev: str | None) -> dict[str, bytes]:
+    """Repo path -> bytes of every pointer at ``rev`` (None: the working tree)."""
+    if rev is None:
+        base = repo.workdir / POINTER_DIR
+        if not base.is_dir():
+            return {}
+        return {
+            p.relative_to(repo.workdir).as_posix(): p.read_bytes() for p in base.rglob("*.yaml")
+        }
+    commit = repo._commit(rev)
+    return {} if commit is None else _pointer_blobs(repo, commit.tree)

@@ -30,7 +30,9 @@ _KNOWN = (
     "store",
     "tags",
     "stats",
+    "bind",
 )
+BIND_MODES = ("link", "copy")
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -48,6 +50,7 @@ class Pointer:
     store: str | None = None
     tags: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    bind: dict[str, str] | None = None  # {"path": repo-relative folder, "mode": "link"|"copy"}
     extra: dict[str, Any] = field(default_factory=dict)
     format: int = POINTER_FORMAT
 
@@ -62,6 +65,17 @@ def _check_component(part: str, what: str) -> None:
         or part != part.strip()
     ):
         raise UnsafePathError(f"unsafe {what} {part!r} for a pointer file path", path=part)
+
+
+def _safe_relative(path: str) -> bool:
+    parts = path.split("/")
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and "\x00" not in path
+        and "\\" not in path
+        and all(p not in ("", ".", "..") for p in parts)
+    )
 
 
 def pointer_relpath(project: str, name: str) -> str:
@@ -88,6 +102,8 @@ def encode_pointer(p: Pointer) -> str:
         "tags": list(p.tags),
         "stats": {k: int(p.stats.get(k, 0)) for k in STAT_KEYS},
     }
+    if p.bind:
+        doc["bind"] = {"path": p.bind["path"], "mode": p.bind["mode"]}
     for key, value in p.extra.items():
         if key not in doc:
             doc[key] = value
@@ -139,6 +155,14 @@ def decode_pointer(text: str | bytes, source: str) -> Pointer:
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in stats.values()
     ):
         raise bad("'stats' must map names to non-negative counts")
+    bind = doc.get("bind")
+    if bind is not None and (
+        not isinstance(bind, dict)
+        or bind.get("mode") not in BIND_MODES
+        or not isinstance(bind.get("path"), str)
+        or not _safe_relative(bind["path"])
+    ):
+        raise bad("'bind' must be {path: <folder inside the repository>, mode: link|copy}")
     return Pointer(
         project=doc["project"],
         name=doc["name"],
@@ -149,6 +173,7 @@ def decode_pointer(text: str | bytes, source: str) -> Pointer:
         store=store,
         tags=list(tags),
         stats={k: int(stats.get(k, 0)) for k in STAT_KEYS},
+        bind={"path": bind["path"], "mode": bind["mode"]} if bind else None,
         extra={k: v for k, v in doc.items() if k not in _KNOWN},
         format=fmt,
     )

@@ -85,6 +85,8 @@ class PointerStatus:
     version: str | None = None
     draft_open: bool = False
     in_store: bool | None = None  # None unless --remote
+    bound: str | None = None  # bound folder, if any
+    bound_state: str | None = None  # current, stale, missing
     error: str | None = None
 
 
@@ -102,6 +104,9 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
         if ctx.state.drafts_dir.exists()
         else set()
     )
+    from gitdata.ops.bind import load_bound_state
+
+    bound = load_bound_state(repo)
     rows: list[PointerStatus] = []
     for rel in sorted(set(head) | set(current)):
         data = current.get(rel, head.get(rel))
@@ -122,6 +127,11 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
         row = PointerStatus(
             p.project, p.name, rel, state, p.id, p.version, (p.project, p.name) in drafts
         )
+        if p.bind and state != "deleted":
+            row.bound = p.bind["path"]
+            held = bound.get(p.bind["path"], {}).get("id")
+            exists = (repo.workdir / p.bind["path"]).is_dir()
+            row.bound_state = "missing" if not exists else "current" if held == p.id else "stale"
         if remote and state != "deleted":
             row.in_store = ctx.store.exists(version_key(p.id))
         rows.append(row)
@@ -210,3 +220,65 @@ def check_push(ctx: Context, stdin_text: str, cwd: Path | None = None) -> int:
             hint="close/upload those versions to the shared store, then push again",
         )
     return checked
+
+
+@dataclass
+class DatasetDiff:
+    """How one dataset differs between two revisions."""
+
+    project: str
+    name: str
+    path: str
+    old_id: str | None
+    new_id: str | None
+    old_version: str | None
+    new_version: str | None
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def diff_revisions(
+    ctx: Context, old_rev: str | None = "HEAD", new_rev: str | None = None, cwd: Path | None = None
+) -> list[DatasetDiff]:
+    """Datasets whose pointer differs between ``old_rev`` and ``new_rev`` (None = working
+    tree), with file-level changes from the manifests (no data is downloaded)."""
+    from gitdata.core.lineage import diff
+    from gitdata.gitio.history import pointer_blobs_at
+    from gitdata.ops.reader import load_manifest, load_record
+
+    repo = require_repo(cwd)
+    old = pointer_blobs_at(repo, old_rev)
+    new = pointer_blobs_at(repo, new_rev)
+    out: list[DatasetDiff] = []
+    for rel in sorted(set(old) | set(new)):
+        if old.get(rel) == new.get(rel):
+            continue
+        a = decode_pointer(old[rel], f"{rel}@{old_rev}") if rel in old else None
+        b = decode_pointer(new[rel], f"{rel}@{new_rev or 'working tree'}") if rel in new else None
+        if a and b and a.id == b.id:
+            continue  # only cosmetic pointer changes
+        ref = b or a
+        assert ref is not None
+
+        def files(p):
+            return (
+                {} if p is None else load_manifest(ctx, load_record(ctx, p.id).manifest).as_dict()
+            )
+
+        changes = diff(files(a), files(b))
+        out.append(
+            DatasetDiff(
+                ref.project,
+                ref.name,
+                rel,
+                a.id if a else None,
+                b.id if b else None,
+                a.version if a else None,
+                b.version if b else None,
+                changes.added,
+                changes.modified,
+                changes.removed,
+            )
+        )
+    return out

@@ -122,4 +122,5 @@ def write_repo_pointer(
     old = repo.read_pointer(record.project, record.name, None)
     if old is not None:
         pointer.extra = dict(old.extra)  # unknown keys survive a rewrite
+        pointer.bind = old.bind  # and so does the bound folder
     return repo.write_pointer(pointer)

@@ -75,7 +75,7 @@ safe = st.text(
     safe,
     st.lists(ids, max_size=3, unique=True),
     st.lists(safe, max_size=3),
-    st.dictionaries(st.sampled_from(["zeta", "bind", "note"]), st.integers() | safe, max_size=2),
+    st.dictionaries(st.sampled_from(["zeta", "owner", "note"]), st.integers() | safe, max_size=2),
 )
 def test_round_trip(project, name, parents, tags, extra):
     p = make(
@@ -90,10 +90,10 @@ def test_round_trip(project, name, parents, tags, extra):
 
 
 def test_unknown_keys_preserved_in_order():
-    text = encode_pointer(make()) + "bind: data/train\nowner: me\n"
+    text = encode_pointer(make()) + "team: data\nowner: me\n"
     p = decode_pointer(text, "f")
-    assert list(p.extra) == ["bind", "owner"]
-    assert encode_pointer(p).endswith("bind: data/train\nowner: me\n")
+    assert list(p.extra) == ["team", "owner"]
+    assert encode_pointer(p).endswith("team: data\nowner: me\n")
 
 
 def test_malformed_yaml_reports_file_and_line():

@@ -169,3 +169,70 @@ def test_git_commands_outside_a_repo(tmp_path: Path):
     outside.mkdir()
     r = gd(outside, "status")
     assert r.returncode == 3 and "not inside a git repository" in r.stderr
+
+
+def test_diff_between_revisions(repo: Path, tmp_path: Path):
+    src = make_tree(tmp_path / "src", {"a": "1", "b": "2"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "tag", "one")
+    (src / "a").write_text("changed")
+    (src / "b").unlink()
+    (src / "c").write_text("3")
+    close_version(src, [v1.id])
+    dogs = close_version(make_tree(tmp_path / "dogs", {"d": "1"}), name="dogs")
+    work = json.loads(gd(repo, "diff", "--json").stdout)  # HEAD vs working tree
+    by_name = {d["name"]: d for d in work}
+    assert by_name["cats"]["added"] == ["c"] and by_name["cats"]["modified"] == ["a"]
+    assert by_name["cats"]["removed"] == ["b"] and by_name["cats"]["old_id"] == v1.id
+    assert by_name["dogs"]["old_id"] is None and by_name["dogs"]["added"] == ["d"]
+    git(repo, "commit", "-qm", "v2")
+    assert json.loads(gd(repo, "diff", "one", "HEAD", "--json").stdout) == work
+    assert json.loads(gd(repo, "diff", "--json").stdout) == []
+    assert dogs.id in gd(repo, "diff", "HEAD~1", "HEAD", "--json").stdout
+
+
+def test_bound_folder_follows_checkout_and_keeps_user_files(repo: Path, tmp_path: Path):
+    install_hooks(find_repo(repo).repo)
+    src = make_tree(tmp_path / "src", {"a.txt": "v1", "gone.txt": "old"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    r = gd(repo, "get", "--project", "vision", "--name", "cats", "--link", "data", "--bind")
+    assert r.returncode == 0, r.stderr
+    assert "/data/" in (repo / ".gitignore").read_text()
+    git(repo, "commit", "-qm", "bind data/")
+    (src / "a.txt").write_text("v2")
+    (src / "gone.txt").unlink()
+    (src / "new.txt").write_text("new")
+    v2 = close_version(src, [v1.id])
+    assert "bind:" in (repo / ".gitdata/datasets/vision/cats.yaml").read_text()  # close keeps it
+    git(repo, "commit", "-qm", "v2")
+    status = json.loads(gd(repo, "status", "--json").stdout)[0]
+    assert status["bound"] == "data" and status["bound_state"] == "stale"
+    assert json.loads(gd(repo, "checkout", "--json").stdout)[0]["written"] == 2
+    data = repo / "data"
+    assert sorted(p.name for p in data.iterdir()) == ["a.txt", "new.txt"]
+    (data / "my-notes.txt").write_text("mine")  # not tracked by the dataset
+    git(repo, "checkout", "-q", "HEAD~1")  # post-checkout hook brings v1 back
+    assert (data / "a.txt").read_text() == "v1" and (data / "gone.txt").read_text() == "old"
+    assert not (data / "new.txt").exists()
+    assert (data / "my-notes.txt").read_text() == "mine"
+    git(repo, "checkout", "-q", "main")
+    assert (data / "a.txt").read_text() == "v2" and not (data / "gone.txt").exists()
+    assert json.loads(gd(repo, "status", "--json").stdout)[0]["bound_state"] == "current"
+    assert v2.id in (repo / ".gitdata/datasets/vision/cats.yaml").read_text()
+
+
+def test_copy_bound_folder_keeps_local_edits(repo: Path, tmp_path: Path):
+    src = make_tree(tmp_path / "src", {"a.txt": "v1", "b.txt": "b1"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    assert gd(repo, "get", "--project", "vision", "--name", "cats", "--copy", "work", "--bind").returncode == 0
+    (repo / "work/a.txt").write_text("edited by me")
+    (src / "a.txt").write_text("v2")
+    (src / "b.txt").write_text("b2")
+    close_version(src, [v1.id])
+    updates = json.loads(gd(repo, "checkout", "--json").stdout)
+    assert updates[0]["kept_modified"] == ["a.txt"]
+    assert (repo / "work/a.txt").read_text() == "edited by me"
+    assert (repo / "work/b.txt").read_text() == "b2"
