@@ -228,3 +228,62 @@ def checkout(
         emit_json([u.__dict__ for u in updates])
     elif not updates:
         say("no bound folders (bind one with gd get --project P --name N --link DIR --bind)")
+
+
+@app.command("merge-driver", hidden=True)
+def merge_driver_cmd(
+    base: str = typer.Argument(...),
+    ours: str = typer.Argument(...),
+    theirs: str = typer.Argument(...),
+    path: str = typer.Argument("pointer"),
+) -> None:
+    """git's merge driver for pointer files (configured by gd init)."""
+    from gitdata.errors import GitDataError
+    from gitdata.ops.context import Context
+    from gitdata.ops.gitops import merge_driver
+
+    try:
+        merge_driver(Context(), base, ours, theirs, path)
+    except GitDataError as exc:
+        typer.echo(f"gitdata: could not merge {path}: {exc}", err=True)
+        typer.echo(
+            "gitdata: left as a conflict; when the store is reachable run: gd merge --resolve",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def merge(
+    ours: str = typer.Argument(None, help="Version id of our side."),
+    theirs: str = typer.Argument(
+        None, help="Version id of their side (wins where both changed a file)."
+    ),
+    resolve: bool = typer.Option(
+        False, "--resolve", help="Merge every conflicted pointer in the index."
+    ),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Merge two versions into a new one with both as parents, or resolve pointer conflicts."""
+    from gitdata.ops.context import Context
+    from gitdata.ops.gitops import merge_versions, resolve_conflicts
+
+    ctx = Context()
+    if resolve:
+        done = resolve_conflicts(ctx)
+        if json_out:
+            emit_json({"resolved": done})
+        else:
+            for rel in done:
+                say(f"resolved {rel}")
+            if not done:
+                say("no conflicted pointer files")
+        return
+    if not (ours and theirs):
+        raise typer.BadParameter("give OURS_ID THEIRS_ID, or --resolve")
+    record = merge_versions(ctx, ours, theirs)
+    if json_out:
+        emit_json({"id": record.id, "version": record.version, "parents": record.parents})
+    else:
+        say(record.id)
+        note(f"merged into {record.project}/{record.name} {record.version}")

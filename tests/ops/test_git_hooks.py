@@ -227,7 +227,12 @@ def test_copy_bound_folder_keeps_local_edits(repo: Path, tmp_path: Path):
     src = make_tree(tmp_path / "src", {"a.txt": "v1", "b.txt": "b1"})
     v1 = close_version(src)
     git(repo, "commit", "-qm", "v1")
-    assert gd(repo, "get", "--project", "vision", "--name", "cats", "--copy", "work", "--bind").returncode == 0
+    assert (
+        gd(
+            repo, "get", "--project", "vision", "--name", "cats", "--copy", "work", "--bind"
+        ).returncode
+        == 0
+    )
     (repo / "work/a.txt").write_text("edited by me")
     (src / "a.txt").write_text("v2")
     (src / "b.txt").write_text("b2")
@@ -236,3 +241,60 @@ def test_copy_bound_folder_keeps_local_edits(repo: Path, tmp_path: Path):
     assert updates[0]["kept_modified"] == ["a.txt"]
     assert (repo / "work/a.txt").read_text() == "edited by me"
     assert (repo / "work/b.txt").read_text() == "b2"
+
+
+def test_merge_of_two_branches_creates_merged_version(repo: Path, tmp_path: Path):
+    assert gd(repo, "init").returncode == 0
+    base_src = make_tree(tmp_path / "base", {"shared.txt": "base", "x.txt": "x"})
+    v1 = close_version(base_src)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "checkout", "-qb", "theirs")
+    close_version(
+        make_tree(tmp_path / "t", {"shared.txt": "theirs", "x.txt": "x", "t.txt": "t"}), [v1.id]
+    )
+    git(repo, "commit", "-qm", "theirs")
+    git(repo, "checkout", "-q", "main")
+    close_version(
+        make_tree(tmp_path / "o", {"shared.txt": "ours", "x.txt": "x", "o.txt": "o"}), [v1.id]
+    )
+    git(repo, "commit", "-qm", "ours")
+    ours_id = find_repo(repo).read_pointer("vision", "cats").id
+    theirs_id = find_repo(repo).read_pointer("vision", "cats", "theirs").id
+    r = git(repo, "merge", "-q", "--no-edit", "theirs", check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    merged = find_repo(repo).read_pointer("vision", "cats", "HEAD")
+    assert merged.parents == [ours_id, theirs_id]
+    files = Dataset.get(dataset_id=merged.id)
+    from tests.conftest import read_tree
+
+    assert read_tree(Path(files.get_local_copy())) == {
+        "shared.txt": b"theirs",
+        "x.txt": b"x",
+        "o.txt": b"o",
+        "t.txt": b"t",
+    }
+
+
+def test_merge_conflict_when_store_offline_then_resolve(repo: Path, tmp_path: Path, monkeypatch):
+    assert gd(repo, "init").returncode == 0
+    v1 = close_version(make_tree(tmp_path / "base", {"a": "1"}))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "checkout", "-qb", "theirs")
+    close_version(make_tree(tmp_path / "t", {"a": "1", "t": "t"}), [v1.id])
+    git(repo, "commit", "-qm", "theirs")
+    git(repo, "checkout", "-q", "main")
+    close_version(make_tree(tmp_path / "o", {"a": "1", "o": "o"}), [v1.id])
+    git(repo, "commit", "-qm", "ours")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GD_STORAGE", str(blocker / "store"))  # the driver cannot reach a store
+    r = git(repo, "merge", "--no-edit", "theirs", check=False)
+    assert r.returncode != 0 and "gd merge --resolve" in r.stderr + r.stdout
+    monkeypatch.delenv("GD_STORAGE")
+    resolved = json.loads(gd(repo, "merge", "--resolve", "--json").stdout)
+    assert resolved == {"resolved": [".gitdata/datasets/vision/cats.yaml"]}
+    git(repo, "commit", "-qm", "merged")
+    merged = find_repo(repo).read_pointer("vision", "cats", "HEAD")
+    assert len(merged.parents) == 2
