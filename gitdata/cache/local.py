@@ -1,52 +1,79 @@
 """The local cache: verified content by hash, read-only copies, and a byte budget.
 
-Layout (docs/format.md section 10)::
+Layout of a cache folder::
 
-    <root>/blobs/ab/<sha256>   file contents and manifests, mode 0444, verified on entry
-    <root>/copies/<key>/       read-only trees of hardlinks to blobs (get_local_copy)
-    <root>/tmp/                staging on the same filesystem; published with rename
-    <root>/state.db            sqlite: last use of blobs and copies, copy membership
-    <root>/lock                flock: shared while materialising, exclusive while pruning
+    <root>/blobs/ab/<sha256>   file contents (and manifests) named by their sha256,
+                               mode 0444, hash-checked before they enter
+    <root>/copies/<key>/       read-only trees of hardlinks to blobs: the folder
+                               get_local_copy() returns; <key> is a version id or
+                               <id>.part-<i>-of-<n>; folders are mode 0555
+    <root>/tmp/                staging on the same filesystem; everything is written
+                               here first and published with an atomic rename
+    <root>/state.db            sqlite: last use of blobs and copies, and which blobs
+                               each copy holds (bookkeeping only; safe to delete)
+    <root>/lock                flock: shared while materialising, exclusive while
+                               pruning, clearing or verifying
 
-Several processes may share one cache: every publish is an atomic rename of a
-complete file or tree, and eviction waits for readers to finish.
+Other layers keep files of their own in the same folder (the stat cache's
+``stat.db``, ``records/``); this class never touches them.
+
+Several processes may share one cache.  A blob or copy appears under its final
+name only complete (rename of a finished file or tree); two processes
+publishing the same thing both succeed and one result is kept.  Eviction takes
+the lock exclusive, so it waits for every process materialising from the
+cache, and it removes a copy together with any blob the copy holds: a copy
+never has missing files.  Copy folders are read-only; remove a cache with
+``gd cache clear`` (or ``chmod -R u+w`` before ``rm -rf``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import itertools
 import os
-import re
-import shutil
-import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitdata.errors import IntegrityError, InvalidInputError, UnsafePathError
+from gitdata.cache.evict import BlobInfo, plan_eviction
+from gitdata.cache.fsutil import (
+    READONLY_DIR,
+    WRITABLE_DIR,
+    chmod_dirs,
+    hash_file,
+    remove_tree,
+    tree_has_inode,
+    write_all,
+)
+from gitdata.cache.locking import CacheLock
+from gitdata.cache.trees import copy_files, link_files, missing_blob, parent_folders
+from gitdata.cache.uselog import UseLog
+from gitdata.cache.validate import check_files, check_key, check_sha
+from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.errors import IntegrityError, InvalidInputError, LocalPathNotFoundError
 
 _BLOCK = 1024 * 1024
-_KEY_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-_SEQ = itertools.count()
+_STALE_TMP_SECONDS = 3600  # staging older than this belongs to a crashed process
+_TRASH = "trash-"  # tmp/ entries being deleted
+_seq = itertools.count()
 
 
-@dataclass
+@dataclass(frozen=True)
 class CacheUsage:
-    """Bytes held (each blob counted once), blob count, copy count."""
+    """Bytes held (each blob counted once; copies are hardlinks), blob count, copy count."""
 
     bytes: int
     blobs: int
     copies: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class PruneReport:
     """What a prune removed (or would remove, on a dry run)."""
 
@@ -56,178 +83,177 @@ class PruneReport:
     remaining_bytes: int
 
 
-def _check_rel(rel: str) -> None:
-    parts = rel.split("/")
-    if not rel or rel.startswith("/") or "\x00" in rel or any(p in ("", ".", "..") for p in parts):
-        raise UnsafePathError(f"unsafe path in dataset: {rel!r}", path=rel)
-
-
-def _rmtree(path: Path) -> None:
-    def fix(func, p, _exc):
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(p), 0o755)
-            func(p)
-
-    shutil.rmtree(path, onerror=fix)
+def _mismatch(what: str, expected: str, actual: str | None) -> IntegrityError:
+    return IntegrityError(
+        f"{what} does not match its sha256 {expected[:12]} (got {str(actual)[:12]})",
+        expected=expected,
+        actual=actual,
+    )
 
 
 class LocalCache:
     """A content-addressed cache shared safely by several processes."""
 
     def __init__(self, root: Path, size_limit: int | None = None) -> None:
-        self.root = Path(root)
+        self.root = Path(os.path.abspath(root))
         self.size_limit = size_limit
         self.blobs_dir = self.root / "blobs"
         self.copies_dir = self.root / "copies"
         self.tmp_dir = self.root / "tmp"
-        self._db: sqlite3.Connection | None = None
+        self._blobs = str(self.blobs_dir)
+        self._lock = CacheLock(self.root / "lock")
+        self._uses = UseLog(self.root / "state.db")
 
-    # ---------------------------------------------------------------- locks
-    @contextlib.contextmanager
-    def _flock(self, mode: int) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, mode)
-            yield
-        finally:
-            os.close(fd)
+    # ------------------------------------------------------------------ locks
+    def shared_lock(self) -> AbstractContextManager[None]:
+        """Hold while materialising from the cache: eviction waits for it."""
+        return self._lock.hold(exclusive=False)
 
-    def shared_lock(self):
-        """Held while materialising: prune waits for it."""
-        return self._flock(fcntl.LOCK_SH)
+    def exclusive_lock(self) -> AbstractContextManager[None]:
+        """Hold while removing content (prune, clear, verify_all)."""
+        return self._lock.hold(exclusive=True)
 
-    def exclusive_lock(self):
-        """Held while pruning or clearing."""
-        return self._flock(fcntl.LOCK_EX)
+    # ------------------------------------------------------------------ blobs
+    def _blob(self, sha256: str) -> str:
+        return f"{self._blobs}/{sha256[:2]}/{sha256}"
 
-    # ---------------------------------------------------------------- blobs
     def blob_path(self, sha256: str) -> Path:
-        return self.blobs_dir / sha256[:2] / sha256
+        """Where the blob ``sha256`` lives (whether or not it is there)."""
+        return Path(self._blob(check_sha(sha256)))
 
     def has_blob(self, sha256: str, size: int | None = None) -> bool:
+        """The blob is present (and ``size`` bytes long, when given): one stat."""
         try:
-            st = os.stat(self.blob_path(sha256))
+            st = os.stat(self._blob(check_sha(sha256)))
         except OSError:
             return False
         return size is None or st.st_size == size
 
-    def _tmp_file(self) -> tuple[int, str]:
-        # Unique per process and thread; cheaper than mkstemp's random retries.
-        path = os.path.join(
-            self.tmp_dir, f"blob-{os.getpid()}-{threading.get_ident()}-{next(_SEQ)}"
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileNotFoundError:
-            self.tmp_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        return fd, path
+    def _new_tmp_file(self) -> tuple[int, str]:
+        """A new read-only-mode file in tmp/ (unique per process and thread), open for writing."""
+        while True:
+            path = f"{self.tmp_dir}/blob-{os.getpid()}-{threading.get_ident()}-{next(_seq)}"
+            try:
+                return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444), path
+            except FileNotFoundError:
+                self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:
+                pass  # left by a crashed process that had our pid
 
-    def _publish_blob(self, tmp: str, sha256: str) -> Path:
-        final = self.blob_path(sha256)
+    def _publish_blob(self, tmp: str, final: str) -> None:
         try:
             os.replace(tmp, final)
         except FileNotFoundError:
-            final.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
             os.replace(tmp, final)
-        return final
 
     def put_blob_bytes(self, sha256: str, data: bytes, *, verified: bool = False) -> Path:
-        """Store ``data`` under its hash; idempotent and safe against concurrent writers.
+        """Store ``data`` as blob ``sha256``; idempotent and safe against concurrent writers.
 
-        The hash is checked unless the caller has just ``verified`` it itself.
+        The hash is checked first (IntegrityError, nothing written) unless the
+        caller has just ``verified`` it itself.
         """
+        final = self._blob(check_sha(sha256))
         if not verified:
             actual = hashlib.sha256(data).hexdigest()
             if actual != sha256:
-                raise IntegrityError(
-                    f"content does not match its hash {sha256[:12]}", expected=sha256, actual=actual
-                )
+                raise _mismatch("content", sha256, actual)
         if self.has_blob(sha256, len(data)):
-            return self.blob_path(sha256)
-        fd, tmp = self._tmp_file()
+            return Path(final)
+        fd, tmp = self._new_tmp_file()
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fchmod(fd, 0o444)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        os.close(fd)
-        try:
-            return self._publish_blob(tmp, sha256)
+            try:
+                write_all(fd, data)
+            finally:
+                os.close(fd)
+            self._publish_blob(tmp, final)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        return Path(final)
 
     def put_blob_file(self, sha256: str, src: Path) -> Path:
-        """Copy ``src`` in, hashing while copying; refuse it if the hash differs."""
-        fd, tmp = self._tmp_file()
+        """Store the file ``src`` as blob ``sha256``, hashing while copying."""
+        final = self._blob(check_sha(sha256))
+        try:
+            size = os.stat(src).st_size
+        except FileNotFoundError:
+            raise LocalPathNotFoundError(f"{src} does not exist", path=str(src)) from None
+        if self.has_blob(sha256, size):
+            actual = hash_file(src)
+            if actual != sha256:
+                raise _mismatch(str(src), sha256, actual)
+            return Path(final)
+        fd, tmp = self._new_tmp_file()
         try:
             h = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as fh:
-                for block in iter(lambda: fh.read(_BLOCK), b""):
-                    h.update(block)
-                    out.write(block)
+            try:
+                with open(src, "rb", buffering=0) as fh:
+                    while block := fh.read(_BLOCK):
+                        h.update(block)
+                        write_all(fd, block)
+            finally:
+                os.close(fd)
             if h.hexdigest() != sha256:
-                raise IntegrityError(
-                    f"{src} does not match its hash {sha256[:12]}",
-                    expected=sha256,
-                    actual=h.hexdigest(),
-                )
-            os.chmod(tmp, 0o444)
-            return self._publish_blob(tmp, sha256)
+                raise _mismatch(str(src), sha256, h.hexdigest())
+            self._publish_blob(tmp, final)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-
-    def _hash_blob(self, sha256: str) -> str | None:
-        h = hashlib.sha256()
-        try:
-            with open(self.blob_path(sha256), "rb") as fh:
-                for block in iter(lambda: fh.read(_BLOCK), b""):
-                    h.update(block)
-        except OSError:
-            return None
-        return h.hexdigest()
+        return Path(final)
 
     def verify_blob(self, sha256: str) -> bool:
-        """Rehash one blob; a corrupt one is removed."""
-        if self._hash_blob(sha256) == sha256:
+        """Rehash one blob: True if intact; a corrupt one is removed (False); absent is False."""
+        path = self._blob(check_sha(sha256))
+        actual = hash_file(path)
+        if actual == sha256:
             return True
-        self.remove_blob(sha256)
+        if os.path.lexists(path):
+            self.remove_blob(sha256)
         return False
 
     def remove_blob(self, sha256: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.blob_path(sha256))
-
-    def _iter_blobs(self) -> Iterator[tuple[str, int]]:
+        """Remove a blob, and any copy holding it (a copy must not outlive its content)."""
+        path = self._blob(check_sha(sha256))
         try:
-            tops = list(os.scandir(self.blobs_dir))
+            inode = os.stat(path).st_ino
         except FileNotFoundError:
-            return
-        for top in tops:
-            if not top.is_dir():
-                continue
-            with os.scandir(top.path) as it:
-                for de in it:
-                    with contextlib.suppress(FileNotFoundError):
-                        yield de.name, de.stat().st_size
+            inode = None
+        doomed = self._copies_holding({sha256}, set() if inode is None else {inode})
+        self._remove_copies(doomed)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self._uses.forget([sha256], doomed)
 
-    # --------------------------------------------------------------- copies
+    def _scan_blobs(self) -> dict[str, BlobInfo]:
+        """Every blob on disk: sha256 -> size, write time, inode."""
+        out: dict[str, BlobInfo] = {}
+        try:
+            tops = [e for e in os.scandir(self._blobs) if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return out
+        for top in tops:
+            try:
+                entries = list(os.scandir(top.path))
+            except FileNotFoundError:
+                continue
+            for e in entries:
+                if len(e.name) != 64 or not e.name.startswith(top.name):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    st = e.stat(follow_symlinks=False)
+                    out[e.name] = BlobInfo(st.st_size, st.st_mtime, e.inode())
+        return out
+
+    # ----------------------------------------------------------------- copies
     def copy_path(self, key: str) -> Path:
-        if not _KEY_RE.match(key) or key in (".", ".."):
-            raise InvalidInputError(f"bad cache copy key {key!r}")
-        return self.copies_dir / key
+        """Where the read-only copy ``key`` lives (whether or not it is there)."""
+        return self.copies_dir / check_key(key)
 
     def has_copy(self, key: str) -> bool:
+        """The copy ``key`` is published."""
         return self.copy_path(key).is_dir()
 
     def publish_copy(
@@ -236,257 +262,232 @@ class LocalCache:
         files: list[tuple[str, str]],
         fill: Callable[[Path, list[tuple[str, str]]], None] | None = None,
     ) -> Path:
-        """Build a read-only tree of hardlinks to blobs and rename it into place.
+        """Build the read-only tree ``key`` of hardlinks to blobs and rename it into place.
 
-        Blobs the cache lacks are written by ``fill(staging, [(rel, sha), ...])``
-        (one path per missing content, content already verified, mode 0444) and
-        then adopted into ``blobs/`` with a hardlink: one file write per new
-        content instead of a blob write plus a link.
+        ``files`` are (relative posix path, sha256).  Blobs the cache lacks are
+        written by ``fill(staging, [(path, sha256), ...])`` (one path per missing
+        content; the content already verified, mode 0444) and then adopted into
+        blobs/ with a hardlink: one write per new content instead of two.
+        Without ``fill`` a missing blob is an IntegrityError.  If another
+        process publishes the same key first, its tree is kept and ours dropped.
         """
         final = self.copy_path(key)
-        if final.is_dir():
-            return final
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix="copy-"))
-        try:
-            first: dict[str, str] = {}
-            for rel, sha in files:
-                if sha not in first and not self.has_blob(sha):
-                    first[sha] = rel
-            if first:
-                if fill is None:
-                    raise IntegrityError(
-                        f"{len(first)} blob(s) missing from the cache for copy {key}"
-                    )
-                fill(staging, [(rel, sha) for sha, rel in first.items()])
-                for sha, rel in first.items():
-                    self._adopt(staging / rel, sha)
-            adopted = set(first.values())
-            self._link_into([f for f in files if f[0] not in adopted], staging, allow_symlink=False)
-            self.copies_dir.mkdir(parents=True, exist_ok=True)
+        check_files(files)
+        with self.shared_lock():
+            if final.is_dir():
+                return final
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            staging = tempfile.mkdtemp(dir=self.tmp_dir, prefix="copy-")
             try:
-                os.rename(staging, final)
-            except OSError as exc:
-                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise
-                _rmtree(staging)  # another process published it first
-        except BaseException:
-            if staging.exists():
-                _rmtree(staging)
-            raise
-        self._record_copy(key, [sha for _, sha in files])
+                self._build_copy(key, files, staging, fill)
+                self.copies_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.rename(staging, final)
+                except OSError as exc:
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not final.is_dir():
+                        raise
+                    remove_tree(staging)  # another process published it first
+                    return final
+            except BaseException:
+                remove_tree(staging)
+                raise
+            chmod_dirs([str(final)], READONLY_DIR)
         return final
 
-    def _adopt(self, path: Path, sha256: str) -> None:
-        """Make a verified, read-only file in a staging tree the blob for ``sha256``."""
-        blob = self.blob_path(sha256)
-        try:
-            os.link(path, blob)
-        except FileNotFoundError:
-            blob.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError):
-                os.link(path, blob)
-        except FileExistsError:
-            pass  # another process added it meanwhile; both hold the same content
-
-    def _link_into(
-        self, files: list[tuple[str, str]], target: Path, *, allow_symlink: bool
+    def _build_copy(
+        self,
+        key: str,
+        files: list[tuple[str, str]],
+        staging: str,
+        fill: Callable[[Path, list[tuple[str, str]]], None] | None,
     ) -> None:
-        made: set[str] = set()
-        use_symlink = False
-        target_s = str(target)
+        """Fill ``staging`` with the copy's files, record its blobs, make folders read-only."""
+        missing: dict[str, str] = {}  # sha256 -> first path needing it
         for rel, sha in files:
-            _check_rel(rel)
-            folder, _, _name = rel.rpartition("/")
-            if folder and folder not in made:
-                os.makedirs(os.path.join(target_s, folder), exist_ok=True)
-                made.add(folder)
-            src = str(self.blob_path(sha))
-            dest = os.path.join(target_s, rel)
-            if not use_symlink:
-                try:
-                    os.link(src, dest)
-                    continue
-                except OSError as exc:
-                    if not allow_symlink or exc.errno not in (
-                        errno.EXDEV,
-                        errno.EPERM,
-                        errno.EMLINK,
-                    ):
-                        raise
-                    use_symlink = True
-            os.symlink(src, dest)
+            if sha not in missing and not os.path.exists(self._blob(sha)):
+                missing[sha] = rel
+        if missing:
+            if fill is None:
+                sha, rel = next(iter(missing.items()))
+                raise missing_blob(sha, rel)
+            fill(Path(staging), [(rel, sha) for sha, rel in missing.items()])
+            for sha, rel in missing.items():
+                self._adopt(f"{staging}/{rel}", sha, rel)
+        adopted = set(missing.values())
+        link_files([f for f in files if f[0] not in adopted], staging, self._blob, fallback="copy")
+        self._uses.record_copy(key, (sha for _, sha in files))
+        folders = parent_folders(rel for rel, _ in files)
+        chmod_dirs((f"{staging}/{f}" for f in folders), READONLY_DIR)
 
-    def link_tree(self, files: list[tuple[str, str]], target: Path) -> None:
-        """Hardlink blobs into ``target`` (symlinks when hardlinks cannot cross filesystems)."""
-        Path(target).mkdir(parents=True, exist_ok=True)
-        self._link_into(files, Path(target), allow_symlink=True)
-
-    def copy_tree(self, files: list[tuple[str, str]], target: Path, progress=None) -> list[str]:
-        """Copy blobs into ``target`` as writable files, hashing on the way.
-
-        Returns the paths whose blob was corrupt (the blob is removed; the
-        caller refetches them).  Files are written under their final names:
-        ``target`` must be a staging folder that the caller publishes with a
-        rename, so no partial tree is ever visible.
-        """
-        target = Path(target)
-        target.mkdir(parents=True, exist_ok=True)
-        bad: list[str] = []
-        made: set[str] = set()
-        for rel, sha in files:
-            _check_rel(rel)
-            folder = rel.rpartition("/")[0]
-            if folder and folder not in made:
-                os.makedirs(target / folder, exist_ok=True)
-                made.add(folder)
-            dest = target / rel
-            h = hashlib.sha256()
-            with open(self.blob_path(sha), "rb") as src, open(dest, "wb") as out:
-                for block in iter(lambda: src.read(_BLOCK), b""):
-                    h.update(block)
-                    out.write(block)
-            if h.hexdigest() != sha:
-                os.unlink(dest)
-                self.remove_blob(sha)
-                bad.append(rel)
-                continue
-            if progress is not None:
-                progress.advance(1)
-        return bad
-
-    # -------------------------------------------------- use and eviction
-    def _state(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.root.mkdir(parents=True, exist_ok=True)
-            path = self.root / "state.db"
+    def _adopt(self, path: str, sha256: str, rel: str) -> None:
+        """Make a verified read-only file of a staging tree the blob ``sha256`` (hardlink)."""
+        final = self._blob(sha256)
+        for _attempt in range(2):
             try:
-                self._db = self._open_state(path)
-            except sqlite3.DatabaseError:
-                for suffix in ("", "-wal", "-shm"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(f"{path}{suffix}")
-                self._db = self._open_state(path)
-        return self._db
-
-    @staticmethod
-    def _open_state(path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS blob_use (sha TEXT PRIMARY KEY, used REAL) WITHOUT ROWID"
-        )
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS copy_use (key TEXT PRIMARY KEY, used REAL) WITHOUT ROWID"
-        )
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS copy_blob (key TEXT, sha TEXT, PRIMARY KEY (sha, key)) WITHOUT ROWID"
-        )
-        return db
-
-    def _record_copy(self, key: str, shas: list[str]) -> None:
-        db = self._state()
-        db.execute("BEGIN")
-        db.execute("DELETE FROM copy_blob WHERE key = ?", (key,))
-        db.executemany(
-            "INSERT OR IGNORE INTO copy_blob VALUES (?, ?)", ((key, s) for s in set(shas))
-        )
-        db.execute("COMMIT")
-
-    def touch(self, sha256s: Iterable[str], copy_key: str | None = None) -> None:
-        """Record that these blobs (and copy) were just used."""
-        now = time.time()
-        db = self._state()
-        db.execute("BEGIN")
-        db.executemany(
-            "INSERT OR REPLACE INTO blob_use VALUES (?, ?)", ((s, now) for s in set(sha256s))
-        )
-        if copy_key is not None:
-            db.execute("INSERT OR REPLACE INTO copy_use VALUES (?, ?)", (copy_key, now))
-        db.execute("COMMIT")
+                os.link(path, final)
+                return
+            except FileExistsError:
+                return  # another process stored it meanwhile: same content
+            except FileNotFoundError:
+                if not os.path.exists(path):
+                    raise missing_blob(sha256, rel) from None
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.link(path, final)
 
     def _copy_keys(self) -> list[str]:
         try:
-            return sorted(de.name for de in os.scandir(self.copies_dir) if de.is_dir())
+            entries = list(os.scandir(self.copies_dir))
         except FileNotFoundError:
             return []
+        return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+
+    def _copies_holding(self, shas: set[str], inodes: set[int]) -> set[str]:
+        """Published copies that hold any of these blobs.
+
+        Copies on record are looked up in state.db; copies with no record (the
+        database was lost) are searched for the blobs' inodes.
+        """
+        on_disk = set(self._copy_keys())
+        if not on_disk or not shas:
+            return set()
+        recorded = self._uses.copies_containing(shas)
+        known = self._uses.known_copies()
+        if recorded is None or known is None:
+            recorded, known = set(), set()
+        doomed = recorded & on_disk
+        for key in sorted(on_disk - known):
+            if tree_has_inode(str(self.copies_dir / key), inodes):
+                doomed.add(key)
+        return doomed
+
+    def _remove_copies(self, keys: Iterable[str]) -> None:
+        """Take each copy away from its key at once (rename), then delete it."""
+        for key in sorted(keys):
+            path = self.copies_dir / key
+            trash = self.tmp_dir / f"{_TRASH}{key}-{os.getpid()}-{next(_seq)}"
+            try:
+                os.chmod(path, WRITABLE_DIR)  # moving a folder rewrites its '..' entry
+                self.tmp_dir.mkdir(parents=True, exist_ok=True)
+                os.rename(path, trash)
+            except FileNotFoundError:
+                continue
+            remove_tree(trash)
+
+    # ------------------------------------------------------------ materialise
+    def link_tree(self, files: list[tuple[str, str]], target: Path) -> None:
+        """Hardlink blobs to ``target/<path>`` (symlinks when hardlinks are impossible).
+
+        ``target`` is created if needed and must not already hold these paths.
+        """
+        check_files(files)
+        target_s = os.path.abspath(target)
+        with self.shared_lock():
+            os.makedirs(target_s, exist_ok=True)
+            link_files(files, target_s, self._blob, fallback="symlink")
+
+    def copy_tree(
+        self, files: list[tuple[str, str]], target: Path, progress: Progress | None = None
+    ) -> list[str]:
+        """Copy blobs to ``target/<path>`` as independent writable files, hashing each.
+
+        Each file is written under a temporary name and renamed into place.
+        Returns the paths not delivered: their blob was corrupt (and is now
+        removed from the cache) or absent; the caller refetches them.
+        ``progress`` advances once per file.
+        """
+        check_files(files)
+        progress = progress or NULL_PROGRESS
+        target_s = os.path.abspath(target)
+        with self.shared_lock():
+            os.makedirs(target_s, exist_ok=True)
+            progress.start("copying", len(files))
+            try:
+                bad, corrupt = copy_files(files, target_s, self._blob, progress)
+            finally:
+                progress.finish()
+            for sha in sorted(corrupt):
+                self.remove_blob(sha)
+        return bad
+
+    # -------------------------------------------------- use and eviction
+    def touch(self, sha256s: Iterable[str], copy_key: str | None = None) -> None:
+        """Record that these blobs (and the copy ``copy_key``) were just used."""
+        if copy_key is not None:
+            check_key(copy_key)
+        self._uses.touch(set(sha256s), copy_key, time.time())
 
     def usage(self) -> CacheUsage:
-        total = count = 0
-        for _sha, size in self._iter_blobs():
-            total += size
-            count += 1
-        return CacheUsage(total, count, len(self._copy_keys()))
+        """What the cache holds now."""
+        blobs = self._scan_blobs()
+        total = sum(info.size for info in blobs.values())
+        return CacheUsage(bytes=total, blobs=len(blobs), copies=len(self._copy_keys()))
 
     def prune(self, limit_bytes: int | None = None, *, dry_run: bool = False) -> PruneReport:
-        """Evict least-recently-used blobs (and copies that need them) down to the limit."""
+        """Evict least-recently-used blobs, and the copies holding them, down to the limit.
+
+        ``limit_bytes`` defaults to the cache's ``size_limit``; no limit at all
+        evicts nothing.  A dry run reports without removing anything.
+        """
         limit = self.size_limit if limit_bytes is None else limit_bytes
+        if limit is not None and limit < 0:
+            raise InvalidInputError(f"cache size limit must not be negative: {limit}")
         with self.exclusive_lock():
-            blobs = dict(self._iter_blobs())
-            total = sum(blobs.values())
+            if not dry_run:
+                self._sweep_tmp()
+            blobs = self._scan_blobs()
+            total = sum(info.size for info in blobs.values())
             if limit is None or total <= limit:
                 return PruneReport(0, 0, 0, total)
-            db = self._state()
-            used = dict(db.execute("SELECT sha, used FROM blob_use").fetchall())
-            order = sorted(blobs, key=lambda s: (used.get(s, 0.0), s))
-            evict: list[str] = []
-            freed = 0
-            for sha in order:
-                if total - freed <= limit:
-                    break
-                evict.append(sha)
-                freed += blobs[sha]
-            doomed_copies: set[str] = set()
-            known = {k for (k,) in db.execute("SELECT DISTINCT key FROM copy_blob").fetchall()}
-            for i in range(0, len(evict), 500):
-                batch = evict[i : i + 500]
-                marks = ",".join("?" * len(batch))
-                rows = db.execute(
-                    f"SELECT DISTINCT key FROM copy_blob WHERE sha IN ({marks})", batch
-                )
-                doomed_copies |= {k for (k,) in rows}
-            if evict:
-                # Copies whose membership is unknown might need an evicted blob.
-                doomed_copies |= set(self._copy_keys()) - known
-            doomed_copies &= set(self._copy_keys())
+            last_used = self._uses.last_used()
+            evict = plan_eviction(blobs, last_used, limit)
+            freed = sum(blobs[sha].size for sha in evict)
+            doomed = self._copies_holding(set(evict), {blobs[sha].inode for sha in evict})
             if not dry_run:
-                for key in sorted(doomed_copies):
-                    _rmtree(self.copies_dir / key)
+                self._remove_copies(doomed)
                 for sha in evict:
-                    self.remove_blob(sha)
-                db.execute("BEGIN")
-                db.executemany("DELETE FROM blob_use WHERE sha = ?", ((s,) for s in evict))
-                db.executemany("DELETE FROM copy_use WHERE key = ?", ((k,) for k in doomed_copies))
-                db.executemany("DELETE FROM copy_blob WHERE key = ?", ((k,) for k in doomed_copies))
-                db.execute("COMMIT")
-            return PruneReport(len(evict), len(doomed_copies), freed, total - freed)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self._blob(sha))
+                gone = set(evict) | (last_used.keys() - blobs.keys())
+                self._uses.forget(gone, doomed)
+            return PruneReport(len(evict), len(doomed), freed, total - freed)
+
+    def _sweep_tmp(self) -> None:
+        """Delete what is being trashed and staging left by crashed processes."""
+        try:
+            entries = list(os.scandir(self.tmp_dir))
+        except FileNotFoundError:
+            return
+        stale = time.time() - _STALE_TMP_SECONDS
+        for e in entries:
+            with contextlib.suppress(FileNotFoundError):
+                if e.name.startswith(_TRASH) or e.stat(follow_symlinks=False).st_mtime < stale:
+                    remove_tree(e.path)
 
     def clear(self) -> None:
-        """Remove every blob and copy."""
+        """Remove every blob and copy (and stale staging); the lock and databases stay."""
         with self.exclusive_lock():
-            for folder in (self.copies_dir, self.blobs_dir, self.tmp_dir):
-                if folder.exists():
-                    _rmtree(folder)
-            db = self._state()
-            db.execute("BEGIN")
-            for table in ("blob_use", "copy_use", "copy_blob"):
-                db.execute(f"DELETE FROM {table}")
-            db.execute("COMMIT")
+            self._remove_copies(self._copy_keys())
+            if self.blobs_dir.is_dir():
+                trash = self.tmp_dir / f"{_TRASH}blobs-{os.getpid()}-{next(_seq)}"
+                self.tmp_dir.mkdir(parents=True, exist_ok=True)
+                os.rename(self.blobs_dir, trash)
+            self._sweep_tmp()
+            self._uses.clear()
 
     def verify_all(self) -> list[str]:
-        """Rehash every blob; remove and return the corrupt ones (and copies using them)."""
+        """Rehash every blob; remove the corrupt ones (and copies holding them) and return them."""
         with self.exclusive_lock():
-            bad = [sha for sha, _ in list(self._iter_blobs()) if self._hash_blob(sha) != sha]
-            for sha in bad:
-                self.remove_blob(sha)
+            blobs = self._scan_blobs()
+            bad = sorted(sha for sha in blobs if hash_file(self._blob(sha)) != sha)
             if bad:
-                db = self._state()
-                keys: set[str] = set()
+                doomed = self._copies_holding(set(bad), {blobs[sha].inode for sha in bad})
+                self._remove_copies(doomed)
                 for sha in bad:
-                    keys |= {
-                        k for (k,) in db.execute("SELECT key FROM copy_blob WHERE sha = ?", (sha,))
-                    }
-                for key in keys & set(self._copy_keys()):
-                    _rmtree(self.copies_dir / key)
-            return sorted(bad)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self._blob(sha))
+                self._uses.forget(bad, doomed)
+            return bad
+
+    def close(self) -> None:
+        """Close the bookkeeping database (reopened on next use)."""
+        self._uses.close()

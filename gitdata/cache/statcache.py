@@ -1,16 +1,25 @@
 """The stat cache: skip rehashing files whose inode, mtime and size are unchanged.
 
-sqlite3 (WAL, busy timeout) so several processes can share it.  A damaged
-database never breaks the caller: it is recreated and everything is rehashed.
+sqlite3 in WAL mode with a busy timeout, so several processes can share it.
+It is only an optimisation: a busy, unreadable or corrupt database never
+breaks the caller (a corrupt one is recreated) and everything is rehashed.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import sqlite3
 import time
 from pathlib import Path
+
+from gitdata.cache.sqlitedb import SafeDB, write_transaction
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stat (
+    path TEXT PRIMARY KEY, ino INTEGER, mtime_ns INTEGER, size INTEGER, sha256 TEXT
+) WITHOUT ROWID;
+"""
 
 # A file modified within this window of being hashed may change again within
 # the same mtime tick without its stat changing ("racily clean", as git calls
@@ -19,65 +28,60 @@ from pathlib import Path
 _RACY_NS_COARSE = 2_000_000_000
 _RACY_NS_FINE = 100_000_000
 
+Row = tuple[str, int, int, int, str]
+
 
 def _racy(st: os.stat_result, now_ns: int) -> bool:
     window = _RACY_NS_COARSE if st.st_mtime_ns % 1_000_000_000 == 0 else _RACY_NS_FINE
     return now_ns - st.st_mtime_ns <= window
 
 
+def _storable(path: str) -> bool:
+    """sqlite holds UTF-8: a name with undecodable bytes (surrogates) is never cached."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _select(conn: sqlite3.Connection, paths: list[str]) -> list[Row]:
+    """Rows for ``paths`` (and perhaps others): one query either way.
+
+    Paths from one scan share a prefix, and one primary-key range scan over
+    it is the fastest read.  When the range holds many more rows than were
+    asked for, a join against the asked paths reads only those.
+    """
+    low = os.path.commonprefix(paths)
+    cap = 2 * len(paths) + 64
+    rows = conn.execute(
+        "SELECT path, ino, mtime_ns, size, sha256 FROM stat "
+        "WHERE path >= ? AND path < ? ORDER BY path LIMIT ?",
+        (low, low + "\U0010ffff", cap),
+    ).fetchall()
+    if len(rows) < cap:
+        return rows
+    return conn.execute(
+        "SELECT s.path, s.ino, s.mtime_ns, s.size, s.sha256 "
+        "FROM json_each(?) AS j JOIN stat AS s ON s.path = j.value",
+        (json.dumps(paths),),
+    ).fetchall()
+
+
 class StatCache:
-    """path -> sha256, valid while (inode, mtime_ns, size) match."""
+    """Absolute path -> sha256, valid while the file's (inode, mtime_ns, size) match."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, *, timeout: float = 10.0) -> None:
         self.db_path = Path(db_path)
-        self._conn: sqlite3.Connection | None = None
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.db_path, timeout=10, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, "
-                "mtime_ns INTEGER, size INTEGER, sha256 TEXT) WITHOUT ROWID"
-            )
-            self._conn = conn
-        return self._conn
-
-    def _reset(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn = None
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{self.db_path}{suffix}")
+        self._db = SafeDB(self.db_path, _SCHEMA, timeout=timeout)
 
     def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> dict[str, str]:
-        """Known sha256 for each path whose inode, mtime_ns and size still match."""
-        if not items:
+        """Known sha256 of each path whose inode, mtime_ns and size still match."""
+        wanted = {path: st for path, st in items if _storable(path)}
+        if not wanted:
             return {}
-        try:
-            return self._lookup(items)
-        except sqlite3.DatabaseError:
-            self._reset()
-            return {}
-
-    def _lookup(self, items: list[tuple[str, os.stat_result]]) -> dict[str, str]:
-        conn = self._connect()
-        wanted = {p: st for p, st in items}
-        # Paths from one scan share a prefix: one primary-key range scan over it
-        # beats a query (or a temp-table join) per path.
-        low = os.path.commonpath(list(wanted)) if len(wanted) > 1 else next(iter(wanted))
-        high = low + "\U0010ffff"
-        rows = conn.execute(
-            "SELECT path, ino, mtime_ns, size, sha256 FROM stat WHERE path >= ? AND path <= ?",
-            (low, high),
-        ).fetchall()
-        out = {}
+        rows = self._db.run(lambda conn: _select(conn, list(wanted)), [])
+        out: dict[str, str] = {}
         for path, ino, mtime_ns, size, sha in rows:
             st = wanted.get(path)
             if (
@@ -90,24 +94,26 @@ class StatCache:
         return out
 
     def store_many(self, items: list[tuple[str, os.stat_result, str]]) -> None:
-        """Remember hashes (skipping racily-clean files); failures are ignored."""
+        """Remember hashes in one transaction (racily-clean files are skipped)."""
         now = time.time_ns()
         rows = [
-            (p, st.st_ino, st.st_mtime_ns, st.st_size, sha)
-            for p, st, sha in items
-            if not _racy(st, now)
+            (path, st.st_ino, st.st_mtime_ns, st.st_size, sha)
+            for path, st, sha in items
+            if _storable(path) and not _racy(st, now)
         ]
         if not rows:
             return
-        try:
-            conn = self._connect()
-            conn.execute("BEGIN")
-            conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?)", rows)
-            conn.execute("COMMIT")
-        except sqlite3.DatabaseError:
-            self._reset()
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                conn.executemany(
+                    "INSERT OR REPLACE INTO stat (path, ino, mtime_ns, size, sha256) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+
+        self._db.run(work, None)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Close the database (reopened on next use)."""
+        self._db.close()

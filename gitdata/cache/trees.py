@@ -1,0 +1,174 @@
+"""Putting cached blobs into a folder: hardlinked views and independent writable copies.
+
+Paths are checked by the caller (see validate.py); ``blob_path`` maps a sha256
+to the blob's file name as a string (no Path objects in the hot loops).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Iterable
+
+from gitdata.cache.fsutil import write_all
+from gitdata.core.progress import Progress
+from gitdata.errors import IntegrityError
+
+BlobPath = Callable[[str], str]
+
+_BLOCK = 1024 * 1024
+# Hardlinks are impossible here (other filesystem, or a filesystem without them).
+_NO_HARDLINKS = {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def missing_blob(sha: str, rel: str) -> IntegrityError:
+    return IntegrityError(
+        f"content {sha[:12]} of {rel!r} is not in the local cache",
+        sha256=sha,
+        path=rel,
+        hint="fetch it again (it may have been pruned or found corrupt)",
+    )
+
+
+class _Folders:
+    """Creates each folder of a tree once."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.seen: set[str] = set()
+
+    def ensure(self, folder: str) -> None:
+        if folder and folder not in self.seen:
+            os.makedirs(f"{self.target}/{folder}", exist_ok=True)
+            while folder and folder not in self.seen:
+                self.seen.add(folder)
+                folder = folder.rpartition("/")[0]
+
+
+def parent_folders(rels: Iterable[str]) -> set[str]:
+    """Every folder (relative) that holds one of ``rels``, at any depth."""
+    out: set[str] = set()
+    for rel in rels:
+        folder = rel.rpartition("/")[0]
+        while folder and folder not in out:
+            out.add(folder)
+            folder = folder.rpartition("/")[0]
+    return out
+
+
+def _copy_readonly(src: str, dest: str, sha: str, rel: str) -> None:
+    try:
+        shutil.copyfile(src, dest)
+    except FileNotFoundError:
+        if not os.path.exists(src):
+            raise missing_blob(sha, rel) from None
+        raise
+    os.chmod(dest, 0o444)
+
+
+def link_files(
+    files: list[tuple[str, str]], target: str, blob_path: BlobPath, *, fallback: str
+) -> None:
+    """Hardlink each blob to ``target/<rel>``, creating folders as needed.
+
+    Where hardlinks are impossible, every remaining file falls back to
+    ``fallback``: "symlink" (to the blob) or "copy" (a read-only copy).  A blob
+    at the filesystem's link-count limit is copied (read-only) instead.
+    """
+    folders = _Folders(target)
+    mode = "link"
+    for rel, sha in files:
+        folders.ensure(rel.rpartition("/")[0])
+        src = blob_path(sha)
+        dest = f"{target}/{rel}"
+        if mode == "link":
+            try:
+                os.link(src, dest)
+                continue
+            except OSError as exc:
+                if exc.errno == errno.ENOENT and not os.path.exists(src):
+                    raise missing_blob(sha, rel) from None
+                if exc.errno == errno.EMLINK:
+                    _copy_readonly(src, dest, sha, rel)
+                    continue
+                if exc.errno not in _NO_HARDLINKS:
+                    raise
+                mode = fallback
+        if mode == "symlink":
+            if not os.path.exists(src):
+                raise missing_blob(sha, rel)
+            os.symlink(src, dest)
+        else:
+            _copy_readonly(src, dest, sha, rel)
+
+
+def _create(path: str) -> int:
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:  # left by a crashed run that had our pid
+        os.unlink(path)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+
+def _copy_verified(src: str, dest: str, tmp: str, sha: str) -> bool | None:
+    """Copy ``src`` to ``tmp`` hashing it, then rename to ``dest``.
+
+    True when copied, False when the content does not match ``sha`` (nothing
+    left behind), None when ``src`` does not exist.
+    """
+    try:
+        sfd = os.open(src, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        dfd = _create(tmp)
+        try:
+            h = hashlib.sha256()
+            while block := os.read(sfd, _BLOCK):
+                h.update(block)
+                write_all(dfd, block)
+        finally:
+            os.close(dfd)
+        if h.hexdigest() != sha:
+            os.unlink(tmp)
+            return False
+        os.replace(tmp, dest)
+        return True
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    finally:
+        os.close(sfd)
+
+
+def copy_files(
+    files: list[tuple[str, str]], target: str, blob_path: BlobPath, progress: Progress
+) -> tuple[list[str], set[str]]:
+    """Copy blobs to ``target/<rel>`` as writable files, checking each hash.
+
+    Each file is written under a hidden temporary name in its folder and
+    renamed into place.  Returns the paths not delivered (corrupt or missing
+    blob) and the sha256s found corrupt; advances ``progress`` once per file.
+    """
+    folders = _Folders(target)
+    tmp_name = f".gd-{os.getpid()}.tmp"  # short: a long file name plus a suffix may not fit
+    bad: list[str] = []
+    corrupt: set[str] = set()
+    for rel, sha in files:
+        folder = rel.rpartition("/")[0]
+        folders.ensure(folder)
+        if sha in corrupt:
+            bad.append(rel)
+        else:
+            tmp = f"{target}/{folder}/{tmp_name}" if folder else f"{target}/{tmp_name}"
+            done = _copy_verified(blob_path(sha), f"{target}/{rel}", tmp, sha)
+            if done is False:
+                corrupt.add(sha)
+            if not done:
+                bad.append(rel)
+        progress.advance(1)
+    return bad, corrupt

@@ -1,0 +1,104 @@
+"""state.db: when each blob and copy was last used, and which blobs each copy holds.
+
+Pure bookkeeping: if the database is lost the cache still works (last use then
+falls back to each blob's write time, and copies of unknown content are
+checked by inode before eviction).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from gitdata.cache.sqlitedb import SafeDB, write_transaction
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blob_use (sha TEXT PRIMARY KEY, used REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS copy_use (key TEXT PRIMARY KEY, used REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS copy_blob (sha TEXT, key TEXT, PRIMARY KEY (sha, key)) WITHOUT ROWID;
+"""
+
+
+class UseLog:
+    """Last-use times and copy membership, kept in one sqlite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = SafeDB(path, _SCHEMA)
+
+    def touch(self, shas: Iterable[str], copy_key: str | None, now: float) -> None:
+        """Mark blobs (and a copy) used at ``now``: one transaction."""
+        rows = [(sha, now) for sha in shas]
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                conn.executemany("INSERT OR REPLACE INTO blob_use (sha, used) VALUES (?, ?)", rows)
+                if copy_key is not None:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO copy_use (key, used) VALUES (?, ?)", (copy_key, now)
+                    )
+
+        self._db.run(work, None)
+
+    def record_copy(self, key: str, shas: Iterable[str]) -> None:
+        """Remember which blobs copy ``key`` holds."""
+        rows = [(sha, key) for sha in set(shas)]
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                conn.execute("DELETE FROM copy_blob WHERE key = ?", (key,))
+                conn.executemany("INSERT OR IGNORE INTO copy_blob (sha, key) VALUES (?, ?)", rows)
+
+        self._db.run(work, None)
+
+    def last_used(self) -> dict[str, float]:
+        """sha256 -> last use time for every blob on record (empty if unknown)."""
+        return self._db.run(
+            lambda conn: dict(conn.execute("SELECT sha, used FROM blob_use").fetchall()), {}
+        )
+
+    def known_copies(self) -> set[str] | None:
+        """Keys whose content is on record, or None if the record cannot be read."""
+        return self._db.run(
+            lambda conn: {k for (k,) in conn.execute("SELECT DISTINCT key FROM copy_blob")}, None
+        )
+
+    def copies_containing(self, shas: Iterable[str]) -> set[str] | None:
+        """Keys of recorded copies holding any of ``shas`` (None if unknown)."""
+        wanted = json.dumps(sorted(set(shas)))
+
+        def work(conn: sqlite3.Connection) -> set[str]:
+            rows = conn.execute(
+                "SELECT DISTINCT c.key FROM json_each(?) AS j JOIN copy_blob AS c ON c.sha = j.value",
+                (wanted,),
+            )
+            return {k for (k,) in rows}
+
+        return self._db.run(work, None)
+
+    def forget(self, shas: Iterable[str], keys: Iterable[str]) -> None:
+        """Drop the records of removed blobs and copies."""
+        sha_rows = [(s,) for s in shas]
+        key_rows = [(k,) for k in keys]
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                conn.executemany("DELETE FROM blob_use WHERE sha = ?", sha_rows)
+                conn.executemany("DELETE FROM copy_use WHERE key = ?", key_rows)
+                conn.executemany("DELETE FROM copy_blob WHERE key = ?", key_rows)
+
+        self._db.run(work, None)
+
+    def clear(self) -> None:
+        """Forget everything."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                for table in ("blob_use", "copy_use", "copy_blob"):
+                    conn.execute(f"DELETE FROM {table}")
+
+        self._db.run(work, None)
+
+    def close(self) -> None:
+        self._db.close()

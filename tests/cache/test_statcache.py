@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from gitdata.cache import StatCache
+
+
+def settled(path: Path) -> os.stat_result:
+    """Give ``path`` an mtime safely in the past (not racily clean) and stat it."""
+    old = time.time() - 10
+    os.utime(path, (old, old))
+    return os.stat(path)
+
+
+def test_hit_then_miss_when_content_changes(tmp_path: Path):
+    sc = StatCache(tmp_path / "stat.db")
+    f = tmp_path / "f"
+    f.write_bytes(b"abc")
+    sc.store_many([(str(f), settled(f), "h1")])
+    assert sc.lookup_many([(str(f), os.stat(f))]) == {str(f): "h1"}
+    f.write_bytes(b"abcd")
+    assert sc.lookup_many([(str(f), os.stat(f))]) == {}
+
+
+def test_miss_when_only_mtime_or_inode_changes(tmp_path: Path):
+    sc = StatCache(tmp_path / "stat.db")
+    f, g = tmp_path / "f", tmp_path / "g"
+    f.write_bytes(b"abc")
+    g.write_bytes(b"xyz")
+    sc.store_many([(str(f), settled(f), "hf"), (str(g), settled(g), "hg")])
+    os.utime(f, (time.time() - 5, time.time() - 5))  # touched, same size
+    replacement = tmp_path / "g.new"
+    replacement.write_bytes(b"XYZ")
+    os.utime(replacement, ns=(os.stat(g).st_atime_ns, os.stat(g).st_mtime_ns))
+    os.replace(replacement, g)  # same size and mtime, other inode
+    assert sc.lookup_many([(str(f), os.stat(f)), (str(g), os.stat(g))]) == {}
+
+
+def test_shared_by_two_connections(tmp_path: Path):
+    f = tmp_path / "f"
+    f.write_bytes(b"abc")
+    StatCache(tmp_path / "stat.db").store_many([(str(f), settled(f), "h")])
+    assert StatCache(tmp_path / "stat.db").lookup_many([(str(f), os.stat(f))]) == {str(f): "h"}
+
+
+def test_many_paths_among_many_rows(tmp_path: Path):
+    """Lookups are right whether the prefix range is tight or crowded with other rows."""
+    sc = StatCache(tmp_path / "stat.db")
+    st = settled(tmp_path)  # any settled stat will do: rows are compared, not files
+    rows = [(f"/data/set/d{i % 7}/f{i}", st, f"h{i}") for i in range(3000)]
+    rows += [(f"/data/set-other/f{i}", st, "other") for i in range(5000)]
+    sc.store_many(rows)
+    few = [(p, st) for p, _, _ in rows[:10]]
+    assert sc.lookup_many(few) == {p: f"h{i}" for i, (p, _, _) in enumerate(rows[:10])}
+    spread = [(p, st) for p, _, _ in rows[::500]] + [("/not/stored", st)]
+    assert sc.lookup_many(spread) == {p: h for p, _, h in rows[::500]}
+    assert len(sc.lookup_many([(p, st) for p, _, _ in rows[:3000]])) == 3000
+
+
+def test_racily_clean_files_are_not_stored(tmp_path: Path):
+    sc = StatCache(tmp_path / "stat.db")
+    f = tmp_path / "fresh"
+    f.write_bytes(b"abc")
+    now = time.time_ns()
+    os.utime(f, ns=(now, now))  # just modified: its mtime tick is not over
+    sc.store_many([(str(f), os.stat(f), "h")])
+    assert sc.lookup_many([(str(f), os.stat(f))]) == {}
+    coarse = (now // 10**9 - 1) * 10**9  # whole-second timestamps get a 2 s window
+    os.utime(f, ns=(coarse, coarse))
+    sc.store_many([(str(f), os.stat(f), "h")])
+    assert sc.lookup_many([(str(f), os.stat(f))]) == {}
+
+
+def test_undecodable_path_names_are_skipped(tmp_path: Path):
+    sc = StatCache(tmp_path / "stat.db")
+    st = settled(tmp_path)
+    weird = os.fsdecode(b"/data/caf\xe9")  # not UTF-8: carries a surrogate
+    sc.store_many([(weird, st, "h"), ("/data/ok", st, "k")])
+    assert sc.lookup_many([(weird, st), ("/data/ok", st)]) == {"/data/ok": "k"}
+
+
+def test_corrupt_db_is_recreated(tmp_path: Path):
+    db = tmp_path / "stat.db"
+    db.write_bytes(b"this is not sqlite" * 100)
+    sc = StatCache(db)
+    f = tmp_path / "f"
+    f.write_bytes(b"x")
+    assert sc.lookup_many([(str(f), settled(f))]) == {}
+    sc.store_many([(str(f), os.stat(f), "h")])
+    assert sc.lookup_many([(str(f), os.stat(f))]) == {str(f): "h"}
+    assert StatCache(db).lookup_many([(str(f), os.stat(f))]) == {str(f): "h"}
+
+
+def test_db_damaged_while_open_is_recreated(tmp_path: Path):
+    db = tmp_path / "stat.db"
+    sc = StatCache(db)
+    f = tmp_path / "f"
+    f.write_bytes(b"x")
+    sc.store_many([(str(f), settled(f), "h")])
+    sc.close()
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(f"{db}{suffix}"):
+            os.unlink(f"{db}{suffix}")
+    with open(db, "r+b") as fh:  # keep the header, wreck the pages
+        fh.seek(100)
+        fh.write(os.urandom(os.path.getsize(db) - 100))
+    assert sc.lookup_many([(str(f), os.stat(f))]) in ({}, {str(f): "h"})
+    sc.store_many([(str(f), os.stat(f), "h2")])
+    assert sc.lookup_many([(str(f), os.stat(f))]) == {str(f): "h2"}
+
+
+def test_locked_db_skips_writes_and_keeps_data(tmp_path: Path):
+    db = tmp_path / "stat.db"
+    f, g = tmp_path / "f", tmp_path / "g"
+    f.write_bytes(b"x")
+    g.write_bytes(b"y")
+    sc = StatCache(db, timeout=0.1)
+    sc.store_many([(str(f), settled(f), "hf")])
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        sc.store_many([(str(g), settled(g), "hg")])  # gives up quietly
+        assert sc.lookup_many([(str(f), os.stat(f))]) == {str(f): "hf"}  # readers not blocked
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert sc.lookup_many([(str(g), os.stat(g))]) == {}
+    sc.store_many([(str(g), os.stat(g), "hg")])
+    assert sc.lookup_many([(str(f), os.stat(f)), (str(g), os.stat(g))]) == {
+        str(f): "hf",
+        str(g): "hg",
+    }
+
+
+def test_unusable_location_means_nothing_known(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    sc = StatCache(blocker / "stat.db")  # parent is a file: cannot be created
+    sc.store_many([(str(blocker), settled(blocker), "h")])
+    assert sc.lookup_many([(str(blocker), os.stat(blocker))]) == {}
