@@ -287,3 +287,47 @@ def merge(
     else:
         say(record.id)
         note(f"merged into {record.project}/{record.name} {record.version}")
+
+
+@app.command()
+def gc(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be removed."),
+    grace: str = typer.Option(
+        "14d", "--grace", help="Never remove anything younger (e.g. 14d, 12h, 0)."
+    ),
+    reflog: bool = typer.Option(
+        False, "--reflog", help="Also keep versions named in reflog entries."
+    ),
+    repos: list[str] = typer.Option(None, "--repo", help="Other repositories sharing the store."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Remove store content that no pointer in any ref of the repository reaches."""
+    from pathlib import Path
+
+    from gitdata.cli.output import human_size
+    from gitdata.errors import NotARepositoryError
+    from gitdata.gitio.repo import find_repo
+    from gitdata.ops.context import Context
+    from gitdata.ops.gc import collect_garbage, parse_duration
+    from gitdata.ops.gitops import require_repo
+
+    all_repos = [require_repo()]
+    for path in repos or []:
+        extra = find_repo(Path(path))
+        if extra is None:
+            raise NotARepositoryError(f"--repo {path} is not a git repository")
+        all_repos.append(extra)
+    report = collect_garbage(
+        Context(), all_repos, grace_seconds=parse_duration(grace), dry_run=dry_run, reflog=reflog
+    )
+    if json_out:
+        emit_json(report.__dict__)
+        return
+    verb = "would remove" if dry_run else "removed"
+    say(
+        f"{verb} {len(report.removed_versions)} version(s) and {report.removed_objects} object(s), "
+        f"{human_size(report.freed_bytes)}; kept {report.kept_versions} version(s) "
+        f"({report.kept_recent} only because they are younger than {grace})"
+    )
+    for vid in report.removed_versions:
+        note(f"  {verb}: version {vid}")

@@ -159,3 +159,75 @@ def pointer_blobs_at(repo: GitRepo, rev: str | None) -> dict[str, bytes]:
         }
     commit = repo._commit(rev)
     return {} if commit is None else _pointer_blobs(repo, commit.tree)
+
+
+def reachable_pointer_ids(repo: GitRepo, *, reflog: bool = False) -> set[str]:
+    """Version ids named by any pointer in any commit reachable from any ref
+    (branches, tags, remotes, stash; with ``reflog`` also reflog entries),
+    plus the working tree and the index."""
+    import pygit2
+
+    r = repo.repo
+    tips = set()
+    for name in r.references:
+        ref = r.references[name]
+        try:
+            tips.add(ref.peel(pygit2.Commit).id)
+        except (pygit2.InvalidSpecError, ValueError, KeyError, pygit2.GitError):
+            continue
+        if reflog:
+            for entry in ref.log():
+                tips.add(entry.oid_new)
+    if reflog:
+        head = r.references.get("HEAD")  # HEAD's own reflog is not among r.references
+        if head is not None:
+            for entry in head.log():
+                tips.add(entry.oid_new)
+    ids: set[str] = set()
+    seen_trees: set = set()
+    seen_blobs: set = set()
+    walker = None
+    for tip in tips:
+        try:
+            if walker is None:
+                walker = r.walk(tip, pygit2.enums.SortMode.NONE)
+            else:
+                walker.push(tip)
+        except (KeyError, ValueError, pygit2.GitError):
+            continue
+    for commit in walker or []:  # one walker: each commit visited once
+        try:
+            top = commit.tree[POINTER_DIR]
+        except KeyError:
+            continue
+        if top.id in seen_trees:
+            continue
+        seen_trees.add(top.id)
+        stack = [r[top.id]]
+        while stack:
+            node = stack.pop()
+            for entry in node:
+                if entry.type_str == "tree":
+                    if entry.id not in seen_trees:
+                        seen_trees.add(entry.id)
+                        stack.append(r[entry.id])
+                elif entry.name.endswith(".yaml") and entry.id not in seen_blobs:
+                    seen_blobs.add(entry.id)
+                    try:
+                        ids.add(decode_pointer(r[entry.id].data, entry.name).id)
+                    except Exception:  # noqa: BLE001 - a broken old pointer names nothing
+                        continue
+    for p_data in pointer_blobs_at(repo, None).values():
+        try:
+            ids.add(decode_pointer(p_data, "working tree").id)
+        except Exception:  # noqa: BLE001
+            continue
+    index = r.index
+    index.read()
+    for entry in index:
+        if entry.path.startswith(POINTER_DIR + "/") and entry.path.endswith(".yaml"):
+            try:
+                ids.add(decode_pointer(r[entry.id].data, entry.path).id)
+            except Exception:  # noqa: BLE001
+                continue
+    return ids

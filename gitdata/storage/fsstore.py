@@ -163,6 +163,36 @@ class FsspecStore:
 
         return self._call("list", prefix, run)
 
+    def list_info(self, prefix: str) -> list[tuple[str, int, float]]:
+        """(key, size, modified as POSIX time) for every key under ``prefix``."""
+        if self.is_local:
+
+            def run() -> list[tuple[str, int, float]]:
+                out = []
+                for key in self._list_local(prefix.rstrip("/")):
+                    try:
+                        st = os.stat(self._path(key))
+                    except FileNotFoundError:
+                        continue
+                    out.append((key, st.st_size, st.st_mtime))
+                return out
+
+            return self._call("list", prefix, run)
+
+        def run_remote() -> list[tuple[str, int, float]]:
+            try:
+                found = self.fs.find(self._path(prefix.rstrip("/")), detail=True)
+            except FileNotFoundError:
+                return []
+            root = self.root + "/"
+            out = []
+            for path, info in found.items():
+                key = path[len(root) :] if path.startswith(root) else path
+                out.append((key, int(info.get("size") or 0), _modified(info)))
+            return sorted(out)
+
+        return self._call("list", prefix, run_remote)
+
     def _list_local(self, prefix: str) -> list[str]:
         start = os.path.join(self.root, prefix) if prefix else self.root
         out: list[str] = []
@@ -289,3 +319,20 @@ class FsspecStore:
                 file=f"{self.url}/{MARKER_KEY}",
                 hint="upgrade gd" if isinstance(fmt, int) and fmt > STORE_FORMAT else None,
             )
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """Modification time from an fsspec info dict (keys differ between backends)."""
+    import datetime as _dt
+
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, _dt.datetime):
+            return value.timestamp()
+        with contextlib.suppress(ValueError):
+            return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    return float("inf")  # unknown: treated as brand new, so gc never deletes it

@@ -298,3 +298,44 @@ def test_merge_conflict_when_store_offline_then_resolve(repo: Path, tmp_path: Pa
     git(repo, "commit", "-qm", "merged")
     merged = find_repo(repo).read_pointer("vision", "cats", "HEAD")
     assert len(merged.parents) == 2
+
+
+def test_gc_removes_only_unreachable_content(repo: Path, tmp_path: Path, monkeypatch):
+    from gitdata.ops.context import Context
+
+    src = make_tree(tmp_path / "src", {"a": "1"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "checkout", "-qb", "experiment")
+    (src / "big").write_text("experiment data")
+    v2 = close_version(src, [v1.id])
+    git(repo, "commit", "-qm", "v2 on a branch")
+    git(repo, "checkout", "-q", "main")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    orphan = close_version(make_tree(tmp_path / "o", {"o": "orphan"}), name="orphan")
+    monkeypatch.chdir(repo)
+    store = Context().store
+    before = set(store.list("objects/"))
+
+    # default grace: everything is recent, nothing goes
+    report = json.loads(gd(repo, "gc", "--json").stdout)
+    assert report["removed_versions"] == [] and report["removed_objects"] == 0
+    # the branch still references v2: only the orphan is unreachable
+    report = json.loads(gd(repo, "gc", "--grace", "0", "--dry-run", "--json").stdout)
+    assert report["removed_versions"] == [orphan.id] and report["dry_run"]
+    assert set(store.list("objects/")) == before  # dry run removed nothing
+    git(repo, "branch", "-qD", "experiment")
+    # HEAD's reflog still remembers the experiment commit: --reflog keeps v2
+    report = json.loads(gd(repo, "gc", "--grace", "0", "--reflog", "--dry-run", "--json").stdout)
+    assert report["removed_versions"] == [orphan.id]
+    report = json.loads(gd(repo, "gc", "--grace", "0", "--json").stdout)
+    assert sorted(report["removed_versions"]) == sorted([orphan.id, v2.id])
+    assert report["removed_objects"] == 4  # two manifests, two chunks
+    with pytest.raises(LookupError):
+        Dataset.get(dataset_id=v2.id)
+    Context().cache.clear()
+    from tests.conftest import read_tree
+
+    assert read_tree(Path(Dataset.get(dataset_id=v1.id).get_local_copy())) == {"a": b"1"}
