@@ -90,15 +90,28 @@ def status(
     remote: bool = typer.Option(
         False, "--remote", help="Also check each version exists in the store."
     ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Exit 10 if a pointer is malformed or (with --remote) not in the store.",
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """State of every dataset pointer in the repository (no store access unless --remote)."""
+    from gitdata.errors import HookRefusedError
     from gitdata.ops.context import Context
     from gitdata.ops.gitops import status as pointer_status
 
     rows = pointer_status(Context(), remote=remote)
+    problems = [f"{r.path}: {r.error}" for r in rows if r.state == "malformed"]
+    problems += [
+        f"{r.path}: version {r.id} is not in the store" for r in rows if r.in_store is False
+    ]
     if json_out:
         emit_json([r.__dict__ for r in rows])
+    if check and problems:
+        raise HookRefusedError(f"{len(problems)} dataset pointer problem(s)", problems=problems)
+    if json_out:
         return
     if not rows:
         say("no dataset pointers in this repository")

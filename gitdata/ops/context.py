@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gitdata.cache import LocalCache, StatCache
 from gitdata.config import Settings, resolve_settings
 from gitdata.core.lineage import merge_parents
 from gitdata.core.manifest import FileEntry
 from gitdata.ops.state import StateDir
-from gitdata.storage import FsspecStore, open_store
+
+if TYPE_CHECKING:  # imported lazily at run time: `gd status` needs neither
+    from gitdata.cache import LocalCache, StatCache
+    from gitdata.storage import FsspecStore
 
 
 class Context:
@@ -27,6 +30,8 @@ class Context:
 
     @cached_property
     def store(self) -> FsspecStore:
+        from gitdata.storage import open_store
+
         store = open_store(self.settings.storage, self.settings.storage_options or None)
         store.ensure_initialized()
         return store
@@ -35,16 +40,22 @@ class Context:
         """The store at ``url`` (the configured one when None or equal)."""
         if url is None or url == self.settings.storage:
             return self.store
+        from gitdata.storage import open_store
+
         store = open_store(url, self.settings.storage_options or None)
         store.ensure_initialized()
         return store
 
     @cached_property
     def cache(self) -> LocalCache:
+        from gitdata.cache import LocalCache
+
         return LocalCache(self.settings.cache_dir, self.settings.cache_size_limit)
 
     @cached_property
     def stat_cache(self) -> StatCache:
+        from gitdata.cache import StatCache
+
         self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
         return StatCache(self.settings.cache_dir / "stat.db")
 

@@ -339,3 +339,15 @@ def test_gc_removes_only_unreachable_content(repo: Path, tmp_path: Path, monkeyp
     from tests.conftest import read_tree
 
     assert read_tree(Path(Dataset.get(dataset_id=v1.id).get_local_copy())) == {"a": b"1"}
+
+
+def test_status_check_is_a_ci_gate(repo: Path, tmp_path: Path):
+    close_version(make_tree(tmp_path / "src", {"a": "1"}))
+    git(repo, "commit", "-qm", "v1")
+    assert gd(repo, "status", "--remote", "--check").returncode == 0
+    pointer = repo / ".gitdata/datasets/vision/cats.yaml"
+    import re
+
+    pointer.write_text(re.sub(r"(?m)^id: [0-9a-f]{32}$", "id: " + "f" * 32, pointer.read_text()))
+    r = gd(repo, "status", "--remote", "--check")
+    assert r.returncode == 10 and "not in the store" in r.stderr
