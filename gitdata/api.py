@@ -115,8 +115,11 @@ class Dataset:
         output_uri: str | None = None,
         description: str | None = None,
     ) -> Dataset:
-        """Open a new draft version (parents merged in order; later parents win)."""
-        ctx = Context()
+        """Open a new draft version (parents merged in order; later parents win).
+
+        ``output_uri`` is the store this version (and its parents) live in.
+        """
+        ctx = Context.for_storage(output_uri)
         parents = [p.id if isinstance(p, Dataset) else p for p in (parent_datasets or [])]
         project = dataset_project
         if project is None and len(parents) >= 1:
@@ -265,7 +268,7 @@ class Dataset:
         Inside a git repository, project + name resolve through the dataset's
         pointer file (at ``rev`` when given), which pins the version per commit.
         """
-        ctx = Context.for_storage(storage)
+        ctx = _draft_context(Context.for_storage(storage), dataset_id)
         try:
             found = resolve(
                 ctx,
@@ -573,9 +576,18 @@ def _row(vid, project, name, version, tags, parents, created, state, description
     }
 
 
+def _draft_context(ctx: Context, dataset_id: str | None) -> Context:
+    """A draft works against the store it was created for, whatever the defaults say."""
+    if dataset_id and ctx.state.has_draft(dataset_id):
+        storage = ctx.state.load_draft(dataset_id).storage
+        if storage != ctx.settings.storage:
+            return Context.for_storage(storage)
+    return ctx
+
+
 def open_dataset(dataset_id: str, storage: str | None = None) -> Dataset:
     """A Dataset for an id, draft or closed (used by the CLI)."""
-    ctx = Context.for_storage(storage)
+    ctx = _draft_context(Context.for_storage(storage), dataset_id)
     return Dataset(by_id(ctx, dataset_id), ctx)
 
 

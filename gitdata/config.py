@@ -22,6 +22,8 @@ REPO_CONFIG = f"{REPO_DIR}/config.yaml"
 DEFAULT_CHUNK_MB = 64
 DEFAULT_CACHE_SIZE = 50 * 1024**3
 _COMPRESSIONS = ("stored", "deflate")
+DEFAULT_HOOKS = {"offline": "warn", "bound_folders": "update"}
+_HOOK_CHOICES = {"offline": ("warn", "refuse"), "bound_folders": ("update", "warn")}
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Settings:
     compression: str
     repo_root: Path | None
     sources: dict[str, str] = field(default_factory=dict)
+    # hooks.offline: "warn" (default) or "refuse" when pre-commit cannot reach the store;
+    # hooks.bound_folders: "update" (default) or "warn" after checkout / merge.
+    hooks: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HOOKS))
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -167,6 +172,18 @@ def resolve_settings(
             f"'compression' must be one of {', '.join(_COMPRESSIONS)}", file=sources["compression"]
         )
 
+    hooks = dict(DEFAULT_HOOKS)
+    raw_hooks = pick("hooks", None, None) or {}
+    if not isinstance(raw_hooks, dict):
+        raise FormatError("'hooks' must be a mapping", file=sources["hooks"])
+    for key, value in raw_hooks.items():
+        if key not in _HOOK_CHOICES or value not in _HOOK_CHOICES[key]:
+            choices = "; ".join(f"{k}: {'|'.join(v)}" for k, v in _HOOK_CHOICES.items())
+            raise FormatError(
+                f"bad hooks setting {key}: {value!r} (allowed: {choices})", file=sources["hooks"]
+            )
+        hooks[key] = value
+
     return Settings(
         storage=store,
         storage_options=options,
@@ -177,4 +194,5 @@ def resolve_settings(
         compression=compression,
         repo_root=repo_root,
         sources=sources,
+        hooks=hooks,
     )

@@ -15,15 +15,13 @@ JSON_HELP = "Print machine-readable JSON on stdout."
 
 def open_target(dataset_id: str | None, storage: str | None = None):
     """The Dataset a command acts on; remembers it as the current one."""
-    from gitdata.api import Dataset, open_dataset
+    from gitdata.api import open_dataset
     from gitdata.ops.context import Context
     from gitdata.ops.resolve import resolve
 
-    if dataset_id:
-        ds = open_dataset(dataset_id, storage)
-    else:
-        ctx = Context.for_storage(storage)
-        ds = Dataset(resolve(ctx), ctx)
+    if not dataset_id:
+        dataset_id = resolve(Context.for_storage(storage)).id  # the current dataset
+    ds = open_dataset(dataset_id, storage)
     ds._ctx.state.set_current(ds.id)
     ds.progress = RichProgress.maybe()
     return ds

@@ -71,13 +71,22 @@ def hook(
 
     ctx = Context()
     if name == "pre-commit":
-        for warning in check_staged_pointers(ctx):
+        offline_ok = ctx.settings.hooks["offline"] == "warn"
+        for warning in check_staged_pointers(ctx, offline_ok=offline_ok):
             typer.echo(f"gitdata: warning: {warning}", err=True)
     elif name == "pre-push":
-        check_push(ctx, sys.stdin.read())
+        notes: list[str] = []
+        try:
+            check_push(ctx, sys.stdin.read(), notes=notes)
+        finally:
+            for line in notes:
+                typer.echo(f"gitdata: {line}", err=True)
     elif name in ("post-checkout", "post-merge"):
         # Never block git: report problems and carry on.
         try:
+            if ctx.settings.hooks["bound_folders"] == "warn":
+                _report_stale(ctx)
+                return
             _update_bound(ctx, quiet_when_current=True)
         except Exception as exc:  # noqa: BLE001
             typer.echo(f"gitdata: bound folders not updated: {exc}", err=True)
@@ -344,3 +353,11 @@ def gc(
     )
     for vid in report.removed_versions:
         note(f"  {verb}: version {vid}")
+
+
+def _report_stale(ctx) -> None:
+    from gitdata.ops.gitops import status as pointer_status
+
+    for row in pointer_status(ctx):
+        if row.bound and row.bound_state != "current":
+            typer.echo(f"gitdata: {row.bound} is {row.bound_state}: run gd checkout", err=True)

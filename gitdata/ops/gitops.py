@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,8 +185,29 @@ def check_staged_pointers(
     return warnings
 
 
-def check_push(ctx: Context, stdin_text: str, cwd: Path | None = None) -> int:
+def _upload_from_local(ctx: Context, version_id: str) -> bool:
+    """If the version exists only in this machine's embedded store, copy it up."""
+    from gitdata.config import default_store_path
+    from gitdata.ops.replicate import copy_version
+    from gitdata.storage import open_store
+
+    local_path = str(default_store_path())
+    if os.path.abspath(os.path.expanduser(ctx.settings.storage)) == local_path:
+        return False
+    local = open_store(local_path)
+    if not local.exists(version_key(version_id)):
+        return False
+    copy_version(local, ctx.store, version_id, ctx.settings.cache_dir / "tmp")
+    return True
+
+
+def check_push(
+    ctx: Context, stdin_text: str, cwd: Path | None = None, notes: list[str] | None = None
+) -> int:
     """pre-push: every pointer version in the pushed commits must be in the store.
+
+    A version that exists only in this machine's embedded store is uploaded
+    (with its ancestors) first; anything else missing refuses the push.
 
     ``stdin_text`` is what git passes: ``<local ref> <local sha> <remote ref> <remote sha>``
     per line.  Returns the number of pointer versions checked.
@@ -211,6 +233,12 @@ def check_push(ctx: Context, stdin_text: str, cwd: Path | None = None) -> int:
             seen.add(p.id)
             checked += 1
             if not ctx.store.exists(version_key(p.id)):
+                if _upload_from_local(ctx, p.id):
+                    if notes is not None:
+                        notes.append(
+                            f"uploaded {p.project}/{p.name} {p.version} to {ctx.store.url}"
+                        )
+                    continue
                 problems.append(
                     f"{p.project}/{p.name} {p.version} (id {p.id}) in commit {commit[:12]} "
                     f"is not in the store {ctx.store.url}"

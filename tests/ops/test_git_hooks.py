@@ -351,3 +351,70 @@ def test_status_check_is_a_ci_gate(repo: Path, tmp_path: Path):
     pointer.write_text(re.sub(r"(?m)^id: [0-9a-f]{32}$", "id: " + "f" * 32, pointer.read_text()))
     r = gd(repo, "status", "--remote", "--check")
     assert r.returncode == 10 and "not in the store" in r.stderr
+
+
+def test_pre_push_uploads_versions_that_exist_only_locally(repo: Path, tmp_path: Path):
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    git(repo, "remote", "add", "origin", str(bare))
+    shared = tmp_path / "shared-store"
+    assert gd(repo, "init", "--storage", str(shared)).returncode == 0
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "init")
+    local = Path(os.environ["XDG_DATA_HOME"]) / "gitdata/store"
+    src = make_tree(tmp_path / "src", {"a": "1"})
+    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=str(local))
+    ds.sync_folder(src)
+    ds.finalize(auto_upload=True)  # closed into the laptop's embedded store only
+    child = Dataset.create(dataset_project="vision", dataset_name="cats", parent_datasets=[ds.id], output_uri=str(local))
+    (src / "b").write_text("2")
+    child.sync_folder(src)
+    child.finalize(auto_upload=True)
+    assert not (shared / "versions" / f"{child.id}.yaml").exists()
+    git(repo, "commit", "-qm", "data", "--no-verify")
+    r = git(repo, "push", "-q", "origin", "main", check=False)
+    assert r.returncode == 0, r.stderr
+    assert "uploaded vision/cats" in r.stderr
+    for vid in (ds.id, child.id):  # with its ancestor
+        assert (shared / "versions" / f"{vid}.yaml").exists()
+    from gitdata.ops.context import Context
+
+    Context().cache.clear()
+    from tests.conftest import read_tree
+
+    got = Dataset.get(dataset_id=child.id, storage=str(shared))
+    assert read_tree(Path(got.get_local_copy())) == {"a": b"1", "b": b"2"}
+
+
+def test_detached_head_and_shallow_clone(repo: Path, tmp_path: Path):
+    src = make_tree(tmp_path / "src", {"a": "1"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    for i in range(3):
+        (src / f"f{i}").write_text(str(i))
+        close_version(src, [v1.id])
+        git(repo, "commit", "-qm", f"v{i + 2}")
+    git(repo, "checkout", "-q", "--detach", "HEAD~3")
+    assert Dataset.get(dataset_project="vision", dataset_name="cats").id == v1.id
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow))
+    r = gd(shallow, "get", "--project", "vision", "--name", "cats", "--rev", "HEAD~2")
+    assert r.returncode == 3
+    assert "not found" in r.stderr and "shallow clone" in r.stderr
+    r = gd(shallow, "get", "--project", "vision", "--name", "cats", "--rev", "HEAD", "--json")
+    assert r.returncode == 0, r.stderr  # a second clone shares the store
+
+
+def test_hook_settings_offline_refuse_and_bound_warn(repo: Path, tmp_path: Path):
+    install_hooks(find_repo(repo).repo)
+    close_version(make_tree(tmp_path / "src", {"a": "1"}))
+    (repo / ".gitdata/config.yaml").write_text("hooks:\n  offline: refuse\n  bound_folders: warn\n")
+    git(repo, "add", ".")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    r = subprocess.run(["git", "commit", "-qm", "offline"], cwd=repo, capture_output=True, text=True,
+                       env={**env(), "GD_STORAGE": str(blocker / "store")})
+    assert r.returncode != 0 and "cannot reach the store" in r.stderr
+    (repo / ".gitdata/config.yaml").write_text("hooks:\n  offline: sometimes\n")
+    r = gd(repo, "status")
+    assert r.returncode == 5 and "bad hooks setting" in r.stderr
