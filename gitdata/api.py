@@ -421,6 +421,21 @@ class Dataset:
         """Files removed compared to the parents (or ``dataset_id``)."""
         return self._changes(dataset_id).removed
 
+    def read_bytes(self, path: str) -> bytes:
+        """One file's content, fetched with a ranged read (no full chunk download)."""
+        from gitdata.ops.remote import read_file
+
+        return read_file(self._ctx, self._manifest(), path, f"dataset {self._id}")
+
+    def open(self, path: str, mode: str = "rb"):
+        """A read-only file object for one file (``"rb"``, or ``"r"`` for UTF-8 text)."""
+        import io
+
+        if mode not in ("rb", "r"):
+            raise ValueError("datasets are read-only: open with 'rb' or 'r'")
+        data = io.BytesIO(self.read_bytes(path))
+        return data if mode == "rb" else io.TextIOWrapper(data, encoding="utf-8")
+
     def get_dependency_graph(self) -> dict[str, list[str]]:
         """id -> parent ids, for this version and every ancestor."""
         return reader.dependency_graph(self._ctx, self._id, self.parents)

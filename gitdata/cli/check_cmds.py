@@ -14,46 +14,82 @@ from gitdata.cli.output import emit_json, human_size, note, print_table, say
 @app.command()
 def verify(
     dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
-    folder: Path = typer.Option(..., "--folder", help="Local folder to check."),
+    folder: Path = typer.Option(None, "--folder", help="Local folder to check."),
     filesize: bool = typer.Option(False, "--filesize", help="Check sizes only (skip SHA-256)."),
+    remote: bool = typer.Option(
+        False, "--remote", help="Check the store holds every object of the version."
+    ),
+    deep: bool = typer.Option(
+        False, "--deep", help="With --remote: also download and hash every object."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Verify a local folder against a version; exit 9 naming every bad file."""
+    """Verify a local folder (and/or, with --remote, the store) against a version; exit 9 on problems."""
     from gitdata.errors import EXIT_VERIFY_FAILED
 
+    if folder is None and not remote:
+        raise typer.BadParameter("give --folder DIR, or --remote to check the store")
     ds = open_target(dataset_id)
-    report = ds.verify(folder, size_only=filesize)
-    if json_out:
-        emit_json(
-            {
-                "id": ds.id,
-                "ok": report.ok,
-                "checked": report.checked,
-                "missing": report.missing,
-                "size_mismatch": report.size_mismatch,
-                "hash_mismatch": report.hash_mismatch,
-                "extra": report.extra,
+    result: dict = {"id": ds.id, "ok": True}
+    if remote:
+        from gitdata.ops.remote import verify_remote
+
+        record = ds.record
+        if record is None:
+            raise typer.BadParameter(f"{ds.id} is a draft: nothing to check in the store yet")
+        rep = verify_remote(ds._ctx, ds.id, record.manifest, ds._manifest(), deep=deep)
+        result.update(
+            remote={
+                "chunks": rep.chunks,
+                "missing": rep.missing,
+                "short": rep.short,
+                "corrupt": rep.corrupt,
             }
         )
-    else:
-        for label, paths in (
-            ("missing", report.missing),
-            ("size differs", report.size_mismatch),
-            ("content differs", report.hash_mismatch),
-            ("not in dataset", report.extra),
-        ):
-            for p in paths:
-                typer.echo(f"{label}: {p}", err=True)
-        if report.ok:
-            say(
-                f"ok: {report.checked} file(s) match {ds.id}"
-                + (" (sizes only)" if filesize else "")
-            )
-        else:
-            say(
-                f"FAILED: {len(report.bad_files)} bad file(s) out of {report.checked + len(report.missing) + len(report.extra)}"
-            )
-    if not report.ok:
+        result["ok"] = rep.ok
+        if not json_out:
+            for label, items in (
+                ("missing from store", rep.missing),
+                ("truncated", rep.short),
+                ("corrupt", rep.corrupt),
+            ):
+                for item in items:
+                    typer.echo(f"{label}: {item}", err=True)
+            if rep.ok:
+                say(
+                    f"store ok: {rep.chunks} chunk(s) of {ds.id} present"
+                    + (", hashes checked" if deep else "")
+                )
+    if folder is not None:
+        report = ds.verify(folder, size_only=filesize)
+        result.update(
+            checked=report.checked,
+            missing=report.missing,
+            size_mismatch=report.size_mismatch,
+            hash_mismatch=report.hash_mismatch,
+            extra=report.extra,
+        )
+        result["ok"] = result["ok"] and report.ok
+        if not json_out:
+            for label, paths in (
+                ("missing", report.missing),
+                ("size differs", report.size_mismatch),
+                ("content differs", report.hash_mismatch),
+                ("not in dataset", report.extra),
+            ):
+                for p in paths:
+                    typer.echo(f"{label}: {p}", err=True)
+            if report.ok:
+                say(
+                    f"ok: {report.checked} file(s) match {ds.id}"
+                    + (" (sizes only)" if filesize else "")
+                )
+            else:
+                total = report.checked + len(report.missing) + len(report.extra)
+                say(f"FAILED: {len(report.bad_files)} bad file(s) out of {total}")
+    if json_out:
+        emit_json(result)
+    if not result["ok"]:
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
 

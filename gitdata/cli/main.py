@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from gitdata.cli import build_cmds, check_cmds, git_cmds, read_cmds  # noqa: F401 - registers commands
+from gitdata.cli import (  # noqa: F401 - registers commands
+    build_cmds,
+    check_cmds,
+    git_cmds,
+    read_cmds,
+    transfer_cmds,
+)
 from gitdata.cli.app import app
 
 

@@ -366,7 +366,12 @@ def test_pre_push_uploads_versions_that_exist_only_locally(repo: Path, tmp_path:
     ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=str(local))
     ds.sync_folder(src)
     ds.finalize(auto_upload=True)  # closed into the laptop's embedded store only
-    child = Dataset.create(dataset_project="vision", dataset_name="cats", parent_datasets=[ds.id], output_uri=str(local))
+    child = Dataset.create(
+        dataset_project="vision",
+        dataset_name="cats",
+        parent_datasets=[ds.id],
+        output_uri=str(local),
+    )
     (src / "b").write_text("2")
     child.sync_folder(src)
     child.finalize(auto_upload=True)
@@ -412,8 +417,13 @@ def test_hook_settings_offline_refuse_and_bound_warn(repo: Path, tmp_path: Path)
     git(repo, "add", ".")
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
-    r = subprocess.run(["git", "commit", "-qm", "offline"], cwd=repo, capture_output=True, text=True,
-                       env={**env(), "GD_STORAGE": str(blocker / "store")})
+    r = subprocess.run(
+        ["git", "commit", "-qm", "offline"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**env(), "GD_STORAGE": str(blocker / "store")},
+    )
     assert r.returncode != 0 and "cannot reach the store" in r.stderr
     (repo / ".gitdata/config.yaml").write_text("hooks:\n  offline: sometimes\n")
     r = gd(repo, "status")

@@ -1,0 +1,66 @@
+"""Commands that move data: cat (one file), push and pull (versions between stores)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gitdata.cli.app import app
+from gitdata.cli.build_cmds import ID_HELP, JSON_HELP
+from gitdata.cli.output import emit_json, human_size, say
+
+
+@app.command()
+def cat(
+    path: str = typer.Argument(..., help="Dataset path of the file."),
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    project: str = typer.Option(None, "--project", help="Project (with --name)."),
+    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
+    rev: str = typer.Option(None, "--rev", help="Git revision whose pointer pins the version."),
+) -> None:
+    """Write one file of a version to stdout (a ranged read: the chunk is not downloaded)."""
+    from gitdata.cli.read_cmds import find_version
+
+    ds = find_version(dataset_id, project, name, rev=rev)
+    sys.stdout.buffer.write(ds.read_bytes(path))
+    sys.stdout.buffer.flush()
+
+
+def _copy(src_url: str | None, dst_url: str | None, dataset_id: str | None, json_out: bool) -> None:
+    from gitdata.ops.context import Context
+    from gitdata.ops.replicate import copy_version
+    from gitdata.ops.resolve import resolve
+
+    ctx = Context()
+    src = ctx.store_for(src_url)
+    dst = ctx.store_for(dst_url)
+    vid = dataset_id or resolve(ctx).id
+    report = copy_version(src, dst, vid, ctx.settings.cache_dir / "tmp")
+    if json_out:
+        emit_json({"id": vid, "from": src.url, "to": dst.url, **report.__dict__})
+    else:
+        say(
+            f"{vid}: {report.versions} version(s), {report.objects} object(s), "
+            f"{human_size(report.bytes)} copied from {src.url} to {dst.url}"
+        )
+
+
+@app.command()
+def push(
+    to: str = typer.Option(..., "--to", help="Destination store URL."),
+    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Copy a version and its ancestors from the configured store to another (idempotent)."""
+    _copy(None, to, dataset_id, json_out)
+
+
+@app.command()
+def pull(
+    from_url: str = typer.Option(..., "--from", help="Source store URL."),
+    dataset_id: str = typer.Option(..., "--id", help="Version to copy."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Copy a version and its ancestors from another store into the configured one."""
+    _copy(from_url, None, dataset_id, json_out)

@@ -1,0 +1,99 @@
+"""Reading single files with ranged reads, and checking a version in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gitdata.core.manifest import Manifest
+from gitdata.core.paths import normalize_dataset_path
+from gitdata.core.zipchunk import decode_member
+from gitdata.errors import IntegrityError, LocalPathNotFoundError, ObjectNotFoundError
+from gitdata.ops.context import Context
+from gitdata.storage import object_key, version_key
+
+
+def read_file(ctx: Context, manifest: Manifest, path: str, source: str = "dataset") -> bytes:
+    """One file's content: from the cache if there, else a ranged read of its chunk member."""
+    path = normalize_dataset_path(path)
+    entry = manifest.get(path)
+    if entry is None:
+        raise LocalPathNotFoundError(f"{path} is not in {source}", path=path)
+    cache = ctx.cache
+    if cache.has_blob(entry.sha256, entry.size):
+        data = cache.blob_path(entry.sha256).read_bytes()
+        if len(data) == entry.size:
+            return data
+    key = object_key(entry.chunk)
+    try:
+        raw = ctx.store.get_range(key, entry.offset, entry.length)
+    except ObjectNotFoundError:
+        raise IntegrityError(
+            f"chunk {key} is missing from store {ctx.store.url}", key=key
+        ) from None
+    data = decode_member(raw, entry.method, entry.size, entry.sha256, f"{ctx.store.url}/{key}")
+    cache.put_blob_bytes(entry.sha256, data, verified=True)
+    return data
+
+
+@dataclass
+class RemoteReport:
+    """What ``verify --remote`` found in the store for one version."""
+
+    chunks: int = 0
+    missing: list[str] = field(default_factory=list)
+    short: list[str] = field(default_factory=list)
+    corrupt: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.short or self.corrupt)
+
+
+def verify_remote(
+    ctx: Context, version_id: str, manifest_sha: str, manifest: Manifest, *, deep: bool = False
+) -> RemoteReport:
+    """Every object the version reaches exists with a plausible size (and, ``deep``, its hash)."""
+    import hashlib
+
+    store = ctx.store
+    report = RemoteReport()
+    needed_end: dict[str, int] = {}
+    members: dict[str, list] = {}
+    for e in manifest:
+        needed_end[e.chunk] = max(needed_end.get(e.chunk, 0), e.offset + e.length)
+        members.setdefault(e.chunk, []).append(e)
+    keys = {c: object_key(c) for c in needed_end}
+    keys[manifest_sha] = object_key(manifest_sha)
+    present = store.exists_many(keys.values())
+    report.missing = sorted(k for k in keys.values() if k not in present)
+    if version_key(version_id) not in store.exists_many([version_key(version_id)]):
+        report.missing.append(version_key(version_id))
+    for chunk, end in sorted(needed_end.items()):
+        key = keys[chunk]
+        if key not in present:
+            continue
+        report.chunks += 1
+        if store.size(key) < end:
+            report.short.append(key)
+            continue
+        if deep:
+            data = store.get_bytes(key)
+            if hashlib.sha256(data).hexdigest() != chunk:
+                report.corrupt.append(key)
+                continue
+            for e in members[chunk]:
+                try:
+                    decode_member(
+                        data[e.offset : e.offset + e.length], e.method, e.size, e.sha256, key
+                    )
+                except IntegrityError:
+                    report.corrupt.append(f"{key} ({e.path})")
+                    break
+    manifest_key = keys[manifest_sha]
+    if (
+        deep
+        and manifest_key in present
+        and hashlib.sha256(store.get_bytes(manifest_key)).hexdigest() != manifest_sha
+    ):
+        report.corrupt.append(manifest_key)
+    return report
