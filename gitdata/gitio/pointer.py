@@ -8,17 +8,17 @@ the file.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
+from gitdata.core.ids import is_sha256, is_version_id
+from gitdata.core.record import STAT_KEYS
 from gitdata.errors import FormatError, UnsafePathError
 
 POINTER_FORMAT = 1
 POINTER_DIR = ".gitdata/datasets"
 HEADER = "# gitdata pointer: do not edit by hand; see docs/format.md\n"
-STAT_KEYS = ("files", "bytes", "added", "modified", "removed")
 _KNOWN = (
     "format",
     "project",
@@ -33,8 +33,6 @@ _KNOWN = (
     "bind",
 )
 BIND_MODES = ("link", "copy")
-_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
@@ -131,18 +129,16 @@ def decode_pointer(text: str | bytes, source: str) -> Pointer:
     for key in ("project", "name", "version", "id", "manifest"):
         if not isinstance(doc.get(key), str) or not doc[key]:
             raise bad(f"'{key}' must be a non-empty string")
-    if not _ID_RE.match(doc["id"]):
+    if not is_version_id(doc["id"]):
         raise bad(f"'id' is not a version id: {doc['id']!r}")
-    if not _SHA_RE.match(doc["manifest"]):
+    if not is_sha256(doc["manifest"]):
         raise bad("'manifest' is not a sha256 hex digest")
     try:
         pointer_relpath(doc["project"], doc["name"])
     except UnsafePathError as exc:
         raise bad(str(exc)) from None
     parents = doc.get("parents") or []
-    if not isinstance(parents, list) or not all(
-        isinstance(x, str) and _ID_RE.match(x) for x in parents
-    ):
+    if not isinstance(parents, list) or not all(is_version_id(x) for x in parents):
         raise bad("'parents' must be a list of version ids")
     store = doc.get("store")
     if store is not None and not isinstance(store, str):

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gitdata.config import find_repo_root
 from gitdata.errors import NotFoundError
 from gitdata.gitio.pointer import (
     POINTER_DIR,
@@ -24,11 +25,8 @@ class RevisionNotFoundError(NotFoundError):
 
 def find_repo(start: Path | None = None) -> GitRepo | None:
     """The non-bare repository enclosing ``start`` (default: cwd), or None."""
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".git").exists():
-            return GitRepo(folder)
-    return None
+    root = find_repo_root(start)
+    return GitRepo(root) if root is not None else None
 
 
 class GitRepo:

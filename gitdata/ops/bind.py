@@ -25,6 +25,7 @@ from gitdata.ops.context import Context
 from gitdata.ops.materialize import ensure_blobs
 from gitdata.ops.reader import load_manifest, load_record
 from gitdata.ops.scan import hash_file
+from gitdata.ops.state import atomic_write
 
 
 @dataclass
@@ -56,9 +57,7 @@ def load_bound_state(repo: GitRepo) -> dict[str, dict[str, str]]:
 def _save_bound_state(repo: GitRepo, state: dict[str, dict[str, str]]) -> None:
     path = _state_path(repo)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(state, indent=1, sort_keys=True).encode())
 
 
 def bind(ctx: Context, repo: GitRepo, pointer: Pointer, folder: Path, mode: str) -> Path:

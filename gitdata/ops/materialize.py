@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 import threading
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+from gitdata.cache.fsutil import remove_tree, write_all
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.paths import normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
@@ -196,7 +196,7 @@ def _write_members(
                     made.add(folder)
             fd = os.open(staging / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
             finally:
                 os.close(fd)
 
@@ -204,12 +204,6 @@ def _write_members(
     _fetch_members(
         ctx, list(distinct.values()), deliver, max_workers=max_workers, progress=progress
     )
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def cached_copy(
@@ -269,17 +263,7 @@ def _swap_in(staging: Path, target: Path) -> None:
         os.rename(target, old)
     os.rename(staging, target)
     if old is not None:
-        _rmtree(old)
-
-
-def _rmtree(path: Path) -> None:
-    def onerror(func, p, _exc):
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(p), 0o755)
-            os.chmod(p, 0o755)
-            func(p)
-
-    shutil.rmtree(path, onerror=onerror)
+        remove_tree(old)
 
 
 def materialize(
@@ -316,7 +300,7 @@ def materialize(
         _swap_in(staging, target)
     except BaseException:
         if staging.exists():
-            _rmtree(staging)
+            remove_tree(staging)
         raise
     _auto_prune(ctx, sum(e.size for e in entries))
     return target

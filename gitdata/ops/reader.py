@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.core.ids import is_version_id, version_sort_key
@@ -19,6 +17,7 @@ from gitdata.errors import (
     ObjectNotFoundError,
 )
 from gitdata.ops.context import Context
+from gitdata.ops.state import atomic_write
 from gitdata.storage import object_key, version_key
 
 
@@ -56,12 +55,9 @@ def load_record(ctx: Context, version_id: str) -> VersionRecord:
 
 
 def _cache_record(ctx: Context, record: VersionRecord, data: bytes) -> None:
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError):  # the local copy is only an optimisation
         ctx.records_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=ctx.records_dir, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, ctx.records_dir / f"{record.id}.yaml")
+        atomic_write(ctx.records_dir / f"{record.id}.yaml", data)
 
 
 def forget_record(ctx: Context, version_id: str) -> None:

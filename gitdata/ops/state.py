@@ -206,7 +206,7 @@ class StateDir:
         self.drafts_dir.mkdir(parents=True, exist_ok=True)
         path = self.draft_path(draft.id)
         doc = draft.to_json(self.base_loader(draft.parents))
-        _atomic_write(path, json.dumps(doc, separators=(",", ":")).encode())
+        atomic_write(path, json.dumps(doc, separators=(",", ":")).encode())
         self._memo[draft.id] = (self._signature(path), draft)
 
     def delete_draft(self, draft_id: str) -> None:
@@ -243,10 +243,10 @@ class StateDir:
 
     def set_current(self, version_id: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.root / "current", (version_id + "\n").encode())
+        atomic_write(self.root / "current", (version_id + "\n").encode())
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temp file beside ``path`` and rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

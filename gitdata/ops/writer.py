@@ -40,7 +40,7 @@ from gitdata.ops.reader import (
     load_manifest,
     load_record,
 )
-from gitdata.ops.scan import hash_files, scan_folder
+from gitdata.ops.scan import hash_file, hash_files, scan_folder
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import object_key, run_parallel, version_key
 
@@ -276,14 +276,6 @@ def _pack_chunk(
     return Path(tmp), placed
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_BLOCK * 4), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _resolve_store(ctx: Context, draft: Draft, storage: str | None):
     if storage and storage != draft.storage:
         if draft.parents or any(f.stored for f in draft.files.values()):
@@ -359,7 +351,7 @@ def upload(
         def ship(group: list[PendingFile]) -> int:
             tmp, placed = _pack_chunk(staging, group, sources, compression)
             try:
-                chunk_sha = _file_sha256(tmp)
+                chunk_sha = hash_file(str(tmp))
                 size = tmp.stat().st_size
                 store.put_file(object_key(chunk_sha), tmp, move=True)
             finally:
