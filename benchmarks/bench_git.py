@@ -64,7 +64,7 @@ def run(tmp: Path, args) -> None:
     import pygit2
 
     from gitdata import Dataset
-    from gitdata.gitio.pointer import Pointer, encode_pointer, pointer_relpath
+    from gitdata.gitio.pointer import encode_pointer, pointer_from_record, pointer_relpath
 
     t = time.perf_counter()
     versions: dict[int, list] = {}
@@ -93,16 +93,7 @@ def run(tmp: Path, args) -> None:
         d = i % args.datasets
         record = versions[d][(i // args.datasets) % 3]
         rel = pointer_relpath(record.project, record.name)
-        pointer = Pointer(
-            project=record.project,
-            name=record.name,
-            id=record.id,
-            version=record.version,
-            parents=record.parents,
-            manifest=record.manifest,
-            tags=record.tags,
-            stats=record.stats,
-        )
+        pointer = pointer_from_record(record)
         path = repo_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(encode_pointer(pointer))

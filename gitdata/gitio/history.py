@@ -69,39 +69,12 @@ def pointer_log(
     return out
 
 
-def head_pointer_blobs(repo: GitRepo) -> dict[str, bytes]:
-    """Repo path -> bytes of every pointer at HEAD (empty in a repo without commits)."""
-    commit = repo._commit("HEAD")
-    if commit is None:
-        return {}
-    return _pointer_blobs(repo, commit.tree)
-
-
-def _pointer_blobs(repo: GitRepo, tree) -> dict[str, bytes]:
-    r = repo.repo
-    try:
-        top = tree[POINTER_DIR]
-    except KeyError:
-        return {}
-    out: dict[str, bytes] = {}
-    stack = [(r[top.id], POINTER_DIR)]
-    while stack:
-        node, prefix = stack.pop()
-        for entry in node:
-            rel = f"{prefix}/{entry.name}"
-            if entry.type_str == "tree":
-                stack.append((r[entry.id], rel))
-            elif rel.endswith(".yaml"):
-                out[rel] = r[entry.id].data
-    return out
-
-
 def staged_pointer_changes(repo: GitRepo) -> dict[str, bytes | None]:
     """Pointer files whose staged content differs from HEAD: path -> staged bytes (None = deleted)."""
     r = repo.repo
     index = r.index
     index.read()
-    head = head_pointer_blobs(repo)
+    head = repo.pointer_blobs("HEAD")
     staged: dict[str, bytes | None] = {}
     seen = set()
     for entry in index:
@@ -137,28 +110,15 @@ def pointers_in_commits(
     out: list[tuple[str, str, bytes]] = []
     seen: set[bytes] = set()
     for commit in walker:
-        for path, data in _pointer_blobs(repo, commit.tree).items():
+        for path, data in repo.tree_pointer_blobs(commit.tree).items():
             if data in seen:
                 continue
-            parent_blobs = [_pointer_blobs(repo, p.tree).get(path) for p in commit.parents]
+            parent_blobs = [repo.tree_pointer_blobs(p.tree).get(path) for p in commit.parents]
             if data in parent_blobs:
                 continue
             seen.add(data)
             out.append((str(commit.id), path, data))
     return out
-
-
-def pointer_blobs_at(repo: GitRepo, rev: str | None) -> dict[str, bytes]:
-    """Repo path -> bytes of every pointer at ``rev`` (None: the working tree)."""
-    if rev is None:
-        base = repo.workdir / POINTER_DIR
-        if not base.is_dir():
-            return {}
-        return {
-            p.relative_to(repo.workdir).as_posix(): p.read_bytes() for p in base.rglob("*.yaml")
-        }
-    commit = repo._commit(rev)
-    return {} if commit is None else _pointer_blobs(repo, commit.tree)
 
 
 def reachable_pointer_ids(repo: GitRepo, *, reflog: bool = False) -> set[str]:
@@ -217,7 +177,7 @@ def reachable_pointer_ids(repo: GitRepo, *, reflog: bool = False) -> set[str]:
                         ids.add(decode_pointer(r[entry.id].data, entry.name).id)
                     except Exception:  # noqa: BLE001 - a broken old pointer names nothing
                         continue
-    for p_data in pointer_blobs_at(repo, None).values():
+    for p_data in repo.pointer_blobs(None).values():
         try:
             ids.add(decode_pointer(p_data, "working tree").id)
         except Exception:  # noqa: BLE001

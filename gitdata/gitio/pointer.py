@@ -13,7 +13,7 @@ from typing import Any
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.core.ids import is_sha256, is_version_id
-from gitdata.core.record import STAT_KEYS
+from gitdata.core.record import STAT_KEYS, VersionRecord
 from gitdata.errors import FormatError, UnsafePathError
 
 POINTER_FORMAT = 1
@@ -73,6 +73,29 @@ def _safe_relative(path: str) -> bool:
         and "\x00" not in path
         and "\\" not in path
         and all(p not in ("", ".", "..") for p in parts)
+    )
+
+
+def pointer_from_record(
+    record: VersionRecord,
+    *,
+    store: str | None = None,
+    bind: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Pointer:
+    """The pointer that pins a closed version."""
+    return Pointer(
+        project=record.project,
+        name=record.name,
+        id=record.id,
+        version=record.version,
+        parents=list(record.parents),
+        manifest=record.manifest,
+        store=store,
+        tags=list(record.tags),
+        stats=dict(record.stats),
+        bind=bind,
+        extra=dict(extra or {}),
     )
 
 

@@ -99,31 +99,40 @@ class GitRepo:
         blob = self.repo[entry.id]
         return decode_pointer(blob.data, f"{rel}@{rev}")
 
-    def list_pointers(self, rev: str | None = None) -> list[Pointer]:
-        """Every pointer in the working tree or at ``rev``, sorted by path."""
-        out: list[Pointer] = []
-        if rev is None:
-            base = self.workdir / POINTER_DIR
-            for path in sorted(base.rglob("*.yaml")) if base.is_dir() else []:
-                out.append(
-                    decode_pointer(path.read_bytes(), path.relative_to(self.workdir).as_posix())
-                )
-            return out
-        commit = self._commit(rev)
-        if commit is None:
-            return out
+    def tree_pointer_blobs(self, tree) -> dict[str, bytes]:
+        """Repo path -> bytes of every pointer file in a git tree object."""
+        r = self.repo
         try:
-            tree = commit.tree[POINTER_DIR]
+            top = tree[POINTER_DIR]
         except KeyError:
-            return out
-        stack = [(self.repo[tree.id], POINTER_DIR)]
+            return {}
+        out: dict[str, bytes] = {}
+        stack = [(r[top.id], POINTER_DIR)]
         while stack:
             node, prefix = stack.pop()
             for entry in node:
                 rel = f"{prefix}/{entry.name}"
                 if entry.type_str == "tree":
-                    stack.append((self.repo[entry.id], rel))
+                    stack.append((r[entry.id], rel))
                 elif rel.endswith(".yaml"):
-                    out.append(decode_pointer(self.repo[entry.id].data, f"{rel}@{rev}"))
-        out.sort(key=lambda p: (p.project, p.name))
+                    out[rel] = r[entry.id].data
         return out
+
+    def pointer_blobs(self, rev: str | None = None) -> dict[str, bytes]:
+        """Repo path -> bytes of every pointer in the working tree (``rev`` None) or at ``rev``."""
+        if rev is None:
+            base = self.workdir / POINTER_DIR
+            if not base.is_dir():
+                return {}
+            return {
+                p.relative_to(self.workdir).as_posix(): p.read_bytes() for p in base.rglob("*.yaml")
+            }
+        commit = self._commit(rev)
+        return {} if commit is None else self.tree_pointer_blobs(commit.tree)
+
+    def list_pointers(self, rev: str | None = None) -> list[Pointer]:
+        """Every pointer in the working tree or at ``rev``, sorted by path."""
+        return [
+            decode_pointer(data, rel if rev is None else f"{rel}@{rev}")
+            for rel, data in sorted(self.pointer_blobs(rev).items())
+        ]

@@ -16,7 +16,7 @@ from gitdata.errors import (
     NotARepositoryError,
     StorageUnavailableError,
 )
-from gitdata.gitio.history import head_pointer_blobs, pointers_in_commits, staged_pointer_changes
+from gitdata.gitio.history import pointers_in_commits, staged_pointer_changes
 from gitdata.gitio.hooks import HookChange, install_hooks
 from gitdata.gitio.pointer import POINTER_DIR, decode_pointer
 from gitdata.gitio.repo import GitRepo, find_repo
@@ -96,17 +96,9 @@ class PointerStatus:
 def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> list[PointerStatus]:
     """Every pointer's state; contacts the store only when ``remote``."""
     repo = require_repo(cwd)
-    head = head_pointer_blobs(repo)
-    base = repo.workdir / POINTER_DIR
-    current: dict[str, bytes] = {}
-    if base.is_dir():
-        for path in base.rglob("*.yaml"):
-            current[path.relative_to(repo.workdir).as_posix()] = path.read_bytes()
-    drafts = (
-        {(d.project, d.name) for d in ctx.state.list_drafts()}
-        if ctx.state.drafts_dir.exists()
-        else set()
-    )
+    head = repo.pointer_blobs("HEAD")
+    current = repo.pointer_blobs(None)
+    drafts = {(d.project, d.name) for d in ctx.state.list_drafts()}
     from gitdata.ops.bind import load_bound_state
 
     bound = load_bound_state(repo)
@@ -274,12 +266,11 @@ def diff_revisions(
     """Datasets whose pointer differs between ``old_rev`` and ``new_rev`` (None = working
     tree), with file-level changes from the manifests (no data is downloaded)."""
     from gitdata.core.lineage import diff
-    from gitdata.gitio.history import pointer_blobs_at
     from gitdata.ops.reader import load_manifest, load_record
 
     repo = require_repo(cwd)
-    old = pointer_blobs_at(repo, old_rev)
-    new = pointer_blobs_at(repo, new_rev)
+    old = repo.pointer_blobs(old_rev)
+    new = repo.pointer_blobs(new_rev)
     out: list[DatasetDiff] = []
     for rel in sorted(set(old) | set(new)):
         if old.get(rel) == new.get(rel):
@@ -343,8 +334,8 @@ def merge_versions(ctx: Context, ours_id: str, theirs_id: str) -> VersionRecord:
 
 
 def _merged_pointer(ctx: Context, base, ours, theirs):
-    """The pointer a three-way merge should produce, or None when nothing is needed."""
-    from gitdata.gitio.pointer import Pointer
+    """The pointer a three-way merge should produce (a new merged version if both sides moved)."""
+    from gitdata.gitio.pointer import pointer_from_record
 
     if ours.id == theirs.id:
         return ours
@@ -354,16 +345,9 @@ def _merged_pointer(ctx: Context, base, ours, theirs):
     if base is not None and base.id == theirs.id:
         return ours
     record = merge_versions(ctx, ours.id, theirs.id)
-    return Pointer(
-        project=record.project,
-        name=record.name,
-        id=record.id,
-        version=record.version,
-        parents=list(record.parents),
-        manifest=record.manifest,
+    return pointer_from_record(
+        record,
         store=ours.store or theirs.store,
-        tags=list(record.tags),
-        stats=dict(record.stats),
         bind=ours.bind or theirs.bind,
         extra={**theirs.extra, **ours.extra},
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gitdata.core.record import VersionRecord
 from gitdata.errors import DatasetNotFoundError, InvalidInputError
-from gitdata.gitio.pointer import Pointer, pointer_relpath
+from gitdata.gitio.pointer import Pointer, pointer_from_record, pointer_relpath
 from gitdata.gitio.repo import find_repo
 from gitdata.ops.context import Context
 from gitdata.ops.reader import find_latest, list_records, load_record
@@ -108,19 +108,12 @@ def write_repo_pointer(
     if repo is None:
         return None
     remote = "://" in store_url and not store_url.startswith("file://")
-    pointer = Pointer(
-        project=record.project,
-        name=record.name,
-        id=record.id,
-        version=record.version,
-        parents=list(record.parents),
-        manifest=record.manifest,
-        store=store_url if remote else None,
-        tags=list(record.tags),
-        stats=dict(record.stats),
-    )
     old = repo.read_pointer(record.project, record.name, None)
-    if old is not None:
-        pointer.extra = dict(old.extra)  # unknown keys survive a rewrite
-        pointer.bind = old.bind  # and so does the bound folder
+    # Unknown keys and the bound folder survive a rewrite.
+    pointer = pointer_from_record(
+        record,
+        store=store_url if remote else None,
+        bind=old.bind if old else None,
+        extra=old.extra if old else None,
+    )
     return repo.write_pointer(pointer)
