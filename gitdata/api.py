@@ -508,7 +508,7 @@ class Dataset:
                 )
             )
         if not only_completed:
-            for d in ctx.state.list_drafts():
+            for d in ctx.state.list_draft_headers():
                 rows.append(
                     _row(
                         d.id,

@@ -98,7 +98,7 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
     repo = require_repo(cwd)
     head = repo.pointer_blobs("HEAD")
     current = repo.pointer_blobs(None)
-    drafts = {(d.project, d.name) for d in ctx.state.list_drafts()}
+    drafts = {(d.project, d.name) for d in ctx.state.list_draft_headers()}
     from gitdata.ops.bind import load_bound_state
 
     bound = load_bound_state(repo)

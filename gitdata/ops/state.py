@@ -156,6 +156,20 @@ class Draft:
             raise FormatError(f"draft {source} is damaged ({exc})", file=source) from None
 
 
+@dataclass(frozen=True)
+class DraftHeader:
+    """A draft's metadata, read without merging its parents' files."""
+
+    id: str
+    project: str
+    name: str
+    version: str
+    parents: list[str]
+    tags: list[str]
+    description: str
+    created: str
+
+
 class StateDir:
     """Reads and writes drafts and the current-dataset marker."""
 
@@ -214,6 +228,29 @@ class StateDir:
         for path in (self.draft_path(draft_id), self.drafts_dir / f"{draft_id}.lock"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+    def list_draft_headers(self) -> list[DraftHeader]:
+        """Every open draft's metadata; cheap (no parent manifests, no store access)."""
+        out = []
+        if self.drafts_dir.is_dir():
+            for path in sorted(self.drafts_dir.glob("*.json")):
+                try:
+                    doc = json.loads(path.read_bytes())
+                    out.append(
+                        DraftHeader(
+                            doc["id"],
+                            doc["project"],
+                            doc["name"],
+                            doc["version"],
+                            list(doc["parents"]),
+                            list(doc["tags"]),
+                            doc["description"],
+                            doc["created"],
+                        )
+                    )
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue  # a damaged draft is reported when it is opened
+        return out
 
     def list_drafts(self) -> list[Draft]:
         out = []

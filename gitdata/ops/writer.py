@@ -89,7 +89,7 @@ def create_draft(
         parent_records.append(load_record(ctx, pid))
     existing = [r.version for r in list_records(ctx) if r.project == project and r.name == name]
     existing += [
-        d.version for d in ctx.state.list_drafts() if d.project == project and d.name == name
+        d.version for d in ctx.state.list_draft_headers() if d.project == project and d.name == name
     ]
     if version is None:
         version = next_version(existing)

@@ -428,3 +428,27 @@ def test_hook_settings_offline_refuse_and_bound_warn(repo: Path, tmp_path: Path)
     (repo / ".gitdata/config.yaml").write_text("hooks:\n  offline: sometimes\n")
     r = gd(repo, "status")
     assert r.returncode == 5 and "bad hooks setting" in r.stderr
+
+
+def test_status_never_contacts_the_store_for_open_drafts(repo: Path, tmp_path: Path):
+    import shutil
+
+    from gitdata.ops.context import Context
+
+    v1 = close_version(make_tree(tmp_path / "src", {"a": "1"}))
+    git(repo, "commit", "-qm", "v1")
+    Dataset.create(dataset_project="vision", dataset_name="cats", parent_datasets=[v1.id])
+    ctx = Context()
+    ctx.cache.clear()
+    shutil.rmtree(ctx.records_dir, ignore_errors=True)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    r = subprocess.run(
+        [sys.executable, "-m", "gitdata", "status", "--json"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**env(), "GD_STORAGE": str(blocker / "store")},
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["draft_open"] is True
