@@ -17,10 +17,10 @@ def open_target(dataset_id: str | None, storage: str | None = None):
     """The Dataset a command acts on; remembers it as the current one."""
     from gitdata.api import open_dataset
     from gitdata.ops.context import Context
-    from gitdata.ops.resolve import resolve
+    from gitdata.ops.resolve import current_id
 
     if not dataset_id:
-        dataset_id = resolve(Context.for_storage(storage)).id  # the current dataset
+        dataset_id = current_id(Context.for_storage(storage))
     ds = open_dataset(dataset_id, storage)
     ds._ctx.state.set_current(ds.id)
     ds.progress = RichProgress.maybe()

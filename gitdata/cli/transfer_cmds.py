@@ -30,12 +30,12 @@ def cat(
 def _copy(src_url: str | None, dst_url: str | None, dataset_id: str | None, json_out: bool) -> None:
     from gitdata.ops.context import Context
     from gitdata.ops.replicate import copy_version
-    from gitdata.ops.resolve import resolve
+    from gitdata.ops.resolve import current_id
 
     ctx = Context()
     src = ctx.store_for(src_url)
     dst = ctx.store_for(dst_url)
-    vid = dataset_id or resolve(ctx).id
+    vid = dataset_id or current_id(ctx)
     report = copy_version(src, dst, vid, ctx.settings.cache_dir / "tmp")
     if json_out:
         emit_json({"id": vid, "from": src.url, "to": dst.url, **report.__dict__})

@@ -76,14 +76,24 @@ def resolve(
                 hint="gd search lists what the store holds",
             )
         return Resolved(hit, None, "latest in store")
-    if use_current:
-        current = ctx.state.current()
-        if current:
-            return by_id(ctx, current, how="last used")
-    raise InvalidInputError(
+    if not use_current:
+        raise _nothing_given()
+    return by_id(ctx, current_id(ctx), how="last used")
+
+
+def _nothing_given() -> InvalidInputError:
+    return InvalidInputError(
         "no dataset given, and none was created or used yet",
         hint="pass --id ID (gd search lists ids)",
     )
+
+
+def current_id(ctx: Context) -> str:
+    """Id of the dataset created or used last (cheap: nothing is loaded)."""
+    current = ctx.state.current()
+    if not current:
+        raise _nothing_given()
+    return current
 
 
 def read_repo_pointer(
