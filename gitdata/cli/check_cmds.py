@@ -11,6 +11,13 @@ from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, open_target
 from gitdata.cli.output import emit_json, human_size, note, print_table, say
 
 
+def _echo_problems(*groups: tuple[str, list[str]]) -> None:
+    """One stderr line per bad item, prefixed by what is wrong with it."""
+    for label, items in groups:
+        for item in items:
+            typer.echo(f"{label}: {item}", err=True)
+
+
 @app.command()
 def verify(
     dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
@@ -48,13 +55,11 @@ def verify(
         )
         result["ok"] = rep.ok
         if not json_out:
-            for label, items in (
+            _echo_problems(
                 ("missing from store", rep.missing),
                 ("truncated", rep.short),
                 ("corrupt", rep.corrupt),
-            ):
-                for item in items:
-                    typer.echo(f"{label}: {item}", err=True)
+            )
             if rep.ok:
                 say(
                     f"store ok: {rep.chunks} chunk(s) of {ds.id} present"
@@ -71,14 +76,12 @@ def verify(
         )
         result["ok"] = result["ok"] and report.ok
         if not json_out:
-            for label, paths in (
+            _echo_problems(
                 ("missing", report.missing),
                 ("size differs", report.size_mismatch),
                 ("content differs", report.hash_mismatch),
                 ("not in dataset", report.extra),
-            ):
-                for p in paths:
-                    typer.echo(f"{label}: {p}", err=True)
+            )
             if report.ok:
                 say(
                     f"ok: {report.checked} file(s) match {ds.id}"

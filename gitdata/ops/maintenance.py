@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitdata.core.lineage import ChangeSet, diff, merge_parents
+from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import Manifest
 from gitdata.core.record import VersionRecord
 from gitdata.errors import GitDataError, HasDependentsError, LocalPathNotFoundError
@@ -66,10 +66,7 @@ def compare(ctx: Context, source_id: str, target_id: str) -> ChangeSet:
 
 def change_set(ctx: Context, record: VersionRecord) -> ChangeSet:
     """A version's changes against its merged parents."""
-    parents = merge_parents(
-        load_manifest(ctx, load_record(ctx, pid).manifest).as_dict() for pid in record.parents
-    )
-    return diff(parents, load_manifest(ctx, record.manifest).as_dict())
+    return diff(ctx.parent_files(record.parents), load_manifest(ctx, record.manifest).as_dict())
 
 
 @dataclass

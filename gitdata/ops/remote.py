@@ -66,7 +66,7 @@ def verify_remote(
     keys[manifest_sha] = object_key(manifest_sha)
     present = store.exists_many(keys.values())
     report.missing = sorted(k for k in keys.values() if k not in present)
-    if version_key(version_id) not in store.exists_many([version_key(version_id)]):
+    if not store.exists(version_key(version_id)):
         report.missing.append(version_key(version_id))
     for chunk, end in sorted(needed_end.items()):
         key = keys[chunk]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gitdata.core.chunking import PendingFile, plan_chunks
 from gitdata.core.ids import new_version_id, next_version
-from gitdata.core.lineage import diff, merge_parents
+from gitdata.core.lineage import diff
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.paths import join_dataset_path, match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
@@ -35,7 +35,6 @@ from gitdata.gitio.pointer import pointer_relpath
 from gitdata.ops.context import Context
 from gitdata.ops.reader import (
     encode_record,
-    find_latest,
     list_records,
     load_manifest,
     load_record,
@@ -433,9 +432,7 @@ def squash(
     records = [load_record(ctx, vid) for vid in version_ids]
     project = project or records[0].project
     validate_names(project, name)
-    merged: dict[str, FileEntry] = merge_parents(
-        load_manifest(ctx, r.manifest).as_dict() for r in records
-    )
+    merged = ctx.parent_files([r.id for r in records])  # same merge order as parents
     existing = [r.version for r in list_records(ctx) if r.project == project and r.name == name]
     draft = Draft(
         id=new_version_id(),
@@ -459,7 +456,6 @@ __all__ = [
     "add_files",
     "create_draft",
     "finalize",
-    "find_latest",
     "remove_files",
     "squash",
     "sync_folder",
