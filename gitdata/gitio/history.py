@@ -109,12 +109,18 @@ def pointers_in_commits(
             continue  # the remote has commits we do not know: nothing to hide
     out: list[tuple[str, str, bytes]] = []
     seen: set[bytes] = set()
+    walked: dict = {}  # commit id -> its pointers: each tree is walked once, not once per child
+
+    def blobs(commit) -> dict[str, bytes]:
+        if commit.id not in walked:
+            walked[commit.id] = repo.tree_pointer_blobs(commit.tree)
+        return walked[commit.id]
+
     for commit in walker:
-        for path, data in repo.tree_pointer_blobs(commit.tree).items():
+        for path, data in blobs(commit).items():
             if data in seen:
                 continue
-            parent_blobs = [repo.tree_pointer_blobs(p.tree).get(path) for p in commit.parents]
-            if data in parent_blobs:
+            if data in (blobs(p).get(path) for p in commit.parents):
                 continue
             seen.add(data)
             out.append((str(commit.id), path, data))
