@@ -1,7 +1,8 @@
 """Settings resolution, in one place.
 
 Precedence (highest first): explicit arguments (CLI flags) > environment
-(``GD_STORAGE``, ``GD_CACHE_DIR``, ``GD_CACHE_SIZE``) > the repository's
+(``GD_STORAGE``, ``GD_CACHE_DIR``, ``GD_CACHE_SIZE``, ``GD_RETRIES``,
+``GD_CREATE_BUCKET``) > the repository's
 ``.gitdata/config.yaml`` > the user's ``$XDG_CONFIG_HOME/gitdata/config.yaml``
 > built-in defaults (the embedded store ``$XDG_DATA_HOME/gitdata/store``).
 """
@@ -22,6 +23,11 @@ REPO_CONFIG = f"{REPO_DIR}/config.yaml"
 DEFAULT_CHUNK_MB = 64
 DEFAULT_CACHE_SIZE = 50 * 1024**3
 _COMPRESSIONS = ("stored", "deflate")
+DEFAULT_RETRIES = 3
+# storage_options keys that hold secrets: refused in the committed repo config
+_SECRET_OPTION = re.compile(
+    r"secret|password|passwd|token|account_key|connection_string|sas|credential|^key$"
+)
 DEFAULT_HOOKS = {"offline": "warn", "bound_folders": "update"}
 _HOOK_CHOICES = {"offline": ("warn", "refuse"), "bound_folders": ("update", "warn")}
 
@@ -42,6 +48,10 @@ class Settings:
     # hooks.offline: "warn" (default) or "refuse" when pre-commit cannot reach the store;
     # hooks.bound_folders: "update" (default) or "warn" after checkout / merge.
     hooks: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HOOKS))
+    # retries of a failed store request (transient errors and throttling only)
+    retries: int = DEFAULT_RETRIES
+    # create a missing bucket / container instead of failing (--create-bucket)
+    create_bucket: bool = False
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -112,6 +122,52 @@ def _read_config(path: Path) -> dict[str, Any]:
     return load_yaml_mapping(text, str(path))
 
 
+def _storage_options(
+    repo_cfg: dict[str, Any], user_cfg: dict[str, Any], repo_root: Path | None, sources: dict
+) -> dict[str, Any]:
+    """The user's storage_options with the repository's on top (key by key).
+
+    The repository config is committed, so a secret in it is refused: secrets
+    belong in the user config or in the cloud's own environment variables.
+    """
+    merged: dict[str, Any] = {}
+    for cfg, where in (
+        (user_cfg, str(user_config_path())),
+        (repo_cfg, f"{repo_root}/{REPO_CONFIG}"),
+    ):
+        options = cfg.get("storage_options")
+        if options is None:
+            continue
+        if not isinstance(options, dict):
+            raise FormatError("'storage_options' must be a mapping", file=where)
+        if cfg is repo_cfg:
+            leaked = _secret_keys(options)
+            if leaked:
+                raise FormatError(
+                    f"{where} holds a secret in storage_options ({', '.join(leaked)}); "
+                    "this file is committed to git",
+                    file=where,
+                    hint=f"move it to {user_config_path()} or the cloud's environment "
+                    "variables (see docs/storage.md)",
+                )
+        merged.update(options)
+        sources["storage_options"] = where
+    return merged
+
+
+def _secret_keys(options: dict[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key, value in options.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found += _secret_keys(value, f"{name}.")
+        elif value not in (None, "", False) and _SECRET_OPTION.search(str(key).lower()):
+            if str(key).lower() == "token" and value in ("anon", "google_default", "cloud"):
+                continue  # a credential method, not a credential
+            found.append(name)
+    return found
+
+
 def resolve_settings(
     storage: str | None = None,
     cache_dir: str | Path | None = None,
@@ -149,9 +205,7 @@ def resolve_settings(
         # Relative store paths in the repo config are relative to the repo root.
         store = str((repo_root / os.path.expanduser(store)).resolve())
 
-    options = pick("storage_options", None, None) or {}
-    if not isinstance(options, dict):
-        raise FormatError("'storage_options' must be a mapping", file=sources["storage_options"])
+    options = _storage_options(repo_cfg, user_cfg, repo_root, sources)
 
     cache = pick("cache_dir", str(cache_dir) if cache_dir else None, "GD_CACHE_DIR")
     cache_path = Path(os.path.expanduser(cache)) if cache else default_cache_dir()
@@ -184,7 +238,22 @@ def resolve_settings(
             )
         hooks[key] = value
 
+    retries_raw = pick("retries", None, "GD_RETRIES")
+    try:
+        retries = DEFAULT_RETRIES if retries_raw is None else int(retries_raw)
+        if retries < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise FormatError(
+            f"'retries' must be a whole number >= 0, not {retries_raw!r}", file=sources["retries"]
+        ) from None
+
+    create_raw = pick("create_bucket", None, "GD_CREATE_BUCKET")
+    create_bucket = str(create_raw).lower() in ("1", "true", "yes", "on")
+
     return Settings(
+        retries=retries,
+        create_bucket=create_bucket,
         storage=store,
         storage_options=options,
         cache_dir=cache_path,

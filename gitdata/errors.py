@@ -106,10 +106,18 @@ class StorageUnavailableError(GitDataError, ConnectionError):
     exit_code = EXIT_STORAGE
 
 
+class StorageThrottledError(StorageUnavailableError):
+    """The store kept asking us to slow down (HTTP 429/503) after every retry."""
+
+
 class StoragePermissionError(GitDataError, PermissionError):
     """The store refused access (credentials or permissions)."""
 
     exit_code = EXIT_PERMISSION
+
+
+class StorageCredentialsError(StoragePermissionError):
+    """The store rejected the credentials, or none were found."""
 
 
 class ConflictError(GitDataError):
@@ -138,6 +146,10 @@ class NotARepositoryError(NotFoundError):
 
 class ObjectNotFoundError(NotFoundError):
     """A key asked of the store does not exist there; ``key`` names it."""
+
+
+class BucketNotFoundError(NotFoundError):
+    """The bucket or container a store URL names does not exist; ``bucket`` names it."""
 
 
 class MissingDependencyError(GitDataError, ImportError):

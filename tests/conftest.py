@@ -52,3 +52,101 @@ def read_tree(root: Path) -> dict[str, bytes]:
             full = Path(dirpath) / name
             out[full.relative_to(root).as_posix()] = full.read_bytes()
     return out
+
+
+# ------------------------------------------------------------------ object stores
+#
+# Cloud tests run against real local servers (Ceph RGW, fake-gcs-server, Azurite)
+# started once per session by tests/servers/manage.py.  scripts/test.sh (the
+# README's test command and CI) installs them and sets GD_TEST_SERVERS=required,
+# so a server that cannot start fails the run instead of skipping a backend.
+# Servers started outside (their variables already exported) are used as they are.
+
+CLOUDS = ("s3", "gcs", "azure")
+STORE_KINDS = ("local", *CLOUDS)
+_ENV_MARKERS = {
+    "s3": "GD_TEST_S3_ENDPOINT_URL",
+    "gcs": "GD_TEST_GCS_ENDPOINT_URL",
+    "azure": "GD_TEST_AZURE_CONNECTION_STRING",
+}
+_SCHEMES = {"s3": "s3", "gcs": "gs", "azure": "azure"}
+
+
+@pytest.fixture(scope="session")
+def storage_servers(tmp_path_factory: pytest.TempPathFactory):
+    """Variables of the running local servers (started here unless already running)."""
+    import shutil
+    import tempfile
+    import uuid
+
+    missing = [c for c in CLOUDS if not os.environ.get(_ENV_MARKERS[c])]
+    root = None
+    if missing:
+        from servers import manage
+
+        required = os.environ.get("GD_TEST_SERVERS") == "required"
+        problem = manage.missing_tools()
+        if problem:
+            if required:
+                pytest.fail(f"storage servers required but not installed: {problem}")
+            pytest.skip(f"storage servers not installed ({problem}): run scripts/test.sh")
+        # Ceph's admin sockets want a short path: not under pytest's deep tmp dirs.
+        root = Path(tempfile.gettempdir()) / f"gd-srv-{uuid.uuid4().hex[:8]}"
+        try:
+            env = manage.start(root, missing)
+        except Exception as exc:  # noqa: BLE001 - reported as a test failure
+            manage.stop(root)
+            pytest.fail(f"could not start storage servers {missing}: {exc}")
+        os.environ.update(env)
+    yield {k: v for k, v in os.environ.items() if k.startswith(("GD_TEST_", "AWS_", "AZURE_"))}
+    if root is not None:
+        manage.stop(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def cloud_options(kind: str) -> dict:
+    """Explicit fsspec options for a local test server (tests that bypass the env)."""
+    e = os.environ
+    if kind == "s3":
+        return {
+            "key": e["GD_TEST_S3_KEY"],
+            "secret": e["GD_TEST_S3_SECRET"],
+            "endpoint_url": e["GD_TEST_S3_ENDPOINT_URL"],
+        }
+    if kind == "gcs":
+        return {"token": "anon", "endpoint_url": e["GD_TEST_GCS_ENDPOINT_URL"]}
+    return {"connection_string": e["GD_TEST_AZURE_CONNECTION_STRING"]}
+
+
+def new_bucket(kind: str) -> str:
+    """Create a fresh, empty bucket / container on a test server; returns its name."""
+    import uuid
+
+    import fsspec
+
+    name = f"gd-{uuid.uuid4().hex[:16]}"
+    protocol = {"s3": "s3", "gcs": "gcs", "azure": "az"}[kind]
+    fs = fsspec.filesystem(protocol, skip_instance_cache=True, **cloud_options(kind))
+    fs.mkdir(name)
+    return name
+
+
+def cloud_url(kind: str, bucket: str | None = None, prefix: str = "store") -> str:
+    """A store URL on a test server; a fresh bucket unless one is given."""
+    return f"{_SCHEMES[kind]}://{bucket or new_bucket(kind)}/{prefix}"
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Each store kind in turn: local, s3, gcs, azure (cloud kinds start the servers)."""
+    if request.param != "local":
+        request.getfixturevalue("storage_servers")
+    return request.param
+
+
+@pytest.fixture
+def store_url(store_kind: str, tmp_path: Path) -> str:
+    """A fresh, empty store of the current kind, as a URL."""
+    if store_kind == "local":
+        return str(tmp_path / "store")
+    return cloud_url(store_kind)

@@ -42,11 +42,24 @@ def expand_multi_value(args: list[str]) -> list[str]:
     return out
 
 
+# Flags of the root command that may also be written after the subcommand
+# (``gd upload --create-bucket``); they are moved in front of it before parsing.
+GLOBAL_FLAGS = frozenset({"--debug", "--quiet", "-q", "--create-bucket"})
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """``sub --debug x`` -> ``--debug sub x`` (nothing after ``--`` is touched)."""
+    cut = args.index("--") if "--" in args else len(args)
+    front = [a for a in args[:cut] if a in GLOBAL_FLAGS]
+    rest = [a for a in args[:cut] if a not in GLOBAL_FLAGS]
+    return front + rest + args[cut:]
+
+
 class GdGroup(TyperGroup):
     """Expands multi-value flags and turns library errors into one-line messages."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, expand_multi_value(list(args)))
+        return super().parse_args(ctx, expand_multi_value(hoist_global_flags(list(args))))
 
     def invoke(self, ctx: Any) -> Any:
         from gitdata.errors import EXIT_INTERNAL, GitDataError
@@ -71,6 +84,18 @@ class GdGroup(TyperGroup):
                 "run again with --debug for a traceback, and please report it",
             )
             raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _configure_logging(debug: bool) -> None:
+    """Backends (gcsfs, azure) log tracebacks of retried requests; show them only
+    with --debug.  Without a handler Python would print warnings to stderr."""
+    import logging
+
+    root = logging.getLogger()
+    if debug:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def debug_enabled() -> bool:
@@ -113,10 +138,19 @@ def main_options(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print results and errors."),
+    create_bucket: bool = typer.Option(
+        False,
+        "--create-bucket",
+        help="Create the store's bucket / container if it does not exist (GD_CREATE_BUCKET=1).",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
     ),
 ) -> None:
     """gitdata: dataset version control for people who already live in git."""
     FLAGS["debug"] = debug
+    _configure_logging(debug or os.environ.get("GD_DEBUG") == "1")
     FLAGS["quiet"] = quiet
+    if create_bucket:
+        # read by config.resolve_settings, like every other GD_* setting
+        os.environ["GD_CREATE_BUCKET"] = "1"

@@ -30,20 +30,23 @@ class Context:
 
     @cached_property
     def store(self) -> FsspecStore:
-        from gitdata.storage import open_store
-
-        store = open_store(self.settings.storage, self.settings.storage_options or None)
-        store.ensure_initialized()
-        return store
+        return self._open(self.settings.storage)
 
     def store_for(self, url: str | None) -> FsspecStore:
         """The store at ``url`` (the configured one when None or equal)."""
         if url is None or url == self.settings.storage:
             return self.store
-        from gitdata.storage import open_store
+        return self._open(url)
 
-        store = open_store(url, self.settings.storage_options or None)
-        store.ensure_initialized()
+    def _open(self, url: str) -> FsspecStore:
+        """Open and check a store; config storage_options apply to its own cloud only."""
+        from gitdata.storage import open_store
+        from gitdata.storage.opener import store_protocol
+
+        same_cloud = store_protocol(url) == store_protocol(self.settings.storage)
+        options = self.settings.storage_options if same_cloud else None
+        store = open_store(url, options or None, retries=self.settings.retries)
+        store.ensure_initialized(create_bucket=self.settings.create_bucket)
         return store
 
     @cached_property

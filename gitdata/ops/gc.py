@@ -48,6 +48,7 @@ class GcReport:
     freed_bytes: int = 0
     kept_recent: int = 0
     dry_run: bool = False
+    aborted_uploads: int = 0
 
 
 def _age(created: str, now: float) -> float:
@@ -116,4 +117,5 @@ def collect_garbage(
             forget_record(ctx, vid)
         for key, _ in doomed:
             ctx.store.delete(key)
+        report.aborted_uploads = ctx.store.abort_stale_uploads(grace_seconds)
     return report

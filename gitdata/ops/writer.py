@@ -286,6 +286,9 @@ def _resolve_store(ctx: Context, draft: Draft, storage: str | None):
     return ctx.store_for(draft.storage)
 
 
+STALE_UPLOAD_SECONDS = 24 * 3600
+
+
 def upload(
     ctx: Context,
     draft_id: str,
@@ -337,6 +340,9 @@ def upload(
             pending.append(PendingFile(path, f.sha256, f.size))
             sources.setdefault(f.sha256, f)
         groups = plan_chunks(pending, target)
+        if groups:
+            # multipart uploads a killed gd left behind a day ago are abandoned
+            store.abort_stale_uploads(STALE_UPLOAD_SECONDS)
         progress.start("uploading", sum(p.size for g in groups for p in g))
         lock = threading.Lock()
         by_sha: dict[str, list[DraftFile]] = {}

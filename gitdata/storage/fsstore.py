@@ -7,6 +7,7 @@ import errno
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,16 +15,31 @@ from typing import Any, Protocol, TypeVar
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.errors import (
+    BucketNotFoundError,
     FormatError,
     GitDataError,
     ObjectNotFoundError,
+    StorageCredentialsError,
     StoragePermissionError,
+    StorageThrottledError,
     StorageUnavailableError,
 )
+from gitdata.storage import faults
+from gitdata.storage.faults import classify, redact
 from gitdata.storage.keys import MARKER_KEY, OBJECTS_PREFIX
-from gitdata.storage.transfer import with_retries
+from gitdata.storage.transfer import DEFAULT_RETRIES, with_retries
 
 STORE_FORMAT = 1
+_ENDPOINT_HINTS = {
+    "s3": "check the network, and the endpoint (AWS_ENDPOINT_URL or storage_options.endpoint_url)",
+    "gcs": "check the network, and the endpoint (STORAGE_EMULATOR_HOST or endpoint_url)",
+    "az": "check the network, and the account's endpoint (BlobEndpoint / account name)",
+}
+_CREDENTIAL_HINTS = {
+    "s3": "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or storage_options",
+    "gcs": "check GOOGLE_APPLICATION_CREDENTIALS (or gcloud auth application-default login)",
+    "az": "check AZURE_STORAGE_CONNECTION_STRING, or account name + key / SAS token",
+}
 R = TypeVar("R")
 _COPY_BLOCK = 4 * 1024 * 1024
 
@@ -42,20 +58,73 @@ class Store(Protocol):
     def get_file(self, key: str, local_path: Path, progress: Any = None) -> None: ...
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> bool: ...
     def put_file(self, key: str, local_path: Path, *, progress: Any = None) -> bool: ...
+    def abort_stale_uploads(self, older_than: float) -> int:
+        """Abort multipart uploads under this store started more than ``older_than``
+        seconds ago (left by killed processes); returns how many.
+
+        S3 only: they are invisible, never expire by themselves and are billed.
+        GCS resumable sessions and Azure uncommitted blocks expire after a week.
+        """
+        if self.protocol != "s3":
+            return 0
+        prefix = self.root.partition("/")[2]
+        prefix = f"{prefix}/" if prefix else ""
+        cutoff = time.time() - older_than
+
+        def run() -> int:
+            aborted = 0
+            page_args: dict[str, str] = {}
+            while True:
+                page = self.fs.call_s3(
+                    "list_multipart_uploads", Bucket=self.bucket, Prefix=prefix, **page_args
+                )
+                for upload in page.get("Uploads", []):
+                    started = upload.get("Initiated")
+                    if started is not None and started.timestamp() > cutoff:
+                        continue
+                    self.fs.call_s3(
+                        "abort_multipart_upload",
+                        Bucket=self.bucket,
+                        Key=upload["Key"],
+                        UploadId=upload["UploadId"],
+                    )
+                    aborted += 1
+                if not page.get("IsTruncated"):
+                    return aborted
+                page_args = {
+                    "KeyMarker": page.get("NextKeyMarker", ""),
+                    "UploadIdMarker": page.get("NextUploadIdMarker", ""),
+                }
+
+        return self._call("clean up unfinished uploads", "", run)
+
     def delete(self, key: str) -> None: ...
     def list(self, prefix: str) -> list[str]: ...
-    def ensure_initialized(self) -> None: ...
+    def ensure_initialized(self, *, create_bucket: bool = False) -> None: ...
 
 
 class FsspecStore:
     """A store on any fsspec filesystem; local folders get atomic renames."""
 
-    def __init__(self, fs: Any, root: str, url: str) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        root: str,
+        url: str,
+        *,
+        retries: int = DEFAULT_RETRIES,
+        secrets: Iterable[str] = (),
+    ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self.url = url
+        self.retries = retries
+        self._secrets = tuple(secrets)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-        self.is_local = protocol in ("file", "local")
+        self.protocol = "file" if protocol in ("file", "local") else protocol
+        self.is_local = self.protocol == "file"
+        self.bucket = None if self.is_local else self.root.split("/", 1)[0]
+        self._bucket_known = False
 
     def __repr__(self) -> str:
         return f"FsspecStore({self.url!r})"
@@ -67,24 +136,97 @@ class FsspecStore:
     def _call(self, op: str, key: str, fn: Callable[[], R]) -> R:
         """Run ``fn`` with retries, mapping backend errors to gitdata errors."""
         try:
-            return with_retries(fn)
+            return with_retries(fn, retries=self.retries)
         except GitDataError:
             raise
-        except FileNotFoundError:
-            raise ObjectNotFoundError(f"{key} not found in store {self.url}", key=key) from None
-        except PermissionError as exc:
-            raise StoragePermissionError(
-                f"permission denied on {op} {key} in store {self.url}",
+        except Exception as exc:
+            raise self._translate(op, key, exc) from exc
+
+    def _translate(self, op: str, key: str, exc: BaseException) -> GitDataError:
+        """The gitdata error for a backend failure; secrets are masked in every message."""
+        fault = classify(exc)
+        reason = redact(fault.reason, self._secrets)
+        where = f"{op} {key} in store {self.url}" if key else f"{op} in store {self.url}"
+        if fault.kind == faults.NOT_FOUND and not self.is_local and not self._bucket_exists():
+            fault = faults.Fault(faults.MISSING_BUCKET, reason)
+        if fault.kind == faults.PERMISSION and fault.code is None and self._credentials_rejected():
+            fault = faults.Fault(faults.CREDENTIALS, reason)
+        if fault.kind == faults.MISSING_BUCKET:
+            noun = "container" if self.protocol == "az" else "bucket"
+            return BucketNotFoundError(
+                f"{noun} {self.bucket!r} of store {self.url} does not exist",
+                bucket=self.bucket,
+                hint=f"check the URL, or run again with --create-bucket to create the {noun}",
+            )
+        if fault.kind == faults.NOT_FOUND:
+            return ObjectNotFoundError(f"{key} not found in store {self.url}", key=key)
+        if fault.kind == faults.CREDENTIALS:
+            return StorageCredentialsError(
+                f"store {self.url} rejected the credentials on {op}: {reason}",
                 key=key,
-                hint="check the store's credentials and access rights",
-            ) from exc
-        except (OSError, ConnectionError, TimeoutError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise StorageUnavailableError(
-                f"store {self.url} failed on {op} {key}: {reason}",
+                hint=_CREDENTIAL_HINTS.get(self.protocol, "check the store's credentials"),
+            )
+        if fault.kind == faults.PERMISSION:
+            return StoragePermissionError(
+                f"permission denied on {where}: {reason}",
                 key=key,
-                hint="check that the store is reachable (path, network, endpoint)",
-            ) from exc
+                hint="these credentials may read but not write, or not reach this prefix",
+            )
+        if fault.kind == faults.THROTTLED:
+            return StorageThrottledError(
+                f"store {self.url} is throttling requests ({reason}) and still was "
+                "after every retry",
+                key=key,
+                hint="lower --max-workers, or raise GD_RETRIES, and try again",
+            )
+        if fault.kind == faults.UNREACHABLE:
+            return StorageUnavailableError(
+                f"cannot reach store {self.url}: {reason}",
+                key=key,
+                hint=_ENDPOINT_HINTS.get(self.protocol, "check the path or the network"),
+            )
+        if isinstance(exc, OSError) and exc.strerror:
+            reason = redact(exc.strerror, self._secrets)
+        return StorageUnavailableError(
+            f"store {self.url} failed on {where}: {reason}",
+            key=key,
+            hint="check that the store is reachable (path, network, endpoint)",
+        )
+
+    def _credentials_rejected(self) -> bool:
+        """After a bare HTTP 403 (a HEAD or streamed GET carries no error code):
+        does S3 reject the credentials themselves?  ListBuckets needs valid ones."""
+        if self.protocol != "s3":
+            return False
+        try:
+            self.fs.call_s3("list_buckets")
+        except Exception as exc:  # noqa: BLE001 - only its kind matters
+            return classify(exc).kind == faults.CREDENTIALS
+        return False
+
+    def _bucket_exists(self) -> bool:
+        """Whether the bucket / container exists (remembered once it does)."""
+        if self._bucket_known:
+            return True
+        try:
+            found = bool(with_retries(lambda: self.fs.exists(self.bucket), retries=self.retries))
+        except Exception:  # noqa: BLE001 - unknown: report the original error instead
+            return True
+        self._bucket_known = found
+        return found
+
+    def create_bucket(self) -> bool:
+        """Create the bucket / container if missing; True if it was created."""
+        if self.is_local or self._bucket_exists():
+            return False
+
+        def make() -> None:
+            with contextlib.suppress(FileExistsError):
+                self.fs.mkdir(self.bucket)
+
+        self._call("create bucket", "", make)
+        self._bucket_known = True
+        return True
 
     # ---------------------------------------------------------------- reads
     def exists(self, key: str) -> bool:
@@ -285,6 +427,46 @@ class FsspecStore:
                 os.unlink(tmp)
             raise
 
+    def abort_stale_uploads(self, older_than: float) -> int:
+        """Abort multipart uploads under this store started more than ``older_than``
+        seconds ago (left by killed processes); returns how many.
+
+        S3 only: they are invisible, never expire by themselves and are billed.
+        GCS resumable sessions and Azure uncommitted blocks expire after a week.
+        """
+        if self.protocol != "s3":
+            return 0
+        prefix = self.root.partition("/")[2]
+        prefix = f"{prefix}/" if prefix else ""
+        cutoff = time.time() - older_than
+
+        def run() -> int:
+            aborted = 0
+            page_args: dict[str, str] = {}
+            while True:
+                page = self.fs.call_s3(
+                    "list_multipart_uploads", Bucket=self.bucket, Prefix=prefix, **page_args
+                )
+                for upload in page.get("Uploads", []):
+                    started = upload.get("Initiated")
+                    if started is not None and started.timestamp() > cutoff:
+                        continue
+                    self.fs.call_s3(
+                        "abort_multipart_upload",
+                        Bucket=self.bucket,
+                        Key=upload["Key"],
+                        UploadId=upload["UploadId"],
+                    )
+                    aborted += 1
+                if not page.get("IsTruncated"):
+                    return aborted
+                page_args = {
+                    "KeyMarker": page.get("NextKeyMarker", ""),
+                    "UploadIdMarker": page.get("NextUploadIdMarker", ""),
+                }
+
+        return self._call("clean up unfinished uploads", "", run)
+
     def delete(self, key: str) -> None:
         def run() -> None:
             with contextlib.suppress(FileNotFoundError):
@@ -292,16 +474,20 @@ class FsspecStore:
 
         self._call("delete", key, run)
 
-    def ensure_initialized(self) -> None:
-        """Create the store (and its marker) if new; refuse an unknown format."""
+    def ensure_initialized(self, *, create_bucket: bool = False) -> None:
+        """Create the store (and its marker) if new; refuse an unknown format.
+
+        A missing bucket raises :class:`BucketNotFoundError` unless ``create_bucket``.
+        """
         try:
-            data = self.get_bytes(MARKER_KEY)
+            data: bytes | None = self.get_bytes(MARKER_KEY)
+        except BucketNotFoundError:
+            if not create_bucket:
+                raise
+            self.create_bucket()
+            data = None
         except ObjectNotFoundError:
-            if self.is_local:
-                self._call("create", "", lambda: os.makedirs(self.root, exist_ok=True))
-            marker = dump_yaml({"format": STORE_FORMAT, "layout": "gitdata"}).encode()
-            self.put_bytes(MARKER_KEY, marker)
-            return
+            data = None
         except StorageUnavailableError as exc:
             if isinstance(exc.__cause__, OSError) and exc.__cause__.errno in (
                 errno.ENOTDIR,
@@ -311,6 +497,15 @@ class FsspecStore:
                     f"store {self.url} is not a folder", hint="check --storage / GD_STORAGE"
                 ) from None
             raise
+        if data is None:
+            if self.is_local:
+                self._call("create", "", lambda: os.makedirs(self.root, exist_ok=True))
+            marker = dump_yaml({"format": STORE_FORMAT, "layout": "gitdata"}).encode()
+            self.put_bytes(MARKER_KEY, marker)
+            return
+        self._check_marker(data)
+
+    def _check_marker(self, data: bytes) -> None:
         doc = load_yaml_mapping(data, f"{self.url}/{MARKER_KEY}")
         fmt = doc.get("format")
         if fmt != STORE_FORMAT or doc.get("layout") != "gitdata":

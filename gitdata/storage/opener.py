@@ -1,4 +1,9 @@
-"""Turning a store URL into a Store (fsspec imported lazily)."""
+"""Turning a store URL into a Store (fsspec and the cloud backends imported lazily).
+
+Credentials and endpoints come from where each cloud's own tools look for them
+(see docs/storage.md); ``storage_options`` from config are passed to fsspec on
+top of the few defaults set here.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import os
 from typing import Any
 
 from gitdata.errors import InvalidInputError, MissingDependencyError
+from gitdata.storage.faults import secret_values
 from gitdata.storage.fsstore import FsspecStore
+from gitdata.storage.transfer import DEFAULT_RETRIES
 
 # scheme -> (fsspec protocol, package, pip extra)
 _REMOTE = {
@@ -19,8 +26,22 @@ _REMOTE = {
 }
 
 
-def open_store(url: str, storage_options: dict[str, Any] | None = None) -> FsspecStore:
-    """A local path / ``file://`` URL, or ``s3://``, ``gs://``, ``azure://`` URL."""
+def store_protocol(url: str) -> str:
+    """``file``, ``s3``, ``gcs`` or ``az`` for a store URL (no I/O, no imports)."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() == "file":
+        return "file"
+    entry = _REMOTE.get(scheme.lower())
+    return entry[0] if entry else scheme.lower()
+
+
+def open_store(
+    url: str,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    retries: int = DEFAULT_RETRIES,
+) -> FsspecStore:
+    """A local path / ``file://`` URL, or an ``s3://``, ``gs://``, ``azure://`` URL."""
     if not url or not isinstance(url, str):
         raise InvalidInputError("empty store URL")
     scheme, sep, rest = url.partition("://")
@@ -34,24 +55,65 @@ def open_store(url: str, storage_options: dict[str, Any] | None = None) -> Fsspe
             f"unsupported store URL scheme {scheme!r} in {url}",
             hint="use a folder path, file://, s3://, gs:// or azure://",
         )
+    root = rest.strip("/")
+    if not root:
+        raise InvalidInputError(f"store URL {url} names no bucket or container")
     protocol, package, extra = _REMOTE[scheme]
-    if scheme == "gs" or scheme == "gcs":
-        # gcsfs probes a metadata server unless told otherwise (see docs/storage.md).
-        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    options = backend_options(protocol, storage_options or {})
     import fsspec
 
     try:
-        fs = fsspec.filesystem(protocol, **(storage_options or {}))
+        fs = fsspec.filesystem(protocol, **options)
     except ImportError:
         raise MissingDependencyError(
             f"{url} needs the {package} package",
             package=package,
             hint=f"pip install 'gitdata[{extra}]'",
         ) from None
-    root = rest.strip("/")
-    if not root:
-        raise InvalidInputError(f"store URL {url} names no bucket or container")
-    return FsspecStore(fs, root, url)
+    if protocol == "az":
+        _shorten_azure_backoff(fs)
+    return FsspecStore(fs, root, url, retries=retries, secrets=secret_values(options))
+
+
+def _shorten_azure_backoff(fs: Any) -> None:
+    """Azure's SDK waits 15 s, 18 s, 24 s between attempts (84 s to report a dead
+    endpoint); gd retries on its own, so the SDK gets two quick retries.  adlfs
+    offers no option for this: the policy object is adjusted where it is."""
+    policy = getattr(
+        getattr(getattr(fs, "service_client", None), "_config", None), "retry_policy", None
+    )
+    for attr, value in (
+        ("initial_backoff", 1),
+        ("increment_base", 2),
+        ("total_retries", 2),
+        ("connect_retries", 2),
+        ("read_retries", 2),
+        ("status_retries", 2),
+    ):
+        if isinstance(getattr(policy, attr, None), (int, float)):
+            setattr(policy, attr, value)
+
+
+def backend_options(protocol: str, user_options: dict[str, Any]) -> dict[str, Any]:
+    """fsspec options for ``protocol``: gd's defaults, then the user's on top."""
+    env = os.environ
+    # gd lists what it needs itself; a listings cache would only go stale.
+    options: dict[str, Any] = {"use_listings_cache": False}
+    if protocol == "gcs":
+        # Read by gcsfs at import: without it gcsfs 2026.x probes gRPC per bucket.
+        env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        if env.get("STORAGE_EMULATOR_HOST"):
+            # An emulator takes no credentials; do not let google-auth go looking.
+            env.setdefault("NO_GCE_CHECK", "true")
+            options["token"] = "anon"
+    elif protocol == "az":
+        # The Azure CLI's variable names, when adlfs's own are not set.
+        if env.get("AZURE_STORAGE_ACCOUNT") and not env.get("AZURE_STORAGE_ACCOUNT_NAME"):
+            options["account_name"] = env["AZURE_STORAGE_ACCOUNT"]
+        if env.get("AZURE_STORAGE_KEY") and not env.get("AZURE_STORAGE_ACCOUNT_KEY"):
+            options["account_key"] = env["AZURE_STORAGE_KEY"]
+    options.update(user_options)
+    return options
 
 
 def _local(path: str, url: str) -> FsspecStore:

@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
-import errno
 import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TypeVar
 
+from gitdata.storage.faults import classify
+
 T = TypeVar("T")
 R = TypeVar("R")
 
-_TRANSIENT_ERRNOS = {
-    errno.ECONNRESET,
-    errno.ETIMEDOUT,
-    errno.EAGAIN,
-    errno.ECONNREFUSED,
-    errno.EPIPE,
-}
 DEFAULT_WORKERS = 8
+DEFAULT_RETRIES = 3
+_MAX_DELAY = 10.0
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying: network hiccups, not missing keys or permissions."""
-    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
-        return False
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
+    """Errors worth retrying: network hiccups and throttling, not missing keys or refusals."""
+    return classify(exc).retryable
 
 
-def with_retries(fn: Callable[[], R], *, retries: int = 3, base_delay: float = 0.2) -> R:
-    """Call ``fn``; retry transient failures with exponential backoff and jitter."""
+def with_retries(
+    fn: Callable[[], R], *, retries: int = DEFAULT_RETRIES, base_delay: float = 0.2
+) -> R:
+    """Call ``fn``; retry transient failures with exponential backoff and full jitter."""
     attempt = 0
     while True:
         try:
@@ -40,7 +34,8 @@ def with_retries(fn: Callable[[], R], *, retries: int = 3, base_delay: float = 0
         except Exception as exc:
             if attempt >= retries or not is_transient(exc):
                 raise
-            time.sleep(base_delay * (2**attempt) * (0.5 + random.random()))
+            delay = min(_MAX_DELAY, base_delay * (2**attempt))
+            time.sleep(delay * (0.5 + random.random() / 2))
             attempt += 1
 
 
