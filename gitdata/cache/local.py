@@ -204,6 +204,38 @@ class LocalCache:
             raise
         return Path(final)
 
+    def salvage(self, root: Path, files: Iterable[tuple[str, str]]) -> int:
+        """Keep what an interrupted download already wrote under ``root``.
+
+        Each file whose content hashes to its sha256 becomes a blob (hardlinked
+        and made read-only, or copied across filesystems); partial or damaged
+        files are skipped.  Returns how many blobs were kept.  Call it before
+        ``root`` is deleted, so the next attempt downloads only the rest.
+        """
+        kept = 0
+        seen: set[str] = set()
+        for rel, sha in files:
+            if sha in seen:
+                continue
+            seen.add(sha)
+            path = os.path.join(root, rel)
+            final = self._blob(check_sha(sha))
+            try:
+                if os.path.exists(final) or hash_file(path) != sha:
+                    continue
+                os.chmod(path, 0o444)
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                try:
+                    os.link(path, final)
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    self.put_blob_file(sha, Path(path))
+                kept += 1
+            except (OSError, IntegrityError):
+                continue  # not written yet, partial, or raced: simply not kept
+        return kept
+
     def verify_blob(self, sha256: str) -> bool:
         """Rehash one blob: True if intact; a corrupt one is removed (False); absent is False."""
         path = self._blob(check_sha(sha256))
@@ -289,6 +321,8 @@ class LocalCache:
                     remove_tree(staging)  # another process published it first
                     return final
             except BaseException:
+                if fill is not None:
+                    self.salvage(Path(staging), files)
                 remove_tree(staging)
                 raise
             chmod_dirs([str(final)], READONLY_DIR)

@@ -300,6 +300,10 @@ def materialize(
         _swap_in(staging, target)
     except BaseException:
         if staging.exists():
+            if mode == "copy":
+                # keep what was downloaded and verified, so a retry fetches only the rest
+                with ctx.cache.shared_lock():
+                    ctx.cache.salvage(staging, files)
             remove_tree(staging)
         raise
     _auto_prune(ctx, sum(e.size for e in entries))

@@ -117,3 +117,25 @@ def test_verify_all_reports_and_removes_corrupt(cache: LocalCache):
     assert cache.has_blob(files[0][1]) and not cache.has_blob(files[1][1])
     assert not cache.has_copy("v")
     assert cache.verify_all() == []
+
+
+def test_salvage_keeps_complete_verified_files_only(cache: LocalCache, tmp_path: Path):
+    """What an interrupted download wrote: whole files become blobs, the rest is skipped."""
+    staging = tmp_path / "staging"
+    (staging / "d").mkdir(parents=True)
+    whole, partial, wrong = b"complete content", b"half of the cont", b"bit rot"
+    (staging / "d/whole.bin").write_bytes(whole)
+    (staging / "partial.bin").write_bytes(partial[:4])  # cut off mid-write
+    (staging / "wrong.bin").write_bytes(wrong)
+    files = [
+        ("d/whole.bin", sha(whole)),
+        ("again.bin", sha(whole)),  # the same content at a second path: kept once
+        ("partial.bin", sha(partial)),
+        ("wrong.bin", sha(b"something else")),
+        ("never-written.bin", sha(b"never")),
+    ]
+    assert cache.salvage(staging, files) == 1
+    assert cache.has_blob(sha(whole), len(whole)) and cache.verify_blob(sha(whole))
+    assert not cache.has_blob(sha(partial)) and not cache.has_blob(sha(b"something else"))
+    assert os.stat(cache.blob_path(sha(whole))).st_mode & WRITE_BITS == 0
+    assert cache.salvage(staging, files) == 0  # already kept

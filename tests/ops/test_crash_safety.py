@@ -80,3 +80,45 @@ def test_failed_edit_changes_nothing(src: Path, tmp_path: Path):
     with pytest.raises(ValueError):
         ds.add_files(evil)
     assert Dataset.get(dataset_id=ds.id).list_files() == before
+
+
+@pytest.mark.parametrize("mode", ["cached", "copy"])
+def test_interrupted_get_keeps_what_it_verified(src: Path, tmp_path: Path, monkeypatch, mode):
+    ds = Dataset.create(dataset_project="p", dataset_name="n")
+    ds.add_files(src)
+    ds.upload(chunk_size=0.01)  # ~10 KB chunks, each read by ranged requests
+    ds.finalize()
+    Context().cache.clear()
+    reads: list[str] = []
+    real_get_range = FsspecStore.get_range
+
+    def cut_after_ten(self, key, start, length):
+        reads.append(key)
+        if len(reads) > 10:
+            raise StorageUnavailableError("connection reset", key=key)
+        return real_get_range(self, key, start, length)
+
+    def get(target: Path):
+        again = Dataset.get(dataset_id=ds.id)
+        if mode == "copy":
+            return again.get_mutable_local_copy(str(target), max_workers=1)
+        return again.get_local_copy(max_workers=1)
+
+    monkeypatch.setattr(FsspecStore, "get_range", cut_after_ten)
+    target = tmp_path / "copy"
+    with pytest.raises(StorageUnavailableError):
+        get(target)
+    assert not target.exists()  # nothing under the final name
+    assert not list(tmp_path.glob(".copy.gd-tmp-*"))  # and no staging left
+    monkeypatch.setattr(FsspecStore, "get_range", real_get_range)
+
+    counted: list[str] = []
+
+    def counting(self, key, start, length):
+        counted.append(key)
+        return real_get_range(self, key, start, length)
+
+    monkeypatch.setattr(FsspecStore, "get_range", counting)
+    path = get(target)
+    assert read_tree(Path(path)) == read_tree(src)
+    assert len(counted) == 40 - 10  # the ten verified files were not fetched again
