@@ -98,6 +98,7 @@ def storage_servers(tmp_path_factory: pytest.TempPathFactory):
             manage.stop(root)
             pytest.fail(f"could not start storage servers {missing}: {exc}")
         os.environ.update(env)
+        os.environ["GD_TEST_SERVERS_DIR"] = str(root)
     yield {k: v for k, v in os.environ.items() if k.startswith(("GD_TEST_", "AWS_", "AZURE_"))}
     if root is not None:
         manage.stop(root)

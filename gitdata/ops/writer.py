@@ -19,7 +19,7 @@ from pathlib import Path
 from gitdata.core.chunking import PendingFile, plan_chunks
 from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.lineage import diff
-from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.core.manifest import METHOD_STORED, FileEntry, Manifest
 from gitdata.core.paths import join_dataset_path, match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import VersionRecord, utc_now
@@ -41,7 +41,7 @@ from gitdata.ops.reader import (
 )
 from gitdata.ops.scan import hash_file, hash_files, scan_folder
 from gitdata.ops.state import Draft, DraftFile
-from gitdata.storage import object_key, run_parallel, version_key
+from gitdata.storage import Store, object_key, run_parallel, version_key
 
 _SMALL_FILE = 16 * 1024 * 1024
 _BLOCK = 1024 * 1024
@@ -315,6 +315,7 @@ def upload(
         raise InvalidInputError("--chunk-size must be positive")
     with editing(ctx, draft_id) as draft:
         store = _resolve_store(ctx, draft, storage)
+        _forget_lost_chunks(draft, store)
         # Content any parent stores (even at a path a later parent replaced) is reused.
         known: dict[str, FileEntry | DraftFile] = {}
         for pid in draft.parents:
@@ -373,6 +374,24 @@ def upload(
         sizes = run_parallel(ship, groups, max_workers)
         progress.finish()
         return sum(sizes)
+
+
+def _forget_lost_chunks(draft: Draft, store: Store) -> None:
+    """Mark local content pending again when the chunk an earlier upload put it in is gone.
+
+    A resumed upload trusts its saved progress only as far as the store confirms
+    it: a bucket emptied or a backend that lost acknowledged writes (a crashed
+    emulator) would otherwise leave the draft pointing at chunks nobody has.
+    """
+    own = {f.chunk for f in draft.files.values() if f.chunk is not None and f.source is not None}
+    if not own:
+        return
+    present = store.exists_many({object_key(c) for c in own})
+    lost = {c for c in own if object_key(c) not in present}
+    for f in draft.files.values():
+        if f.chunk in lost and f.source is not None:
+            f.chunk = f.offset = f.length = None
+            f.method = METHOD_STORED
 
 
 def finalize(

@@ -40,7 +40,22 @@ _CREDENTIAL_HINTS = {
     "gcs": "check GOOGLE_APPLICATION_CREDENTIALS (or gcloud auth application-default login)",
     "az": "check AZURE_STORAGE_CONNECTION_STRING, or account name + key / SAS token",
 }
+# fsspec names a filesystem by its first protocol ("gs", "abfs"); gd by its cloud
+_CANONICAL_PROTOCOLS = {
+    "local": "file",
+    "gs": "gcs",
+    "abfs": "az",
+    "abfss": "az",
+    "s3a": "s3",
+}
 R = TypeVar("R")
+
+
+def credential_hint(protocol: str) -> str:
+    """Where users of the cloud behind ``protocol`` keep its credentials."""
+    return _CREDENTIAL_HINTS.get(protocol, "check the store's credentials")
+
+
 _COPY_BLOCK = 4 * 1024 * 1024
 
 
@@ -121,7 +136,7 @@ class FsspecStore:
         self.retries = retries
         self._secrets = tuple(secrets)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-        self.protocol = "file" if protocol in ("file", "local") else protocol
+        self.protocol = _CANONICAL_PROTOCOLS.get(protocol, protocol)
         self.is_local = self.protocol == "file"
         self.bucket = None if self.is_local else self.root.split("/", 1)[0]
         self._bucket_known = False
@@ -164,7 +179,7 @@ class FsspecStore:
             return StorageCredentialsError(
                 f"store {self.url} rejected the credentials on {op}: {reason}",
                 key=key,
-                hint=_CREDENTIAL_HINTS.get(self.protocol, "check the store's credentials"),
+                hint=credential_hint(self.protocol),
             )
         if fault.kind == faults.PERMISSION:
             return StoragePermissionError(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from gitdata.errors import InvalidInputError, MissingDependencyError
-from gitdata.storage.faults import secret_values
-from gitdata.storage.fsstore import FsspecStore
+from gitdata.errors import InvalidInputError, MissingDependencyError, StorageCredentialsError
+from gitdata.storage.faults import CREDENTIALS, classify, redact, secret_values
+from gitdata.storage.fsstore import FsspecStore, credential_hint
 from gitdata.storage.transfer import DEFAULT_RETRIES
 
 # scheme -> (fsspec protocol, package, pip extra)
@@ -70,9 +70,26 @@ def open_store(
             package=package,
             hint=f"pip install 'gitdata[{extra}]'",
         ) from None
+    except Exception as exc:  # the SDK refused its settings before any request
+        raise _open_failed(url, protocol, exc, options) from exc
     if protocol == "az":
         _shorten_azure_backoff(fs)
     return FsspecStore(fs, root, url, retries=retries, secrets=secret_values(options))
+
+
+def _open_failed(url: str, protocol: str, exc: Exception, options: dict[str, Any]) -> Exception:
+    """The error for a filesystem its SDK would not even build (adlfs without an
+    account or key, a malformed connection string or credentials file)."""
+    reason = redact(
+        str(exc).strip().splitlines()[0] if str(exc).strip() else "", secret_values(options)
+    )
+    reason = reason or type(exc).__name__
+    hint = credential_hint(protocol)
+    if classify(exc).kind == CREDENTIALS or "credential" in reason.lower():
+        return StorageCredentialsError(
+            f"store {url} has no usable credentials: {reason}", hint=hint
+        )
+    return InvalidInputError(f"cannot open store {url}: {reason}", hint=hint)
 
 
 def _shorten_azure_backoff(fs: Any) -> None:
@@ -97,8 +114,10 @@ def _shorten_azure_backoff(fs: Any) -> None:
 def backend_options(protocol: str, user_options: dict[str, Any]) -> dict[str, Any]:
     """fsspec options for ``protocol``: gd's defaults, then the user's on top."""
     env = os.environ
-    # gd lists what it needs itself; a listings cache would only go stale.
-    options: dict[str, Any] = {"use_listings_cache": False}
+    # gd lists what it needs itself; a listings cache would only go stale.  A new
+    # instance per store: fsspec's instance cache ignores the environment, so a
+    # changed AWS_ENDPOINT_URL or credential would otherwise be missed in-process.
+    options: dict[str, Any] = {"use_listings_cache": False, "skip_instance_cache": True}
     if protocol == "gcs":
         # Read by gcsfs at import: without it gcsfs 2026.x probes gRPC per bucket.
         env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")

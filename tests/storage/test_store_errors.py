@@ -16,6 +16,7 @@ from servers.errorserver import CloudErrorServer
 
 from gitdata.errors import (
     BucketNotFoundError,
+    InvalidInputError,
     StorageCredentialsError,
     StoragePermissionError,
     StorageThrottledError,
@@ -61,34 +62,52 @@ def test_missing_bucket_is_named_and_created_on_request(cloud):
     with pytest.raises(BucketNotFoundError) as info:
         store.ensure_initialized()
     assert "does not exist" in info.value.message and "--create-bucket" in info.value.hint
+    noun = "container" if cloud == "azure" else "bucket"
+    assert info.value.message.startswith(f"{noun} 'gd-missing-")
     assert info.value.exit_code == 3
     store.ensure_initialized(create_bucket=True)
     assert store.exists("gitdata-store.yaml")
     open_store(url).ensure_initialized()  # now simply there
 
 
+CREDENTIAL_HINT = {
+    "s3": "AWS_ACCESS_KEY_ID",
+    "gcs": "GOOGLE_APPLICATION_CREDENTIALS",
+    "azure": "AZURE_STORAGE_CONNECTION_STRING",
+}
+ENDPOINT_HINT = {"s3": "AWS_ENDPOINT_URL", "gcs": "STORAGE_EMULATOR_HOST", "azure": "BlobEndpoint"}
+
+
 def test_wrong_credentials(cloud):
-    if cloud == "gcs":
-        pytest.skip("fake-gcs-server checks no credentials: see test_gcs_auth_errors")
-    bucket = new_bucket(cloud)
-    secret = "WrOnGsEcReT" * 4 if cloud == "s3" else AZURITE_KEY.replace("Eby8", "Xby8")
-    endpoint = {
-        "s3": "GD_TEST_S3_ENDPOINT_URL",
-        "azure": "GD_TEST_AZURE_BLOB_ENDPOINT",
-    }[cloud]
     import os
 
-    base = os.environ[endpoint]
-    if cloud == "azure":
-        base = base.rsplit("/", 1)[0]
-    store = open_store(
-        cloud_url(cloud, bucket), endpoint_options(cloud, base, secret=secret), retries=0
-    )
-    with pytest.raises(StorageCredentialsError) as info:
-        store.ensure_initialized()
+    if cloud == "gcs":
+        # fake-gcs-server checks no credentials: a server answering as GCS does
+        # to a bad token stands in for it
+        with CloudErrorServer("gcs", 401, "authError") as srv:
+            store = open_store("gs://bucket/p", {"token": "anon", "endpoint_url": srv.url})
+            with pytest.raises(StorageCredentialsError) as info:
+                store.ensure_initialized()
+        secret = "never-sent"
+    else:
+        bucket = new_bucket(cloud)
+        secret = "WrOnGsEcReT" * 4 if cloud == "s3" else AZURITE_KEY.replace("Eby8", "Xby8")
+        endpoint = {
+            "s3": "GD_TEST_S3_ENDPOINT_URL",
+            "azure": "GD_TEST_AZURE_BLOB_ENDPOINT",
+        }[cloud]
+        base = os.environ[endpoint]
+        if cloud == "azure":
+            base = base.rsplit("/", 1)[0]
+        store = open_store(
+            cloud_url(cloud, bucket), endpoint_options(cloud, base, secret=secret), retries=0
+        )
+        with pytest.raises(StorageCredentialsError) as info:
+            store.ensure_initialized()
     assert info.value.exit_code == 7
     assert secret not in str(info.value) and secret not in (info.value.hint or "")
     assert "credentials" in info.value.message
+    assert CREDENTIAL_HINT[cloud] in info.value.hint
 
 
 @pytest.mark.parametrize(
@@ -112,6 +131,7 @@ def test_endpoint_down(cloud):
         store.ensure_initialized()
     assert info.value.exit_code == 6
     assert "cannot reach store" in info.value.message
+    assert ENDPOINT_HINT[cloud] in info.value.hint
     assert "x" * 40 not in str(info.value)
 
 
@@ -187,9 +207,28 @@ def test_throttling_after_retries(cloud_kind, status, code):
         with pytest.raises(StorageThrottledError) as info:
             store.get_bytes(KEY)
         assert info.value.exit_code == 6
-        assert "throttling" in info.value.message and "retries" in info.value.message
+        assert "throttling" in info.value.message and "every retry" in info.value.message
         assert srv.requests >= 2  # the SDK retried before gd gave up
 
 
 def _scheme(cloud: str) -> str:
     return {"s3": "s3", "gcs": "gs", "azure": "azure"}[cloud]
+
+
+def test_azure_without_credentials_says_so(monkeypatch):
+    for var in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(StorageCredentialsError) as info:
+        open_store("azure://container/p")
+    assert info.value.exit_code == 7
+    assert "AZURE_STORAGE_CONNECTION_STRING" in info.value.hint
+
+
+def test_malformed_azure_connection_string_is_refused_without_echoing_it(monkeypatch):
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "not a connection string")
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_NAME", raising=False)
+    with pytest.raises(InvalidInputError) as info:
+        open_store("azure://container/p")
+    assert info.value.exit_code == 4
+    assert "cannot open store azure://container/p" in info.value.message
+    assert "not a connection string" not in str(info.value)

@@ -1,0 +1,1 @@
+"""Real storage servers and network fault tools used by the test suite."""
