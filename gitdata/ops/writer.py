@@ -354,10 +354,20 @@ def upload(
         # Local stores: pack straight into the store's tmp/ and publish by rename.
         staging = store.staging_dir() or ctx.settings.cache_dir / "tmp"
 
+        # Packing and hashing are CPU work, sending is I/O: at most one chunk is
+        # packed per core, so the first chunks are on the wire while later ones
+        # are still packed instead of every worker packing at once, then sending.
+        packing = threading.BoundedSemaphore(os.cpu_count() or 1)
+
         def ship(group: list[PendingFile]) -> int:
-            tmp, placed = _pack_chunk(staging, group, sources, compression)
+            with packing:
+                tmp, placed = _pack_chunk(staging, group, sources, compression)
+                try:
+                    chunk_sha = hash_file(str(tmp))
+                except BaseException:
+                    tmp.unlink(missing_ok=True)
+                    raise
             try:
-                chunk_sha = hash_file(str(tmp))
                 size = tmp.stat().st_size
                 store.put_file(object_key(chunk_sha), tmp, move=True)
             finally:
