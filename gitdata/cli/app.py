@@ -62,11 +62,13 @@ class GdGroup(TyperGroup):
         return super().parse_args(ctx, expand_multi_value(hoist_global_flags(list(args))))
 
     def invoke(self, ctx: Any) -> Any:
+        from gitdata.cli.output import stop_progress_bars
         from gitdata.errors import EXIT_INTERNAL, GitDataError
 
         try:
             return super().invoke(ctx)
         except GitDataError as exc:
+            stop_progress_bars()
             if debug_enabled():
                 raise
             report_error(exc.message, exc.hint, exc.fields.get("problems"))
@@ -74,9 +76,12 @@ class GdGroup(TyperGroup):
         except _PASS_THROUGH:
             raise
         except KeyboardInterrupt:
+            stop_progress_bars()
             report_error("interrupted")
+            exit_now_if_transfers_running(130)
             raise typer.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+            stop_progress_bars()
             if debug_enabled():
                 raise
             report_error(
@@ -101,6 +106,25 @@ def _configure_logging(debug: bool) -> None:
 def debug_enabled() -> bool:
     """--debug on the command line, or GD_DEBUG=1."""
     return FLAGS["debug"] or os.environ.get("GD_DEBUG") == "1"
+
+
+def exit_now_if_transfers_running(code: int) -> None:
+    """After Ctrl-C, leave at once instead of waiting for transfers in flight.
+
+    Python would otherwise join the transfer threads at exit (a 64 MiB chunk on a
+    slow link: minutes).  Every write gd makes is crash-safe (temp name, then
+    rename or a single PUT; progress saved atomically), so abandoning them is the
+    same as the kill -9 the format is designed for.
+    """
+    import threading
+
+    from gitdata.storage.transfer import TRANSFER_THREAD_PREFIX, discard_scratch
+
+    if any(t.name.startswith(TRANSFER_THREAD_PREFIX) for t in threading.enumerate()):
+        discard_scratch()  # temp files those threads were writing
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def report_error(message: str, hint: str | None = None, details: list[str] | None = None) -> None:

@@ -97,6 +97,7 @@ class RichProgress:
             console=_stderr_console(),
         )
         self._bar.start()
+        _LIVE_BARS.add(self)
         self._task = self._bar.add_task(description, total=total)
 
     def advance(self, amount: int = 1) -> None:
@@ -108,6 +109,17 @@ class RichProgress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+        _LIVE_BARS.discard(self)
+
+
+_LIVE_BARS: set[RichProgress] = set()
+
+
+def stop_progress_bars() -> None:
+    """Take down bars an interrupted command left running (and restore the cursor)
+    so its error line is not drawn over."""
+    for bar in list(_LIVE_BARS):
+        bar.finish()
 
 
 def _stderr_console():

@@ -29,6 +29,7 @@ from gitdata.errors import (
 )
 from gitdata.ops.context import Context
 from gitdata.storage import object_key, run_parallel
+from gitdata.storage.transfer import track_scratch, untrack_scratch
 
 # Fetch a whole chunk when more than this many of its members are needed;
 # otherwise ranged reads of just those members are cheaper.
@@ -107,6 +108,7 @@ def _read_whole_chunk(ctx: Context, key: str, members: list[FileEntry], deliver,
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="get-", suffix=".zip")
     os.close(fd)
+    track_scratch(tmp)
     where = f"{ctx.store.url}/{key}"
     try:
         ctx.store.get_file(key, Path(tmp))
@@ -121,6 +123,7 @@ def _read_whole_chunk(ctx: Context, key: str, members: list[FileEntry], deliver,
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        untrack_scratch(tmp)
 
 
 def _distinct_missing(ctx: Context, entries: list[FileEntry]) -> list[FileEntry]:

@@ -42,6 +42,7 @@ from gitdata.ops.reader import (
 from gitdata.ops.scan import hash_file, hash_files, scan_folder
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel, version_key
+from gitdata.storage.transfer import track_scratch, untrack_scratch
 
 _SMALL_FILE = 16 * 1024 * 1024
 _BLOCK = 1024 * 1024
@@ -236,11 +237,18 @@ def _read_blocks(path: str) -> Iterator[bytes]:
 
 
 def _pack_chunk(
-    tmp_dir: Path, group: list[PendingFile], sources: dict[str, DraftFile], compression: str
+    tmp_dir: Path,
+    group: list[PendingFile],
+    sources: dict[str, DraftFile],
+    compression: str,
 ) -> tuple[Path, dict[str, tuple[int, int, str]]]:
-    """Write one chunk to a temp file; return it and sha256 -> (offset, length, method)."""
+    """Write one chunk to a temp file; return it and sha256 -> (offset, length, method).
+
+    The temp file is tracked as scratch until the caller has sent or removed it.
+    """
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="chunk-", suffix=".zip")
+    track_scratch(tmp)
     placed: dict[str, tuple[int, int, str]] = {}
     try:
         with os.fdopen(fd, "w+b") as out:
@@ -271,6 +279,7 @@ def _pack_chunk(
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        untrack_scratch(tmp)
         raise
     return Path(tmp), placed
 
@@ -366,6 +375,7 @@ def upload(
                     chunk_sha = hash_file(str(tmp))
                 except BaseException:
                     tmp.unlink(missing_ok=True)
+                    untrack_scratch(str(tmp))
                     raise
             try:
                 size = tmp.stat().st_size
@@ -373,6 +383,7 @@ def upload(
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
+                untrack_scratch(str(tmp))
             with lock:
                 for sha, (offset, length, method) in placed.items():
                     for f in by_sha[sha]:
