@@ -354,7 +354,7 @@ def gc(
     for vid in report.removed_versions:
         note(f"  {verb}: version {vid}")
     if report.aborted_uploads:
-        note(f"aborted {report.aborted_uploads} unfinished multipart upload(s) older than {grace}")
+        note(f"cleaned up {report.aborted_uploads} unfinished upload(s) older than {grace}")
 
 
 def _report_stale(ctx) -> None:

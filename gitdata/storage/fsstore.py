@@ -73,46 +73,7 @@ class Store(Protocol):
     def get_file(self, key: str, local_path: Path, progress: Any = None) -> None: ...
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> bool: ...
     def put_file(self, key: str, local_path: Path, *, progress: Any = None) -> bool: ...
-    def abort_stale_uploads(self, older_than: float) -> int:
-        """Abort multipart uploads under this store started more than ``older_than``
-        seconds ago (left by killed processes); returns how many.
-
-        S3 only: they are invisible, never expire by themselves and are billed.
-        GCS resumable sessions and Azure uncommitted blocks expire after a week.
-        """
-        if self.protocol != "s3":
-            return 0
-        prefix = self.root.partition("/")[2]
-        prefix = f"{prefix}/" if prefix else ""
-        cutoff = time.time() - older_than
-
-        def run() -> int:
-            aborted = 0
-            page_args: dict[str, str] = {}
-            while True:
-                page = self.fs.call_s3(
-                    "list_multipart_uploads", Bucket=self.bucket, Prefix=prefix, **page_args
-                )
-                for upload in page.get("Uploads", []):
-                    started = upload.get("Initiated")
-                    if started is not None and started.timestamp() > cutoff:
-                        continue
-                    self.fs.call_s3(
-                        "abort_multipart_upload",
-                        Bucket=self.bucket,
-                        Key=upload["Key"],
-                        UploadId=upload["UploadId"],
-                    )
-                    aborted += 1
-                if not page.get("IsTruncated"):
-                    return aborted
-                page_args = {
-                    "KeyMarker": page.get("NextKeyMarker", ""),
-                    "UploadIdMarker": page.get("NextUploadIdMarker", ""),
-                }
-
-        return self._call("clean up unfinished uploads", "", run)
-
+    def abort_stale_uploads(self, older_than: float) -> int: ...
     def delete(self, key: str) -> None: ...
     def list(self, prefix: str) -> list[str]: ...
     def ensure_initialized(self, *, create_bucket: bool = False) -> None: ...
@@ -423,6 +384,24 @@ class FsspecStore:
             self._call("write", key, lambda: self.fs.put_file(str(local_path), self._path(key)))
         return True
 
+    def _remove_stale_staging(self, cutoff: float) -> int:
+        def run() -> int:
+            removed = 0
+            try:
+                entries = list(os.scandir(os.path.join(self.root, "tmp")))
+            except FileNotFoundError:
+                return 0
+            for entry in entries:
+                try:
+                    if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+                except FileNotFoundError:
+                    continue  # another process finished with it
+            return removed
+
+        return self._call("clean up unfinished uploads", "tmp", run)
+
     def _local_publish(self, key: str, write: Callable[[Any], Any]) -> None:
         """Write under tmp/ inside the store, then rename to the final key (atomic)."""
         final = self._path(key)
@@ -443,12 +422,15 @@ class FsspecStore:
             raise
 
     def abort_stale_uploads(self, older_than: float) -> int:
-        """Abort multipart uploads under this store started more than ``older_than``
-        seconds ago (left by killed processes); returns how many.
+        """Clean up uploads a killed process left more than ``older_than`` seconds
+        ago; returns how many.
 
-        S3 only: they are invisible, never expire by themselves and are billed.
-        GCS resumable sessions and Azure uncommitted blocks expire after a week.
+        S3: abort multipart uploads (invisible, never expire by themselves, billed).
+        Local folders: remove temp files under ``tmp/``.  GCS resumable sessions
+        and Azure uncommitted blocks expire by themselves after a week.
         """
+        if self.is_local:
+            return self._remove_stale_staging(time.time() - older_than)
         if self.protocol != "s3":
             return 0
         prefix = self.root.partition("/")[2]

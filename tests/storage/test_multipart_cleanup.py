@@ -1,4 +1,5 @@
-"""Multipart uploads a killed process left behind are found and aborted (S3)."""
+"""Uploads a killed process left behind are cleaned up: multipart uploads (S3),
+temp files in a folder store's tmp/."""
 
 from __future__ import annotations
 
@@ -44,5 +45,23 @@ def test_stale_multipart_uploads_are_aborted(storage_servers):
     )
 
 
-def test_other_stores_have_nothing_to_abort(tmp_path):
-    assert open_store(str(tmp_path / "s")).abort_stale_uploads(0) == 0
+def test_local_store_removes_stale_staging_files(tmp_path):
+    """What a gd killed while publishing into a folder store leaves in its tmp/."""
+    import os
+    import time
+
+    store = open_store(str(tmp_path / "s"))
+    store.ensure_initialized()
+    assert store.abort_stale_uploads(0) == 0
+    staging = tmp_path / "s" / "tmp"
+    staging.mkdir(exist_ok=True)
+    old = staging / "chunk-abandoned.zip"
+    old.write_bytes(b"half a chunk")
+    day_ago = time.time() - 86400
+    os.utime(old, (day_ago, day_ago))
+    fresh = staging / "chunk-in-progress.zip"
+    fresh.write_bytes(b"being written")
+    store.put_bytes("objects/ab/" + "ab" * 32, b"kept")
+    assert store.abort_stale_uploads(3600) == 1
+    assert not old.exists() and fresh.exists()  # a running upload's file is left alone
+    assert store.get_bytes("objects/ab/" + "ab" * 32) == b"kept"
