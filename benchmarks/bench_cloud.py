@@ -19,14 +19,13 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT, gd_runner, isolated_env, measure
+
 MiB = 1024 * 1024
 
 
@@ -128,32 +127,13 @@ def main() -> None:
 
 def run_once(tmp: Path, name: str, maker, workers: int, results) -> None:
     bucket = f"gd-bench-{uuid.uuid4().hex[:10]}"
-    env = {
-        **os.environ,
-        "HOME": str(tmp / "home"),
-        "XDG_CACHE_HOME": str(tmp / "home/.cache"),
-        "XDG_CONFIG_HOME": str(tmp / "home/.config"),
-        "XDG_DATA_HOME": str(tmp / "home/.local/share"),
-        "XDG_STATE_HOME": str(tmp / "home/.local/state"),
-        "GD_STORAGE": f"s3://{bucket}/bench",
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("GD_CACHE_DIR", None)
+    env = isolated_env(tmp / "home", f"s3://{bucket}/bench")
     data = tmp / "data"
     size = maker(data)
-    gd = [sys.executable, "-m", "gitdata", "-q"]
-
-    def run(*cmd: str) -> str:
-        r = subprocess.run([*gd, *cmd], env=env, capture_output=True, text=True, cwd=tmp)
-        if r.returncode:
-            raise SystemExit(f"gd {' '.join(cmd)} failed:\n{r.stderr}")
-        return r.stdout.strip()
+    run = gd_runner(env, tmp)
 
     def timed(step: str, fn) -> None:
-        os.sync()
-        t = time.perf_counter()
-        fn()
-        results.setdefault(f"{name}: {step}", []).append((time.perf_counter() - t, size))
+        results.setdefault(f"{name}: {step}", []).append((measure(fn), size))
 
     if size >= 100 * MiB:  # 20,000 single PUTs would only measure request overhead
         timed(

@@ -21,13 +21,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import gd_runner, isolated_env, measure
 
 
 def make_files(root: Path, count: int, size: int) -> None:
@@ -66,32 +64,13 @@ def main() -> None:
 
 
 def run_once(tmp: Path, args, results: dict[str, list[float]]) -> None:
-    env = {
-        **os.environ,
-        "HOME": str(tmp / "home"),
-        "XDG_CACHE_HOME": str(tmp / "home/.cache"),
-        "XDG_CONFIG_HOME": str(tmp / "home/.config"),
-        "XDG_DATA_HOME": str(tmp / "home/.local/share"),
-        "XDG_STATE_HOME": str(tmp / "home/.local/state"),
-        "GD_STORAGE": str(tmp / "store"),
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("GD_CACHE_DIR", None)
+    env = isolated_env(tmp / "home", str(tmp / "store"))
     data = tmp / "data"
     make_files(data, args.files, args.size)
-    gd = [sys.executable, "-m", "gitdata", "-q"]
-
-    def run(*cmd: str) -> str:
-        r = subprocess.run([*gd, *cmd], env=env, capture_output=True, text=True, cwd=tmp)
-        if r.returncode:
-            raise SystemExit(f"gd {' '.join(cmd)} failed:\n{r.stderr}")
-        return r.stdout.strip()
+    run = gd_runner(env, tmp)
 
     def timed(step: str, fn) -> None:
-        os.sync()
-        t = time.perf_counter()
-        fn()
-        results.setdefault(step, []).append(time.perf_counter() - t)
+        results.setdefault(step, []).append(measure(fn))
 
     ids: list[str] = []
     timed(
@@ -121,10 +100,9 @@ def run_once(tmp: Path, args, results: dict[str, list[float]]) -> None:
     timed("cold get --copy", lambda: run("get", "--id", ids[0], "--copy", str(tmp / "copy")))
     timed("cold get (cached read-only copy)", lambda: run("get", "--id", ids[0]))
     timed("warm get --link", lambda: run("get", "--id", ids[0], "--link", str(tmp / "linked")))
-    for i in range(args.changed):
-        (data / f"d{i % 20:03d}" / f"f{(i % 20) * 1000 + i:06d}.bin").write_bytes(
-            os.urandom(args.size)
-        )
+    step = max(1, args.files // args.changed)  # changes spread over the folders
+    for i in range(0, min(args.files, step * args.changed), step):
+        (data / f"d{i // 1000:03d}" / f"f{i:06d}.bin").write_bytes(os.urandom(args.size))
     timed(
         f"re-sync, {args.changed} changed (create + sync + close)",
         lambda: run("sync", "--project", "bench", "--name", "ds", "--folder", str(data)),

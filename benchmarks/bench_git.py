@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import isolated_env
 
 
 def main() -> None:
@@ -40,22 +40,13 @@ def main() -> None:
 
 
 def run(tmp: Path, args) -> None:
-    home = tmp / "home"
     env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local/share"),
-        "XDG_STATE_HOME": str(home / ".local/state"),
-        "PYTHONPATH": str(ROOT),
+        **isolated_env(tmp / "home"),
         "GIT_AUTHOR_NAME": "bench",
         "GIT_AUTHOR_EMAIL": "bench@example.com",
         "GIT_COMMITTER_NAME": "bench",
         "GIT_COMMITTER_EMAIL": "bench@example.com",
     }
-    env.pop("GD_STORAGE", None)
-    env.pop("GD_CACHE_DIR", None)
     os.environ.update(env)
     repo_dir = tmp / "repo"
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo_dir)], check=True)

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -34,3 +37,16 @@ def gd() -> Callable[..., Result]:
         return r
 
     return run
+
+
+def run_gd(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """`gd ARGS...` in its own process (as a user runs it), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "gitdata", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -14,22 +14,11 @@ import fsspec
 import pytest
 from servers.faultproxy import FaultProxy
 
+from tests.cli.conftest import run_gd as gd
 from tests.conftest import cloud_options, make_tree, new_bucket, read_tree
 
 pytestmark = pytest.mark.cloud
 CHUNKS = 6
-
-
-def gd(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gitdata", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_ctrl_c_during_upload_stops_now_and_resumes(storage_servers, tmp_path: Path):

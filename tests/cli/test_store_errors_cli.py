@@ -6,25 +6,15 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import run_gd
 from tests.conftest import make_tree, new_bucket
 
 pytestmark = pytest.mark.cloud
-
-
-def run_gd(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gitdata", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture
@@ -53,9 +43,10 @@ def test_wrong_secret(s3_env, tmp_path: Path):
 
 
 def test_missing_bucket_then_create_bucket(s3_env, tmp_path: Path):
-    env = {**s3_env, "GD_STORAGE": "s3://gd-not-there-yet/store"}
+    bucket = f"gd-not-there-yet-{uuid.uuid4().hex[:8]}"
+    env = {**s3_env, "GD_STORAGE": f"s3://{bucket}/store"}
     proc = run_gd("create", "--project", "p", "--name", "n", env=env, cwd=tmp_path)
-    assert_one_line_error(proc, 3, "bucket 'gd-not-there-yet'", "does not exist")
+    assert_one_line_error(proc, 3, f"bucket '{bucket}'", "does not exist")
     assert "--create-bucket" in proc.stderr
     proc = run_gd(
         "create", "--project", "p", "--name", "n", "--create-bucket", env=env, cwd=tmp_path

@@ -436,14 +436,20 @@ def _s3_warm_up(url: str) -> None:
 # ---------------------------------------------------------------- GCS, Azure
 
 
-def _gcs_launch(root: Path) -> dict[str, str]:
-    binary = fake_gcs_binary()
+def _fresh_server_dir(root: Path, name: str, binary: Path) -> tuple[Path, int]:
+    """An empty folder for ``name``'s data, and a free port for it."""
     if not os.access(binary, os.X_OK):
-        raise ServerError(f"gcs: {binary} missing (run: manage.py install)")
-    d = root / "gcs"
+        raise ServerError(f"{name}: {binary} missing (run: manage.py install)")
+    d = root / name
     shutil.rmtree(d, ignore_errors=True)
     (d / "data").mkdir(parents=True)
     (port,) = _free_ports(1)
+    return d, port
+
+
+def _gcs_launch(root: Path) -> dict[str, str]:
+    binary = fake_gcs_binary()
+    d, port = _fresh_server_dir(root, "gcs", binary)
     url = f"http://127.0.0.1:{port}"
     # data on disk, not -backend memory, so a killed and relaunched server keeps it
     _launch(d / "server.pid", d / "server.log", [
@@ -462,12 +468,7 @@ def _gcs_launch(root: Path) -> dict[str, str]:
 
 def _azure_launch(root: Path) -> dict[str, str]:
     binary = azurite_binary()
-    if not os.access(binary, os.X_OK):
-        raise ServerError(f"azure: {binary} missing (run: manage.py install)")
-    d = root / "azure"
-    shutil.rmtree(d, ignore_errors=True)
-    (d / "data").mkdir(parents=True)
-    (port,) = _free_ports(1)
+    d, port = _fresh_server_dir(root, "azure", binary)
     endpoint = f"http://127.0.0.1:{port}/{AZ_ACCOUNT}"
     _launch(d / "server.pid", d / "server.log", [
         str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
