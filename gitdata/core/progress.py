@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 
@@ -32,3 +33,36 @@ class NullProgress:
 
 
 NULL_PROGRESS = NullProgress()
+
+
+class ByteShare:
+    """Reports a transfer's bytes to ``progress`` as its share of ``units``.
+
+    A chunk of ``size`` bytes carries ``units`` of content (their sizes differ by
+    zip headers, or by compression): each byte sent advances the bar by
+    ``units / size``, and :meth:`complete` settles the rest, so the phase's total
+    comes out exact whatever the store reported.
+    """
+
+    def __init__(self, progress: Progress, units: int, size: int) -> None:
+        self._progress = progress
+        self._units = units
+        self._size = max(size, 1)
+        self._bytes = 0
+        self._reported = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, nbytes: int) -> None:
+        with self._lock:
+            self._bytes = min(self._size, self._bytes + nbytes)
+            due = self._units * self._bytes // self._size - self._reported
+            self._reported += due
+        if due > 0:
+            self._progress.advance(due)
+
+    def complete(self) -> None:
+        with self._lock:
+            due = self._units - self._reported
+            self._reported = self._units
+        if due > 0:
+            self._progress.advance(due)

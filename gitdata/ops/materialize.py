@@ -18,7 +18,7 @@ from pathlib import Path
 from gitdata.cache.fsutil import remove_tree, write_all
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.paths import normalize_dataset_path
-from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.core.progress import NULL_PROGRESS, ByteShare, Progress
 from gitdata.core.sharding import select_part
 from gitdata.core.zipchunk import decode_member
 from gitdata.errors import (
@@ -111,7 +111,11 @@ def _read_whole_chunk(ctx: Context, key: str, members: list[FileEntry], deliver,
     track_scratch(tmp)
     where = f"{ctx.store.url}/{key}"
     try:
-        ctx.store.get_file(key, Path(tmp))
+        # the bar moves as the chunk arrives, in units of the wanted content in it
+        # (its size is estimated from the last wanted member: no extra request)
+        extent = max(e.offset + e.length for e in members)
+        received = ByteShare(progress, sum(e.size for e in members), extent)
+        ctx.store.get_file(key, Path(tmp), progress=received)
         with open(tmp, "rb") as fh:
             for e in members:
                 fh.seek(e.offset)
@@ -119,7 +123,7 @@ def _read_whole_chunk(ctx: Context, key: str, members: list[FileEntry], deliver,
                 if len(raw) != e.length:
                     raise IntegrityError(f"chunk {key} is truncated", key=key)
                 deliver(e, decode_member(raw, e.method, e.size, e.sha256, where))
-                progress.advance(e.size)
+        received.complete()
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -21,7 +21,7 @@ from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import METHOD_STORED, FileEntry, Manifest
 from gitdata.core.paths import join_dataset_path, match_pattern, normalize_dataset_path
-from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.core.progress import NULL_PROGRESS, ByteShare, Progress
 from gitdata.core.record import VersionRecord, utc_now
 from gitdata.core.zipchunk import ChunkWriter
 from gitdata.errors import (
@@ -379,7 +379,9 @@ def upload(
                     raise
             try:
                 size = tmp.stat().st_size
-                store.put_file(object_key(chunk_sha), tmp, move=True)
+                # the bar moves as bytes go out, in units of the content they carry
+                sent = ByteShare(progress, sum(p.size for p in group), size)
+                store.put_file(object_key(chunk_sha), tmp, move=True, progress=sent)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
@@ -389,7 +391,7 @@ def upload(
                     for f in by_sha[sha]:
                         f.chunk, f.offset, f.length, f.method = chunk_sha, offset, length, method
                 ctx.state.save_draft(draft)  # resume point
-            progress.advance(sum(p.size for p in group))
+            sent.complete()
             return size
 
         sizes = run_parallel(ship, groups, max_workers)

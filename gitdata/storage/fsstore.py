@@ -27,7 +27,12 @@ from gitdata.errors import (
 from gitdata.storage import faults
 from gitdata.storage.faults import classify, redact
 from gitdata.storage.keys import MARKER_KEY, OBJECTS_PREFIX
-from gitdata.storage.transfer import DEFAULT_RETRIES, with_retries
+from gitdata.storage.transfer import (
+    DEFAULT_RETRIES,
+    track_scratch,
+    untrack_scratch,
+    with_retries,
+)
 
 STORE_FORMAT = 1
 _ENDPOINT_HINTS = {
@@ -70,9 +75,13 @@ class Store(Protocol):
     def size(self, key: str) -> int: ...
     def get_bytes(self, key: str) -> bytes: ...
     def get_range(self, key: str, start: int, length: int) -> bytes: ...
-    def get_file(self, key: str, local_path: Path, progress: Any = None) -> None: ...
+    def get_file(
+        self, key: str, local_path: Path, progress: Callable[[int], None] | None = None
+    ) -> None: ...
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> bool: ...
-    def put_file(self, key: str, local_path: Path, *, progress: Any = None) -> bool: ...
+    def put_file(
+        self, key: str, local_path: Path, *, progress: Callable[[int], None] | None = None
+    ) -> bool: ...
     def abort_stale_uploads(self, older_than: float) -> int: ...
     def delete(self, key: str) -> None: ...
     def list(self, prefix: str) -> list[str]: ...
@@ -247,23 +256,32 @@ class FsspecStore:
             )
         return data
 
-    def get_file(self, key: str, local_path: Path, progress: Any = None) -> None:
-        """Download to a temp name beside ``local_path``, then rename into place."""
+    def get_file(
+        self, key: str, local_path: Path, progress: Callable[[int], None] | None = None
+    ) -> None:
+        """Download to a temp name beside ``local_path``, then rename into place.
+
+        ``progress(n)`` is called as bytes arrive (a retried attempt is not counted twice).
+        """
         local_path = Path(local_path)
         fd, tmp = tempfile.mkstemp(
             dir=local_path.parent, prefix=f".{local_path.name}.", suffix=".part"
         )
         os.close(fd)
+        track_scratch(tmp)
         try:
             if self.is_local:
                 self._call("read", key, lambda: shutil.copyfile(self._path(key), tmp))
             else:
-                self._call("read", key, lambda: self.fs.get_file(self._path(key), tmp))
+                callback = _byte_callback(progress)
+                self._call("read", key, lambda: self.fs.get_file(self._path(key), tmp, **callback))
             os.replace(tmp, local_path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        finally:
+            untrack_scratch(tmp)
 
     def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix`` (recursive), relative to the store root."""
@@ -352,12 +370,18 @@ class FsspecStore:
         return path
 
     def put_file(
-        self, key: str, local_path: Path, *, progress: Any = None, move: bool = False
+        self,
+        key: str,
+        local_path: Path,
+        *,
+        progress: Callable[[int], None] | None = None,
+        move: bool = False,
     ) -> bool:
         """Upload a local file; False if the key already existed.
 
         With ``move`` on a local store the file is renamed into place (no copy);
         it must then live on the store's filesystem (see :meth:`staging_dir`).
+        ``progress(n)`` is called as bytes are sent to an object store.
         """
         if self.exists(key):
             return False
@@ -381,7 +405,10 @@ class FsspecStore:
 
             self._call("write", key, lambda: self._local_publish(key, copy))
         else:
-            self._call("write", key, lambda: self.fs.put_file(str(local_path), self._path(key)))
+            callback = _byte_callback(progress)
+            self._call(
+                "write", key, lambda: self.fs.put_file(str(local_path), self._path(key), **callback)
+            )
         return True
 
     def _remove_stale_staging(self, cutoff: float) -> int:
@@ -511,6 +538,33 @@ class FsspecStore:
                 file=f"{self.url}/{MARKER_KEY}",
                 hint="upgrade gd" if isinstance(fmt, int) and fmt > STORE_FORMAT else None,
             )
+
+
+def _byte_callback(on_bytes: Callable[[int], None] | None) -> dict[str, Any]:
+    """``callback=`` for an fsspec transfer, reporting bytes to ``on_bytes``.
+
+    A retried attempt starts again from zero (the backend calls ``set_size`` at
+    each start): bytes are reported only past the most the earlier attempts
+    reached, so nothing is counted twice.
+    """
+    if on_bytes is None:
+        return {}
+    from fsspec.callbacks import Callback
+
+    class _Reporter(Callback):
+        reported = 0
+
+        def set_size(self, size: int) -> None:
+            self.value = 0
+            super().set_size(size)
+
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            done = int(self.value or 0)
+            if done > self.reported:
+                on_bytes(done - self.reported)
+                self.reported = done
+
+    return {"callback": _Reporter()}
 
 
 def _modified(info: dict[str, Any]) -> float:
