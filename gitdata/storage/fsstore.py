@@ -29,6 +29,7 @@ from gitdata.storage.faults import classify, redact
 from gitdata.storage.keys import MARKER_KEY, OBJECTS_PREFIX
 from gitdata.storage.transfer import (
     DEFAULT_RETRIES,
+    run_parallel,
     track_scratch,
     untrack_scratch,
     with_retries,
@@ -62,6 +63,8 @@ def credential_hint(protocol: str) -> str:
 
 
 _COPY_BLOCK = 4 * 1024 * 1024
+# listings and HEADs are small: more of them in flight than data transfers
+_METADATA_WORKERS = 32
 
 
 class Store(Protocol):
@@ -227,14 +230,17 @@ class FsspecStore:
                 by_folder.setdefault(key.rsplit("/", 1)[0], set()).add(key)
             elif self.exists(key):
                 found.add(key)
-        for folder, wanted in by_folder.items():
+
+        def present_in(folder_and_wanted: tuple[str, set[str]]) -> set[str]:
+            folder, wanted = folder_and_wanted
             if len(wanted) == 1:
-                (key,) = wanted
-                if self.exists(key):
-                    found.add(key)
-                continue
-            present = set(self.list(folder + "/"))
-            found |= wanted & present
+                return {key for key in wanted if self.exists(key)}
+            return wanted & set(self.list(folder + "/"))
+
+        # on an object store each folder is a round trip: ask for them in parallel
+        workers = 1 if self.is_local else _METADATA_WORKERS
+        for hits in run_parallel(present_in, sorted(by_folder.items()), workers):
+            found |= hits
         return found
 
     def size(self, key: str) -> int:
