@@ -62,6 +62,16 @@ def read_tree(root: Path) -> dict[str, bytes]:
 # so a server that cannot start fails the run instead of skipping a backend.
 # Servers started outside (their variables already exported) are used as they are.
 
+def _pin_server_tools() -> None:
+    """The servers' binaries live under the real home; each test gets a fake HOME, so
+    the folder is fixed here, before any test changes it."""
+    from servers import manage
+
+    os.environ.setdefault("GD_SERVERS_TOOLS", str(manage.tools_dir()))
+
+
+_pin_server_tools()
+
 CLOUDS = ("s3", "gcs", "azure")
 STORE_KINDS = ("local", *CLOUDS)
 _ENV_MARKERS = {
