@@ -268,7 +268,7 @@ class Dataset:
         Inside a git repository, project + name resolve through the dataset's
         pointer file (at ``rev`` when given), which pins the version per commit.
         """
-        ctx = _draft_context(Context.for_storage(storage), dataset_id)
+        ctx = _home_context(Context.for_storage(storage), dataset_id, storage is not None)
         try:
             found = resolve(
                 ctx,
@@ -591,18 +591,30 @@ def _row(vid, project, name, version, tags, parents, created, state, description
     }
 
 
-def _draft_context(ctx: Context, dataset_id: str | None) -> Context:
-    """A draft works against the store it was created for, whatever the defaults say."""
-    if dataset_id and ctx.state.has_draft(dataset_id):
+def _home_context(ctx: Context, dataset_id: str | None, explicit_storage: bool) -> Context:
+    """The context of the store ``dataset_id`` lives in.
+
+    A draft works against the store it was created for, whatever the defaults
+    say.  A version closed on this machine is read from the store it was closed
+    in (``gd create --storage URL`` followed by ``gd get --id ID``), unless an
+    explicit ``storage`` names another one (a copy made by ``gd push``).
+    """
+    if not dataset_id:
+        return ctx
+    if ctx.state.has_draft(dataset_id):
         storage = ctx.state.load_draft(dataset_id).storage
-        if storage != ctx.settings.storage:
-            return Context.for_storage(storage)
+    elif explicit_storage:
+        return ctx
+    else:
+        storage = ctx.state.home_of(dataset_id)
+    if storage and storage != ctx.settings.storage:
+        return Context.for_storage(storage)
     return ctx
 
 
 def open_dataset(dataset_id: str, storage: str | None = None) -> Dataset:
     """A Dataset for an id, draft or closed (used by the CLI)."""
-    ctx = _draft_context(Context.for_storage(storage), dataset_id)
+    ctx = _home_context(Context.for_storage(storage), dataset_id, storage is not None)
     return Dataset(by_id(ctx, dataset_id), ctx)
 
 

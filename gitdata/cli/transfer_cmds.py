@@ -33,9 +33,10 @@ def _copy(src_url: str | None, dst_url: str | None, dataset_id: str | None, json
     from gitdata.ops.resolve import current_id
 
     ctx = Context()
-    src = ctx.store_for(src_url)
-    dst = ctx.store_for(dst_url)
     vid = dataset_id or current_id(ctx)
+    # push reads from where the version lives: the store it was closed in here, if known
+    src = ctx.store_for(src_url or ctx.state.home_of(vid))
+    dst = ctx.store_for(dst_url)
     report = copy_version(src, dst, vid, ctx.settings.cache_dir / "tmp")
     if json_out:
         emit_json({"id": vid, "from": src.url, "to": dst.url, **report.__dict__})
@@ -52,7 +53,11 @@ def push(
     dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Copy a version and its ancestors from the configured store to another (idempotent)."""
+    """Copy a version and its ancestors to another store (idempotent).
+
+    The source is the store the version was closed in on this machine, else the
+    configured store.
+    """
     _copy(None, to, dataset_id, json_out)
 
 

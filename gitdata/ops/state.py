@@ -271,6 +271,21 @@ class StateDir:
         finally:
             os.close(fd)
 
+    def remember_home(self, version_id: str, store_url: str) -> None:
+        """Note the store a version made here was closed in (read back by :meth:`home_of`)."""
+        homes = self.root / "homes"
+        homes.mkdir(parents=True, exist_ok=True)
+        atomic_write(homes / version_id, (store_url + "\n").encode())
+
+    def home_of(self, version_id: str) -> str | None:
+        """The store a version made on this machine was closed in, if known."""
+        if not is_version_id(version_id):
+            return None
+        try:
+            return (self.root / "homes" / version_id).read_text().strip() or None
+        except OSError:
+            return None
+
     def current(self) -> str | None:
         try:
             value = (self.root / "current").read_text().strip()

@@ -462,6 +462,7 @@ def finalize(
             raise IntegrityError(f"a record for {record.id} already exists in {store.url}")
         with contextlib.suppress(Exception):
             ctx.cache.put_blob_bytes(manifest_sha, data)
+    ctx.state.remember_home(record.id, store.url)
     ctx.state.delete_draft(draft_id)
     ctx.state.set_current(record.id)
     return record
