@@ -62,6 +62,7 @@ def read_tree(root: Path) -> dict[str, bytes]:
 # so a server that cannot start fails the run instead of skipping a backend.
 # Servers started outside (their variables already exported) are used as they are.
 
+
 def _pin_server_tools() -> None:
     """The servers' binaries live under the real home; each test gets a fake HOME, so
     the folder is fixed here, before any test changes it."""
