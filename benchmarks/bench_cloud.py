@@ -19,12 +19,11 @@ import argparse
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-from harness import ROOT, gd_runner, isolated_env, measure
+from harness import gd_runner, isolated_env, local_s3, measure
 
 MiB = 1024 * 1024
 
@@ -73,18 +72,6 @@ def raw_create(root: Path) -> None:
         os.close(fd)
 
 
-def start_servers() -> Path | None:
-    """Start a local RGW unless one is already configured; returns its folder."""
-    if os.environ.get("GD_TEST_S3_ENDPOINT_URL"):
-        return None
-    sys.path.insert(0, str(ROOT / "tests"))
-    from servers import manage
-
-    folder = Path(tempfile.gettempdir()) / f"gd-bench-{uuid.uuid4().hex[:6]}"
-    os.environ.update(manage.start(folder, ["s3"]))
-    return folder
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -92,9 +79,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
-    servers = start_servers()
     results: dict[str, list[tuple[float, int]]] = {}
-    try:
+    with local_s3():
         for _ in range(args.repeat):
             for name, maker in (
                 ("512 MiB as 8 x 64 MiB", make_large),
@@ -102,12 +88,6 @@ def main() -> None:
             ):
                 with tempfile.TemporaryDirectory(prefix="gd-bench-cloud-") as tmp:
                     run_once(Path(tmp), name, maker, args.workers, results)
-    finally:
-        if servers is not None:
-            from servers import manage
-
-            manage.stop(servers)
-            shutil.rmtree(servers, ignore_errors=True)
 
     print(
         f"\nCeph RGW on 127.0.0.1 (memstore), --max-workers {args.workers}, {args.repeat} runs, "

@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-from harness import ROOT
+from harness import ROOT, local_s3
 
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
@@ -34,17 +31,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from servers import manage
     from servers.faultproxy import FaultProxy
 
     from gitdata.storage import object_key, open_store
     from gitdata.storage.transfer import run_parallel
 
-    folder = None
-    if not os.environ.get("GD_TEST_S3_ENDPOINT_URL"):
-        folder = Path(tempfile.gettempdir()) / f"gd-bench-{uuid.uuid4().hex[:6]}"
-        os.environ.update(manage.start(folder, ["s3"]))
-    try:
+    with local_s3():
         url = f"s3://gd-bench-{uuid.uuid4().hex[:10]}/store"
         direct = open_store(url)
         direct.ensure_initialized(create_bucket=True)
@@ -62,10 +54,6 @@ def main() -> None:
                 found = store.exists_many(keys)
                 times.append(time.perf_counter() - t)
                 assert len(found) == len(keys)
-    finally:
-        if folder is not None:
-            manage.stop(folder)
-            shutil.rmtree(folder, ignore_errors=True)
     print(
         f"exists_many of {args.objects} objects, {args.latency_ms:g} ms each way: "
         f"best {min(times):.2f} s, median {statistics.median(times):.2f} s"

@@ -3,11 +3,15 @@ subprocess, and a timer that flushes dirty pages first."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,3 +54,22 @@ def measure(fn: Callable[[], object]) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
+
+
+@contextlib.contextmanager
+def local_s3() -> Iterator[None]:
+    """A local Ceph RGW for the block, its variables exported (tests/servers/manage.py);
+    one already configured (GD_TEST_S3_ENDPOINT_URL set) is used as it is."""
+    if os.environ.get("GD_TEST_S3_ENDPOINT_URL"):
+        yield
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from servers import manage
+
+    folder = Path(tempfile.gettempdir()) / f"gd-bench-{uuid.uuid4().hex[:6]}"
+    os.environ.update(manage.start(folder, ["s3"]))
+    try:
+        yield
+    finally:
+        manage.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
