@@ -237,12 +237,10 @@ def _read_blocks(path: str) -> Iterator[bytes]:
 
 
 def _pack_chunk(
-    tmp_dir: Path,
-    group: list[PendingFile],
-    sources: dict[str, DraftFile],
-    compression: str,
-) -> tuple[Path, dict[str, tuple[int, int, str]]]:
-    """Write one chunk to a temp file; return it and sha256 -> (offset, length, method).
+    tmp_dir: Path, group: list[PendingFile], sources: dict[str, DraftFile], compression: str
+) -> tuple[Path, str, dict[str, tuple[int, int, str]]]:
+    """Write one chunk to a temp file; return it, its sha256, and for each content
+    sha256 -> (offset, length, method).
 
     The temp file is tracked as scratch until the caller has sent or removed it.
     """
@@ -276,12 +274,13 @@ def _pack_chunk(
                     ) from None
                 placed[item.sha256] = (info.offset, info.length, info.method)
             writer.close()
+        chunk_sha = hash_file(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         untrack_scratch(tmp)
         raise
-    return Path(tmp), placed
+    return Path(tmp), chunk_sha, placed
 
 
 def _resolve_store(ctx: Context, draft: Draft, storage: str | None):
@@ -370,13 +369,7 @@ def upload(
 
         def ship(group: list[PendingFile]) -> int:
             with packing:
-                tmp, placed = _pack_chunk(staging, group, sources, compression)
-                try:
-                    chunk_sha = hash_file(str(tmp))
-                except BaseException:
-                    tmp.unlink(missing_ok=True)
-                    untrack_scratch(str(tmp))
-                    raise
+                tmp, chunk_sha, placed = _pack_chunk(staging, group, sources, compression)
             try:
                 size = tmp.stat().st_size
                 # the bar moves as bytes go out, in units of the content they carry
