@@ -80,12 +80,10 @@ def open_store(
 def _open_failed(url: str, protocol: str, exc: Exception, options: dict[str, Any]) -> Exception:
     """The error for a filesystem its SDK would not even build (adlfs without an
     account or key, a malformed connection string or credentials file)."""
-    reason = redact(
-        str(exc).strip().splitlines()[0] if str(exc).strip() else "", secret_values(options)
-    )
-    reason = reason or type(exc).__name__
+    fault = classify(exc)
+    reason = redact(fault.reason, secret_values(options))
     hint = credential_hint(protocol)
-    if classify(exc).kind == CREDENTIALS or "credential" in reason.lower():
+    if fault.kind == CREDENTIALS or "credential" in reason.lower():
         return StorageCredentialsError(
             f"store {url} has no usable credentials: {reason}", hint=hint
         )
