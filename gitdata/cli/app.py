@@ -66,9 +66,12 @@ class GdGroup(TyperGroup):
         from gitdata.errors import EXIT_INTERNAL, GitDataError
 
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                # a bar a failed command left running would be drawn over its error line
+                stop_progress_bars()
         except GitDataError as exc:
-            stop_progress_bars()
             if debug_enabled():
                 raise
             report_error(exc.message, exc.hint, exc.fields.get("problems"))
@@ -76,12 +79,10 @@ class GdGroup(TyperGroup):
         except _PASS_THROUGH:
             raise
         except KeyboardInterrupt:
-            stop_progress_bars()
             report_error("interrupted")
             exit_now_if_transfers_running(130)
             raise typer.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
-            stop_progress_bars()
             if debug_enabled():
                 raise
             report_error(

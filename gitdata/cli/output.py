@@ -116,8 +116,8 @@ _LIVE_BARS: set[RichProgress] = set()
 
 
 def stop_progress_bars() -> None:
-    """Take down bars an interrupted command left running (and restore the cursor)
-    so its error line is not drawn over."""
+    """Take down bars a failed or interrupted command left running (and restore
+    the cursor)."""
     for bar in list(_LIVE_BARS):
         bar.finish()
 

@@ -266,3 +266,15 @@ def test_real_subprocess_workflow(tmp_path: Path, src: Path):
     path = gd("get")
     assert read_tree(Path(path)) == read_tree(src)
     assert did in gd("search")
+
+
+def test_a_failing_command_takes_down_its_progress_bar(gd):
+    """A bar still running when a command fails is stopped before the error line."""
+    from gitdata.cli import output
+
+    bar = output.RichProgress()
+    bar.start("uploading", 100)  # as a command would, before failing
+    assert bar in output._LIVE_BARS
+    failed = gd("get", "--id", "0" * 32, ok=False)
+    assert failed.exit_code == 3
+    assert bar not in output._LIVE_BARS and bar._bar is None
