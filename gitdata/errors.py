@@ -134,6 +134,14 @@ class HasDependentsError(ConflictError):
     """A version cannot be deleted because other versions name it as a parent."""
 
 
+class MergeConflictError(ConflictError):
+    """Both sides of a merge changed the same paths differently; nothing was guessed.
+
+    Fields: ``paths`` (every conflicted dataset path, sorted) and ``conflicts``
+    (dicts with path, kind, base, ours, theirs hashes).
+    """
+
+
 class VerificationFailedError(GitDataError):
     """A local folder does not match a version; ``bad_files`` lists the offenders."""
 

@@ -1,31 +1,15 @@
-"""Parent merge order, change sets, and the dependency graph.
-
-Merge rule (docs/format.md, "Parents"): parents are merged in the order
-listed; a later parent's file replaces an earlier parent's file at the same
-path.  This is ClearML's rule, written down.
-"""
+"""Change sets and the dependency graph (the parent merge itself is in core.merge)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 
 class _HasSha(Protocol):
     @property
     def sha256(self) -> str: ...
-
-
-E = TypeVar("E", bound=_HasSha)
-
-
-def merge_parents(parent_files: Iterable[Mapping[str, E]]) -> dict[str, E]:
-    """Merge the path -> entry maps of parents in order (later wins)."""
-    merged: dict[str, E] = {}
-    for files in parent_files:
-        merged.update(files)
-    return merged
 
 
 @dataclass

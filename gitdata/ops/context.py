@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitdata.config import Settings, resolve_settings
-from gitdata.core.lineage import merge_parents
 from gitdata.core.manifest import FileEntry
+from gitdata.core.merge import MergeResult, merged_view
 from gitdata.ops.state import StateDir
 
 if TYPE_CHECKING:  # imported lazily at run time: `gd status` needs neither
@@ -21,7 +21,7 @@ class Context:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or resolve_settings()
-        self._merged: dict[tuple[str, ...], dict[str, FileEntry]] = {}
+        self._merged: dict[tuple[str, ...], MergeResult[FileEntry]] = {}
 
     @classmethod
     def for_storage(cls, storage: str | None = None) -> Context:
@@ -67,15 +67,31 @@ class Context:
         return StateDir(self.settings.state_dir, self.parent_files)
 
     def parent_files(self, parents: list[str]) -> dict[str, FileEntry]:
-        """Merged files of ``parents`` in order (later wins); memoised per process."""
+        """The three-way merged files of ``parents`` (docs/format.md §7)."""
+        return self.parent_merge(parents).files
+
+    def parent_merge(self, parents: list[str]) -> MergeResult[FileEntry]:
+        """Merged files of ``parents`` and the conflicts met (later parent kept); memoised."""
         key = tuple(parents)
         hit = self._merged.get(key)
         if hit is None:
+            from gitdata.errors import DatasetNotFoundError
             from gitdata.ops.reader import load_manifest, load_record
 
-            hit = merge_parents(
-                load_manifest(self, load_record(self, pid).manifest).as_dict() for pid in parents
-            )
+            manifests: dict[str, dict[str, FileEntry]] = {}
+
+            def files_of(vid: str) -> dict[str, FileEntry]:
+                if vid not in manifests:
+                    manifests[vid] = load_manifest(self, load_record(self, vid).manifest).as_dict()
+                return manifests[vid]
+
+            def parents_of(vid: str) -> list[str]:
+                try:
+                    return list(load_record(self, vid).parents)
+                except DatasetNotFoundError:
+                    return []  # a deleted ancestor ends that line of the walk
+
+            hit = merged_view(list(parents), files_of, parents_of)
             self._merged[key] = hit
         return hit
 

@@ -3,7 +3,8 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitdata.core.lineage import ancestors, diff, merge_parents
+from gitdata.core.lineage import ancestors, diff
+from gitdata.core.merge import merged_view
 
 
 @dataclass(frozen=True)
@@ -15,8 +16,10 @@ maps = st.dictionaries(st.sampled_from("abcdefg"), st.sampled_from("123").map(E)
 
 
 @given(st.lists(maps, max_size=4))
-def test_later_parent_wins(parents):
-    merged = merge_parents(parents)
+def test_unrelated_parents_later_parent_wins(parents):
+    """Parents with no common ancestor merge as ClearML does: the later file wins."""
+    ids = [f"p{i}" for i in range(len(parents))]
+    merged = merged_view(ids, lambda v: parents[int(v[1:])], lambda v: []).files
     for p, e in merged.items():
         last = [m[p] for m in parents if p in m][-1]
         assert e == last
