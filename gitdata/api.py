@@ -36,6 +36,8 @@ class Dataset:
         self.resolved_from = resolved.how
         self.pointer_path: Path | None = None
         self.progress: Progress = NULL_PROGRESS
+        # Paths the parents changed differently (create / squash): the later one was kept.
+        self.merge_conflicts: list[dict[str, str | None]] = []
 
     # ----------------------------------------------------------- properties
     @property
@@ -115,12 +117,18 @@ class Dataset:
         output_uri: str | None = None,
         description: str | None = None,
     ) -> Dataset:
-        """Open a new draft version (parents merged in order; later parents win).
+        """Open a new draft version whose content is the three-way merge of its parents.
+
+        Where parents changed a path differently the later parent wins
+        (ClearML's rule) and the path is listed in ``merge_conflicts``.
 
         ``output_uri`` is the store this version (and its parents) live in.
         """
-        ctx = Context.for_storage(output_uri)
         parents = [p.id if isinstance(p, Dataset) else p for p in (parent_datasets or [])]
+        # a child lives in its parents' store unless output_uri names one
+        ctx = _home_context(
+            Context.for_storage(output_uri), parents[0] if parents else None, bool(output_uri)
+        )
         project = dataset_project
         if project is None and len(parents) >= 1:
             project = reader.load_record(ctx, parents[0]).project
@@ -132,9 +140,11 @@ class Dataset:
             parents=parents,
             tags=dataset_tags,
             description=description,
-            storage=output_uri,
+            storage=output_uri or ctx.settings.storage,
         )
-        return cls(Resolved(None, draft, "created"), ctx)
+        ds = cls(Resolved(None, draft, "created"), ctx)
+        ds.merge_conflicts = [c.to_dict() for c in writer.parent_conflicts(ctx, parents)]
+        return ds
 
     def _require_draft(self, action: str) -> None:
         if not self._ctx.state.has_draft(self._id):
@@ -409,6 +419,15 @@ class Dataset:
             return diff(writer.parent_files(self._ctx, meta), meta.files)
         return maintenance.change_set(self._ctx, meta)
 
+    def merged_changes(self) -> ChangeSet | None:
+        """For a version with several parents: what it holds that its first parent did
+        not (the changes brought in from the other parents, plus its own), as a merge
+        commit's diff against its first parent.  None for zero or one parent."""
+        parents = self.parents
+        if len(parents) < 2:
+            return None
+        return diff(self._ctx.parent_files(parents[:1]), self._files())
+
     def list_added_files(self, dataset_id: str | None = None) -> list[str]:
         """Files added compared to the parents (or to ``dataset_id``)."""
         return self._changes(dataset_id).added
@@ -471,12 +490,19 @@ class Dataset:
         dataset_project: str | None = None,
     ) -> Dataset:
         """A new flat version (no parents) holding the merged content of the given versions."""
-        ctx = Context.for_storage(output_url)
         ids = list(dataset_ids or [])
         for project, name in dataset_project_name_pairs or []:
             ids.append(cls.get(dataset_project=project, dataset_name=name).id)
-        record = writer.squash(ctx, name=dataset_name, version_ids=ids, project=dataset_project)
-        return cls(Resolved(record, None, "squash"), ctx)
+        # the squash lives where the versions it flattens live
+        ctx = _home_context(
+            Context.for_storage(output_url), ids[0] if ids else None, bool(output_url)
+        )
+        record, conflicts = writer.squash(
+            ctx, name=dataset_name, version_ids=ids, project=dataset_project
+        )
+        ds = cls(Resolved(record, None, "squash"), ctx)
+        ds.merge_conflicts = [c.to_dict() for c in conflicts]
+        return ds
 
     @classmethod
     def list_datasets(
@@ -602,7 +628,8 @@ def _home_context(ctx: Context, dataset_id: str | None, explicit_storage: bool) 
     if not dataset_id:
         return ctx
     if ctx.state.has_draft(dataset_id):
-        storage = ctx.state.load_draft(dataset_id).storage
+        # the header only: loading the draft would merge its parents from the wrong store
+        storage = ctx.state.draft_storage(dataset_id)
     elif explicit_storage:
         return ctx
     else:
@@ -612,10 +639,15 @@ def _home_context(ctx: Context, dataset_id: str | None, explicit_storage: bool) 
     return ctx
 
 
+def context_for_version(dataset_id: str, storage: str | None = None) -> Context:
+    """The context of the store ``dataset_id`` lives in (``storage`` overrides)."""
+    return _home_context(Context.for_storage(storage), dataset_id, storage is not None)
+
+
 def open_dataset(dataset_id: str, storage: str | None = None) -> Dataset:
     """A Dataset for an id, draft or closed (used by the CLI)."""
     ctx = _home_context(Context.for_storage(storage), dataset_id, storage is not None)
     return Dataset(by_id(ctx, dataset_id), ctx)
 
 
-__all__ = ["Dataset", "normalize_dataset_path", "open_dataset"]
+__all__ = ["Dataset", "context_for_version", "normalize_dataset_path", "open_dataset"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from gitdata.cli.app import app
-from gitdata.cli.output import RichProgress, emit_json, note, say
+from gitdata.cli.output import RichProgress, emit_json, note, say, warn_merge_conflicts
 
 ID_HELP = "Dataset id (default: the dataset created or used last)."
 JSON_HELP = "Print machine-readable JSON on stdout."
@@ -64,9 +64,11 @@ def create(
                 "parents": ds.parents,
                 "tags": ds.tags,
                 "state": "draft",
+                "conflicts": ds.merge_conflicts,
             }
         )
     else:
+        warn_merge_conflicts(ds.merge_conflicts)
         say(ds.id)
         note(f"created draft {ds.project}/{ds.name} {ds.version} (id {ds.id})")
 

@@ -8,7 +8,7 @@ import typer
 
 from gitdata.cli.app import app
 from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, open_target
-from gitdata.cli.output import emit_json, human_size, note, print_table, say
+from gitdata.cli.output import emit_json, human_size, note, print_table, say, warn_merge_conflicts
 
 
 def _echo_problems(*groups: tuple[str, list[str]]) -> None:
@@ -146,9 +146,11 @@ def squash(
                 "name": ds.name,
                 "version": ds.version,
                 "squashed": list(ids),
+                "conflicts": ds.merge_conflicts,
             }
         )
     else:
+        warn_merge_conflicts(ds.merge_conflicts)
         say(ds.id)
         note(f"squashed {len(ids)} versions into {ds.project}/{ds.name} {ds.version}")
 

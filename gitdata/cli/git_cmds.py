@@ -260,12 +260,20 @@ def merge_driver_cmd(
     path: str = typer.Argument("pointer"),
 ) -> None:
     """git's merge driver for pointer files (configured by gd init)."""
-    from gitdata.errors import GitDataError
+    from gitdata.errors import GitDataError, MergeConflictError
     from gitdata.ops.context import Context
-    from gitdata.ops.gitops import merge_driver
+    from gitdata.ops.merging import merge_driver
 
     try:
         merge_driver(Context(), base, ours, theirs, path)
+    except MergeConflictError as exc:
+        typer.echo(f"gitdata: {path}: {exc}", err=True)
+        typer.echo(
+            "gitdata: left as a conflict; choose with: "
+            "gd merge --resolve --prefer ours|theirs (or --take PATH=ours|theirs)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     except GitDataError as exc:
         typer.echo(f"gitdata: could not merge {path}: {exc}", err=True)
         typer.echo(
@@ -278,21 +286,30 @@ def merge_driver_cmd(
 @app.command()
 def merge(
     ours: str = typer.Argument(None, help="Version id of our side."),
-    theirs: str = typer.Argument(
-        None, help="Version id of their side (wins where both changed a file)."
-    ),
+    theirs: str = typer.Argument(None, help="Version id of their side."),
     resolve: bool = typer.Option(
         False, "--resolve", help="Merge every conflicted pointer in the index."
     ),
+    prefer: str = typer.Option(
+        None, "--prefer", help="Side kept where both changed a path: ours or theirs."
+    ),
+    take: list[str] = typer.Option(
+        None, "--take", help="PATH=ours|theirs: the side kept for one conflicted path."
+    ),
+    storage: str = typer.Option(
+        None, "--storage", help="Store of both versions (default: where OURS lives)."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Merge two versions into a new one with both as parents, or resolve pointer conflicts."""
+    """Three-way merge two versions into a new one with both as parents, or resolve
+    conflicted pointer files after git merge. Conflicting paths are never guessed."""
+    from gitdata.api import context_for_version
     from gitdata.ops.context import Context
-    from gitdata.ops.gitops import merge_versions, resolve_conflicts
+    from gitdata.ops.merging import merge_versions, parse_take, resolve_conflicts
 
-    ctx = Context()
+    choices = parse_take(take)
     if resolve:
-        done = resolve_conflicts(ctx)
+        done = resolve_conflicts(Context.for_storage(storage), prefer=prefer, take=choices)
         if json_out:
             emit_json({"resolved": done})
         else:
@@ -303,7 +320,8 @@ def merge(
         return
     if not (ours and theirs):
         raise typer.BadParameter("give OURS_ID THEIRS_ID, or --resolve")
-    record = merge_versions(ctx, ours, theirs)
+    ctx = context_for_version(ours, storage)
+    record = merge_versions(ctx, ours, theirs, prefer=prefer, take=choices)
     if json_out:
         emit_json({"id": record.id, "version": record.version, "parents": record.parents})
     else:

@@ -31,6 +31,27 @@ def note(message: str) -> None:
         sys.stderr.write(message + "\n")
 
 
+def warn(message: str) -> None:
+    """A warning line on stderr (shown even with -q)."""
+    sys.stderr.write(f"gd: warning: {message}\n")
+
+
+def list_some(items: list[str], limit: int = 20) -> str:
+    """'a, b, c' or 'a, b, ... (and 7 more)'."""
+    shown = ", ".join(items[:limit])
+    return shown if len(items) <= limit else f"{shown} (and {len(items) - limit} more)"
+
+
+def warn_merge_conflicts(conflicts: list[dict[str, Any]]) -> None:
+    """Tell the user which paths the parents changed differently (the later one was kept)."""
+    if conflicts:
+        paths = sorted({c["path"] for c in conflicts})
+        warn(
+            f"{len(paths)} path(s) changed differently by the merged versions; "
+            f"the later version's file was kept: {list_some(paths)}"
+        )
+
+
 def human_size(n: int) -> str:
     """1536 -> '1.5 KiB'."""
     size = float(n)

@@ -190,6 +190,14 @@ def show(
         "modified": changes.modified,
         "removed": changes.removed,
     }
+    merged = ds.merged_changes()
+    if merged is not None:
+        info["merged_from_others"] = {
+            "added": merged.added,
+            "modified": merged.modified,
+            "removed": merged.removed,
+            "total": len(merged.added) + len(merged.modified) + len(merged.removed),
+        }
     if record:
         info["manifest"] = record.manifest
         info["created"] = record.created
@@ -205,6 +213,11 @@ def show(
     say(
         f"changes: +{len(changes.added)} added  ~{len(changes.modified)} modified  -{len(changes.removed)} removed"
     )
+    if merged is not None:
+        say(
+            f"against its first parent: +{len(merged.added)} added  ~{len(merged.modified)} "
+            f"modified  -{len(merged.removed)} removed (merged in from the other parents)"
+        )
     if files:
         for mark, paths in (("+", changes.added), ("~", changes.modified), ("-", changes.removed)):
             for p in paths:

@@ -97,5 +97,9 @@ class Context:
 
     @property
     def records_dir(self) -> Path:
-        """Local copies of closed version records (immutable, so safe to cache)."""
-        return self.settings.cache_dir / "records"
+        """Local copies of this store's closed version records (immutable, so safe to
+        cache).  Keyed by store: the same id in two stores is two records to trust."""
+        import hashlib
+
+        key = hashlib.sha256(self.settings.storage.encode("utf-8")).hexdigest()[:16]
+        return self.settings.cache_dir / "records" / key

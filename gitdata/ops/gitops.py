@@ -8,7 +8,6 @@ from pathlib import Path
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.config import REPO_CONFIG
-from gitdata.core.record import VersionRecord
 from gitdata.errors import (
     FormatError,
     GitDataError,
@@ -313,92 +312,3 @@ def register_merge_driver(repo: GitRepo) -> None:
     cfg = repo.repo.config
     cfg["merge.gitdata.name"] = "gitdata dataset pointer merge"
     cfg["merge.gitdata.driver"] = MERGE_DRIVER
-
-
-def merge_versions(ctx: Context, ours_id: str, theirs_id: str) -> VersionRecord:
-    """Close a new version whose parents are [ours, theirs] (theirs wins on conflicts)."""
-    from gitdata.ops import writer
-    from gitdata.ops.reader import load_record
-
-    ours = load_record(ctx, ours_id)
-    theirs = load_record(ctx, theirs_id)
-    draft = writer.create_draft(
-        ctx,
-        project=ours.project,
-        name=ours.name,
-        parents=[ours.id, theirs.id],
-        tags=sorted(set(ours.tags) | set(theirs.tags)),
-        description=f"merge of {ours.version} ({ours.id[:12]}) and {theirs.version} ({theirs.id[:12]})",
-    )
-    return writer.finalize(ctx, draft.id)
-
-
-def _merged_pointer(ctx: Context, base, ours, theirs):
-    """The pointer a three-way merge should produce (a new merged version if both sides moved)."""
-    from gitdata.gitio.pointer import pointer_from_record
-
-    if ours.id == theirs.id:
-        return ours
-    if base is not None and base.id == ours.id:
-        theirs.bind, theirs.extra = ours.bind or theirs.bind, {**theirs.extra, **ours.extra}
-        return theirs
-    if base is not None and base.id == theirs.id:
-        return ours
-    record = merge_versions(ctx, ours.id, theirs.id)
-    return pointer_from_record(
-        record,
-        store=ours.store or theirs.store,
-        bind=ours.bind or theirs.bind,
-        extra={**theirs.extra, **ours.extra},
-    )
-
-
-def merge_driver(ctx: Context, base_file: str, ours_file: str, theirs_file: str, rel: str) -> None:
-    """git merge driver: write the merged pointer into ``ours_file`` or raise."""
-    from gitdata.gitio.pointer import encode_pointer
-
-    def read(path: str, side: str):
-        data = Path(path).read_bytes()
-        return decode_pointer(data, f"{rel} ({side})") if data.strip() else None
-
-    base = read(base_file, "base")
-    ours = read(ours_file, "ours")
-    theirs = read(theirs_file, "theirs")
-    if ours is None or theirs is None:
-        raise HookRefusedError(
-            f"{rel}: deleted on one side and changed on the other", hint="resolve it by hand"
-        )
-    merged = _merged_pointer(ctx, base, ours, theirs)
-    Path(ours_file).write_text(encode_pointer(merged), encoding="utf-8")
-
-
-def resolve_conflicts(ctx: Context, cwd: Path | None = None) -> list[str]:
-    """``gd merge --resolve``: merge every conflicted pointer in the index, write, stage."""
-    from gitdata.gitio.pointer import encode_pointer
-
-    repo = require_repo(cwd)
-    index = repo.repo.index
-    index.read()
-    conflicts = index.conflicts
-    resolved: list[str] = []
-    if conflicts is None:
-        return resolved
-    for base, ours, theirs in list(conflicts):
-        entry = ours or theirs or base
-        rel = entry.path
-        if not (rel.startswith(POINTER_DIR + "/") and rel.endswith(".yaml")):
-            continue
-        if ours is None or theirs is None:
-            continue
-        r = repo.repo
-        sides = [
-            decode_pointer(r[e.id].data, f"{rel} ({name})") if e is not None else None
-            for e, name in ((base, "base"), (ours, "ours"), (theirs, "theirs"))
-        ]
-        merged = _merged_pointer(ctx, *sides)
-        (repo.workdir / rel).write_text(encode_pointer(merged), encoding="utf-8")
-        del conflicts[rel]
-        index.add(rel)
-        resolved.append(rel)
-    index.write()
-    return resolved

@@ -229,6 +229,14 @@ class StateDir:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
+    def draft_storage(self, draft_id: str) -> str | None:
+        """The store URL a draft writes to, read without merging its parents' files."""
+        try:
+            storage = json.loads(self.draft_path(draft_id).read_bytes()).get("storage")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return storage if isinstance(storage, str) else None
+
     def list_draft_headers(self) -> list[DraftHeader]:
         """Every open draft's metadata; cheap (no parent manifests, no store access)."""
         out = []

@@ -20,6 +20,7 @@ from gitdata.core.chunking import PendingFile, plan_chunks
 from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import METHOD_STORED, FileEntry, Manifest
+from gitdata.core.merge import Conflict
 from gitdata.core.paths import join_dataset_path, match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, ByteShare, Progress
 from gitdata.core.record import VersionRecord, utc_now
@@ -87,10 +88,7 @@ def create_draft(
                 f"parent {pid} is still a draft", hint=f"close it first: gd close --id {pid}"
             )
         parent_records.append(load_record(ctx, pid))
-    existing = [r.version for r in list_records(ctx) if r.project == project and r.name == name]
-    existing += [
-        d.version for d in ctx.state.list_draft_headers() if d.project == project and d.name == name
-    ]
+    existing = existing_versions(ctx, project, name)
     if version is None:
         version = next_version(existing)
     elif version in existing:
@@ -119,6 +117,11 @@ def create_draft(
 def parent_files(ctx: Context, draft: Draft) -> dict[str, FileEntry]:
     """The merged files of the draft's parents (what change sets compare against)."""
     return ctx.parent_files(draft.parents)
+
+
+def parent_conflicts(ctx: Context, parents: list[str]) -> list[Conflict]:
+    """Paths the parents changed differently; their merged view took the later parent."""
+    return ctx.parent_merge(parents).conflicts
 
 
 @contextlib.contextmanager
@@ -430,9 +433,17 @@ def finalize(
         chunk_keys = {object_key(c) for c in manifest.chunks()}
         missing = chunk_keys - store.exists_many(chunk_keys)
         if missing:
+            own = {object_key(f.chunk) for f in draft.files.values() if f.source is not None}
+            if missing <= own:
+                raise IntegrityError(
+                    f"{len(missing)} chunk(s) this version uploaded are missing from {store.url}",
+                    hint="run gd upload again to re-send them",
+                )
             raise IntegrityError(
-                f"{len(missing)} chunk(s) this version needs are missing from {store.url}",
-                hint="run gd upload again to re-send them",
+                f"{len(missing - own)} chunk(s) this version inherits from its parents or "
+                f"sources are missing from {store.url}",
+                hint="the versions it builds on live in another store (give --storage) "
+                "or lost data there (gd verify --id ID --remote)",
             )
         data = manifest.encode()
         manifest_sha = hashlib.sha256(data).hexdigest()
@@ -461,36 +472,53 @@ def finalize(
     return record
 
 
+def existing_versions(ctx: Context, project: str, name: str) -> list[str]:
+    """Version strings already taken by ``project/name``: closed in the store or open here."""
+    taken = [r.version for r in list_records(ctx) if r.project == project and r.name == name]
+    taken += [
+        d.version for d in ctx.state.list_draft_headers() if d.project == project and d.name == name
+    ]
+    return taken
+
+
 def squash(
     ctx: Context, *, name: str, version_ids: list[str], project: str | None = None
-) -> VersionRecord:
+) -> tuple[VersionRecord, list[Conflict]]:
     """One new version with no parents holding the merged content of ``version_ids``.
 
-    No data moves: the new manifest references the chunks the versions
-    already store (ClearML re-uploads everything).
+    The versions merge as parents do (docs/format.md §7), so the squash of a
+    chain is the chain's last state; a conflict keeps the later version's file
+    and is returned.  No data moves: the new manifest references the chunks
+    the versions already store (ClearML re-uploads everything).
     """
     if len(version_ids) < 2:
         raise InvalidInputError("squash needs at least two versions")
+    if len(set(version_ids)) != len(version_ids):
+        raise InvalidInputError("a version is listed twice")
     records = [load_record(ctx, vid) for vid in version_ids]
     project = project or records[0].project
     validate_names(project, name)
-    merged = ctx.parent_files([r.id for r in records])  # same merge order as parents
-    existing = [r.version for r in list_records(ctx) if r.project == project and r.name == name]
+    merge = ctx.parent_merge([r.id for r in records])
     draft = Draft(
         id=new_version_id(),
         project=project,
         name=name,
-        version=next_version(existing),
+        version=next_version(existing_versions(ctx, project, name)),
         parents=[],
         tags=[],
         description=f"squash of {', '.join(version_ids)}",
         created=utc_now(),
         storage=ctx.settings.storage,
-        files={p: DraftFile.from_entry(e) for p, e in merged.items()},
+        files={p: DraftFile.from_entry(e) for p, e in merge.files.items()},
     )
     draft.metadata["squashed_from"] = list(version_ids)
     ctx.state.save_draft(draft)
-    return finalize(ctx, draft.id)
+    try:
+        record = finalize(ctx, draft.id)
+    except BaseException:
+        ctx.state.delete_draft(draft.id)  # a failed squash leaves nothing behind
+        raise
+    return record, merge.conflicts
 
 
 __all__ = [
