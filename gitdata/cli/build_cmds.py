@@ -88,14 +88,13 @@ def add(
 ) -> None:
     """Add files or folders to a draft."""
     ds = open_target(dataset_id)
-    total = 0
-    for path in files:
-        total += ds.add_files(
-            path,
-            wildcard=wildcard or None,
-            dataset_path=dataset_folder,
-            recursive=not non_recursive,
-        )
+    # one call for every source: colliding dataset paths are refused before anything changes
+    total = ds.add_files(
+        list(files),
+        wildcard=wildcard or None,
+        dataset_path=dataset_folder,
+        recursive=not non_recursive,
+    )
     if json_out:
         emit_json({"id": ds.id, "added": total})
     else:
