@@ -52,9 +52,7 @@ def test_bind_to_a_folder_outside_the_repository_leaves_no_tree(
     before = pointer.read_text()
     outside = tmp_path / "outside"
     for target in (str(outside), "../outside2", str(repo), ".git/data"):
-        r = gd(
-            "get", "--project", "vision", "--name", "cats", "--link", target, "--bind", ok=False
-        )
+        r = gd("get", "--project", "vision", "--name", "cats", "--link", target, "--bind", ok=False)
         assert r.exit_code == 4, r.stderr
         assert "gd: error:" in r.stderr and "hint:" in r.stderr
     assert not outside.exists() and not (tmp_path / "outside2").exists()
