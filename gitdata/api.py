@@ -158,7 +158,7 @@ class Dataset:
 
     def add_files(
         self,
-        path: str | Path,
+        path: str | Path | list[str | Path],
         wildcard: str | list[str] | None = None,
         local_base_folder: str | Path | None = None,
         dataset_path: str | None = None,
@@ -166,7 +166,11 @@ class Dataset:
         verbose: bool = False,
         max_workers: int | None = None,
     ) -> int:
-        """Add a file or folder; returns the number of files added or changed."""
+        """Add a file or folder (or a list of them); returns the number of files added or changed.
+
+        Two local files of one call that would land at the same dataset path
+        are refused (InvalidInputError) and nothing is added.
+        """
         self._require_draft("add files to")
         return writer.add_files(
             self._ctx,

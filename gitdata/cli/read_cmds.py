@@ -70,6 +70,8 @@ def get(
     if bind and not (copy or link):
         raise typer.BadParameter("--bind needs --link DIR or --copy DIR")
     ds = find_version(dataset_id, project, name, version, rev, storage)
+    # everything --bind needs is checked before a file is written, so its failure leaves nothing
+    binding = _check_bind(ds, copy or link) if bind else None
     if copy:
         path = ds.get_mutable_local_copy(
             copy, overwrite=overwrite, part=part, num_parts=num_parts, max_workers=max_workers
@@ -80,8 +82,8 @@ def get(
         )
     else:
         path = ds.get_local_copy(part=part, num_parts=num_parts, max_workers=max_workers)
-    if bind:
-        _bind(ds, Path(path), "copy" if copy else "link")
+    if binding is not None:
+        _bind(ds, binding, Path(path), "copy" if copy else "link")
     if json_out:
         emit_json(
             {"id": ds.id, "path": path, "mode": "copy" if copy else "link" if link else "cache"}
@@ -224,9 +226,10 @@ def show(
                 say(f"  {mark} {p}")
 
 
-def _bind(ds, folder: Path, mode: str) -> None:
+def _check_bind(ds, folder: Path):
+    """The repository and pointer ``--bind`` will write, checked before anything else."""
     from gitdata.errors import InvalidInputError
-    from gitdata.ops.bind import bind
+    from gitdata.ops.bind import bind_path
     from gitdata.ops.gitops import require_repo
 
     repo = require_repo()
@@ -236,6 +239,14 @@ def _bind(ds, folder: Path, mode: str) -> None:
             f"--bind needs {ds.project}/{ds.name}'s pointer in this repository to pin {ds.id}",
             hint="bind the version the pointer pins: gd get --project P --name N --link DIR --bind",
         )
+    bind_path(repo, folder)
+    return repo, pointer
+
+
+def _bind(ds, binding, folder: Path, mode: str) -> None:
+    from gitdata.ops.bind import bind
+
+    repo, pointer = binding
     note(
         f"bound {folder}; pointer updated and staged: {bind(ds._ctx, repo, pointer, folder, mode)}"
     )

@@ -60,17 +60,33 @@ def _save_bound_state(repo: GitRepo, state: dict[str, dict[str, str]]) -> None:
     atomic_write(path, json.dumps(state, indent=1, sort_keys=True).encode())
 
 
-def bind(ctx: Context, repo: GitRepo, pointer: Pointer, folder: Path, mode: str) -> Path:
-    """Record in the pointer (and stage it) that ``folder`` holds this dataset."""
-    folder = Path(os.path.abspath(folder))
+def bind_path(repo: GitRepo, folder: Path) -> str:
+    """The repo-relative path ``folder`` would be bound as, or InvalidInputError.
+
+    Cheap and side-effect free, so callers check it before materialising anything.
+    """
+    folder = Path(os.path.realpath(os.path.expanduser(folder)))
     try:
-        rel = folder.relative_to(repo.workdir.resolve()).as_posix()
+        rel = folder.relative_to(os.path.realpath(repo.workdir)).as_posix()
     except ValueError:
         raise InvalidInputError(
-            f"--bind needs a folder inside the repository ({repo.workdir}), got {folder}"
+            f"--bind needs a folder inside the repository ({repo.workdir}), got {folder}",
+            path=str(folder),
+            hint="pick a folder inside the repository's work tree",
         ) from None
-    if rel in (".", "") or rel.startswith(".git/") or rel == ".git" or rel.startswith(".gitdata"):
-        raise InvalidInputError(f"cannot bind {folder}: pick a sub-folder of the repository")
+    first = rel.split("/", 1)[0]
+    if rel in (".", "") or first == ".git" or first.startswith(".gitdata"):
+        raise InvalidInputError(
+            f"cannot bind {folder}: pick a sub-folder of the repository",
+            path=str(folder),
+            hint="the repository root, .git and .gitdata cannot hold a dataset",
+        )
+    return rel
+
+
+def bind(ctx: Context, repo: GitRepo, pointer: Pointer, folder: Path, mode: str) -> Path:
+    """Record in the pointer (and stage it) that ``folder`` holds this dataset."""
+    rel = bind_path(repo, folder)
     pointer.bind = {"path": rel, "mode": mode}
     path = repo.write_pointer(pointer)
     _ignore(repo, rel)

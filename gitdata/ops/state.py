@@ -5,6 +5,9 @@ Layout under ``Settings.state_dir`` (``$XDG_STATE_HOME/gitdata``)::
     drafts/<id>.json     one open draft: its metadata and its changes against the
                          merged parents (atomic rewrite on every change)
     drafts/<id>.lock     flock held while a process edits that draft
+    drafts/<id>.oneshot  marks a draft a one-shot ``gd sync --project --name`` made
+                         (JSON: project, name, storage); flock held while that
+                         command runs, so a rerun resumes only an interrupted one
     current              id of the dataset created or used last
 """
 
@@ -225,7 +228,11 @@ class StateDir:
 
     def delete_draft(self, draft_id: str) -> None:
         self._memo.pop(draft_id, None)
-        for path in (self.draft_path(draft_id), self.drafts_dir / f"{draft_id}.lock"):
+        for path in (
+            self.draft_path(draft_id),
+            self.drafts_dir / f"{draft_id}.lock",
+            self._one_shot_path(draft_id),
+        ):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
@@ -279,6 +286,46 @@ class StateDir:
         finally:
             os.close(fd)
 
+    def _one_shot_path(self, draft_id: str) -> Path:
+        return self.drafts_dir / f"{draft_id}.oneshot"
+
+    def claim_one_shot(
+        self, draft_id: str, info: dict[str, Any] | None = None
+    ) -> OneShotClaim | None:
+        """Hold a one-shot sync's draft for the rest of this command.
+
+        With ``info`` the draft is marked as made by a one-shot sync (the marker
+        is created); without it only an existing marker is claimed.  None when
+        there is no marker, or another running command holds it.
+        """
+        path = self._one_shot_path(draft_id)
+        self.drafts_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | (os.O_CREAT if info is not None else 0), 0o644)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        if info is not None:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(info, sort_keys=True).encode())
+        return OneShotClaim(fd)
+
+    def one_shot_drafts(self) -> list[tuple[DraftHeader, dict[str, Any]]]:
+        """Open drafts a one-shot sync made, with what their marker records."""
+        out = []
+        for header in self.list_draft_headers():
+            try:
+                info = json.loads(self._one_shot_path(header.id).read_bytes())
+            except (OSError, ValueError):
+                continue
+            if isinstance(info, dict):
+                out.append((header, info))
+        return out
+
     def remember_home(self, version_id: str, store_url: str) -> None:
         """Note the store a version made here was closed in (read back by :meth:`home_of`)."""
         homes = self.root / "homes"
@@ -304,6 +351,27 @@ class StateDir:
     def set_current(self, version_id: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.root / "current", (version_id + "\n").encode())
+
+    def restore_current(self, version_id: str | None) -> None:
+        """Put back a marker read earlier with :meth:`current` (None: no marker)."""
+        if version_id is not None:
+            self.set_current(version_id)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / "current").unlink()
+
+
+class OneShotClaim:
+    """A held one-shot marker (see :meth:`StateDir.claim_one_shot`); release when done."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        """Let another command claim the draft (if it still exists)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +40,7 @@ from gitdata.ops.reader import (
     load_manifest,
     load_record,
 )
-from gitdata.ops.scan import hash_file, hash_files, scan_folder
+from gitdata.ops.scan import LocalFile, hash_file, hash_files, scan_folder
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel, version_key
 from gitdata.storage.transfer import track_scratch, untrack_scratch
@@ -160,7 +160,7 @@ def _place(draft: Draft, path: str, size: int, sha: str, source: str, mtime_ns: 
 def add_files(
     ctx: Context,
     draft_id: str,
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     *,
     wildcard: str | list[str] | None = None,
     dataset_path: str | None = None,
@@ -168,22 +168,68 @@ def add_files(
     local_base_folder: str | Path | None = None,
     progress: Progress = NULL_PROGRESS,
 ) -> int:
-    """Add a file or folder; returns how many dataset files were added or changed."""
-    source = Path(path)
-    if local_base_folder is not None and not source.is_absolute():
-        source = Path(local_base_folder) / source
-    if not source.exists():
-        raise LocalPathNotFoundError(f"path does not exist: {path}", path=str(path))
+    """Add one or more files or folders; returns how many dataset files were added or changed.
+
+    Every source is scanned before the draft changes.  Two different local
+    files that would land at the same dataset path (``images/a.png`` and
+    ``labels/a.png`` both added at the root) are refused with
+    :class:`InvalidInputError` and nothing is added.
+    """
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths:
+        raise InvalidInputError("no files or folders to add")
+    sources: list[tuple[str | Path, Path]] = []
+    for given in paths:
+        source = Path(given)
+        if local_base_folder is not None and not source.is_absolute():
+            source = Path(local_base_folder) / source
+        if not source.exists():
+            raise LocalPathNotFoundError(f"path does not exist: {given}", path=str(given))
+        sources.append((given, source))
     folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
     with editing(ctx, draft_id) as draft:
-        found = scan_folder(source, recursive=recursive, wildcard=wildcard)
-        hashes = hash_files(found, ctx.stat_cache, progress)
+        # dataset path -> (local file, the source argument it was found under)
+        planned: dict[str, tuple[LocalFile, str]] = {}
+        clashes: dict[str, dict[str, str]] = {}
+        for given, source in sources:
+            for f in scan_folder(source, recursive=recursive, wildcard=wildcard):
+                target = join_dataset_path(folder, f.rel)
+                seen = planned.get(target)
+                if seen is None:
+                    planned[target] = (f, str(given))
+                elif seen[0].abspath != f.abspath:
+                    clash = clashes.setdefault(target, {seen[0].abspath: seen[1]})
+                    clash.setdefault(f.abspath, str(given))
+        if clashes:
+            raise _collision_error(clashes)
+        unique = list({f.abspath: f for f, _ in planned.values()}.values())
+        hashes = hash_files(unique, ctx.stat_cache, progress)
         changed = 0
-        for f in found:
-            target = join_dataset_path(folder, f.rel)
+        for target, (f, _) in planned.items():
             if _place(draft, target, f.size, hashes[f.abspath], f.abspath, f.mtime_ns):
                 changed += 1
         return changed
+
+
+_SHOWN_CLASHES = 3
+
+
+def _collision_error(clashes: dict[str, dict[str, str]]) -> InvalidInputError:
+    """The error for dataset paths several local files of one add would land at."""
+    paths = sorted(clashes, key=str.encode)
+    shown = []
+    for p in paths[:_SHOWN_CLASHES]:
+        origins = ", ".join(f"{a} (from {g})" for a, g in clashes[p].items())
+        shown.append(f"{p} <- {origins}")
+    more = f"; and {len(paths) - _SHOWN_CLASHES} more" if len(paths) > _SHOWN_CLASHES else ""
+    return InvalidInputError(
+        f"{len(paths)} dataset path(s) would be taken by more than one local file, "
+        f"nothing was added: {'; '.join(shown)}{more}",
+        paths=paths[:_SHOWN_CLASHES],
+        count=len(paths),
+        hint="add each folder separately under its own --dataset-folder "
+        "(gd add --files ./images --dataset-folder images)",
+    )
 
 
 def remove_files(ctx: Context, draft_id: str, pattern: str, *, recursive: bool = True) -> int:

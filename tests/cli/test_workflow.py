@@ -278,3 +278,22 @@ def test_a_failing_command_takes_down_its_progress_bar(gd):
     failed = gd("get", "--id", "0" * 32, ok=False)
     assert failed.exit_code == 3
     assert bar not in output._LIVE_BARS and bar._bar is None
+
+
+def test_add_refuses_folders_whose_files_collide(gd, tmp_path: Path):
+    images = make_tree(tmp_path / "images", {"a.png": "img", "x.png": "x"})
+    labels = make_tree(tmp_path / "labels", {"a.png": "lab"})
+    gd("create", "--project", "p", "--name", "n")
+    r = gd("add", "--files", str(images), str(labels), ok=False)
+    assert r.exit_code == 4
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith("gd: error: 1 dataset path(s)") and "a.png" in lines[0]
+    assert str(labels / "a.png") in lines[0] and "--dataset-folder" in lines[1]
+    assert gd("list", "--json").json() == []  # nothing was added, not even x.png
+    gd("add", "--files", str(images), "--dataset-folder", "images")
+    gd("add", "--files", str(labels), "--dataset-folder", "labels")
+    assert [x["path"] for x in gd("list", "--json").json()] == [
+        "images/a.png",
+        "images/x.png",
+        "labels/a.png",
+    ]
