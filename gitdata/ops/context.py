@@ -101,5 +101,8 @@ class Context:
         cache).  Keyed by store: the same id in two stores is two records to trust."""
         import hashlib
 
-        key = hashlib.sha256(self.settings.storage.encode("utf-8")).hexdigest()[:16]
+        from gitdata.storage.opener import store_identity
+
+        ident = store_identity(self.settings.storage)
+        key = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
         return self.settings.cache_dir / "records" / key

@@ -35,6 +35,16 @@ def store_protocol(url: str) -> str:
     return entry[0] if entry else scheme.lower()
 
 
+def store_identity(url: str) -> str:
+    """One spelling per store (no I/O): local paths absolute, ``file://`` dropped, the
+    scheme's protocol name, no trailing slash.  Keys local caches of store content."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() == "file":
+        local = rest if sep else url
+        return os.path.abspath(os.path.expanduser(local)).rstrip("/") or "/"
+    return f"{store_protocol(url)}://{rest.rstrip('/')}"
+
+
 def open_store(
     url: str,
     storage_options: dict[str, Any] | None = None,

@@ -100,8 +100,7 @@ def test_full_workflow(gd, src: Path, tmp_path: Path):
         "1.txt": b"one",
         "2.txt": b"TWO",
         "new.txt": b"n",
-        "bin/3.bin": b"\x00\x01",
-    }
+    }  # the squash of a chain is its last state: the removed bin/3.bin stays removed
 
 
 def test_get_by_project_name_and_parts(gd, src: Path, tmp_path: Path):
