@@ -35,7 +35,6 @@ from gitdata.ops.context import Context
 from gitdata.ops.resolve import Resolved, by_id, resolve, write_repo_pointer
 from gitdata.ops.state import Draft
 
-
 _NO_PRINT = "the library never prints; use the return value (the gd CLI reports progress)"
 _NO_ARCHIVE = "gitdata never archives versions, so every version is searched"
 _NO_PAGES = "gitdata searches every version, there is no first page of 500"
