@@ -10,19 +10,51 @@ byte budget, stores hold relative keys).  docs/api.md lists the differences.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import warnings
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import Manifest
 from gitdata.core.paths import match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import VersionRecord
-from gitdata.errors import DatasetNotFoundError, DatasetStateError, VerificationFailedError
+from gitdata.errors import (
+    DatasetNotFoundError,
+    DatasetStateError,
+    InvalidInputError,
+    TargetNotEmptyError,
+    UnsupportedArgumentError,
+    VerificationFailedError,
+)
 from gitdata.ops import maintenance, materialize, reader, writer
 from gitdata.ops.context import Context
 from gitdata.ops.resolve import Resolved, by_id, resolve, write_repo_pointer
 from gitdata.ops.state import Draft
+
+_NO_PRINT = "the library never prints; use the return value (the gd CLI reports progress)"
+_NO_ARCHIVE = "gitdata never archives versions, so every version is searched"
+_NO_PAGES = "gitdata searches every version, there is no first page of 500"
+_NO_TASK = "gitdata has no ClearML server or Task"
+# ClearML passes zipfile constants; gitdata names its two methods
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+# chunk_size=-1 (ClearML): one chunk for the whole change set
+_ONE_CHUNK = 1 << 62
+
+
+def _no_effect(call: str, why: str) -> None:
+    """Warn that a ClearML argument, as given, changes nothing in gitdata."""
+    warnings.warn(f"Dataset.{call} has no effect in gitdata: {why}", UserWarning, stacklevel=3)
+
+
+def _unsupported(call: str, why: str, hint: str | None = None) -> NoReturn:
+    """Refuse a ClearML argument whose silent omission would mislead about the data."""
+    raise UnsupportedArgumentError(
+        f"Dataset.{call} is not supported by gitdata: {why}", argument=call, hint=hint
+    )
 
 
 class Dataset:
@@ -124,6 +156,8 @@ class Dataset:
 
         ``output_uri`` is the store this version (and its parents) live in.
         """
+        if use_current_task:
+            _no_effect("create(use_current_task=True)", f"{_NO_TASK}; a new draft is opened")
         parents = [p.id if isinstance(p, Dataset) else p for p in (parent_datasets or [])]
         # a child lives in its parents' store unless output_uri names one
         ctx = _home_context(
@@ -171,6 +205,13 @@ class Dataset:
         Two local files of one call that would land at the same dataset path
         are refused (InvalidInputError) and nothing is added.
         """
+        if verbose:
+            _no_effect("add_files(verbose=True)", _NO_PRINT)
+        if max_workers is not None:
+            _no_effect(
+                "add_files(max_workers=...)",
+                "files are hashed in one thread (faster than a pool for many small files)",
+            )
         self._require_draft("add files to")
         return writer.add_files(
             self._ctx,
@@ -187,6 +228,8 @@ class Dataset:
         self, dataset_path: str | None = None, recursive: bool = True, verbose: bool = False
     ) -> int:
         """Remove files matching a path or wildcard; returns how many were removed."""
+        if verbose:
+            _no_effect("remove_files(verbose=True)", _NO_PRINT)
         self._require_draft("remove files from")
         return writer.remove_files(self._ctx, self._id, dataset_path or "*", recursive=recursive)
 
@@ -194,6 +237,8 @@ class Dataset:
         self, local_path: str | Path, dataset_path: str | None = None, verbose: bool = False
     ) -> tuple[int, int, int]:
         """Make the draft mirror ``local_path``; returns (removed, added, modified)."""
+        if verbose:
+            _no_effect("sync_folder(verbose=True)", _NO_PRINT)
         self._require_draft("sync")
         r = writer.sync_folder(
             self._ctx, self._id, local_path, dataset_path=dataset_path, progress=self.progress
@@ -208,24 +253,44 @@ class Dataset:
         compression: str | None = None,
         chunk_size: int | None = None,
         max_workers: int | None = None,
-        retries: int = 3,
+        retries: int | None = None,
     ) -> None:
-        """Upload pending content (``chunk_size`` in MB, as in ClearML)."""
+        """Upload pending content (``chunk_size`` in MB, as in ClearML; -1: one chunk).
+
+        ``retries`` is how often a failed store request is retried (default: the
+        configured ``retries``, 3); ``show_progress=False`` silences ``self.progress``.
+        ``compression`` is ``"stored"``, ``"deflate"`` or the zipfile constant.
+        """
+        if verbose:
+            _no_effect("upload(verbose=True)", _NO_PRINT)
         self._require_draft("upload")
+        if isinstance(compression, int) and not isinstance(compression, bool):
+            compression = _ZIP_METHODS.get(compression, compression)
+        if chunk_size == -1:
+            target: int | None = _ONE_CHUNK
+        else:
+            target = int(chunk_size * 1024 * 1024) if chunk_size else None
+        ctx = self._ctx
+        if retries is not None and retries != ctx.settings.retries:
+            if retries < 0:
+                raise InvalidInputError(f"retries must be >= 0, not {retries}")
+            ctx = Context(dataclasses.replace(ctx.settings, retries=retries))
         writer.upload(
-            self._ctx,
+            ctx,
             self._id,
             storage=output_url,
-            chunk_size=int(chunk_size * 1024 * 1024) if chunk_size else None,
+            chunk_size=target,
             max_workers=max_workers,
             compression=compression,
-            progress=self.progress,
+            progress=self.progress if show_progress else NULL_PROGRESS,
         )
 
     def finalize(
         self, verbose: bool = False, raise_on_error: bool = True, auto_upload: bool = False
     ) -> bool:
         """Close the version: from now on it is immutable.  Writes the git pointer in a repo."""
+        if verbose:
+            _no_effect("finalize(verbose=True)", _NO_PRINT)
         try:
             self._require_draft("finalize")
             store_url = self._ctx.state.load_draft(self._id).storage
@@ -248,6 +313,8 @@ class Dataset:
         self, metadata: Any, metadata_name: str = "metadata", ui_visible: bool = True
     ) -> None:
         """Attach JSON-able metadata to a draft (stored in the version record)."""
+        if not ui_visible:
+            _no_effect("set_metadata(ui_visible=False)", "gitdata has no web UI to hide it from")
         self._require_draft("set metadata on")
         with writer.editing(self._ctx, self._id) as draft:
             draft.metadata[metadata_name] = metadata
@@ -273,6 +340,7 @@ class Dataset:
         alias: str | None = None,
         overridable: bool = False,
         shallow_search: bool = False,
+        silence_alias_warnings: bool = False,
         rev: str | None = None,
         storage: str | None = None,
         **kwargs: Any,
@@ -281,7 +349,24 @@ class Dataset:
 
         Inside a git repository, project + name resolve through the dataset's
         pointer file (at ``rev`` when given), which pins the version per commit.
+        ``silence_alias_warnings`` silences the warnings that ``alias`` and
+        ``overridable`` have no effect.  Unknown keyword arguments are refused.
         """
+        invalid = sorted(k for k in kwargs if not k.startswith("_"))
+        if invalid:
+            raise InvalidInputError(
+                f"invalid Dataset.get arguments: {', '.join(invalid)}", arguments=invalid
+            )
+        if kwargs:
+            _no_effect(f"get({', '.join(sorted(kwargs))}=...)", "ClearML-internal arguments")
+        if alias is not None and not silence_alias_warnings:
+            _no_effect("get(alias=...)", f"{_NO_TASK} to record the alias in")
+        if overridable and not silence_alias_warnings:
+            _no_effect("get(overridable=True)", f"{_NO_TASK} whose parameters could override it")
+        if shallow_search:
+            _no_effect("get(shallow_search=True)", _NO_PAGES)
+        if include_archived:
+            _no_effect("get(include_archived=True)", _NO_ARCHIVE)
         ctx = _home_context(Context.for_storage(storage), dataset_id, storage is not None)
         try:
             found = resolve(
@@ -340,6 +425,16 @@ class Dataset:
         max_workers: int | None = None,
     ) -> str:
         """Path of a read-only cached copy (files are hardlinks into the cache)."""
+        if use_soft_links is not None:
+            _no_effect(
+                "get_local_copy(use_soft_links=...)",
+                "the copy's files are always read-only hardlinks to the cache's blobs",
+            )
+        if not raise_on_error:
+            _no_effect(
+                "get_local_copy(raise_on_error=False)",
+                "a copy missing files is never returned; failures always raise",
+            )
         manifest = self._manifest()
         path = materialize.cached_copy(
             self._ctx,
@@ -360,11 +455,19 @@ class Dataset:
         num_parts: int | None = None,
         raise_on_error: bool = True,
         max_workers: int | None = None,
-    ) -> str:
-        """An independent, writable copy in ``target_folder``."""
-        return str(
-            self._materialize(target_folder, "copy", overwrite, part, num_parts, max_workers)
-        )
+    ) -> str | None:
+        """An independent, writable copy in ``target_folder``.
+
+        With ``raise_on_error=False`` a non-empty target (without ``overwrite``)
+        returns None instead of raising, as in ClearML; other failures raise.
+        """
+        try:
+            path = self._materialize(target_folder, "copy", overwrite, part, num_parts, max_workers)
+        except TargetNotEmptyError:
+            if raise_on_error:
+                raise
+            return None
+        return str(path)
 
     def get_linked_copy(
         self,
@@ -395,9 +498,15 @@ class Dataset:
     def list_files(
         self, dataset_path: str | None = None, recursive: bool = True, dataset_id: str | None = None
     ) -> list[str]:
-        """Dataset paths (sorted), optionally filtered by a path or wildcard; nothing downloaded."""
-        target = self if dataset_id is None else Dataset.get(dataset_id=dataset_id)
-        paths = sorted(target._files(), key=str.encode)
+        """Dataset paths (sorted), optionally filtered by a path or wildcard; nothing downloaded.
+
+        With ``dataset_id`` (as in ClearML), only the files whose current content
+        that version added or changed: this version itself or one of its ancestors.
+        """
+        paths = sorted(self._files(), key=str.encode)
+        if dataset_id is not None:
+            owners = self._owners()
+            paths = [p for p in paths if owners.get(p) == dataset_id]
         if dataset_path:
             return [p for p in paths if match_pattern(p, dataset_path, recursive=recursive)]
         return paths
@@ -415,7 +524,50 @@ class Dataset:
         """path -> {size, sha256} (a simplified form of ClearML's)."""
         return {p: {"size": f.size, "sha256": f.sha256} for p, f in self._files().items()}
 
+    def _owners(self) -> dict[str, str]:
+        """path -> id of the version that gave the file its current content.
+
+        ClearML's ``parent_dataset_id`` of a file entry: the nearest version (this
+        one or an ancestor) that added or modified it; a file a version inherits
+        comes from the last parent holding it (later parents win).
+        """
+        graph = self.get_dependency_graph()
+        wanted = set(self._files())
+        order: list[str] = []  # parents before children
+        seen: set[str] = set()
+        stack: list[tuple[str, bool]] = [(self._id, False)]
+        while stack:
+            vid, done = stack.pop()
+            if done:
+                order.append(vid)
+            elif vid not in seen:
+                seen.add(vid)
+                stack.append((vid, True))
+                stack.extend((p, False) for p in graph.get(vid, []))
+        owners: dict[str, dict[str, str]] = {}
+        for vid in order:
+            if vid == self._id:
+                files, changes = set(self._files()), self._changes(None)
+            else:
+                try:
+                    record = reader.load_record(self._ctx, vid)
+                except DatasetNotFoundError:  # a deleted ancestor owns nothing
+                    owners[vid] = {}
+                    continue
+                files = set(reader.load_manifest(self._ctx, record.manifest).as_dict())
+                changes = maintenance.change_set(self._ctx, record)
+            mine = {p: vid for p in (changes.added + changes.modified) if p in wanted}
+            for p in (files & wanted) - mine.keys():
+                for parent in reversed(graph.get(vid, [])):
+                    if p in owners.get(parent, {}):
+                        mine[p] = owners[parent][p]
+                        break
+            owners[vid] = mine
+        return owners[self._id]
+
     def _changes(self, dataset_id: str | None) -> ChangeSet:
+        if dataset_id == self._id:
+            dataset_id = None  # ClearML: compare against the parents
         if dataset_id is not None:
             return diff(Dataset.get(dataset_id=dataset_id)._files(), self._files())
         meta = self._meta()
@@ -470,6 +622,8 @@ class Dataset:
         verbose: bool = False,
     ) -> list[str]:
         """Paths that fail verification (missing, wrong size or hash, or unexpected)."""
+        if verbose:
+            _no_effect("verify_dataset_hash(verbose=True)", _NO_PRINT)
         folder = Path(local_copy_path) if local_copy_path else Path(self.get_local_copy())
         report = maintenance.verify_folder(self._manifest(), folder, size_only=skip_hash)
         return report.bad_files
@@ -488,16 +642,21 @@ class Dataset:
     def squash(
         cls,
         dataset_name: str,
-        dataset_ids: list[str] | None = None,
+        dataset_ids: list[str | Dataset] | None = None,
         dataset_project_name_pairs: list[tuple[str, str]] | None = None,
         output_url: str | None = None,
         dataset_project: str | None = None,
     ) -> Dataset:
-        """A new flat version (no parents) holding the merged content of the given versions."""
-        ids = list(dataset_ids or [])
+        """A new flat version (no parents) holding the merged view of the given versions.
+
+        The squash is written to the store the versions live in (``output_url``
+        names it explicitly); it references their chunks, so no data moves.
+        Paths the versions changed differently keep the later version's file and
+        are listed in ``merge_conflicts``.
+        """
+        ids = [d.id if isinstance(d, Dataset) else d for d in dataset_ids or []]
         for project, name in dataset_project_name_pairs or []:
-            ids.append(cls.get(dataset_project=project, dataset_name=name).id)
-        # the squash lives where the versions it flattens live
+            ids.append(cls.get(dataset_project=project, dataset_name=name, storage=output_url).id)
         ctx = _home_context(
             Context.for_storage(output_url), ids[0] if ids else None, bool(output_url)
         )
@@ -520,7 +679,22 @@ class Dataset:
         include_archived: bool = True,
         storage: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Versions matching all given filters, oldest first, as dicts."""
+        """Versions matching all given filters, oldest first, as dicts.
+
+        ``partial_name`` is a regular expression searched in the name, ignoring
+        case, as in ClearML (``re.escape`` it to match literally).
+        """
+        if not include_archived:
+            _no_effect("list_datasets(include_archived=False)", _NO_ARCHIVE)
+        name_re = None
+        if partial_name:
+            try:
+                name_re = re.compile(partial_name, re.IGNORECASE)
+            except re.error as exc:
+                raise InvalidInputError(
+                    f"partial_name {partial_name!r} is not a regular expression: {exc}",
+                    hint="escape it with re.escape() to match it literally",
+                ) from None
         ctx = Context.for_storage(storage)
         rows: list[dict[str, Any]] = []
         for r in reader.list_records(ctx):
@@ -564,7 +738,7 @@ class Dataset:
                     )
                 ):
                     return False
-            if partial_name and partial_name.lower() not in row["name"].lower():
+            if name_re is not None and not name_re.search(row["name"]):
                 return False
             if tags and not set(tags) <= set(row["tags"]):
                 return False
@@ -585,9 +759,27 @@ class Dataset:
         delete_files: bool = True,
         delete_external_files: bool = False,
         storage: str | None = None,
-    ) -> maintenance.DeleteReport | None:
-        """Delete a version (a draft is discarded).  Refuses if others depend on it, unless ``force``."""
+    ) -> maintenance.DeleteReport | list[maintenance.DeleteReport] | None:
+        """Delete a version (a draft is discarded).  Refuses if others depend on it, unless ``force``.
+
+        ``delete_files=False`` removes only the record; its manifest and chunks
+        stay for ``gd gc``.  ``entire_dataset=True`` (with ``force``) deletes every
+        version of ``dataset_project``/``dataset_name`` (of ``dataset_version`` if
+        given) and returns a report per closed version.
+        """
+        if delete_external_files:
+            _unsupported(
+                "delete(delete_external_files=True)",
+                "a gitdata version holds no external links, only content in its own store",
+                hint="nothing was deleted; drop the argument",
+            )
+        if shallow_search:
+            _no_effect("delete(shallow_search=True)", _NO_PAGES)
         ctx = Context.for_storage(storage)
+        if entire_dataset and not dataset_id:
+            return _delete_entire(
+                ctx, dataset_project, dataset_name, dataset_version, force, delete_files
+            )
         if dataset_id and ctx.state.has_draft(dataset_id):
             ctx.state.delete_draft(dataset_id)
             return None
@@ -599,7 +791,48 @@ class Dataset:
             version=dataset_version,
             use_current=False,
         )
-        return maintenance.delete_version(ctx, found.id, force=force)
+        return maintenance.delete_version(ctx, found.id, force=force, delete_files=delete_files)
+
+
+def _delete_entire(
+    ctx: Context,
+    project: str | None,
+    name: str | None,
+    version: str | None,
+    force: bool,
+    delete_files: bool,
+) -> list[maintenance.DeleteReport]:
+    """ClearML's ``delete(entire_dataset=True)``: every version (and draft) of one dataset."""
+    if not force:
+        raise InvalidInputError(
+            "deleting an entire dataset needs force=True",
+            hint="pass force=True: every version of the dataset goes, whatever depends on it",
+        )
+    if not (project and name):
+        raise InvalidInputError("entire_dataset=True needs dataset_project and dataset_name")
+
+    def match(meta: VersionRecord | Any) -> bool:
+        return (
+            meta.project == project
+            and meta.name == name
+            and (version is None or meta.version == version)
+        )
+
+    records = [r for r in reader.list_records(ctx) if match(r)]
+    drafts = [d for d in ctx.state.list_draft_headers() if match(d)]
+    if not records and not drafts:
+        raise DatasetNotFoundError(
+            f"no version of {project}/{name}" + (f" {version}" if version else ""),
+            project=project,
+            name=name,
+        )
+    for d in drafts:
+        ctx.state.delete_draft(d.id)
+    # children first, so each delete sees fewer dependents (force covers the rest)
+    return [
+        maintenance.delete_version(ctx, r.id, force=True, delete_files=delete_files)
+        for r in reversed(records)
+    ]
 
 
 def target_folder_str(target: str | Path) -> str:

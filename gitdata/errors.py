@@ -72,6 +72,12 @@ class InvalidInputError(GitDataError, ValueError):
     exit_code = EXIT_INVALID
 
 
+class UnsupportedArgumentError(GitDataError, NotImplementedError):
+    """A ClearML argument gitdata cannot honour, where going on without it would mislead."""
+
+    exit_code = EXIT_INVALID
+
+
 class UnsafePathError(InvalidInputError):
     """A path that is absolute, contains ``..`` or NUL, or escapes its root."""
 

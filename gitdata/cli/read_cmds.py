@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -136,7 +137,7 @@ def search(
 
     rows = Dataset.list_datasets(
         dataset_project=project,
-        partial_name=name,
+        partial_name=re.escape(name) if name else None,  # --name is literal text
         tags=tags or None,
         ids=ids or None,
         only_completed=not drafts,

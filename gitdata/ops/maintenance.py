@@ -79,8 +79,13 @@ class DeleteReport:
     orphaned_children: list[str]
 
 
-def delete_version(ctx: Context, version_id: str, *, force: bool = False) -> DeleteReport:
+def delete_version(
+    ctx: Context, version_id: str, *, force: bool = False, delete_files: bool = True
+) -> DeleteReport:
     """Delete a closed version and the objects no remaining version reaches.
+
+    With ``delete_files=False`` only the record goes: its manifest and chunks
+    stay in the store (``gd gc`` reclaims them once nothing reaches them).
 
     The record goes first (the reverse of the write order), so a crash part
     way leaves unreachable objects for gc, never a version with holes.
@@ -100,6 +105,8 @@ def delete_version(ctx: Context, version_id: str, *, force: bool = False) -> Del
     store = ctx.store
     store.delete(version_key(version_id))
     forget_record(ctx, version_id)
+    if not delete_files:
+        return DeleteReport(version_id, 0, 0, children)
     keep: set[str] = set()
     for r in records:
         if r.id == version_id:

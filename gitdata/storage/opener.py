@@ -56,10 +56,10 @@ def open_store(
         raise InvalidInputError("empty store URL")
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return _local(os.path.abspath(os.path.expanduser(url)), url)
+        return _local(os.path.abspath(os.path.expanduser(url)), url, retries)
     scheme = scheme.lower()
     if scheme == "file":
-        return _local(os.path.abspath(os.path.expanduser(rest)), url)
+        return _local(os.path.abspath(os.path.expanduser(rest)), url, retries)
     if scheme not in _REMOTE:
         raise InvalidInputError(
             f"unsupported store URL scheme {scheme!r} in {url}",
@@ -143,7 +143,7 @@ def backend_options(protocol: str, user_options: dict[str, Any]) -> dict[str, An
     return options
 
 
-def _local(path: str, url: str) -> FsspecStore:
+def _local(path: str, url: str, retries: int) -> FsspecStore:
     from fsspec.implementations.local import LocalFileSystem
 
-    return FsspecStore(LocalFileSystem(), path.rstrip("/") or "/", url)
+    return FsspecStore(LocalFileSystem(), path.rstrip("/") or "/", url, retries=retries)
