@@ -124,6 +124,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "list_added_files": {"dataset_id": IMPL},
     "list_modified_files": {"dataset_id": IMPL},
     "list_removed_files": {"dataset_id": IMPL},
+    "merged_changes": {},
     "read_bytes": {"path": IMPL},
     "open": {"path": IMPL, "mode": IMPL},
     "get_dependency_graph": {},
