@@ -305,11 +305,22 @@ def diff_revisions(
     return out
 
 
-MERGE_DRIVER = "gd merge-driver %O %A %B %P"
+# git runs the driver command with /bin/sh, %O %A %B as temp file names and %P as the
+# single-quoted path, so the command is a shell snippet.  Without gd (nor
+# python3 -m gitdata) it says so and exits 1: git then leaves the pointer as an
+# ordinary conflict for `gd merge --resolve`.
+_DRIVER_ARGS = "%O %A %B %P"
+MERGE_DRIVER = (
+    f"if command -v gd >/dev/null 2>&1; then exec gd merge-driver {_DRIVER_ARGS}; fi; "
+    "if python3 -c 'import gitdata' >/dev/null 2>&1; then "
+    f"exec python3 -m gitdata merge-driver {_DRIVER_ARGS}; fi; "
+    'echo "gitdata: gd not found on PATH; "%P" left conflicted; run gd merge --resolve '
+    'after activating the environment that has gitdata (or installing it)" >&2; exit 1'
+)
 
 
 def register_merge_driver(repo: GitRepo) -> None:
-    """Tell git (repo-local config) how to merge pointer files."""
+    """Tell git (repo-local config) how to merge pointer files (``gd init`` refreshes it)."""
     cfg = repo.repo.config
     cfg["merge.gitdata.name"] = "gitdata dataset pointer merge"
     cfg["merge.gitdata.driver"] = MERGE_DRIVER

@@ -452,3 +452,104 @@ def test_status_never_contacts_the_store_for_open_drafts(repo: Path, tmp_path: P
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["draft_open"] is True
+
+
+# ---------------------------------------------------------------- hooks when gd is missing
+
+
+@pytest.fixture
+def no_gd(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH has git and the few tools the shims use, but no gd
+    (and no python3, so the shims cannot fall back to ``python3 -m gitdata``)."""
+    import shutil
+
+    bin_dir = tmp_path / "bin-without-gd"
+    bin_dir.mkdir()
+    for tool in ("git", "dirname", "cat"):
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    return {**env(), "PATH": str(bin_dir)}
+
+
+def run(repo: Path, environ: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=environ)
+
+
+def test_pre_commit_without_gd_passes_plain_commits_and_refuses_pointers(
+    repo: Path, tmp_path: Path, no_gd: dict[str, str]
+):
+    install_hooks(find_repo(repo).repo)
+    (repo / "f.txt").write_text("x")
+    git(repo, "add", "f.txt")
+    r = run(repo, no_gd, "commit", "-qm", "no pointer")
+    assert r.returncode == 0, r.stderr
+    assert "gd not found on PATH; pointer checks skipped" in r.stderr
+    close_version(make_tree(tmp_path / "src", {"a": "1"}))  # stages the pointer
+    r = run(repo, no_gd, "commit", "-qm", "pointer")
+    assert r.returncode != 0
+    assert ".gitdata/datasets/vision/cats.yaml" in r.stderr
+    assert "activate" in r.stderr and "install gitdata" in r.stderr
+    assert git(repo, "rev-list", "--count", "HEAD").stdout.strip() == "1"  # nothing committed
+    # a commit that only deletes a pointer has nothing for gd to check
+    git(repo, "commit", "-qm", "pointer, checked by gd")
+    git(repo, "rm", "-q", ".gitdata/datasets/vision/cats.yaml")
+    r = run(repo, no_gd, "commit", "-qm", "drop pointer")
+    assert r.returncode == 0, r.stderr
+
+
+def test_pre_push_without_gd_refuses_only_when_pointers_are_tracked(
+    repo: Path, tmp_path: Path, no_gd: dict[str, str]
+):
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    git(repo, "remote", "add", "origin", str(bare))
+    install_hooks(find_repo(repo).repo)
+    (repo / "f.txt").write_text("x")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-qm", "plain")
+    r = run(repo, no_gd, "push", "-q", "origin", "main")
+    assert r.returncode == 0, r.stderr
+    assert "gd not found on PATH" in r.stderr
+    close_version(make_tree(tmp_path / "src", {"a": "1"}))
+    git(repo, "commit", "-qm", "pointer")
+    r = run(repo, no_gd, "push", "-q", "origin", "main")
+    assert r.returncode != 0
+    assert "gd not found on PATH" in r.stderr and "activate" in r.stderr
+    remote_head = git(bare, "--git-dir", str(bare), "rev-parse", "main").stdout
+    assert remote_head == git(repo, "rev-parse", "HEAD~1").stdout  # the pointer did not go
+
+
+def test_post_checkout_without_gd_warns_and_never_blocks(repo: Path, no_gd: dict[str, str]):
+    install_hooks(find_repo(repo).repo)
+    (repo / "f.txt").write_text("x")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-qm", "one")
+    r = run(repo, no_gd, "checkout", "-qb", "other")
+    assert r.returncode == 0, r.stderr
+    assert "gd not found on PATH; bound folders not updated" in r.stderr
+
+
+def test_merge_driver_without_gd_leaves_a_conflict_and_says_why(
+    repo: Path, tmp_path: Path, no_gd: dict[str, str]
+):
+    assert gd(repo, "init").returncode == 0
+    v1 = close_version(make_tree(tmp_path / "base", {"a": "1"}))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "checkout", "-qb", "theirs")
+    close_version(make_tree(tmp_path / "t", {"a": "1", "t": "t"}), [v1.id])
+    git(repo, "commit", "-qm", "theirs")
+    git(repo, "checkout", "-q", "main")
+    close_version(make_tree(tmp_path / "o", {"a": "1", "o": "o"}), [v1.id])
+    git(repo, "commit", "-qm", "ours")
+    r = run(repo, no_gd, "merge", "--no-edit", "theirs")
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    rel = ".gitdata/datasets/vision/cats.yaml"
+    assert f"gitdata: gd not found on PATH; {rel} left conflicted" in out
+    assert "gd merge --resolve" in out
+    assert git(repo, "diff", "--name-only", "--diff-filter=U").stdout.split() == [rel]
+    # with gd back, the conflict resolves as usual
+    resolved = json.loads(gd(repo, "merge", "--resolve", "--json").stdout)
+    assert resolved == {"resolved": [rel]}
