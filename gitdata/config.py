@@ -2,7 +2,7 @@
 
 Precedence (highest first): explicit arguments (CLI flags) > environment
 (``GD_STORAGE``, ``GD_CACHE_DIR``, ``GD_CACHE_SIZE``, ``GD_RETRIES``,
-``GD_CREATE_BUCKET``) > the repository's
+``GD_CREATE_BUCKET``, ``GD_ALLOW_LOCAL_STORE``) > the repository's
 ``.gitdata/config.yaml`` > the user's ``$XDG_CONFIG_HOME/gitdata/config.yaml``
 > built-in defaults (the embedded store ``$XDG_DATA_HOME/gitdata/store``).
 """
@@ -30,6 +30,9 @@ _SECRET_OPTION = re.compile(
 )
 DEFAULT_HOOKS = {"offline": "warn", "bound_folders": "update"}
 _HOOK_CHOICES = {"offline": ("warn", "refuse"), "bound_folders": ("update", "warn")}
+_ALLOW_LOCAL = "allow_local_store"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass
@@ -52,6 +55,9 @@ class Settings:
     retries: int = DEFAULT_RETRIES
     # create a missing bucket / container instead of failing (--create-bucket)
     create_bucket: bool = False
+    # hooks.allow_local_store / GD_ALLOW_LOCAL_STORE: pre-push lets pointers into a
+    # local-path store go to a remote on another machine (the path is shared, e.g. NFS)
+    allow_local_store: bool = False
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -168,6 +174,37 @@ def _secret_keys(options: dict[str, Any], prefix: str = "") -> list[str]:
     return found
 
 
+def _allow_local_store(
+    repo_cfg: dict[str, Any], user_cfg: dict[str, Any], repo_root: Path | None, sources: dict
+) -> bool:
+    """``GD_ALLOW_LOCAL_STORE`` > the repo's ``hooks.allow_local_store`` > the user's."""
+    raw = os.environ.get("GD_ALLOW_LOCAL_STORE", "").strip().lower()
+    if raw:
+        if raw not in _TRUE + _FALSE:
+            raise FormatError(
+                f"'GD_ALLOW_LOCAL_STORE' must be 1 or 0, not {raw!r}",
+                file="env GD_ALLOW_LOCAL_STORE",
+            )
+        sources[_ALLOW_LOCAL] = "env GD_ALLOW_LOCAL_STORE"
+        return raw in _TRUE
+    for cfg, where in (
+        (repo_cfg, f"{repo_root}/{REPO_CONFIG}"),
+        (user_cfg, str(user_config_path())),
+    ):
+        hooks = cfg.get("hooks")
+        if not isinstance(hooks, dict) or _ALLOW_LOCAL not in hooks:
+            continue
+        if not isinstance(hooks[_ALLOW_LOCAL], bool):
+            raise FormatError(
+                f"bad hooks setting {_ALLOW_LOCAL}: {hooks[_ALLOW_LOCAL]!r} (allowed: true|false)",
+                file=where,
+            )
+        sources[_ALLOW_LOCAL] = where
+        return hooks[_ALLOW_LOCAL]
+    sources[_ALLOW_LOCAL] = "default"
+    return False
+
+
 def resolve_settings(
     storage: str | None = None,
     cache_dir: str | Path | None = None,
@@ -231,8 +268,11 @@ def resolve_settings(
     if not isinstance(raw_hooks, dict):
         raise FormatError("'hooks' must be a mapping", file=sources["hooks"])
     for key, value in raw_hooks.items():
+        if key == _ALLOW_LOCAL:
+            continue  # a per-key boolean, resolved below
         if key not in _HOOK_CHOICES or value not in _HOOK_CHOICES[key]:
             choices = "; ".join(f"{k}: {'|'.join(v)}" for k, v in _HOOK_CHOICES.items())
+            choices += f"; {_ALLOW_LOCAL}: true|false"
             raise FormatError(
                 f"bad hooks setting {key}: {value!r} (allowed: {choices})", file=sources["hooks"]
             )
@@ -251,9 +291,12 @@ def resolve_settings(
     create_raw = pick("create_bucket", None, "GD_CREATE_BUCKET")
     create_bucket = str(create_raw).lower() in ("1", "true", "yes", "on")
 
+    allow_local = _allow_local_store(repo_cfg, user_cfg, repo_root, sources)
+
     return Settings(
         retries=retries,
         create_bucket=create_bucket,
+        allow_local_store=allow_local,
         storage=store,
         storage_options=options,
         cache_dir=cache_path,

@@ -77,7 +77,9 @@ def hook(
     elif name == "pre-push":
         notes: list[str] = []
         try:
-            check_push(ctx, sys.stdin.read(), notes=notes)
+            # git passes the remote's name and URL ($1 $2); by hand (CI) they may be absent
+            remote_url = args[1] if args and len(args) >= 2 else None
+            check_push(ctx, sys.stdin.read(), notes=notes, remote_url=remote_url)
         finally:
             for line in notes:
                 typer.echo(f"gitdata: {line}", err=True)

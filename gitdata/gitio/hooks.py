@@ -4,6 +4,10 @@ Each shim is a small ``sh`` script that first runs the user's previous hook
 (moved aside to ``<name>.pre-gitdata``), then ``gd hook <name>``.  Uninstalling
 removes the shim and puts the user's hook back.  pre-push receives the pushed
 refs on stdin, so the shim buffers stdin and hands it to both.
+
+When gd is not on PATH (the environment is not active), the shims still decide
+in plain sh: pre-commit refuses only commits that stage pointer files, pre-push
+only when the repository tracks pointer files, and the post-* hooks warn.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitdata.gitio.pointer import POINTER_DIR
+
 HOOK_NAMES = ("pre-commit", "pre-push", "post-checkout", "post-merge")
 MARKER = "# gitdata hook shim"
 CHAINED_SUFFIX = ".pre-gitdata"
-# Hooks that must never block the user's git operation.
-_NEVER_BLOCK = ("post-checkout", "post-merge")
 _STDIN_HOOKS = ("pre-push",)
 
 
@@ -43,9 +47,63 @@ def hooks_dir(repo) -> Path:
     return Path(repo.path) / "hooks"
 
 
+_FIX = "activate the environment that has gitdata or install gitdata (pip install gitdata)"
+
+
+def _missing_gd(name: str) -> list[str]:
+    """Shell lines run when neither ``gd`` nor ``python3 -m gitdata`` is available.
+
+    pre-commit refuses only when non-deleted pointer files are staged (nothing else
+    needs gd); pre-push refuses only when the repository tracks pointer files;
+    post-checkout and post-merge warn and never block.
+    """
+    missing = "gitdata: gd not found on PATH"
+    if name == "pre-commit":
+        return [
+            "  staged=$(git -c core.quotePath=false diff --cached --name-only --diff-filter=d"
+            f" -- {POINTER_DIR}) || {{",
+            f'    echo "{missing} and git diff failed; commit refused: {_FIX}" >&2',
+            "    exit 1",
+            "  }",
+            "  pointers=",
+            "  while IFS= read -r f; do",
+            "    case $f in",
+            '      *.yaml | *.yaml\\") pointers="$pointers $f" ;;',
+            "    esac",
+            "  done <<EOF",
+            "$staged",
+            "EOF",
+            '  if [ -n "$pointers" ]; then',
+            f'    echo "{missing}; commit refused: it changes dataset pointers gd must check:'
+            '$pointers" >&2',
+            f'    echo "gitdata: {_FIX}, then commit again (or bypass once with'
+            ' git commit --no-verify)" >&2',
+            "    exit 1",
+            "  fi",
+            f'  echo "{missing}; pointer checks skipped (no dataset pointer staged)" >&2',
+            "  exit 0",
+        ]
+    if name == "pre-push":
+        return [
+            f"  tracked=$(git ls-files -- {POINTER_DIR}) || tracked=unknown",
+            '  if [ -n "$tracked" ]; then',
+            f'    echo "{missing}; push refused: this repository tracks dataset pointers'
+            ' and gd must check that the store holds them" >&2',
+            f'    echo "gitdata: {_FIX}, then push again (or bypass once with'
+            ' git push --no-verify)" >&2',
+            "    exit 1",
+            "  fi",
+            f'  echo "{missing}; pre-push checks skipped (no dataset pointers tracked)" >&2',
+            "  exit 0",
+        ]
+    return [
+        f'  echo "{missing}; bound folders not updated: {_FIX}, then run gd checkout" >&2',
+        "  exit 0",
+    ]
+
+
 def shim_text(name: str) -> str:
-    """The shell script installed as hook ``name``."""
-    missing_exit = "0" if name in _NEVER_BLOCK else "2"
+    """The shell script installed as hook ``name`` (POSIX sh, no bash-isms)."""
     lines = [
         "#!/bin/sh",
         f"{MARKER} ({name}); installed by `gd install-hooks`, removed by `gd install-hooks --uninstall`.",
@@ -71,8 +129,7 @@ def shim_text(name: str) -> str:
         "elif python3 -c 'import gitdata' >/dev/null 2>&1; then",
         "  set -- python3 -m gitdata hook " + name + ' "$@"',
         "else",
-        f'  echo "gitdata: this repository uses gd hooks but gd is not installed ({name} skipped)" >&2',
-        f"  exit {missing_exit}",
+        *_missing_gd(name),
         "fi",
     ]
     if name in _STDIN_HOOKS:

@@ -18,6 +18,7 @@ from gitdata.errors import (
 from gitdata.gitio.history import pointers_in_commits, staged_pointer_changes
 from gitdata.gitio.hooks import HookChange, install_hooks
 from gitdata.gitio.pointer import POINTER_DIR, decode_pointer
+from gitdata.gitio.remote import remote_is_on_this_machine
 from gitdata.gitio.repo import GitRepo, find_repo
 from gitdata.ops.context import Context
 from gitdata.storage import version_key
@@ -192,19 +193,49 @@ def _upload_from_local(ctx: Context, version_id: str) -> bool:
     return True
 
 
+def store_is_local(url: str) -> bool:
+    """Whether a store URL is a filesystem path (or ``file://``) of this machine."""
+    return "://" not in url or url.lower().startswith("file://")
+
+
+def _local_store_refused(ctx: Context, remote_url: str | None) -> bool:
+    """pre-push: would teammates who clone from ``remote_url`` be unable to reach the store?
+
+    True when the store is a local path (the default embedded store included), the
+    remote is on another machine, and ``hooks.allow_local_store`` is off.  An unknown
+    remote (no URL given) is not judged.
+    """
+    return (
+        remote_url is not None
+        and not remote_is_on_this_machine(remote_url)
+        and store_is_local(ctx.settings.storage)
+        and not ctx.settings.allow_local_store
+    )
+
+
 def check_push(
-    ctx: Context, stdin_text: str, cwd: Path | None = None, notes: list[str] | None = None
+    ctx: Context,
+    stdin_text: str,
+    cwd: Path | None = None,
+    notes: list[str] | None = None,
+    remote_url: str | None = None,
 ) -> int:
     """pre-push: every pointer version in the pushed commits must be in the store.
 
     A version that exists only in this machine's embedded store is uploaded
-    (with its ancestors) first; anything else missing refuses the push.
+    (with its ancestors) first; anything else missing refuses the push.  When
+    ``remote_url`` (git's second hook argument) is on another machine and the store
+    is a local path, every pushed pointer is refused: nobody cloning from there
+    could get its data (``hooks.allow_local_store`` / ``GD_ALLOW_LOCAL_STORE=1``
+    allow it for a path every machine mounts).
 
     ``stdin_text`` is what git passes: ``<local ref> <local sha> <remote ref> <remote sha>``
     per line.  Returns the number of pointer versions checked.
     """
     repo = require_repo(cwd)
+    local_refused = _local_store_refused(ctx, remote_url)
     problems: list[str] = []
+    stranded: list[str] = []
     checked = 0
     seen: set[str] = set()
     for line in stdin_text.splitlines():
@@ -223,6 +254,14 @@ def check_push(
                 continue
             seen.add(p.id)
             checked += 1
+            if local_refused:
+                stranded.append(p.id)
+                problems.append(
+                    f"{p.project}/{p.name} {p.version} (id {p.id}) in commit {commit[:12]} "
+                    f"is in the local store {ctx.settings.storage}, which nobody cloning "
+                    f"from {remote_url} can reach"
+                )
+                continue
             if not ctx.store.exists(version_key(p.id)):
                 if _upload_from_local(ctx, p.id):
                     if notes is not None:
@@ -235,10 +274,19 @@ def check_push(
                     f"is not in the store {ctx.store.url}"
                 )
     if problems:
+        hint = "close/upload those versions to the shared store, then push again"
+        if stranded:
+            hint = (
+                "use a store your team can reach: gd init --storage URL (and commit "
+                ".gitdata/config.yaml), then "
+                f"gd push --id {stranded[0] if len(stranded) == 1 else 'ID'} --to URL "
+                "for each version listed, and push again (if the local path is shared, "
+                "e.g. NFS, set hooks.allow_local_store: true or GD_ALLOW_LOCAL_STORE=1)"
+            )
         raise HookRefusedError(
             f"push refused: {len(problems)} dataset version(s) nobody else could get",
             problems=problems,
-            hint="close/upload those versions to the shared store, then push again",
+            hint=hint,
         )
     return checked
 
@@ -304,11 +352,22 @@ def diff_revisions(
     return out
 
 
-MERGE_DRIVER = "gd merge-driver %O %A %B %P"
+# git runs the driver command with /bin/sh, %O %A %B as temp file names and %P as the
+# single-quoted path, so the command is a shell snippet.  Without gd (nor
+# python3 -m gitdata) it says so and exits 1: git then leaves the pointer as an
+# ordinary conflict for `gd merge --resolve`.
+_DRIVER_ARGS = "%O %A %B %P"
+MERGE_DRIVER = (
+    f"if command -v gd >/dev/null 2>&1; then exec gd merge-driver {_DRIVER_ARGS}; fi; "
+    "if python3 -c 'import gitdata' >/dev/null 2>&1; then "
+    f"exec python3 -m gitdata merge-driver {_DRIVER_ARGS}; fi; "
+    'echo "gitdata: gd not found on PATH; "%P" left conflicted; run gd merge --resolve '
+    'after activating the environment that has gitdata (or installing it)" >&2; exit 1'
+)
 
 
 def register_merge_driver(repo: GitRepo) -> None:
-    """Tell git (repo-local config) how to merge pointer files."""
+    """Tell git (repo-local config) how to merge pointer files (``gd init`` refreshes it)."""
     cfg = repo.repo.config
     cfg["merge.gitdata.name"] = "gitdata dataset pointer merge"
     cfg["merge.gitdata.driver"] = MERGE_DRIVER

@@ -414,3 +414,222 @@ def test_status_never_contacts_the_store_for_open_drafts(repo: Path, tmp_path: P
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["draft_open"] is True
+
+
+# ---------------------------------------------------------------- hooks when gd is missing
+
+
+@pytest.fixture
+def no_gd(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH has git and the few tools the shims use, but no gd
+    (and no python3, so the shims cannot fall back to ``python3 -m gitdata``)."""
+    import shutil
+
+    bin_dir = tmp_path / "bin-without-gd"
+    bin_dir.mkdir()
+    for tool in ("git", "dirname", "cat"):
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    return {**env(), "PATH": str(bin_dir)}
+
+
+def run(repo: Path, environ: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=environ)
+
+
+def test_pre_commit_without_gd_passes_plain_commits_and_refuses_pointers(
+    repo: Path, tmp_path: Path, no_gd: dict[str, str]
+):
+    install_hooks(find_repo(repo).repo)
+    (repo / "f.txt").write_text("x")
+    git(repo, "add", "f.txt")
+    r = run(repo, no_gd, "commit", "-qm", "no pointer")
+    assert r.returncode == 0, r.stderr
+    assert "gd not found on PATH; pointer checks skipped" in r.stderr
+    close_version(make_tree(tmp_path / "src", {"a": "1"}))  # stages the pointer
+    r = run(repo, no_gd, "commit", "-qm", "pointer")
+    assert r.returncode != 0
+    assert ".gitdata/datasets/vision/cats.yaml" in r.stderr
+    assert "activate" in r.stderr and "install gitdata" in r.stderr
+    assert git(repo, "rev-list", "--count", "HEAD").stdout.strip() == "1"  # nothing committed
+    # a commit that only deletes a pointer has nothing for gd to check
+    git(repo, "commit", "-qm", "pointer, checked by gd")
+    git(repo, "rm", "-q", ".gitdata/datasets/vision/cats.yaml")
+    r = run(repo, no_gd, "commit", "-qm", "drop pointer")
+    assert r.returncode == 0, r.stderr
+
+
+def test_pre_push_without_gd_refuses_only_when_pointers_are_tracked(
+    repo: Path, tmp_path: Path, no_gd: dict[str, str]
+):
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    git(repo, "remote", "add", "origin", str(bare))
+    install_hooks(find_repo(repo).repo)
+    (repo / "f.txt").write_text("x")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-qm", "plain")
+    r = run(repo, no_gd, "push", "-q", "origin", "main")
+    assert r.returncode == 0, r.stderr
+    assert "gd not found on PATH" in r.stderr
+    close_version(make_tree(tmp_path / "src", {"a": "1"}))
+    git(repo, "commit", "-qm", "pointer")
+    r = run(repo, no_gd, "push", "-q", "origin", "main")
+    assert r.returncode != 0
+    assert "gd not found on PATH" in r.stderr and "activate" in r.stderr
+    remote_head = git(bare, "--git-dir", str(bare), "rev-parse", "main").stdout
+    assert remote_head == git(repo, "rev-parse", "HEAD~1").stdout  # the pointer did not go
+
+
+def test_post_checkout_without_gd_warns_and_never_blocks(repo: Path, no_gd: dict[str, str]):
+    install_hooks(find_repo(repo).repo)
+    (repo / "f.txt").write_text("x")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-qm", "one")
+    r = run(repo, no_gd, "checkout", "-qb", "other")
+    assert r.returncode == 0, r.stderr
+    assert "gd not found on PATH; bound folders not updated" in r.stderr
+
+
+def test_merge_driver_without_gd_leaves_a_conflict_and_says_why(
+    repo: Path, tmp_path: Path, no_gd: dict[str, str]
+):
+    assert gd(repo, "init").returncode == 0
+    v1 = close_version(make_tree(tmp_path / "base", {"a": "1"}))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "checkout", "-qb", "theirs")
+    close_version(make_tree(tmp_path / "t", {"a": "1", "t": "t"}), [v1.id])
+    git(repo, "commit", "-qm", "theirs")
+    git(repo, "checkout", "-q", "main")
+    close_version(make_tree(tmp_path / "o", {"a": "1", "o": "o"}), [v1.id])
+    git(repo, "commit", "-qm", "ours")
+    r = run(repo, no_gd, "merge", "--no-edit", "theirs")
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    rel = ".gitdata/datasets/vision/cats.yaml"
+    assert f"gitdata: gd not found on PATH; {rel} left conflicted" in out
+    assert "gd merge --resolve" in out
+    assert git(repo, "diff", "--name-only", "--diff-filter=U").stdout.split() == [rel]
+    # with gd back, the conflict resolves as usual
+    resolved = json.loads(gd(repo, "merge", "--resolve", "--json").stdout)
+    assert resolved == {"resolved": [rel]}
+
+
+# ------------------------------------------- pre-push and stores only this machine can reach
+
+_LOCAL_REMOTES = ("/srv/git/repo.git", "../repo.git", "file:///srv/git/repo.git")
+_OTHER_MACHINE = (
+    "git@github.com:team/repo.git",
+    "ssh://git@host:2222/team/repo.git",
+    "https://github.com/team/repo.git",
+)
+
+
+def _push_line(repo: Path) -> str:
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    return f"refs/heads/main {head} refs/heads/main {'0' * 40}\n"
+
+
+def test_check_push_refuses_a_local_store_for_a_remote_on_another_machine(
+    repo: Path, tmp_path: Path
+):
+    from gitdata.errors import HookRefusedError
+    from gitdata.ops.context import Context
+    from gitdata.ops.gitops import check_push
+
+    v1 = close_version(make_tree(tmp_path / "src", {"a": "1"}))  # the default, local store
+    git(repo, "commit", "-qm", "v1")
+    line = _push_line(repo)
+    for url in _OTHER_MACHINE:
+        with pytest.raises(HookRefusedError) as info:
+            check_push(Context(), line, remote_url=url)
+        (problem,) = info.value.fields["problems"]
+        assert "vision/cats" in problem and v1.id in problem and url in problem
+        assert "local store" in problem
+        assert "gd init --storage URL" in info.value.hint
+        assert f"gd push --id {v1.id} --to URL" in info.value.hint
+    for url in (*_LOCAL_REMOTES, None):  # None: run by hand, remote unknown
+        assert check_push(Context(), line, remote_url=url) == 1
+    # any local path counts, not only the default store
+    shared = tmp_path / "other-local-store"
+    from gitdata.ops.replicate import copy_version
+    from gitdata.storage import open_store
+
+    ctx = Context()
+    copy_version(ctx.store, open_store(str(shared)), v1.id, tmp_path / "tmp")
+    for store in (str(shared), f"file://{shared}"):
+        with pytest.raises(HookRefusedError, match="push refused") as info:
+            check_push(Context.for_storage(store), line, remote_url=_OTHER_MACHINE[0])
+        assert "local store" in info.value.fields["problems"][0]
+
+
+def test_local_store_decision_ignores_remote_stores(repo: Path):
+    from gitdata.ops.context import Context
+    from gitdata.ops.gitops import _local_store_refused
+
+    ctx = Context()
+    assert _local_store_refused(ctx, _OTHER_MACHINE[0])
+    ctx.settings.storage = "s3://team-bucket/datasets"
+    assert not _local_store_refused(ctx, _OTHER_MACHINE[0])
+
+
+def test_allow_local_store_switch(repo: Path, tmp_path: Path, monkeypatch):
+    from gitdata.config import user_config_path
+    from gitdata.errors import FormatError, HookRefusedError
+    from gitdata.ops.context import Context
+    from gitdata.ops.gitops import check_push
+
+    close_version(make_tree(tmp_path / "src", {"a": "1"}))
+    git(repo, "commit", "-qm", "v1")
+    line, url = _push_line(repo), _OTHER_MACHINE[0]
+    repo_cfg = repo / ".gitdata/config.yaml"
+    repo_cfg.write_text("hooks:\n  allow_local_store: true\n  offline: refuse\n")
+    assert check_push(Context(), line, remote_url=url) == 1
+    assert Context().settings.hooks["offline"] == "refuse"  # the other keys still apply
+    monkeypatch.setenv("GD_ALLOW_LOCAL_STORE", "0")  # the environment wins
+    with pytest.raises(HookRefusedError):
+        check_push(Context(), line, remote_url=url)
+    monkeypatch.delenv("GD_ALLOW_LOCAL_STORE")
+    repo_cfg.write_text("hooks:\n  bound_folders: warn\n")  # the user's key is not hidden
+    user_config_path().parent.mkdir(parents=True)
+    user_config_path().write_text("hooks:\n  allow_local_store: true\n")
+    assert check_push(Context(), line, remote_url=url) == 1
+    user_config_path().write_text("hooks:\n  allow_local_store: false\n")
+    with pytest.raises(HookRefusedError):
+        check_push(Context(), line, remote_url=url)
+    monkeypatch.setenv("GD_ALLOW_LOCAL_STORE", "1")
+    assert check_push(Context(), line, remote_url=url) == 1
+    monkeypatch.setenv("GD_ALLOW_LOCAL_STORE", "maybe")
+    with pytest.raises(FormatError, match="GD_ALLOW_LOCAL_STORE"):
+        Context().settings  # noqa: B018
+    monkeypatch.delenv("GD_ALLOW_LOCAL_STORE")
+    repo_cfg.write_text("hooks:\n  allow_local_store: sometimes\n")
+    r = gd(repo, "status")
+    assert r.returncode == 5 and "bad hooks setting allow_local_store" in r.stderr
+
+
+def test_pre_push_with_a_local_store_to_an_ssh_remote_is_refused(repo: Path, tmp_path: Path):
+    # git reaches the "ssh" remote through a stand-in ssh that runs the command here
+    fake_ssh = tmp_path / "fake-ssh"
+    fake_ssh.write_text('#!/bin/sh\nshift\nexec sh -c "$*"\n')
+    fake_ssh.chmod(0o755)
+    ssh_env = {**env(), "GIT_SSH_COMMAND": str(fake_ssh), "GIT_SSH_VARIANT": "simple"}
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    git(repo, "remote", "add", "origin", f"git@teamhost:{bare}")
+    git(repo, "remote", "add", "here", f"file://{bare}")
+    install_hooks(find_repo(repo).repo)
+    v1 = close_version(make_tree(tmp_path / "src", {"a": "1"}))
+    git(repo, "commit", "-qm", "v1")
+    r = run(repo, ssh_env, "push", "-q", "origin", "main")
+    assert r.returncode != 0
+    assert "push refused" in r.stderr and "vision/cats" in r.stderr
+    assert f"gd push --id {v1.id} --to URL" in r.stderr
+    assert git(bare, "--git-dir", str(bare), "branch", "--list").stdout == ""
+    r = run(repo, {**ssh_env, "GD_ALLOW_LOCAL_STORE": "1"}, "push", "-q", "origin", "main")
+    assert r.returncode == 0, r.stderr
+    git(repo, "commit", "-q", "--allow-empty", "-m", "more")
+    r = run(repo, ssh_env, "push", "-q", "here", "main")  # the same folder, as file://
+    assert r.returncode == 0, r.stderr
