@@ -19,6 +19,7 @@ from gitdata.core.paths import match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import VersionRecord
 from gitdata.errors import DatasetNotFoundError, DatasetStateError, VerificationFailedError
+from gitdata.gitio.repo import find_repo
 from gitdata.ops import maintenance, materialize, reader, writer
 from gitdata.ops.context import Context
 from gitdata.ops.resolve import Resolved, by_id, resolve, write_repo_pointer
@@ -556,7 +557,12 @@ class Dataset:
         delete_external_files: bool = False,
         storage: str | None = None,
     ) -> maintenance.DeleteReport | None:
-        """Delete a version (a draft is discarded).  Refuses if others depend on it, unless ``force``."""
+        """Delete a version (a draft is discarded).
+
+        Refused, unless ``force``, when other versions name it as a parent, and,
+        run inside a git repository, when a pointer on any ref (or in the index
+        or working tree) pins it or a version built on it (``gd delete --force``).
+        """
         ctx = Context.for_storage(storage)
         if dataset_id and ctx.state.has_draft(dataset_id):
             ctx.state.delete_draft(dataset_id)
@@ -569,7 +575,7 @@ class Dataset:
             version=dataset_version,
             use_current=False,
         )
-        return maintenance.delete_version(ctx, found.id, force=force)
+        return maintenance.delete_version(ctx, found.id, force=force, repo=find_repo())
 
 
 def target_folder_str(target: str | Path) -> str:
