@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import isolated_env
+from harness import chdir_outside_project, isolated_env, outside_project
 
 
 def main() -> None:
@@ -50,7 +50,7 @@ def run(tmp: Path, args) -> None:
     os.environ.update(env)
     repo_dir = tmp / "repo"
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo_dir)], check=True)
-    os.chdir(tmp)  # build versions outside the repo: pointers are written below
+    chdir_outside_project(tmp)  # build versions outside the repo: pointers are written below
 
     import pygit2
 
@@ -94,6 +94,8 @@ def run(tmp: Path, args) -> None:
         oid = repo.create_commit("HEAD", sig, sig, f"data change {i}", tree, parent_ids)
         parent_ids = [oid]
     build_commits = time.perf_counter() - t
+
+    outside_project(repo_dir)
 
     def gd(*cmd: str) -> float:
         start = time.perf_counter()

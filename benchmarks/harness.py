@@ -35,9 +35,32 @@ def isolated_env(home: Path, storage: str | None = None) -> dict[str, str]:
     return env
 
 
+def outside_project(folder: Path) -> Path:
+    """``folder``, or exit if it lies inside the project's source tree.
+
+    gd writes and stages a pointer in the git repository enclosing its cwd: run
+    from inside the project, a benchmark leaves its datasets' pointers in
+    gitdata's own repository. Benchmarks work in temporary folders only.
+    """
+    resolved = Path(folder).resolve()
+    if resolved == ROOT or ROOT in resolved.parents:
+        raise SystemExit(
+            f"refusing to run gd in {folder}: it is inside the project ({ROOT}), whose "
+            "repository would receive the benchmark's pointers; use a temporary folder"
+        )
+    return resolved
+
+
+def chdir_outside_project(folder: Path) -> None:
+    """``os.chdir(folder)`` for benchmarks that use the API in-process, guarded as above."""
+    os.chdir(outside_project(folder))
+
+
 def gd_runner(env: dict[str, str], cwd: Path) -> Callable[..., str]:
-    """``run(*args)``: `gd -q ARGS` in its own process; its stdout, or exit on failure."""
+    """``run(*args)``: `gd -q ARGS` in its own process; its stdout, or exit on failure.
+    Refuses a ``cwd`` inside the project (see :func:`outside_project`)."""
     gd = [sys.executable, "-m", "gitdata", "-q"]
+    outside_project(cwd)
 
     def run(*args: str) -> str:
         r = subprocess.run([*gd, *args], env=env, capture_output=True, text=True, cwd=cwd)

@@ -30,6 +30,7 @@ from gitdata.errors import (
     UnsupportedArgumentError,
     VerificationFailedError,
 )
+from gitdata.gitio.repo import find_repo
 from gitdata.ops import maintenance, materialize, reader, writer
 from gitdata.ops.context import Context
 from gitdata.ops.resolve import Resolved, by_id, resolve, write_repo_pointer
@@ -760,7 +761,11 @@ class Dataset:
         delete_external_files: bool = False,
         storage: str | None = None,
     ) -> maintenance.DeleteReport | list[maintenance.DeleteReport] | None:
-        """Delete a version (a draft is discarded).  Refuses if others depend on it, unless ``force``.
+        """Delete a version (a draft is discarded).
+
+        Refused, unless ``force``, when other versions name it as a parent, and,
+        run inside a git repository, when a pointer on any ref (or in the index
+        or working tree) pins it or a version built on it (``gd delete --force``).
 
         ``delete_files=False`` removes only the record; its manifest and chunks
         stay for ``gd gc``.  ``entire_dataset=True`` (with ``force``) deletes every
@@ -791,7 +796,9 @@ class Dataset:
             version=dataset_version,
             use_current=False,
         )
-        return maintenance.delete_version(ctx, found.id, force=force, delete_files=delete_files)
+        return maintenance.delete_version(
+            ctx, found.id, force=force, delete_files=delete_files, repo=find_repo()
+        )
 
 
 def _delete_entire(

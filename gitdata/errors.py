@@ -148,6 +148,11 @@ class MergeConflictError(ConflictError):
     """
 
 
+class PinnedVersionError(ConflictError):
+    """A version cannot be deleted because a git ref (or the index, or the working tree)
+    pins it or a version built on it; ``pinned_by`` names them, ``paths`` the pointers."""
+
+
 class VerificationFailedError(GitDataError):
     """A local folder does not match a version; ``bad_files`` lists the offenders."""
 

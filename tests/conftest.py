@@ -3,9 +3,61 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def _pointer_dir_status() -> tuple[bool, set[str]] | None:
+    """Whether the project's work tree has a ``.gitdata/`` folder, and what
+    ``git status`` says under it (untracked and ignored files included); None
+    when the project is not a git checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_OPTIONAL_LOCKS"] = "0"  # a status must not write the project's index
+    git = ["git", "-C", str(PROJECT)]
+    try:
+        top = subprocess.run(
+            [*git, "rev-parse", "--show-toplevel"], capture_output=True, text=True, env=env
+        )
+        if top.returncode or Path(top.stdout.strip()).resolve() != PROJECT:
+            return None
+        status = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=all", "--ignored", "--", ".gitdata"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return (PROJECT / ".gitdata").exists(), set(status.stdout.splitlines())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_tree_untouched() -> Iterator[None]:
+    """Fail the run if a test wrote pointers into the project's own work tree
+    (a ``.gitdata/`` folder appears, or anything under it changes): tests and
+    benchmarks must work in temporary repositories."""
+    before = _pointer_dir_status()
+    yield
+    if before is None:
+        return
+    after = _pointer_dir_status()
+    if after is None:
+        return
+    problems = sorted(after[1] - before[1])
+    if after[0] and not before[0]:
+        problems.insert(0, f"{PROJECT / '.gitdata'} was created")
+    if problems:
+        pytest.fail(
+            "the test session wrote into the project's work tree (a test ran gd with its "
+            "cwd inside the project?): " + "; ".join(problems),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -159,12 +159,18 @@ def squash(
 def delete(
     dataset_id: str = typer.Option(..., "--id", help="Version (or draft) to delete."),
     force: bool = typer.Option(
-        False, "--force", help="Delete even if other versions name it as a parent."
+        False,
+        "--force",
+        help="Delete even if other versions name it as a parent, or a git ref pins it.",
     ),
     storage: str = typer.Option(None, "--storage", help="Store URL."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Delete a version and the stored objects nothing else needs."""
+    """Delete a version and the stored objects nothing else needs.
+
+    Inside a git repository, a version that a pointer on any ref (or in the index or
+    working tree) pins, directly or as an ancestor, is refused unless --force.
+    """
     from gitdata.api import Dataset
 
     report = Dataset.delete(dataset_id=dataset_id, force=force, storage=storage)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitdata.gitio.pointer import POINTER_DIR, Pointer, decode_pointer, pointer_relpath
@@ -127,73 +129,157 @@ def pointers_in_commits(
     return out
 
 
-def reachable_pointer_ids(repo: GitRepo, *, reflog: bool = False) -> set[str]:
-    """Version ids named by any pointer in any commit reachable from any ref
-    (branches, tags, remotes, stash; with ``reflog`` also reflog entries),
-    plus the working tree and the index."""
+WORK_TREE = "the working tree"
+INDEX = "the index"
+
+
+@dataclass
+class PointerReach:
+    """What the pointers of a repository reach (see :func:`pointer_reach`)."""
+
+    ids: set[str]  # every version id a pointer names
+    # For each tracked id some pointer names: (where, pointer path) pairs, where is a
+    # ref name, "HEAD" (detached), the index or the working tree.
+    pins: dict[str, set[tuple[str, str]]]
+
+
+def _tips(repo: GitRepo, reflog: bool) -> dict:
+    """Commit id -> names of what points at it: every ref, HEAD when detached, and with
+    ``reflog`` every reflog entry (named ``<ref>@{reflog}``)."""
     import pygit2
 
     r = repo.repo
-    tips = set()
+    tips: dict = {}
+
+    def add(oid, name: str) -> None:
+        tips.setdefault(oid, set()).add(name)
+
     for name in r.references:
         ref = r.references[name]
         try:
-            tips.add(ref.peel(pygit2.Commit).id)
+            add(ref.peel(pygit2.Commit).id, name)
         except (pygit2.InvalidSpecError, ValueError, KeyError, pygit2.GitError):
             continue
         if reflog:
             for entry in ref.log():
-                tips.add(entry.oid_new)
-    if reflog:
-        head = r.references.get("HEAD")  # HEAD's own reflog is not among r.references
-        if head is not None:
+                add(entry.oid_new, f"{name}@{{reflog}}")
+    head = r.references.get("HEAD")  # HEAD is not among r.references
+    if head is not None:
+        if r.head_is_detached:  # a tip of its own (attached, its branch is one already)
+            with contextlib.suppress(
+                pygit2.InvalidSpecError, ValueError, KeyError, pygit2.GitError
+            ):
+                add(head.peel(pygit2.Commit).id, "HEAD")
+        if reflog:
             for entry in head.log():
-                tips.add(entry.oid_new)
+                add(entry.oid_new, "HEAD@{reflog}")
+    return tips
+
+
+def pointer_reach(
+    repo: GitRepo, *, reflog: bool = False, track: Iterable[str] = ()
+) -> PointerReach:
+    """Version ids named by any pointer in any commit reachable from any ref
+    (branches, tags, remotes, stash, a detached HEAD; with ``reflog`` also reflog
+    entries), in the index and in the working tree.
+
+    For the ``track``ed ids it also says where each is pinned: every ref whose
+    history holds a pointer naming it, plus the index where its staged pointer
+    differs from HEAD's and the working tree where the file differs from the index.
+    One walk over all commits serves both (gc wants only ``ids``; delete tracks the
+    few versions it must not break).
+    """
+    import pygit2
+
+    r = repo.repo
+    tracked = frozenset(track)
+    tips = _tips(repo, reflog)
     ids: set[str] = set()
-    seen_trees: set = set()
-    seen_blobs: set = set()
+    blob_ids: dict = {}  # blob id -> the version id its pointer names (None: unreadable)
+    tree_hits: dict = {}  # (tree id, path) -> frozenset of tracked (id, pointer path)
+    empty: frozenset = frozenset()
+
+    def version_of(blob_id, label: str) -> str | None:
+        if blob_id not in blob_ids:
+            try:
+                vid = decode_pointer(r[blob_id].data, label).id
+            except Exception:  # noqa: BLE001 - a broken old pointer names nothing
+                vid = None
+            blob_ids[blob_id] = vid
+            if vid is not None:
+                ids.add(vid)
+        return blob_ids[blob_id]
+
+    def hits_in(tree_id, prefix: str) -> frozenset:
+        key = (tree_id, prefix)
+        if key not in tree_hits:
+            found: set[tuple[str, str]] = set()
+            for entry in r[tree_id]:
+                rel = f"{prefix}/{entry.name}"
+                if entry.type_str == "tree":
+                    found |= hits_in(entry.id, rel)
+                elif entry.name.endswith(".yaml"):
+                    vid = version_of(entry.id, rel)
+                    if vid in tracked:
+                        found.add((vid, rel))
+            tree_hits[key] = frozenset(found) if found else empty
+        return tree_hits[key]
+
     walker = None
     for tip in tips:
         try:
             if walker is None:
-                walker = r.walk(tip, pygit2.enums.SortMode.NONE)
+                # parents before children, so a commit's hits can include its parents'
+                order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
+                walker = r.walk(tip, order if tracked else pygit2.enums.SortMode.NONE)
             else:
                 walker.push(tip)
         except (KeyError, ValueError, pygit2.GitError):
             continue
+    # commit id -> tracked (id, path) pairs in it or any ancestor; unchanged sets are shared
+    below: dict = {}
     for commit in walker or []:  # one walker: each commit visited once
         try:
-            top = commit.tree[POINTER_DIR]
+            mine = hits_in(commit.tree[POINTER_DIR].id, POINTER_DIR)
         except KeyError:
+            mine = empty
+        if not tracked:
             continue
-        if top.id in seen_trees:
-            continue
-        seen_trees.add(top.id)
-        stack = [r[top.id]]
-        while stack:
-            node = stack.pop()
-            for entry in node:
-                if entry.type_str == "tree":
-                    if entry.id not in seen_trees:
-                        seen_trees.add(entry.id)
-                        stack.append(r[entry.id])
-                elif entry.name.endswith(".yaml") and entry.id not in seen_blobs:
-                    seen_blobs.add(entry.id)
-                    try:
-                        ids.add(decode_pointer(r[entry.id].data, entry.name).id)
-                    except Exception:  # noqa: BLE001 - a broken old pointer names nothing
-                        continue
-    for p_data in repo.pointer_blobs(None).values():
-        try:
-            ids.add(decode_pointer(p_data, "working tree").id)
-        except Exception:  # noqa: BLE001
-            continue
+        acc = mine
+        for pid in commit.parent_ids:
+            inherited = below.get(pid, empty)  # a shallow clone's boundary has no parents
+            if not inherited <= acc:
+                acc = inherited if acc <= inherited else acc | inherited
+        below[commit.id] = acc
+
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for tip, names in tips.items():
+        for vid, path in below.get(tip, empty):
+            pins.setdefault(vid, set()).update((name, path) for name in names)
+
+    head = repo.pointer_blobs("HEAD")
     index = r.index
     index.read()
+    staged: dict[str, bytes] = {}
     for entry in index:
         if entry.path.startswith(POINTER_DIR + "/") and entry.path.endswith(".yaml"):
-            try:
-                ids.add(decode_pointer(r[entry.id].data, entry.path).id)
-            except Exception:  # noqa: BLE001
-                continue
-    return ids
+            data = r[entry.id].data
+            staged[entry.path] = data
+            vid = version_of(entry.id, entry.path)
+            if vid in tracked and head.get(entry.path) != data:
+                pins.setdefault(vid, set()).add((INDEX, entry.path))
+    for rel, data in repo.pointer_blobs(None).items():
+        try:
+            vid = decode_pointer(data, rel).id
+        except Exception:  # noqa: BLE001
+            continue
+        ids.add(vid)
+        if vid in tracked and staged.get(rel) != data:
+            pins.setdefault(vid, set()).add((WORK_TREE, rel))
+    return PointerReach(ids, pins)
+
+
+def reachable_pointer_ids(repo: GitRepo, *, reflog: bool = False) -> set[str]:
+    """Version ids named by any pointer anywhere in the repository (what gc keeps):
+    :func:`pointer_reach` without tracking."""
+    return pointer_reach(repo, reflog=reflog).ids

@@ -10,7 +10,14 @@ from pathlib import Path
 from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import Manifest
 from gitdata.core.record import VersionRecord
-from gitdata.errors import GitDataError, HasDependentsError, LocalPathNotFoundError
+from gitdata.errors import (
+    GitDataError,
+    HasDependentsError,
+    LocalPathNotFoundError,
+    PinnedVersionError,
+)
+from gitdata.gitio.history import INDEX, WORK_TREE, pointer_reach
+from gitdata.gitio.repo import GitRepo
 from gitdata.ops.context import Context
 from gitdata.ops.reader import forget_record, list_records, load_manifest, load_record
 from gitdata.ops.scan import hash_file, scan_folder
@@ -79,13 +86,65 @@ class DeleteReport:
     orphaned_children: list[str]
 
 
+_SHOWN_PINS = 3  # refs named in the error before "and N more"
+
+
+def _pin_order(where: str) -> tuple[int, str]:
+    return (2 if where == WORK_TREE else 1 if where == INDEX else 0, where)
+
+
+def _refuse_pinned(repo: GitRepo, version_id: str, records: list[VersionRecord]) -> None:
+    """Raise if a pointer in ``repo`` pins ``version_id`` or a version descending from it."""
+    children: dict[str, list[str]] = {}
+    for r in records:
+        for parent in r.parents:
+            children.setdefault(parent, []).append(r.id)
+    needs = {version_id}  # the version and everything built on it
+    todo = [version_id]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in needs:
+                needs.add(child)
+                todo.append(child)
+    pins = pointer_reach(repo, track=needs).pins
+    if not pins:
+        return
+    pinned = version_id if version_id in pins else sorted(pins)[0]
+    where = sorted({w for w, _ in pins[pinned]}, key=_pin_order)
+    paths = sorted({p for _, p in pins[pinned]})
+    shown = ", ".join(where[:_SHOWN_PINS])
+    if len(where) > _SHOWN_PINS:
+        shown += f" and {len(where) - _SHOWN_PINS} more"
+    what = f"version {version_id} is"
+    if pinned != version_id:
+        what += f" an ancestor of {pinned}, which is"
+    raise PinnedVersionError(
+        f"{what} pinned by {shown} ({', '.join(paths)})",
+        dataset_id=version_id,
+        pinned_version=pinned,
+        pinned_by=where,
+        paths=paths,
+        hint="gd get at those commits needs it; pass --force to delete it anyway",
+    )
+
+
 def delete_version(
-    ctx: Context, version_id: str, *, force: bool = False, delete_files: bool = True
+    ctx: Context,
+    version_id: str,
+    *,
+    force: bool = False,
+    delete_files: bool = True,
+    repo: GitRepo | None = None,
 ) -> DeleteReport:
     """Delete a closed version and the objects no remaining version reaches.
 
-    With ``delete_files=False`` only the record goes: its manifest and chunks
-    stay in the store (``gd gc`` reclaims them once nothing reaches them).
+    Refused, unless ``force``: when other versions name it as a parent
+    (:class:`HasDependentsError`), and, given the ``repo`` it runs in, when any
+    pointer in any commit of any ref, in the index or in the working tree names
+    it or a version descending from it (:class:`PinnedVersionError`; the same
+    reachability gc keeps).  With ``delete_files=False`` only the record goes:
+    its manifest and chunks stay in the store (``gd gc`` reclaims them once
+    nothing reaches them).
 
     The record goes first (the reverse of the write order), so a crash part
     way leaves unreachable objects for gc, never a version with holes.
@@ -94,6 +153,8 @@ def delete_version(
     """
     record = load_record(ctx, version_id)
     records = list_records(ctx)
+    if repo is not None and not force:
+        _refuse_pinned(repo, version_id, records)
     children = sorted(r.id for r in records if version_id in r.parents)
     if children and not force:
         raise HasDependentsError(
