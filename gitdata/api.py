@@ -31,7 +31,8 @@ from gitdata.errors import (
     VerificationFailedError,
 )
 from gitdata.gitio.repo import find_repo
-from gitdata.ops import maintenance, materialize, reader, writer
+from gitdata.ops import commit, drafts, maintenance, materialize, reader
+from gitdata.ops import upload as uploading
 from gitdata.ops.context import Context
 from gitdata.ops.resolve import Resolved, by_id, resolve, write_repo_pointer
 from gitdata.ops.state import Draft
@@ -106,7 +107,7 @@ class Dataset:
     @tags.setter
     def tags(self, values: list[str]) -> None:
         self._require_draft("set tags on")
-        with writer.editing(self._ctx, self._id) as draft:
+        with drafts.editing(self._ctx, self._id) as draft:
             draft.tags = list(values)
 
     @property
@@ -167,7 +168,7 @@ class Dataset:
         project = dataset_project
         if project is None and len(parents) >= 1:
             project = reader.load_record(ctx, parents[0]).project
-        draft = writer.create_draft(
+        draft = drafts.create_draft(
             ctx,
             project=project or "",
             name=dataset_name or "",
@@ -178,7 +179,7 @@ class Dataset:
             storage=output_uri or ctx.settings.storage,
         )
         ds = cls(Resolved(None, draft, "created"), ctx)
-        ds.merge_conflicts = [c.to_dict() for c in writer.parent_conflicts(ctx, parents)]
+        ds.merge_conflicts = [c.to_dict() for c in drafts.parent_conflicts(ctx, parents)]
         return ds
 
     def _require_draft(self, action: str) -> None:
@@ -214,7 +215,7 @@ class Dataset:
                 "files are hashed in one thread (faster than a pool for many small files)",
             )
         self._require_draft("add files to")
-        return writer.add_files(
+        return drafts.add_files(
             self._ctx,
             self._id,
             path,
@@ -232,7 +233,7 @@ class Dataset:
         if verbose:
             _no_effect("remove_files(verbose=True)", _NO_PRINT)
         self._require_draft("remove files from")
-        return writer.remove_files(self._ctx, self._id, dataset_path or "*", recursive=recursive)
+        return drafts.remove_files(self._ctx, self._id, dataset_path or "*", recursive=recursive)
 
     def sync_folder(
         self, local_path: str | Path, dataset_path: str | None = None, verbose: bool = False
@@ -241,7 +242,7 @@ class Dataset:
         if verbose:
             _no_effect("sync_folder(verbose=True)", _NO_PRINT)
         self._require_draft("sync")
-        r = writer.sync_folder(
+        r = drafts.sync_folder(
             self._ctx, self._id, local_path, dataset_path=dataset_path, progress=self.progress
         )
         return r.removed, r.added, r.modified
@@ -276,7 +277,7 @@ class Dataset:
             if retries < 0:
                 raise InvalidInputError(f"retries must be >= 0, not {retries}")
             ctx = Context(dataclasses.replace(ctx.settings, retries=retries))
-        writer.upload(
+        uploading.upload(
             ctx,
             self._id,
             storage=output_url,
@@ -296,8 +297,8 @@ class Dataset:
             self._require_draft("finalize")
             store_url = self._ctx.state.load_draft(self._id).storage
             if auto_upload:
-                writer.upload(self._ctx, self._id, progress=self.progress)
-            record = writer.finalize(self._ctx, self._id)
+                uploading.upload(self._ctx, self._id, progress=self.progress)
+            record = commit.finalize(self._ctx, self._id)
         except Exception:
             if raise_on_error:
                 raise
@@ -317,7 +318,7 @@ class Dataset:
         if not ui_visible:
             _no_effect("set_metadata(ui_visible=False)", "gitdata has no web UI to hide it from")
         self._require_draft("set metadata on")
-        with writer.editing(self._ctx, self._id) as draft:
+        with drafts.editing(self._ctx, self._id) as draft:
             draft.metadata[metadata_name] = metadata
 
     def get_metadata(self, metadata_name: str = "metadata") -> Any:
@@ -573,7 +574,7 @@ class Dataset:
             return diff(Dataset.get(dataset_id=dataset_id)._files(), self._files())
         meta = self._meta()
         if isinstance(meta, Draft):
-            return diff(writer.parent_files(self._ctx, meta), meta.files)
+            return diff(drafts.parent_files(self._ctx, meta), meta.files)
         return maintenance.change_set(self._ctx, meta)
 
     def merged_changes(self) -> ChangeSet | None:
@@ -661,7 +662,7 @@ class Dataset:
         ctx = _home_context(
             Context.for_storage(output_url), ids[0] if ids else None, bool(output_url)
         )
-        record, conflicts = writer.squash(
+        record, conflicts = commit.squash(
             ctx, name=dataset_name, version_ids=ids, project=dataset_project
         )
         ds = cls(Resolved(record, None, "squash"), ctx)

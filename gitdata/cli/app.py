@@ -104,6 +104,17 @@ def _configure_logging(debug: bool) -> None:
         root.addHandler(logging.NullHandler())
 
 
+def _configure_warnings() -> None:
+    """Library warnings (a record skipped, an argument without effect) are one
+    ``gd: warning:`` line each, not Python's two-line file:line form."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        sys.stderr.write(f"gd: warning: {message}\n")
+
+    warnings.showwarning = show
+
+
 def debug_enabled() -> bool:
     """--debug on the command line, or GD_DEBUG=1."""
     return FLAGS["debug"] or os.environ.get("GD_DEBUG") == "1"
@@ -175,6 +186,7 @@ def main_options(
     """gitdata: dataset version control for people who already live in git."""
     FLAGS["debug"] = debug
     _configure_logging(debug or os.environ.get("GD_DEBUG") == "1")
+    _configure_warnings()
     FLAGS["quiet"] = quiet
     if create_bucket:
         # read by config.resolve_settings, like every other GD_* setting

@@ -199,7 +199,7 @@ def _one_shot_sync(
     from gitdata.core.paths import normalize_dataset_path
     from gitdata.errors import LocalPathNotFoundError
     from gitdata.ops.context import Context
-    from gitdata.ops.writer import validate_names
+    from gitdata.ops.drafts import validate_names
 
     validate_names(project or "", name or "")
     assert project is not None and name is not None

@@ -64,7 +64,8 @@ def merge_versions(
     take: Mapping[str, str] | None = None,
 ) -> VersionRecord:
     """Close a new version with parents [ours, theirs] holding their three-way merge."""
-    from gitdata.ops import writer
+    from gitdata.ops.commit import finalize
+    from gitdata.ops.drafts import create_draft
     from gitdata.ops.reader import load_record
 
     check_prefer(prefer)
@@ -89,7 +90,7 @@ def merge_versions(
             f"--take: {exc}", hint="only conflicted paths can be taken"
         ) from None
     previous = ctx.state.current()
-    draft = writer.create_draft(
+    draft = create_draft(
         ctx,
         project=ours.project,
         name=ours.name,
@@ -100,7 +101,7 @@ def merge_versions(
     try:
         if files != merge.files:
             _apply_choices(ctx, draft.id, files)
-        return writer.finalize(ctx, draft.id)
+        return finalize(ctx, draft.id)
     except BaseException:
         ctx.state.delete_draft(draft.id)
         if previous is not None:
@@ -110,10 +111,10 @@ def merge_versions(
 
 def _apply_choices(ctx: Context, draft_id: str, files: Mapping) -> None:
     """Make the draft hold exactly ``files`` (the merged view with conflicts decided)."""
-    from gitdata.ops import writer
+    from gitdata.ops.drafts import editing
     from gitdata.ops.state import DraftFile
 
-    with writer.editing(ctx, draft_id) as draft:
+    with editing(ctx, draft_id) as draft:
         for path in [p for p in draft.files if p not in files]:
             del draft.files[path]
         for path, entry in files.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import warnings
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.core.ids import is_version_id, version_sort_key
@@ -12,6 +13,7 @@ from gitdata.core.manifest import Manifest
 from gitdata.core.record import VersionRecord
 from gitdata.errors import (
     DatasetNotFoundError,
+    FormatError,
     IntegrityError,
     InvalidInputError,
     ObjectNotFoundError,
@@ -19,6 +21,10 @@ from gitdata.errors import (
 from gitdata.ops.context import Context
 from gitdata.ops.state import atomic_write
 from gitdata.storage import object_key, version_key
+
+
+class UnreadableRecordWarning(UserWarning):
+    """A version record in the store could not be read and was left out of a listing."""
 
 
 def load_record(ctx: Context, version_id: str) -> VersionRecord:
@@ -126,8 +132,18 @@ def list_records(ctx: Context) -> list[VersionRecord]:
             ids.append(name[:-5])
     records = []
     for vid in ids:
-        with contextlib.suppress(DatasetNotFoundError):
+        try:
             records.append(load_record(ctx, vid))
+        except DatasetNotFoundError:
+            continue  # deleted while we listed
+        except (FormatError, IntegrityError) as exc:
+            # one bad record (a newer gd's format, a damaged or forged file) must not
+            # lock everyone out of the store: skip it, say so
+            warnings.warn(
+                f"skipped unreadable version record {version_key(vid)} in {ctx.store.url}: {exc}",
+                UnreadableRecordWarning,
+                stacklevel=2,
+            )
     records.sort(key=lambda r: (r.created, r.id))
     return records
 

@@ -1,0 +1,130 @@
+"""Closing a draft into a version (the commit point), and squashing versions.
+
+Write order (docs/format.md §8): chunks (gitdata.ops.upload), then the
+manifest object, then the version record.  The record's presence is the commit
+point, so a crash at any step leaves only unreferenced objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+
+from gitdata.core.ids import new_version_id, next_version
+from gitdata.core.lineage import diff
+from gitdata.core.manifest import Manifest
+from gitdata.core.merge import Conflict
+from gitdata.core.record import VersionRecord, utc_now
+from gitdata.errors import (
+    DatasetStateError,
+    IntegrityError,
+    InvalidInputError,
+)
+from gitdata.ops.context import Context
+from gitdata.ops.drafts import editing, existing_versions, parent_files, validate_names
+from gitdata.ops.reader import (
+    encode_record,
+    load_record,
+)
+from gitdata.ops.state import Draft, DraftFile
+from gitdata.ops.upload import upload
+from gitdata.storage import object_key, version_key
+
+
+def finalize(
+    ctx: Context, draft_id: str, *, auto_upload: bool = False, **upload_args
+) -> VersionRecord:
+    """Close the draft: manifest, then record (the commit point).  Immutable afterwards."""
+    if auto_upload:
+        upload(ctx, draft_id, **upload_args)
+    with editing(ctx, draft_id, save=False) as draft:
+        pending = [p for p, f in draft.files.items() if not f.stored]
+        if pending:
+            raise DatasetStateError(
+                f"{len(pending)} file(s) not uploaded yet (e.g. {pending[0]})",
+                dataset_id=draft_id,
+                hint="run gd upload first, or gd close which uploads",
+            )
+        store = ctx.store_for(draft.storage)
+        entries = [f.to_entry(p) for p, f in draft.files.items()]
+        manifest = Manifest(entries)
+        chunk_keys = {object_key(c) for c in manifest.chunks()}
+        missing = chunk_keys - store.exists_many(chunk_keys)
+        if missing:
+            own = {object_key(f.chunk) for f in draft.files.values() if f.source is not None}
+            if missing <= own:
+                raise IntegrityError(
+                    f"{len(missing)} chunk(s) this version uploaded are missing from {store.url}",
+                    hint="run gd upload again to re-send them",
+                )
+            raise IntegrityError(
+                f"{len(missing - own)} chunk(s) this version inherits from its parents or "
+                f"sources are missing from {store.url}",
+                hint="the versions it builds on live in another store (give --storage) "
+                "or lost data there (gd verify --id ID --remote)",
+            )
+        data = manifest.encode()
+        manifest_sha = hashlib.sha256(data).hexdigest()
+        store.put_bytes(object_key(manifest_sha), data)
+        changes = diff(parent_files(ctx, draft), manifest.as_dict())
+        record = VersionRecord(
+            id=draft.id,
+            project=draft.project,
+            name=draft.name,
+            version=draft.version,
+            parents=list(draft.parents),
+            manifest=manifest_sha,
+            stats={"files": len(manifest), "bytes": manifest.total_size, **changes.counts()},
+            tags=list(draft.tags),
+            description=draft.description,
+            metadata=dict(draft.metadata),
+            created=utc_now(),
+        )
+        if not store.put_bytes(version_key(record.id), encode_record(record)):
+            raise IntegrityError(f"a record for {record.id} already exists in {store.url}")
+        with contextlib.suppress(Exception):
+            ctx.cache.put_blob_bytes(manifest_sha, data)
+    ctx.state.remember_home(record.id, store.url)
+    ctx.state.delete_draft(draft_id)
+    ctx.state.set_current(record.id)
+    return record
+
+
+def squash(
+    ctx: Context, *, name: str, version_ids: list[str], project: str | None = None
+) -> tuple[VersionRecord, list[Conflict]]:
+    """One new version with no parents holding the merged content of ``version_ids``.
+
+    The versions merge as parents do (docs/format.md §7), so the squash of a
+    chain is the chain's last state; a conflict keeps the later version's file
+    and is returned.  No data moves: the new manifest references the chunks
+    the versions already store (ClearML re-uploads everything).
+    """
+    if len(version_ids) < 2:
+        raise InvalidInputError("squash needs at least two versions")
+    if len(set(version_ids)) != len(version_ids):
+        raise InvalidInputError("a version is listed twice")
+    records = [load_record(ctx, vid) for vid in version_ids]
+    project = project or records[0].project
+    validate_names(project, name)
+    merge = ctx.parent_merge([r.id for r in records])
+    draft = Draft(
+        id=new_version_id(),
+        project=project,
+        name=name,
+        version=next_version(existing_versions(ctx, project, name)),
+        parents=[],
+        tags=[],
+        description=f"squash of {', '.join(version_ids)}",
+        created=utc_now(),
+        storage=ctx.settings.storage,
+        files={p: DraftFile.from_entry(e) for p, e in merge.files.items()},
+    )
+    draft.metadata["squashed_from"] = list(version_ids)
+    ctx.state.save_draft(draft)
+    try:
+        record = finalize(ctx, draft.id)
+    except BaseException:
+        ctx.state.delete_draft(draft.id)  # a failed squash leaves nothing behind
+        raise
+    return record, merge.conflicts

@@ -1,0 +1,273 @@
+"""Drafts: open one (its files start as the merged parents), add / remove / sync files.
+
+A draft lives only on this machine (docs/format.md §10) and holds its
+differences from the merged view of its parents.  Packing and uploading its
+new content is gitdata.ops.upload; closing it is gitdata.ops.commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitdata.core.ids import new_version_id, next_version
+from gitdata.core.manifest import FileEntry
+from gitdata.core.merge import Conflict
+from gitdata.core.paths import join_dataset_path, match_pattern, normalize_dataset_path
+from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.core.record import utc_now
+from gitdata.errors import (
+    DatasetStateError,
+    InvalidInputError,
+    LocalPathNotFoundError,
+)
+from gitdata.gitio.pointer import pointer_relpath
+from gitdata.ops.context import Context
+from gitdata.ops.reader import (
+    list_records,
+    load_record,
+)
+from gitdata.ops.scan import LocalFile, hash_files, scan_folder
+from gitdata.ops.state import Draft, DraftFile
+
+
+@dataclass
+class SyncResult:
+    """Counts of what a sync changed in the draft."""
+
+    removed: int
+    added: int
+    modified: int
+
+
+def validate_names(project: str, name: str) -> None:
+    """Project and name must be usable as pointer file paths."""
+    if not project or not name:
+        raise InvalidInputError("both --project and --name are required")
+    pointer_relpath(project, name)
+
+
+def create_draft(
+    ctx: Context,
+    *,
+    project: str,
+    name: str,
+    version: str | None = None,
+    parents: list[str] | None = None,
+    tags: list[str] | None = None,
+    description: str | None = None,
+    storage: str | None = None,
+) -> Draft:
+    """Open a new draft whose files start as the merged content of ``parents``."""
+    validate_names(project, name)
+    parents = list(parents or [])
+    if len(set(parents)) != len(parents):
+        raise InvalidInputError("a parent is listed twice")
+    parent_records = []
+    for pid in parents:
+        if ctx.state.has_draft(pid):
+            raise DatasetStateError(
+                f"parent {pid} is still a draft", hint=f"close it first: gd close --id {pid}"
+            )
+        parent_records.append(load_record(ctx, pid))
+    existing = existing_versions(ctx, project, name)
+    if version is None:
+        version = next_version(existing)
+    elif version in existing:
+        raise InvalidInputError(
+            f"version {version} of {project}/{name} already exists",
+            hint="omit --version to bump it automatically",
+        )
+    merged = ctx.parent_files([r.id for r in parent_records])
+    draft = Draft(
+        id=new_version_id(),
+        project=project,
+        name=name,
+        version=version,
+        parents=parents,
+        tags=list(tags or []),
+        description=description or "",
+        created=utc_now(),
+        storage=storage or ctx.settings.storage,
+        files={p: DraftFile.from_entry(e) for p, e in merged.items()},
+    )
+    ctx.state.save_draft(draft)
+    ctx.state.set_current(draft.id)
+    return draft
+
+
+def parent_files(ctx: Context, draft: Draft) -> dict[str, FileEntry]:
+    """The merged files of the draft's parents (what change sets compare against)."""
+    return ctx.parent_files(draft.parents)
+
+
+def parent_conflicts(ctx: Context, parents: list[str]) -> list[Conflict]:
+    """Paths the parents changed differently; their merged view took the later parent."""
+    return ctx.parent_merge(parents).conflicts
+
+
+@contextlib.contextmanager
+def editing(ctx: Context, draft_id: str, *, save: bool = True) -> Iterator[Draft]:
+    """Lock, load, yield, and save a draft (nothing is saved if the body raises)."""
+    if not ctx.state.has_draft(draft_id):
+        # Distinguish "closed" from "unknown" for the error message.
+        load_record(ctx, draft_id)
+        raise DatasetStateError(
+            f"dataset {draft_id} is closed; closed versions are immutable",
+            dataset_id=draft_id,
+            hint=f"create a child version: gd create --parents {draft_id} ...",
+        )
+    with ctx.state.draft_lock(draft_id):
+        draft = ctx.state.load_draft(draft_id)
+        try:
+            yield draft
+        except BaseException:
+            ctx.state.forget(draft_id)  # the in-memory copy may be half edited
+            raise
+        if save:
+            ctx.state.save_draft(draft)
+
+
+def _place(draft: Draft, path: str, size: int, sha: str, source: str, mtime_ns: int) -> str | None:
+    """Put one local file into the draft; return 'added', 'modified' or None (unchanged)."""
+    old = draft.files.get(path)
+    if old is not None and old.sha256 == sha:
+        if not old.stored:
+            old.source, old.mtime_ns = source, mtime_ns
+        return None
+    draft.files[path] = DraftFile(size, sha, source, mtime_ns)
+    return "added" if old is None else "modified"
+
+
+def add_files(
+    ctx: Context,
+    draft_id: str,
+    path: str | Path | Sequence[str | Path],
+    *,
+    wildcard: str | list[str] | None = None,
+    dataset_path: str | None = None,
+    recursive: bool = True,
+    local_base_folder: str | Path | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> int:
+    """Add one or more files or folders; returns how many dataset files were added or changed.
+
+    Every source is scanned before the draft changes.  Two different local
+    files that would land at the same dataset path (``images/a.png`` and
+    ``labels/a.png`` both added at the root) are refused with
+    :class:`InvalidInputError` and nothing is added.
+    """
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths:
+        raise InvalidInputError("no files or folders to add")
+    sources: list[tuple[str | Path, Path]] = []
+    for given in paths:
+        source = Path(given)
+        if local_base_folder is not None and not source.is_absolute():
+            source = Path(local_base_folder) / source
+        if not source.exists():
+            raise LocalPathNotFoundError(f"path does not exist: {given}", path=str(given))
+        sources.append((given, source))
+    folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
+    with editing(ctx, draft_id) as draft:
+        # dataset path -> (local file, the source argument it was found under)
+        planned: dict[str, tuple[LocalFile, str]] = {}
+        clashes: dict[str, dict[str, str]] = {}
+        for given, source in sources:
+            for f in scan_folder(source, recursive=recursive, wildcard=wildcard):
+                target = join_dataset_path(folder, f.rel)
+                seen = planned.get(target)
+                if seen is None:
+                    planned[target] = (f, str(given))
+                elif seen[0].abspath != f.abspath:
+                    clash = clashes.setdefault(target, {seen[0].abspath: seen[1]})
+                    clash.setdefault(f.abspath, str(given))
+        if clashes:
+            raise _collision_error(clashes)
+        unique = list({f.abspath: f for f, _ in planned.values()}.values())
+        hashes = hash_files(unique, ctx.stat_cache, progress)
+        changed = 0
+        for target, (f, _) in planned.items():
+            if _place(draft, target, f.size, hashes[f.abspath], f.abspath, f.mtime_ns):
+                changed += 1
+        return changed
+
+
+_SHOWN_CLASHES = 3
+
+
+def _collision_error(clashes: dict[str, dict[str, str]]) -> InvalidInputError:
+    """The error for dataset paths several local files of one add would land at."""
+    paths = sorted(clashes, key=str.encode)
+    shown = []
+    for p in paths[:_SHOWN_CLASHES]:
+        origins = ", ".join(f"{a} (from {g})" for a, g in clashes[p].items())
+        shown.append(f"{p} <- {origins}")
+    more = f"; and {len(paths) - _SHOWN_CLASHES} more" if len(paths) > _SHOWN_CLASHES else ""
+    return InvalidInputError(
+        f"{len(paths)} dataset path(s) would be taken by more than one local file, "
+        f"nothing was added: {'; '.join(shown)}{more}",
+        paths=paths[:_SHOWN_CLASHES],
+        count=len(paths),
+        hint="add each folder separately under its own --dataset-folder "
+        "(gd add --files ./images --dataset-folder images)",
+    )
+
+
+def remove_files(ctx: Context, draft_id: str, pattern: str, *, recursive: bool = True) -> int:
+    """Remove files matching ``pattern`` from the draft (nothing is downloaded)."""
+    with editing(ctx, draft_id) as draft:
+        doomed = [p for p in draft.files if match_pattern(p, pattern, recursive=recursive)]
+        for p in doomed:
+            del draft.files[p]
+        return len(doomed)
+
+
+def sync_folder(
+    ctx: Context,
+    draft_id: str,
+    local_path: str | Path,
+    *,
+    dataset_path: str | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> SyncResult:
+    """Make the draft's ``dataset_path`` subtree exactly the content of ``local_path``."""
+    root = Path(local_path)
+    if not root.is_dir():
+        raise LocalPathNotFoundError(f"not a folder: {local_path}", path=str(local_path))
+    folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
+    with editing(ctx, draft_id) as draft:
+        found = scan_folder(root)
+        hashes = hash_files(found, ctx.stat_cache, progress)
+        wanted = {join_dataset_path(folder, f.rel) for f in found}
+        removed = [
+            p
+            for p in draft.files
+            if (not folder or p == folder or p.startswith(folder + "/")) and p not in wanted
+        ]
+        for p in removed:
+            del draft.files[p]
+        added = modified = 0
+        for f in found:
+            result = _place(
+                draft,
+                join_dataset_path(folder, f.rel),
+                f.size,
+                hashes[f.abspath],
+                f.abspath,
+                f.mtime_ns,
+            )
+            added += result == "added"
+            modified += result == "modified"
+        return SyncResult(len(removed), added, modified)
+
+
+def existing_versions(ctx: Context, project: str, name: str) -> list[str]:
+    """Version strings already taken by ``project/name``: closed in the store or open here."""
+    taken = [r.version for r in list_records(ctx) if r.project == project and r.name == name]
+    taken += [
+        d.version for d in ctx.state.list_draft_headers() if d.project == project and d.name == name
+    ]
+    return taken

@@ -1,0 +1,217 @@
+"""Packing a draft's new content into zip chunks and sending them to its store.
+
+Content a parent (or the draft itself) already stores is referenced, never sent
+again.  Progress is saved in the draft after every chunk, so an interrupted
+upload resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from gitdata.core.chunking import PendingFile, plan_chunks
+from gitdata.core.manifest import METHOD_STORED, FileEntry
+from gitdata.core.progress import NULL_PROGRESS, ByteShare, Progress
+from gitdata.core.zipchunk import ChunkWriter
+from gitdata.errors import (
+    IntegrityError,
+    InvalidInputError,
+    SourceChangedError,
+)
+from gitdata.ops.context import Context
+from gitdata.ops.drafts import editing
+from gitdata.ops.reader import (
+    load_manifest,
+    load_record,
+)
+from gitdata.ops.scan import hash_file
+from gitdata.ops.state import Draft, DraftFile
+from gitdata.storage import Store, object_key, run_parallel
+from gitdata.storage.transfer import track_scratch, untrack_scratch
+
+_SMALL_FILE = 16 * 1024 * 1024
+_BLOCK = 1024 * 1024
+
+
+def _read_blocks(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        yield from iter(lambda: fh.read(_BLOCK), b"")
+
+
+def _pack_chunk(
+    tmp_dir: Path, group: list[PendingFile], sources: dict[str, DraftFile], compression: str
+) -> tuple[Path, str, dict[str, tuple[int, int, str]]]:
+    """Write one chunk to a temp file; return it, its sha256, and for each content
+    sha256 -> (offset, length, method).
+
+    The temp file is tracked as scratch until the caller has sent or removed it.
+    """
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="chunk-", suffix=".zip")
+    track_scratch(tmp)
+    placed: dict[str, tuple[int, int, str]] = {}
+    try:
+        with os.fdopen(fd, "w+b") as out:
+            writer = ChunkWriter(out, compression)
+            for item in group:
+                src = sources[item.sha256]
+                assert src.source is not None
+                try:
+                    if item.size <= _SMALL_FILE:
+                        with open(src.source, "rb") as fh:
+                            info = writer.add_bytes(fh.read(), item.sha256)
+                    else:
+                        info = writer.add(_read_blocks(src.source), item.sha256, item.size)
+                except FileNotFoundError:
+                    raise SourceChangedError(
+                        f"{src.source} was deleted after it was added (dataset path {item.path})",
+                        path=src.source,
+                        hint="add or sync the folder again",
+                    ) from None
+                except IntegrityError:
+                    raise SourceChangedError(
+                        f"{src.source} changed after it was added (dataset path {item.path})",
+                        path=src.source,
+                        hint="add or sync the folder again, then upload",
+                    ) from None
+                placed[item.sha256] = (info.offset, info.length, info.method)
+            writer.close()
+        chunk_sha = hash_file(tmp)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        untrack_scratch(tmp)
+        raise
+    return Path(tmp), chunk_sha, placed
+
+
+def _resolve_store(ctx: Context, draft: Draft, storage: str | None):
+    if storage and storage != draft.storage:
+        if draft.parents or any(f.stored for f in draft.files.values()):
+            raise InvalidInputError(
+                f"this draft stores into {draft.storage}; it cannot switch to {storage}",
+                hint="a version lives in the same store as its parents",
+            )
+        draft.storage = storage
+    return ctx.store_for(draft.storage)
+
+
+STALE_UPLOAD_SECONDS = 24 * 3600
+
+
+def upload(
+    ctx: Context,
+    draft_id: str,
+    *,
+    storage: str | None = None,
+    chunk_size: int | None = None,
+    max_workers: int | None = None,
+    compression: str | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> int:
+    """Upload the draft's pending content as chunks; returns the bytes uploaded.
+
+    Content already stored by a parent (or earlier in this draft) is
+    referenced, never re-uploaded.  Progress is saved after every chunk, so
+    an interrupted upload resumes where it stopped.
+    """
+    compression = compression or ctx.settings.compression
+    if compression not in ("stored", "deflate"):
+        raise InvalidInputError(
+            f"unknown compression {compression!r}", hint="use stored or deflate"
+        )
+    target = chunk_size or ctx.settings.chunk_size
+    if target <= 0:
+        raise InvalidInputError("--chunk-size must be positive")
+    with editing(ctx, draft_id) as draft:
+        store = _resolve_store(ctx, draft, storage)
+        _forget_lost_chunks(draft, store)
+        # Content any parent stores (even at a path a later parent replaced) is reused.
+        known: dict[str, FileEntry | DraftFile] = {}
+        for pid in draft.parents:
+            for e in load_manifest(ctx, load_record(ctx, pid).manifest):
+                known.setdefault(e.sha256, e)
+        for f in draft.files.values():
+            if f.stored:
+                known.setdefault(f.sha256, f)
+        pending: list[PendingFile] = []
+        sources: dict[str, DraftFile] = {}
+        for path, f in draft.files.items():
+            if f.stored:
+                continue
+            hit = known.get(f.sha256)
+            if hit is not None:
+                f.chunk, f.offset, f.length, f.method = (
+                    hit.chunk,
+                    hit.offset,
+                    hit.length,
+                    hit.method,
+                )
+                continue
+            pending.append(PendingFile(path, f.sha256, f.size))
+            sources.setdefault(f.sha256, f)
+        groups = plan_chunks(pending, target)
+        if groups:
+            # multipart uploads a killed gd left behind a day ago are abandoned
+            store.abort_stale_uploads(STALE_UPLOAD_SECONDS)
+        progress.start("uploading", sum(p.size for g in groups for p in g))
+        lock = threading.Lock()
+        by_sha: dict[str, list[DraftFile]] = {}
+        for f in draft.files.values():
+            if not f.stored:
+                by_sha.setdefault(f.sha256, []).append(f)
+
+        # Local stores: pack straight into the store's tmp/ and publish by rename.
+        staging = store.staging_dir() or ctx.settings.cache_dir / "tmp"
+
+        # Packing and hashing are CPU work, sending is I/O: at most one chunk is
+        # packed per core, so the first chunks are on the wire while later ones
+        # are still packed instead of every worker packing at once, then sending.
+        packing = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+        def ship(group: list[PendingFile]) -> int:
+            with packing:
+                tmp, chunk_sha, placed = _pack_chunk(staging, group, sources, compression)
+            try:
+                size = tmp.stat().st_size
+                # the bar moves as bytes go out, in units of the content they carry
+                sent = ByteShare(progress, sum(p.size for p in group), size)
+                store.put_file(object_key(chunk_sha), tmp, move=True, progress=sent)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                untrack_scratch(str(tmp))
+            with lock:
+                for sha, (offset, length, method) in placed.items():
+                    for f in by_sha[sha]:
+                        f.chunk, f.offset, f.length, f.method = chunk_sha, offset, length, method
+                ctx.state.save_draft(draft)  # resume point
+            sent.complete()
+            return size
+
+        sizes = run_parallel(ship, groups, max_workers)
+        progress.finish()
+        return sum(sizes)
+
+
+def _forget_lost_chunks(draft: Draft, store: Store) -> None:
+    """Mark local content pending again when the chunk an earlier upload put it in is gone.
+
+    A resumed upload trusts its saved progress only as far as the store confirms
+    it: a bucket emptied or a backend that lost acknowledged writes (a crashed
+    emulator) would otherwise leave the draft pointing at chunks nobody has.
+    """
+    own = {f.chunk for f in draft.files.values() if f.chunk is not None and f.source is not None}
+    if not own:
+        return
+    present = store.exists_many({object_key(c) for c in own})
+    lost = {c for c in own if object_key(c) not in present}
+    for f in draft.files.values():
+        if f.chunk in lost and f.source is not None:
+            f.chunk = f.offset = f.length = None
+            f.method = METHOD_STORED
