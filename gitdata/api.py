@@ -14,8 +14,9 @@ import dataclasses
 import re
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import Manifest
@@ -36,6 +37,9 @@ from gitdata.ops import upload as uploading
 from gitdata.ops.context import Context
 from gitdata.ops.resolve import Resolved, by_id, resolve, write_repo_pointer
 from gitdata.ops.state import Draft
+
+if TYPE_CHECKING:
+    from gitdata.ops.state import OneShotClaim
 
 _NO_PRINT = "the library never prints; use the return value (the gd CLI reports progress)"
 _NO_ARCHIVE = "gitdata never archives versions, so every version is searched"
@@ -895,4 +899,135 @@ def open_dataset(dataset_id: str, storage: str | None = None) -> Dataset:
     return Dataset(by_id(ctx, dataset_id), ctx)
 
 
-__all__ = ["Dataset", "context_for_version", "normalize_dataset_path", "open_dataset"]
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C or a lost connection: the one-shot's draft is kept so a rerun resumes it."""
+    from gitdata.errors import StorageUnavailableError
+
+    return isinstance(exc, (KeyboardInterrupt, StorageUnavailableError))
+
+
+def one_shot_sync(
+    project: str | None,
+    name: str | None,
+    folder: Path,
+    dataset_folder: str | None,
+    parents: list[str],
+    tags: list[str],
+    storage: str | None,
+    *,
+    progress: Progress = NULL_PROGRESS,
+    notify: Callable[[str], None] = lambda message: None,
+) -> tuple[Dataset, dict[str, Any], bool]:
+    """``gd sync --project P --name N``: create (or resume) a draft, sync, upload, close.
+
+    Everything that can be checked is checked before a draft exists.  A draft
+    this command created is removed again when a later step fails, unless the
+    failure is an interruption (Ctrl-C, connection lost): then the next run of
+    the same one-shot sync resumes it.
+    """
+    from gitdata.core.paths import normalize_dataset_path
+    from gitdata.errors import LocalPathNotFoundError
+    from gitdata.ops.context import Context
+    from gitdata.ops.drafts import validate_names
+
+    validate_names(project or "", name or "")
+    assert project is not None and name is not None
+    if not folder.is_dir():
+        raise LocalPathNotFoundError(
+            f"not a folder: {folder}", path=str(folder), hint="--folder names a local folder"
+        )
+    normalize_dataset_path(dataset_folder or "", allow_empty=True)
+    if not parents:
+        try:
+            parents = [Dataset.get(dataset_project=project, dataset_name=name, storage=storage).id]
+        except LookupError:
+            parents = []
+    ctx = Context.for_storage(storage)
+    store_url = storage or ctx.settings.storage
+    previous_current = ctx.state.current()
+    resume_id, claim = _claim_interrupted_one_shot(ctx, project, name, parents, store_url, notify)
+    created = resume_id is None
+    ds = None
+    try:
+        if resume_id is not None:
+            ds = open_dataset(resume_id, storage)
+            notify(f"resuming the interrupted sync of {project}/{name} {ds.version} (id {ds.id})")
+            if ds.tags != tags:
+                ds.tags = tags
+            ds._ctx.state.set_current(ds.id)
+        else:
+            ds = Dataset.create(
+                dataset_name=name,
+                dataset_project=project,
+                parent_datasets=parents or None,
+                dataset_tags=tags or None,
+                output_uri=storage,
+            )
+            claim = ds._ctx.state.claim_one_shot(
+                ds.id, {"project": project, "name": name, "storage": store_url}
+            )
+        ds.progress = progress
+        removed, added, modified = ds.sync_folder(folder, dataset_path=dataset_folder)
+        ds.finalize(auto_upload=True)
+    except BaseException as exc:
+        if ds is not None and created and not _interrupted(exc):
+            # this command made the draft: a failure leaves no trace of it
+            ds._ctx.state.delete_draft(ds.id)
+            ds._ctx.state.restore_current(previous_current)
+        raise
+    finally:
+        if claim is not None:
+            claim.release()
+    result = {"id": ds.id, "removed": removed, "added": added, "modified": modified}
+    result.update(state="closed", version=ds.version, resumed=not created)
+    if ds.pointer_path:
+        result["pointer"] = str(ds.pointer_path)
+    return ds, result, not created
+
+
+def _claim_interrupted_one_shot(
+    ctx: Context,
+    project: str,
+    name: str,
+    parents: list[str],
+    store_url: str,
+    notify: Callable[[str], None],
+) -> tuple[str | None, OneShotClaim | None]:
+    """(id, claim) of the interrupted one-shot draft of project/name to resume, or (None, None).
+
+    Only drafts a one-shot sync made are considered (hand-made drafts are never
+    touched) and only when no running command holds them.  The newest whose
+    parents are the ones this run would use is resumed; other interrupted
+    one-shot drafts of project/name in this store (started from parents that are
+    no longer the latest) are discarded, so at most one is ever left over.
+    """
+    found = []
+    for header, info in ctx.state.one_shot_drafts():
+        if (info.get("project"), info.get("name"), info.get("storage")) != (
+            project,
+            name,
+            store_url,
+        ) or (header.project, header.name) != (project, name):
+            continue
+        claim = ctx.state.claim_one_shot(header.id)
+        if claim is not None:  # None: a running sync holds it
+            found.append((header, claim))
+    found.sort(key=lambda hc: hc[0].created, reverse=True)
+    chosen: tuple[str | None, OneShotClaim | None] = (None, None)
+    for header, claim in found:
+        if chosen[0] is None and list(header.parents) == list(parents):
+            chosen = (header.id, claim)
+            continue
+        notify(f"discarding {header.id}, an older interrupted sync of {project}/{name}")
+        ctx.state.delete_draft(header.id)
+        claim.release()
+    return chosen
+
+
+__all__ = [
+    "Dataset",
+    "context_for_version",
+    "normalize_dataset_path",
+    "one_shot_sync",
+    "open_dataset",
+]

@@ -128,12 +128,9 @@ def exit_now_if_transfers_running(code: int) -> None:
     rename or a single PUT; progress saved atomically), so abandoning them is the
     same as the kill -9 the format is designed for.
     """
-    import threading
+    from gitdata.repo_api import abandon_transfers
 
-    from gitdata.storage.transfer import TRANSFER_THREAD_PREFIX, discard_scratch
-
-    if any(t.name.startswith(TRANSFER_THREAD_PREFIX) for t in threading.enumerate()):
-        discard_scratch()  # temp files those threads were writing
+    if abandon_transfers():  # removes the temp files those threads were writing
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -39,12 +39,11 @@ def verify(
     ds = open_target(dataset_id)
     result: dict = {"id": ds.id, "ok": True}
     if remote:
-        from gitdata.ops.remote import verify_remote
+        from gitdata.repo_api import verify_in_store
 
-        record = ds.record
-        if record is None:
+        if ds.record is None:
             raise typer.BadParameter(f"{ds.id} is a draft: nothing to check in the store yet")
-        rep = verify_remote(ds._ctx, ds.id, record.manifest, ds._manifest(), deep=deep)
+        rep = verify_in_store(ds, deep=deep)
         result.update(
             remote={
                 "chunks": rep.chunks,
@@ -201,10 +200,10 @@ app.add_typer(cache_app, name="cache")
 
 
 def _cache():
-    from gitdata.ops.context import Context
+    from gitdata.repo_api import Workspace
 
-    ctx = Context()
-    return ctx, ctx.cache
+    ws = Workspace()
+    return ws, ws.cache
 
 
 @cache_app.callback(invoke_without_command=True)

@@ -19,9 +19,9 @@ def init(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Set up this git repository: config, .gitattributes, hooks (idempotent)."""
-    from gitdata.ops.gitops import init_repo
+    from gitdata.repo_api import Workspace
 
-    report = init_repo(storage)
+    report = Workspace().init(storage)
     if json_out:
         emit_json(
             {
@@ -43,16 +43,9 @@ def install_hooks_cmd(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Install git hooks that chain to (never overwrite) hooks you already have."""
-    from gitdata.gitio.hooks import install_hooks, uninstall_hooks
-    from gitdata.ops.gitops import require_repo
+    from gitdata.repo_api import Workspace
 
-    repo = require_repo().repo
-    try:
-        changes = uninstall_hooks(repo) if uninstall else install_hooks(repo)
-    except FileExistsError as exc:
-        from gitdata.errors import ConflictError
-
-        raise ConflictError(str(exc)) from None
+    changes = Workspace().install_hooks(uninstall=uninstall)
     if json_out:
         emit_json({h.name: h.action for h in changes})
         return
@@ -66,30 +59,28 @@ def hook(
     args: list[str] = typer.Argument(None),
 ) -> None:
     """Entry point of the hook shims (called by git, not by people)."""
-    from gitdata.ops.context import Context
-    from gitdata.ops.gitops import check_push, check_staged_pointers
+    from gitdata.repo_api import Workspace
 
-    ctx = Context()
+    ws = Workspace()
     if name == "pre-commit":
-        offline_ok = ctx.settings.hooks["offline"] == "warn"
-        for warning in check_staged_pointers(ctx, offline_ok=offline_ok):
+        for warning in ws.check_staged_pointers():
             typer.echo(f"gitdata: warning: {warning}", err=True)
     elif name == "pre-push":
         notes: list[str] = []
         try:
             # git passes the remote's name and URL ($1 $2); by hand (CI) they may be absent
             remote_url = args[1] if args and len(args) >= 2 else None
-            check_push(ctx, sys.stdin.read(), notes=notes, remote_url=remote_url)
+            ws.check_push(sys.stdin.read(), notes, remote_url)
         finally:
             for line in notes:
                 typer.echo(f"gitdata: {line}", err=True)
     elif name in ("post-checkout", "post-merge"):
         # Never block git: report problems and carry on.
         try:
-            if ctx.settings.hooks["bound_folders"] == "warn":
-                _report_stale(ctx)
+            if ws.settings.hooks["bound_folders"] == "warn":
+                _report_stale(ws)
                 return
-            _update_bound(ctx, quiet_when_current=True)
+            _update_bound(ws, quiet_when_current=True)
         except Exception as exc:  # noqa: BLE001
             typer.echo(f"gitdata: bound folders not updated: {exc}", err=True)
     else:
@@ -110,10 +101,9 @@ def status(
 ) -> None:
     """State of every dataset pointer in the repository (no store access unless --remote)."""
     from gitdata.errors import HookRefusedError
-    from gitdata.ops.context import Context
-    from gitdata.ops.gitops import status as pointer_status
+    from gitdata.repo_api import Workspace
 
-    rows = pointer_status(Context(), remote=remote)
+    rows = Workspace().status(remote=remote)
     problems = [f"{r.path}: {r.error}" for r in rows if r.state == "malformed"]
     problems += [
         f"{r.path}: version {r.id} is not in the store" for r in rows if r.in_store is False
@@ -153,10 +143,9 @@ def log(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """The dataset's versions as the git history of its pointer, newest first."""
-    from gitdata.gitio.history import pointer_log
-    from gitdata.ops.gitops import require_repo
+    from gitdata.repo_api import Workspace
 
-    revs = pointer_log(require_repo(), project, name, rev, max_count)
+    revs = Workspace().log(project, name, rev, max_count)
     rows = [
         {
             "commit": r.commit,
@@ -199,10 +188,9 @@ def diff(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Which datasets changed between two revisions, and how (from manifests; no download)."""
-    from gitdata.ops.context import Context
-    from gitdata.ops.gitops import diff_revisions
+    from gitdata.repo_api import Workspace
 
-    diffs = diff_revisions(Context(), old_rev, new_rev)
+    diffs = Workspace().diff(old_rev, new_rev)
     if json_out:
         emit_json([d.__dict__ for d in diffs])
         return
@@ -220,11 +208,8 @@ def diff(
                     say(f"    {mark} {p}")
 
 
-def _update_bound(ctx, only=None, quiet_when_current=False) -> list:
-    from gitdata.ops.bind import checkout as update_bound
-    from gitdata.ops.gitops import require_repo
-
-    updates = update_bound(ctx, require_repo(), only)
+def _update_bound(ws, only=None, quiet_when_current=False) -> list:
+    updates = ws.update_bound(only)
     for u in updates:
         if u.up_to_date:
             if not quiet_when_current:
@@ -245,9 +230,9 @@ def checkout(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Bring folders bound to pointers (gd get --bind) up to date with the working tree."""
-    from gitdata.ops.context import Context
+    from gitdata.repo_api import Workspace
 
-    updates = _update_bound(Context(), paths or None, quiet_when_current=json_out)
+    updates = _update_bound(Workspace(), paths or None, quiet_when_current=json_out)
     if json_out:
         emit_json([u.__dict__ for u in updates])
     elif not updates:
@@ -263,11 +248,10 @@ def merge_driver_cmd(
 ) -> None:
     """git's merge driver for pointer files (configured by gd init)."""
     from gitdata.errors import GitDataError, MergeConflictError
-    from gitdata.ops.context import Context
-    from gitdata.ops.merging import merge_driver
+    from gitdata.repo_api import Workspace
 
     try:
-        merge_driver(Context(), base, ours, theirs, path)
+        Workspace().merge_driver(base, ours, theirs, path)
     except MergeConflictError as exc:
         typer.echo(f"gitdata: {path}: {exc}", err=True)
         typer.echo(
@@ -305,13 +289,11 @@ def merge(
 ) -> None:
     """Three-way merge two versions into a new one with both as parents, or resolve
     conflicted pointer files after git merge. Conflicting paths are never guessed."""
-    from gitdata.api import context_for_version
-    from gitdata.ops.context import Context
-    from gitdata.ops.merging import merge_versions, parse_take, resolve_conflicts
+    from gitdata.repo_api import Workspace
 
-    choices = parse_take(take)
+    choices = Workspace.parse_take(take)
     if resolve:
-        done = resolve_conflicts(Context.for_storage(storage), prefer=prefer, take=choices)
+        done = Workspace(storage).resolve_conflicts(prefer=prefer, take=choices)
         if json_out:
             emit_json({"resolved": done})
         else:
@@ -322,8 +304,7 @@ def merge(
         return
     if not (ours and theirs):
         raise typer.BadParameter("give OURS_ID THEIRS_ID, or --resolve")
-    ctx = context_for_version(ours, storage)
-    record = merge_versions(ctx, ours, theirs, prefer=prefer, take=choices)
+    record = Workspace.for_version(ours, storage).merge(ours, theirs, prefer=prefer, take=choices)
     if json_out:
         emit_json({"id": record.id, "version": record.version, "parents": record.parents})
     else:
@@ -344,24 +325,11 @@ def gc(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Remove store content that no pointer in any ref of the repository reaches."""
-    from pathlib import Path
 
     from gitdata.cli.output import human_size
-    from gitdata.errors import NotARepositoryError
-    from gitdata.gitio.repo import find_repo
-    from gitdata.ops.context import Context
-    from gitdata.ops.gc import collect_garbage, parse_duration
-    from gitdata.ops.gitops import require_repo
+    from gitdata.repo_api import Workspace
 
-    all_repos = [require_repo()]
-    for path in repos or []:
-        extra = find_repo(Path(path))
-        if extra is None:
-            raise NotARepositoryError(f"--repo {path} is not a git repository")
-        all_repos.append(extra)
-    report = collect_garbage(
-        Context(), all_repos, grace_seconds=parse_duration(grace), dry_run=dry_run, reflog=reflog
-    )
+    report = Workspace().gc(list(repos or []), grace=grace, dry_run=dry_run, reflog=reflog)
     if json_out:
         emit_json(report.__dict__)
         return
@@ -377,9 +345,7 @@ def gc(
         note(f"cleaned up {report.aborted_uploads} unfinished upload(s) older than {grace}")
 
 
-def _report_stale(ctx) -> None:
-    from gitdata.ops.gitops import status as pointer_status
-
-    for row in pointer_status(ctx):
+def _report_stale(ws) -> None:
+    for row in ws.status():
         if row.bound and row.bound_state != "current":
             typer.echo(f"gitdata: {row.bound} is {row.bound_state}: run gd checkout", err=True)

@@ -229,25 +229,12 @@ def show(
 
 def _check_bind(ds, folder: Path):
     """The repository and pointer ``--bind`` will write, checked before anything else."""
-    from gitdata.errors import InvalidInputError
-    from gitdata.ops.bind import bind_path
-    from gitdata.ops.gitops import require_repo
+    from gitdata.repo_api import Workspace
 
-    repo = require_repo()
-    pointer = repo.read_pointer(ds.project, ds.name)
-    if pointer is None or pointer.id != ds.id:
-        raise InvalidInputError(
-            f"--bind needs {ds.project}/{ds.name}'s pointer in this repository to pin {ds.id}",
-            hint="bind the version the pointer pins: gd get --project P --name N --link DIR --bind",
-        )
-    bind_path(repo, folder)
-    return repo, pointer
+    ws = Workspace()
+    return ws, ws.check_bind(ds.project, ds.name, ds.id, folder)
 
 
 def _bind(ds, binding, folder: Path, mode: str) -> None:
-    from gitdata.ops.bind import bind
-
-    repo, pointer = binding
-    note(
-        f"bound {folder}; pointer updated and staged: {bind(ds._ctx, repo, pointer, folder, mode)}"
-    )
+    ws, pointer = binding
+    note(f"bound {folder}; pointer updated and staged: {ws.bind(pointer, folder, mode)}")

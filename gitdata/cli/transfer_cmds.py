@@ -28,22 +28,16 @@ def cat(
 
 
 def _copy(src_url: str | None, dst_url: str | None, dataset_id: str | None, json_out: bool) -> None:
-    from gitdata.ops.context import Context
-    from gitdata.ops.replicate import copy_version
-    from gitdata.ops.resolve import current_id
+    from gitdata.repo_api import Workspace
 
-    ctx = Context()
-    vid = dataset_id or current_id(ctx)
     # push reads from where the version lives: the store it was closed in here, if known
-    src = ctx.store_for(src_url or ctx.state.home_of(vid))
-    dst = ctx.store_for(dst_url)
-    report = copy_version(src, dst, vid, ctx.settings.cache_dir / "tmp")
+    vid, src, dst, report = Workspace().copy_version(dataset_id, src_url, dst_url)
     if json_out:
-        emit_json({"id": vid, "from": src.url, "to": dst.url, **report.__dict__})
+        emit_json({"id": vid, "from": src, "to": dst, **report.__dict__})
     else:
         say(
             f"{vid}: {report.versions} version(s), {report.objects} object(s), "
-            f"{human_size(report.bytes)} copied from {src.url} to {dst.url}"
+            f"{human_size(report.bytes)} copied from {src} to {dst}"
         )
 
 
