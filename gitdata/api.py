@@ -581,6 +581,10 @@ class Dataset:
             return diff(drafts.parent_files(self._ctx, meta), meta.files)
         return maintenance.change_set(self._ctx, meta)
 
+    def compare_to(self, older: Dataset) -> ChangeSet:
+        """Files added, modified and removed going from ``older`` to this version."""
+        return diff(older._files(), self._files())
+
     def merged_changes(self) -> ChangeSet | None:
         """For a version with several parents: what it holds that its first parent did
         not (the changes brought in from the other parents, plus its own), as a merge

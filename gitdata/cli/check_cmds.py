@@ -29,6 +29,9 @@ def verify(
     deep: bool = typer.Option(
         False, "--deep", help="With --remote: also download and hash every object."
     ),
+    storage: str = typer.Option(
+        None, "--storage", help="Store to read from (default: where the version lives)."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Verify a local folder (and/or, with --remote, the store) against a version; exit 9 on problems."""
@@ -36,7 +39,7 @@ def verify(
 
     if folder is None and not remote:
         raise typer.BadParameter("give --folder DIR, or --remote to check the store")
-    ds = open_target(dataset_id)
+    ds = open_target(dataset_id, storage)
     result: dict = {"id": ds.id, "ok": True}
     if remote:
         from gitdata.repo_api import verify_in_store
@@ -99,12 +102,16 @@ def verify(
 def compare(
     source: str = typer.Option(..., "--source", help="Older version id."),
     target: str = typer.Option(..., "--target", help="Newer version id."),
+    storage: str = typer.Option(
+        None, "--storage", help="Store to read from (default: where the version lives)."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Compare two versions: files added, modified and removed from source to target."""
     from gitdata.api import Dataset
 
-    changes = Dataset.get(dataset_id=target)._changes(source)
+    new = Dataset.get(dataset_id=target, storage=storage)
+    changes = new.compare_to(Dataset.get(dataset_id=source, storage=storage))
     if json_out:
         emit_json(
             {

@@ -104,10 +104,13 @@ def list_cmd(
     non_recursive: bool = typer.Option(
         False, "--non-recursive", help="Wildcards do not cross folders."
     ),
+    storage: str = typer.Option(
+        None, "--storage", help="Store to read from (default: where the version lives)."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List a version's files without downloading them."""
-    ds = find_version(dataset_id, project, name)
+    ds = find_version(dataset_id, project, name, storage=storage)
     files = ds._files()
     paths = ds.list_files(filter_, recursive=not non_recursive)
     if json_out:
@@ -172,10 +175,13 @@ def show(
     project: str = typer.Option(None, "--project", help="Project (with --name)."),
     name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
     files: bool = typer.Option(False, "--files", help="Also list the changed paths."),
+    storage: str = typer.Option(
+        None, "--storage", help="Store to read from (default: where the version lives)."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show a version and its change set against its parents."""
-    ds = find_version(dataset_id, project, name)
+    ds = find_version(dataset_id, project, name, storage=storage)
     changes = ds._changes(None)
     record = ds.record
     info = {

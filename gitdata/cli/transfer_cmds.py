@@ -18,11 +18,14 @@ def cat(
     project: str = typer.Option(None, "--project", help="Project (with --name)."),
     name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
     rev: str = typer.Option(None, "--rev", help="Git revision whose pointer pins the version."),
+    storage: str = typer.Option(
+        None, "--storage", help="Store to read from (default: where the version lives)."
+    ),
 ) -> None:
     """Write one file of a version to stdout (a ranged read: the chunk is not downloaded)."""
     from gitdata.cli.read_cmds import find_version
 
-    ds = find_version(dataset_id, project, name, rev=rev)
+    ds = find_version(dataset_id, project, name, rev=rev, storage=storage)
     sys.stdout.buffer.write(ds.read_bytes(path))
     sys.stdout.buffer.flush()
 

@@ -125,6 +125,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "list_modified_files": {"dataset_id": IMPL},
     "list_removed_files": {"dataset_id": IMPL},
     "merged_changes": {},
+    "compare_to": {"older": IMPL},
     "read_bytes": {"path": IMPL},
     "open": {"path": IMPL, "mode": IMPL},
     "get_dependency_graph": {},
