@@ -170,14 +170,21 @@ def log(
                 r["author"],
                 r["version"] or "(deleted)",
                 (r["id"] or "")[:12],
-                (r["stats"] or {}).get("added", ""),
-                (r["stats"] or {}).get("modified", ""),
-                (r["stats"] or {}).get("removed", ""),
+                *_change_counts(r["stats"]),
                 r["message"],
             ]
             for r in rows
         ],
     )
+
+
+def _change_counts(stats: dict | None) -> list:
+    """+ ~ - for a log row; a merge shows what it brought in against its first parent."""
+    if not stats:
+        return ["", "", ""]
+    if "merged_added" in stats:
+        return [stats["merged_added"], stats["merged_modified"], stats["merged_removed"]]
+    return [stats.get("added", ""), stats.get("modified", ""), stats.get("removed", "")]
 
 
 @app.command()

@@ -18,6 +18,18 @@ from gitdata.errors import FormatError
 RECORD_FORMAT = 1
 STATE_CLOSED = "closed"
 STAT_KEYS = ("files", "bytes", "added", "modified", "removed")
+# Only in versions with several parents: the change set against the first parent
+# (what the merge brought in), as git shows a merge commit.
+MERGE_STAT_KEYS = ("merged_added", "merged_modified", "merged_removed")
+
+
+def canonical_stats(stats: dict[str, int]) -> dict[str, int]:
+    """Stats in canonical key order: every STAT_KEYS entry, merge keys when present."""
+    out = {k: int(stats.get(k, 0)) for k in STAT_KEYS}
+    out.update({k: int(stats[k]) for k in MERGE_STAT_KEYS if k in stats})
+    return out
+
+
 _KNOWN = (
     "format",
     "id",
@@ -68,7 +80,7 @@ class VersionRecord:
             "version": self.version,
             "parents": list(self.parents),
             "manifest": self.manifest,
-            "stats": {k: int(self.stats.get(k, 0)) for k in STAT_KEYS},
+            "stats": canonical_stats(self.stats),
             "tags": list(self.tags),
             "description": self.description,
             "metadata": dict(self.metadata),
@@ -108,7 +120,8 @@ class VersionRecord:
             raise bad("parents must be distinct and must not include the version itself")
         stats = data.get("stats") or {}
         if not isinstance(stats, dict) or not all(
-            isinstance(stats.get(k, 0), int) and stats.get(k, 0) >= 0 for k in STAT_KEYS
+            isinstance(stats.get(k, 0), int) and stats.get(k, 0) >= 0
+            for k in STAT_KEYS + MERGE_STAT_KEYS
         ):
             raise bad("stats must map files/bytes/added/modified/removed to counts")
         tags = data.get("tags") or []
@@ -129,7 +142,7 @@ class VersionRecord:
             version=data["version"],
             parents=list(parents),
             manifest=data["manifest"],
-            stats={k: int(stats.get(k, 0)) for k in STAT_KEYS},
+            stats=canonical_stats(stats),
             tags=list(tags),
             description=description,
             metadata=dict(metadata),

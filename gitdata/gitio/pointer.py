@@ -13,7 +13,7 @@ from typing import Any
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.core.ids import is_sha256, is_version_id
-from gitdata.core.record import STAT_KEYS, VersionRecord
+from gitdata.core.record import VersionRecord, canonical_stats
 from gitdata.errors import FormatError, UnsafePathError
 
 POINTER_FORMAT = 1
@@ -121,7 +121,7 @@ def encode_pointer(p: Pointer) -> str:
         "manifest": p.manifest,
         "store": p.store,
         "tags": list(p.tags),
-        "stats": {k: int(p.stats.get(k, 0)) for k in STAT_KEYS},
+        "stats": canonical_stats(p.stats),
     }
     if p.bind:
         doc["bind"] = {"path": p.bind["path"], "mode": p.bind["mode"]}
@@ -191,7 +191,7 @@ def decode_pointer(text: str | bytes, source: str) -> Pointer:
         manifest=doc["manifest"],
         store=store,
         tags=list(tags),
-        stats={k: int(stats.get(k, 0)) for k in STAT_KEYS},
+        stats=canonical_stats(stats),
         bind={"path": bind["path"], "mode": bind["mode"]} if bind else None,
         extra={k: v for k, v in doc.items() if k not in _KNOWN},
         format=fmt,

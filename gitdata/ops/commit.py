@@ -31,6 +31,14 @@ from gitdata.ops.upload import upload
 from gitdata.storage import object_key, version_key
 
 
+def _merged_counts(ctx: Context, parents: list[str], manifest: Manifest) -> dict[str, int]:
+    """For several parents: counts of the change set against the first parent."""
+    if len(parents) < 2:
+        return {}
+    counts = diff(ctx.parent_files(parents[:1]), manifest.as_dict()).counts()
+    return {f"merged_{k}": v for k, v in counts.items()}
+
+
 def finalize(
     ctx: Context, draft_id: str, *, auto_upload: bool = False, **upload_args
 ) -> VersionRecord:
@@ -74,7 +82,12 @@ def finalize(
             version=draft.version,
             parents=list(draft.parents),
             manifest=manifest_sha,
-            stats={"files": len(manifest), "bytes": manifest.total_size, **changes.counts()},
+            stats={
+                "files": len(manifest),
+                "bytes": manifest.total_size,
+                **changes.counts(),
+                **_merged_counts(ctx, draft.parents, manifest),
+            },
             tags=list(draft.tags),
             description=draft.description,
             metadata=dict(draft.metadata),

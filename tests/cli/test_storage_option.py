@@ -32,7 +32,5 @@ def test_read_commands_find_a_version_in_the_store_named(gd, tmp_path: Path):
     assert sorted(f["path"] for f in listed) == ["a.txt", "b/c.txt"]
     assert gd("cat", "--id", ds.id, *st, "b/c.txt").stdout == "C"
     assert json.loads(gd("verify", "--id", ds.id, *st, "--remote", "--json").stdout)["ok"]
-    cmp = json.loads(
-        gd("compare", "--source", ds.id, "--target", child.id, *st, "--json").stdout
-    )
+    cmp = json.loads(gd("compare", "--source", ds.id, "--target", child.id, *st, "--json").stdout)
     assert cmp["added"] == ["d.txt"] and cmp["removed"] == []

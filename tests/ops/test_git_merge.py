@@ -153,3 +153,20 @@ def test_gd_merge_refuses_conflicts_and_leaves_nothing(repo: Path, tmp_path: Pat
     assert read_tree(Path(merged.get_local_copy())) == {"f": b"ours"}
     bad = gd(repo, "merge", ours_id, theirs_id, "--take", "f=mine")
     assert bad.returncode == 4 and "PATH=ours or PATH=theirs" in bad.stderr
+
+
+def test_log_reports_what_a_merge_brought_in(repo: Path, tmp_path: Path):
+    base, ours, theirs = SCENARIOS["issue"]
+    branches(repo, tmp_path, base, ours, theirs)
+    git(repo, "merge", "-q", "--no-edit", "feat")
+    rows = json.loads(gd(repo, "log", "--project", "vision", "--name", "cats", "--json").stdout)
+    merged = rows[0]["stats"]
+    # feat deleted a and edited c: both came in against main's version
+    assert (merged["merged_added"], merged["merged_modified"], merged["merged_removed"]) == (
+        0,
+        1,
+        1,
+    )
+    assert (merged["added"], merged["modified"], merged["removed"]) == (0, 0, 0)
+    table = gd(repo, "log", "--project", "vision", "--name", "cats").stdout
+    assert table.splitlines()[1].split("\t")[5:8] == ["0", "1", "1"]
