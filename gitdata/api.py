@@ -422,6 +422,14 @@ class Dataset:
             return dict(meta.files)
         return self._manifest().as_dict()
 
+    def change_set(self) -> ChangeSet:
+        """Files added, modified and removed against the merged view of the parents."""
+        return self._changes(None)
+
+    def make_current(self) -> None:
+        """Make this the dataset commands act on when given no id (``gd`` without --id)."""
+        self._ctx.state.set_current(self._id)
+
     def get_local_copy(
         self,
         use_soft_links: bool | None = None,

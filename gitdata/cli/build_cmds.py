@@ -21,7 +21,7 @@ def open_target(dataset_id: str | None, storage: str | None = None):
     if not dataset_id:
         dataset_id = Workspace(storage).current_id()
     ds = open_dataset(dataset_id, storage)
-    ds._ctx.state.set_current(ds.id)
+    ds.make_current()
     ds.progress = RichProgress.maybe()
     return ds
 

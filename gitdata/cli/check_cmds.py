@@ -143,7 +143,7 @@ def squash(
     from gitdata.api import Dataset
 
     ds = Dataset.squash(name, dataset_ids=list(ids), output_url=storage, dataset_project=project)
-    ds._ctx.state.set_current(ds.id)
+    ds.make_current()
     if json_out:
         emit_json(
             {

@@ -36,7 +36,7 @@ def find_version(
             storage=storage,
         )
         note(f"using {ds.project}/{ds.name} {ds.version} (id {ds.id}) from {ds.resolved_from}")
-        ds._ctx.state.set_current(ds.id)
+        ds.make_current()
         ds.progress = RichProgress.maybe()
         return ds
     return open_target(dataset_id, storage)
@@ -111,17 +111,18 @@ def list_cmd(
 ) -> None:
     """List a version's files without downloading them."""
     ds = find_version(dataset_id, project, name, storage=storage)
-    files = ds._files()
+    files = ds.file_entries_dict
     paths = ds.list_files(filter_, recursive=not non_recursive)
     if json_out:
-        emit_json([{"path": p, "size": files[p].size, "sha256": files[p].sha256} for p in paths])
+        emit_json(
+            [{"path": p, "size": files[p]["size"], "sha256": files[p]["sha256"]} for p in paths]
+        )
         return
     print_table(
         ["path", "size", "sha256"],
-        [[p, human_size(files[p].size), files[p].sha256[:16]] for p in paths],
-        title=f"{ds.project}/{ds.name} {ds.version}",
+        [[p, human_size(files[p]["size"]), files[p]["sha256"][:16]] for p in paths],
     )
-    note(f"{len(paths)} file(s), {human_size(sum(files[p].size for p in paths))}")
+    note(f"{len(paths)} file(s), {human_size(sum(files[p]['size'] for p in paths))}")
 
 
 @app.command()
@@ -182,7 +183,8 @@ def show(
 ) -> None:
     """Show a version and its change set against its parents."""
     ds = find_version(dataset_id, project, name, storage=storage)
-    changes = ds._changes(None)
+    changes = ds.change_set()
+    entries = ds.file_entries_dict
     record = ds.record
     info = {
         "id": ds.id,
@@ -193,8 +195,8 @@ def show(
         "parents": ds.parents,
         "tags": ds.tags,
         "description": ds.description,
-        "files": len(ds._files()),
-        "bytes": sum(f.size for f in ds._files().values()),
+        "files": len(entries),
+        "bytes": sum(f["size"] for f in entries.values()),
         "added": changes.added,
         "modified": changes.modified,
         "removed": changes.removed,

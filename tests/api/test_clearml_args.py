@@ -126,6 +126,8 @@ ARGS: dict[str, dict[str, Any]] = {
     "list_removed_files": {"dataset_id": IMPL},
     "merged_changes": {},
     "compare_to": {"older": IMPL},
+    "change_set": {},
+    "make_current": {},
     "read_bytes": {"path": IMPL},
     "open": {"path": IMPL, "mode": IMPL},
     "get_dependency_graph": {},
