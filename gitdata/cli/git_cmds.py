@@ -140,6 +140,8 @@ def status(
             for r in rows
         ],
     )
+    for line in _bind_notes(rows):
+        note(line)
 
 
 @app.command()
@@ -224,6 +226,13 @@ def _update_bound(ctx, only=None, quiet_when_current=False) -> list:
 
     updates = update_bound(ctx, require_repo(), only)
     for u in updates:
+        if u.no_pointer:
+            held = f" (holds {u.old_id[:12]})" if u.old_id else ""
+            typer.echo(
+                f"gitdata: {u.path}: {u.project}/{u.name} has no pointer here; left as is{held}",
+                err=True,
+            )
+            continue
         if u.up_to_date:
             if not quiet_when_current:
                 typer.echo(f"{u.path}: up to date", err=True)
@@ -242,7 +251,7 @@ def checkout(
     paths: list[str] = typer.Argument(None, help="Only bound folders at or under these paths."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Bring folders bound to pointers (gd get --bind) up to date with the working tree."""
+    """Bring the folders bound in this clone (gd get --bind) to the working tree's pointers."""
     from gitdata.ops.context import Context
 
     updates = _update_bound(Context(), paths or None, quiet_when_current=json_out)
@@ -375,9 +384,36 @@ def gc(
         note(f"cleaned up {report.aborted_uploads} unfinished upload(s) older than {grace}")
 
 
+def _bind_notes(rows) -> list[str]:
+    """What status says about bound folders beyond the table: suggestions, no pointer."""
+    from gitdata.gitio.repo import find_repo
+
+    repo = find_repo()
+    lines = []
+    for r in rows:
+        if r.suggested_bind:
+            folder = repo.workdir / r.suggested_bind if repo else None
+            full = folder is not None and folder.is_dir() and any(folder.iterdir())
+            lines.append(
+                f"{r.project}/{r.name}: pointer suggests binding {r.suggested_bind}/; run "
+                f"gd get --project {r.project} --name {r.name} --link {r.suggested_bind} "
+                f"--bind to accept" + (" (with --overwrite: it is not empty)" if full else "")
+            )
+        elif r.bound_state == "no pointer":
+            lines.append(
+                f"{r.bound}: bound to {r.project}/{r.name}, which has no pointer here; left as is"
+            )
+    return lines
+
+
 def _report_stale(ctx) -> None:
     from gitdata.ops.gitops import status as pointer_status
 
     for row in pointer_status(ctx):
-        if row.bound and row.bound_state != "current":
+        if row.bound and row.bound_state not in ("current", "no pointer"):
             typer.echo(f"gitdata: {row.bound} is {row.bound_state}: run gd checkout", err=True)
+        elif row.bound_state == "no pointer":
+            typer.echo(
+                f"gitdata: {row.bound}: {row.project}/{row.name} has no pointer here; left as is",
+                err=True,
+            )

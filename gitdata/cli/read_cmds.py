@@ -58,7 +58,7 @@ def get(
     bind: bool = typer.Option(
         False,
         "--bind",
-        help="Record the --link/--copy folder in the pointer; gd checkout keeps it current.",
+        help="Bind the --link/--copy folder in this clone; checkouts keep it current.",
     ),
     max_workers: int = typer.Option(None, "--max-workers", help="Parallel downloads."),
     storage: str = typer.Option(None, "--storage", help="Store URL."),
@@ -236,6 +236,5 @@ def _bind(ds, folder: Path, mode: str) -> None:
             f"--bind needs {ds.project}/{ds.name}'s pointer in this repository to pin {ds.id}",
             hint="bind the version the pointer pins: gd get --project P --name N --link DIR --bind",
         )
-    note(
-        f"bound {folder}; pointer updated and staged: {bind(ds._ctx, repo, pointer, folder, mode)}"
-    )
+    binding = bind(ds._ctx, repo, pointer, folder, mode)
+    note(f"bound {binding.path}/ to {binding.key} in this clone; checkouts keep it current")
