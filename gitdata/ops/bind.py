@@ -14,7 +14,9 @@ committed file never chooses where gitdata writes or deletes.
 
 Updating is incremental and conservative: files of the old version that the
 user changed are kept (and reported), files the dataset never tracked are
-never touched, and each file is replaced through a temp name and a rename.
+never touched, each file is replaced through a temp name and a rename, and
+directories emptied by removing the old version's files are removed (never
+the folder itself).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +69,7 @@ class BindUpdate:
     new_id: str | None
     written: int = 0
     removed: int = 0
+    removed_dirs: int = 0
     kept_modified: list[str] = field(default_factory=list)
     up_to_date: bool = False
     no_pointer: bool = False  # the working tree has no pointer: folder left as is
@@ -255,6 +259,25 @@ def _place(ctx: Context, target: Path, entry: FileEntry, mode: str) -> None:
     os.replace(tmp, target)
 
 
+def _prune(folder: Path, removed: Iterable[str]) -> int:
+    """Remove the directories that removing ``removed`` left empty (never ``folder``)."""
+    dirs: set[str] = set()
+    for path in removed:
+        parts = path.split("/")[:-1]
+        dirs.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    count = 0
+    for sub in sorted(dirs, key=lambda d: d.count("/"), reverse=True):
+        local = folder / sub
+        if os.path.islink(local):
+            continue
+        try:
+            local.rmdir()  # fails unless empty: a user's file keeps its directory
+        except OSError:
+            continue
+        count += 1
+    return count
+
+
 def update_folder(ctx: Context, repo: GitRepo, binding: Binding, pointer: Pointer) -> BindUpdate:
     """Bring a bound folder to ``pointer``'s version, incrementally."""
     rel, mode, old_id = binding.path, binding.mode, binding.id
@@ -303,6 +326,7 @@ def update_folder(ctx: Context, repo: GitRepo, binding: Binding, pointer: Pointe
         ctx.cache.touch(e.sha256 for e in needed)
     folder.mkdir(parents=True, exist_ok=True)  # an empty version still has its folder
     result.removed = len(removed)
+    result.removed_dirs = _prune(folder, removed)
     bindings = load_bindings(repo)
     if binding.key in bindings and bindings[binding.key].path == rel:
         bindings[binding.key].id = pointer.id

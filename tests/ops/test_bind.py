@@ -68,6 +68,26 @@ def test_commit_without_the_pointer_leaves_the_folder_alone(repo: Path, tmp_path
     assert r.returncode == 0 and json.loads(r.stdout)[0]["no_pointer"] is True
 
 
+def test_update_removes_directories_it_emptied_but_not_user_ones(repo: Path, tmp_path: Path):
+    files = {"a.txt": "1", "sub/x.txt": "x", "deep/a/b/z.txt": "z", "keep/y.txt": "y"}
+    src = make_tree(tmp_path / "src", files)
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    bind(repo, "data")
+    data = repo / "data"
+    (data / "keep/mine.txt").write_text("mine")
+    (data / "user-empty").mkdir()
+    for rel in ("sub/x.txt", "deep/a/b/z.txt", "keep/y.txt"):
+        (src / rel).unlink()
+    close_version(src, [v1.id])
+    update = json.loads(gd(repo, "checkout", "--json").stdout)[0]
+    assert update["removed"] == 3 and update["removed_dirs"] == 4
+    assert not (data / "sub").exists() and not (data / "deep").exists()
+    assert (data / "keep/mine.txt").read_text() == "mine" and not (data / "keep/y.txt").exists()
+    assert (data / "user-empty").is_dir()  # gitdata did not empty it
+    assert sorted(p.name for p in data.iterdir()) == ["a.txt", "keep", "user-empty"]
+
+
 def test_teammate_bind_key_in_a_pointer_is_only_a_suggestion(repo: Path, tmp_path: Path):
     install_hooks(find_repo(repo).repo)
     src = make_tree(tmp_path / "src", {"a.txt": "v1"})
