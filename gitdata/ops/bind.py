@@ -14,9 +14,10 @@ committed file never chooses where gitdata writes or deletes.
 
 Updating is incremental and conservative: files of the old version that the
 user changed are kept (and reported), files the dataset never tracked are
-never touched, each file is replaced through a temp name and a rename, and
+never touched, each file is replaced through a temp name and a rename,
 directories emptied by removing the old version's files are removed (never
-the folder itself).
+the folder itself), and nothing is written through a symlink inside the
+folder that leads out of it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from gitdata.core.ids import is_version_id
 from gitdata.core.manifest import FileEntry
-from gitdata.errors import FormatError, InvalidInputError, NotFoundError
+from gitdata.errors import FormatError, InvalidInputError, NotFoundError, UnsafePathError
 from gitdata.gitio.pointer import BIND_MODES, Pointer, pointer_relpath
 from gitdata.gitio.repo import GitRepo
 from gitdata.ops.context import Context
@@ -259,6 +260,33 @@ def _place(ctx: Context, target: Path, entry: FileEntry, mode: str) -> None:
     os.replace(tmp, target)
 
 
+def _check_no_escape(binding: Binding, folder: Path, paths: Iterable[str]) -> None:
+    """Refuse when a directory on the way to any of ``paths`` is a symlink leading out
+    of the folder (writing or deleting there would touch files gd does not own)."""
+    root = os.path.realpath(folder)
+    seen: set[str] = set()
+    for path in paths:
+        parts = path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if sub in seen:
+                continue
+            seen.add(sub)
+            local = folder / sub
+            if not os.path.islink(local):
+                if not os.path.lexists(local):
+                    break  # created as a real directory when needed
+                continue
+            real = os.path.realpath(local)
+            if real != root and not real.startswith(root + os.sep):
+                raise UnsafePathError(
+                    f"{binding.path}/{sub} is a symlink leading out of the bound folder "
+                    f"(to {real}); {binding.path} not updated",
+                    path=f"{binding.path}/{sub}",
+                    hint="replace the symlink with a real folder, then run gd checkout",
+                )
+
+
 def _prune(folder: Path, removed: Iterable[str]) -> int:
     """Remove the directories that removing ``removed`` left empty (never ``folder``)."""
     dirs: set[str] = set()
@@ -291,6 +319,7 @@ def update_folder(ctx: Context, repo: GitRepo, binding: Binding, pointer: Pointe
     if old_id and folder.is_dir():
         with contextlib.suppress(NotFoundError):
             old = load_manifest(ctx, load_record(ctx, old_id).manifest).as_dict()
+    _check_no_escape(binding, folder, [*old, *new])
     needed = [
         e
         for p, e in new.items()

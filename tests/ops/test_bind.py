@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from gitdata.gitio.hooks import install_hooks
@@ -119,6 +120,46 @@ def test_teammate_bind_key_in_a_pointer_is_only_a_suggestion(repo: Path, tmp_pat
     assert row["suggested_bind"] is None
     git(repo, "checkout", "-q", "HEAD~1")
     assert (repo / "elsewhere/a.txt").read_text() == "v1"
+
+
+def test_update_refuses_a_symlink_leading_out_of_the_folder(repo: Path, tmp_path: Path):
+    src = make_tree(tmp_path / "src", {"sub/a.txt": "v1", "top.txt": "t1"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    bind(repo, "data")
+    outside = make_tree(tmp_path / "outside", {"a.txt": "v1"})
+    data = repo / "data"
+    for p in (data / "sub").iterdir():
+        p.unlink()
+    (data / "sub").rmdir()
+    os.symlink(outside, data / "sub")
+    (src / "sub/a.txt").write_text("v2")
+    (src / "sub/new.txt").write_text("new")
+    (src / "top.txt").write_text("t2")
+    close_version(src, [v1.id])
+    r = gd(repo, "checkout")
+    assert r.returncode == 4, r.stderr
+    assert "data/sub is a symlink leading out of the bound folder" in r.stderr
+    assert sorted(p.name for p in outside.iterdir()) == ["a.txt"]
+    assert (outside / "a.txt").read_text() == "v1"
+    assert (data / "top.txt").read_text() == "t1"  # refused before anything was written
+
+
+def test_symlink_inside_the_folder_to_inside_is_followed(repo: Path, tmp_path: Path):
+    src = make_tree(tmp_path / "src", {"real/a.txt": "v1", "alias/b.txt": "b1"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    bind(repo, "data", mode="copy")
+    data = repo / "data"
+    (data / "alias/b.txt").unlink()
+    (data / "alias").rmdir()
+    os.symlink("real", data / "alias")
+    (data / "real/b.txt").write_text("b1")
+    (src / "alias/b.txt").write_text("b2")
+    close_version(src, [v1.id])
+    r = gd(repo, "checkout", "--json")
+    assert r.returncode == 0, r.stderr
+    assert (data / "real/b.txt").read_text() == "b2"
 
 
 def test_bind_refuses_a_folder_inside_another_bound_folder(repo: Path, tmp_path: Path):
