@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from gitdata.gitio.hooks import HookChange
     from gitdata.gitio.pointer import Pointer
     from gitdata.gitio.repo import GitRepo
-    from gitdata.ops.bind import BindUpdate
+    from gitdata.ops.bind import Binding, BindUpdate
     from gitdata.ops.gc import GcReport
     from gitdata.ops.gitops import DatasetDiff, InitReport, PointerStatus
     from gitdata.ops.remote import RemoteReport
@@ -111,6 +111,27 @@ class Workspace:
 
         return status(self._ctx, remote=remote)
 
+    def bind_notes(self, rows: list[PointerStatus]) -> list[str]:
+        """What status says about bound folders beyond its table: suggestions, no pointer."""
+        from gitdata.gitio.repo import find_repo
+
+        repo = find_repo()
+        lines = []
+        for r in rows:
+            if r.suggested_bind:
+                folder = repo.workdir / r.suggested_bind if repo else None
+                full = folder is not None and folder.is_dir() and any(folder.iterdir())
+                lines.append(
+                    f"{r.project}/{r.name}: pointer suggests binding {r.suggested_bind}/; run "
+                    f"gd get --project {r.project} --name {r.name} --link {r.suggested_bind} "
+                    f"--bind to accept" + (" (with --overwrite: it is not empty)" if full else "")
+                )
+            elif r.bound_state == "no pointer":
+                lines.append(
+                    f"{r.bound}: bound to {r.project}/{r.name}, which has no pointer here; left as is"
+                )
+        return lines
+
     def log(
         self, project: str, name: str, rev: str, max_count: int | None
     ) -> list[PointerRevision]:
@@ -133,9 +154,9 @@ class Workspace:
         return checkout(self._ctx, self.repo(), only)
 
     def check_bind(self, project: str, name: str, dataset_id: str, folder: Path) -> Pointer:
-        """The pointer ``--bind`` will write, checked before anything is materialised."""
+        """The pointer ``--bind`` will bind, checked before anything is materialised."""
         from gitdata.errors import InvalidInputError
-        from gitdata.ops.bind import bind_path
+        from gitdata.ops.bind import check_bind
 
         repo = self.repo()
         pointer = repo.read_pointer(project, name)
@@ -144,11 +165,11 @@ class Workspace:
                 f"--bind needs {project}/{name}'s pointer in this repository to pin {dataset_id}",
                 hint="bind the version the pointer pins: gd get --project P --name N --link DIR --bind",
             )
-        bind_path(repo, folder)
+        check_bind(repo, project, name, folder)
         return pointer
 
-    def bind(self, pointer: Pointer, folder: Path, mode: str) -> Path:
-        """Bind ``folder`` to the pointer in this clone; returns the pointer file."""
+    def bind(self, pointer: Pointer, folder: Path, mode: str) -> Binding:
+        """Bind ``folder`` to the pointer's dataset in this clone (nothing committed changes)."""
         from gitdata.ops.bind import bind
 
         return bind(self._ctx, self.repo(), pointer, folder, mode)

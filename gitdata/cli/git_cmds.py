@@ -103,7 +103,8 @@ def status(
     from gitdata.errors import HookRefusedError
     from gitdata.repo_api import Workspace
 
-    rows = Workspace().status(remote=remote)
+    ws = Workspace()
+    rows = ws.status(remote=remote)
     problems = [f"{r.path}: {r.error}" for r in rows if r.state == "malformed"]
     problems += [
         f"{r.path}: version {r.id} is not in the store" for r in rows if r.in_store is False
@@ -132,6 +133,8 @@ def status(
             for r in rows
         ],
     )
+    for line in ws.bind_notes(rows):
+        note(line)
 
 
 @app.command()
@@ -218,6 +221,13 @@ def diff(
 def _update_bound(ws, only=None, quiet_when_current=False) -> list:
     updates = ws.update_bound(only)
     for u in updates:
+        if u.no_pointer:
+            held = f" (holds {u.old_id[:12]})" if u.old_id else ""
+            typer.echo(
+                f"gitdata: {u.path}: {u.project}/{u.name} has no pointer here; left as is{held}",
+                err=True,
+            )
+            continue
         if u.up_to_date:
             if not quiet_when_current:
                 typer.echo(f"{u.path}: up to date", err=True)
@@ -236,7 +246,7 @@ def checkout(
     paths: list[str] = typer.Argument(None, help="Only bound folders at or under these paths."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Bring folders bound to pointers (gd get --bind) up to date with the working tree."""
+    """Bring the folders bound in this clone (gd get --bind) to the working tree's pointers."""
     from gitdata.repo_api import Workspace
 
     updates = _update_bound(Workspace(), paths or None, quiet_when_current=json_out)
@@ -354,5 +364,10 @@ def gc(
 
 def _report_stale(ws) -> None:
     for row in ws.status():
-        if row.bound and row.bound_state != "current":
+        if row.bound and row.bound_state not in ("current", "no pointer"):
             typer.echo(f"gitdata: {row.bound} is {row.bound_state}: run gd checkout", err=True)
+        elif row.bound_state == "no pointer":
+            typer.echo(
+                f"gitdata: {row.bound}: {row.project}/{row.name} has no pointer here; left as is",
+                err=True,
+            )

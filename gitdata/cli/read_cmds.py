@@ -59,7 +59,7 @@ def get(
     bind: bool = typer.Option(
         False,
         "--bind",
-        help="Record the --link/--copy folder in the pointer; gd checkout keeps it current.",
+        help="Bind the --link/--copy folder in this clone; checkouts keep it current.",
     ),
     max_workers: int = typer.Option(None, "--max-workers", help="Parallel downloads."),
     storage: str = typer.Option(None, "--storage", help="Store URL."),
@@ -245,4 +245,5 @@ def _check_bind(ds, folder: Path):
 
 def _bind(ds, binding, folder: Path, mode: str) -> None:
     ws, pointer = binding
-    note(f"bound {folder}; pointer updated and staged: {ws.bind(pointer, folder, mode)}")
+    bound = ws.bind(pointer, folder, mode)
+    note(f"bound {bound.path}/ to {bound.key} in this clone; checkouts keep it current")

@@ -17,7 +17,7 @@ from gitdata.errors import (
 )
 from gitdata.gitio.history import pointers_in_commits, staged_pointer_changes
 from gitdata.gitio.hooks import HookChange, install_hooks
-from gitdata.gitio.pointer import POINTER_DIR, decode_pointer
+from gitdata.gitio.pointer import POINTER_DIR, decode_pointer, pointer_relpath
 from gitdata.gitio.remote import remote_is_on_this_machine
 from gitdata.gitio.repo import GitRepo, find_repo
 from gitdata.ops.context import Context
@@ -83,13 +83,14 @@ class PointerStatus:
     project: str
     name: str
     path: str
-    state: str  # clean, modified, new, deleted, malformed
+    state: str  # clean, modified, new, deleted, malformed; absent: bound, no pointer
     id: str | None = None
     version: str | None = None
     draft_open: bool = False
     in_store: bool | None = None  # None unless --remote
-    bound: str | None = None  # bound folder, if any
-    bound_state: str | None = None  # current, stale, missing
+    bound: str | None = None  # folder bound to this dataset in this clone, if any
+    bound_state: str | None = None  # current, stale, missing, no pointer
+    suggested_bind: str | None = None  # folder a committed `bind` key suggests (not acted on)
     error: str | None = None
 
 
@@ -99,9 +100,9 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
     head = repo.pointer_blobs("HEAD")
     current = repo.pointer_blobs(None)
     drafts = {(d.project, d.name) for d in ctx.state.list_draft_headers()}
-    from gitdata.ops.bind import load_bound_state
+    from gitdata.ops.bind import load_bindings, suggestion
 
-    bound = load_bound_state(repo)
+    bindings = load_bindings(repo)
     rows: list[PointerStatus] = []
     for rel in sorted(set(head) | set(current)):
         data = current.get(rel, head.get(rel))
@@ -122,14 +123,36 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
         row = PointerStatus(
             p.project, p.name, rel, state, p.id, p.version, (p.project, p.name) in drafts
         )
-        if p.bind and state != "deleted":
-            row.bound = p.bind["path"]
-            held = bound.get(p.bind["path"], {}).get("id")
-            exists = (repo.workdir / p.bind["path"]).is_dir()
-            row.bound_state = "missing" if not exists else "current" if held == p.id else "stale"
+        binding = bindings.pop(f"{p.project}/{p.name}", None)
+        if binding is not None:
+            row.bound = binding.path
+            exists = (repo.workdir / binding.path).is_dir()
+            row.bound_state = (
+                "no pointer"
+                if state == "deleted"
+                else "missing"
+                if not exists
+                else "current"
+                if binding.id == p.id
+                else "stale"
+            )
+        elif state != "deleted":
+            row.suggested_bind = suggestion(p, bindings)
         if remote and state != "deleted":
             row.in_store = ctx.store.exists(version_key(p.id))
         rows.append(row)
+    for binding in sorted(bindings.values(), key=lambda b: b.key):
+        # Bound here, but neither HEAD nor the working tree has the dataset's pointer.
+        rows.append(
+            PointerStatus(
+                binding.project,
+                binding.name,
+                pointer_relpath(binding.project, binding.name),
+                "absent",
+                bound=binding.path,
+                bound_state="no pointer",
+            )
+        )
     return rows
 
 

@@ -77,5 +77,6 @@ def test_bind_inside_the_repository_still_works(gd, repo: Path, src: Path):
     close_version(gd, src)
     gd("get", "--project", "vision", "--name", "cats", "--link", "data", "--bind")
     assert sorted(p.name for p in (repo / "data").iterdir()) == ["a.txt", "sub"]
-    assert "/data/" in (repo / ".gitignore").read_text()
-    assert "path: data" in (repo / ".gitdata/datasets/vision/cats.yaml").read_text()
+    assert "/data/" in (repo / ".git/info/exclude").read_text()
+    bindings = (repo / ".git/gitdata/bindings.json").read_text()
+    assert '"path": "data"' in bindings  # this clone's state; the pointer is unchanged
