@@ -14,7 +14,7 @@ import dataclasses
 import re
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -149,7 +149,7 @@ class Dataset:
         dataset_name: str | None = None,
         dataset_project: str | None = None,
         dataset_tags: list[str] | None = None,
-        parent_datasets: list[str | Dataset] | None = None,
+        parent_datasets: Sequence[str | Dataset] | None = None,
         use_current_task: bool = False,
         dataset_version: str | None = None,
         output_uri: str | None = None,

@@ -224,7 +224,7 @@ def resolve_settings(
         if env_var and env.get(env_var):
             sources[key] = f"env {env_var}"
             return env[env_var]
-        if key in repo_cfg:
+        if key in repo_cfg and repo_root is not None:
             sources[key] = str(repo_root / REPO_CONFIG)
             return repo_cfg[key]
         if key in user_cfg:
@@ -238,7 +238,7 @@ def resolve_settings(
         store = str(default_store_path())
     elif not isinstance(store, str):
         raise FormatError("'storage' must be a URL or path string", file=sources["storage"])
-    elif sources["storage"].endswith(REPO_CONFIG) and "://" not in store:
+    elif repo_root is not None and sources["storage"].endswith(REPO_CONFIG) and "://" not in store:
         # Relative store paths in the repo config are relative to the repo root.
         store = str((repo_root / os.path.expanduser(store)).resolve())
 

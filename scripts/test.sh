@@ -14,6 +14,7 @@ pip_install -e '.[test,all]'
 
 python3 -m ruff check gitdata tests benchmarks examples
 python3 -c "import sys; from importlinter.cli import lint_imports_command as m; sys.argv = ['lint-imports', '--no-cache']; sys.exit(m())" | tail -4
+python3 -m mypy
 
 # Real servers for every cloud store. A server that cannot be installed or started
 # fails the run: no backend is skipped silently.

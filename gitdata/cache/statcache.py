@@ -80,7 +80,8 @@ class StatCache:
         wanted = {path: st for path, st in items if _storable(path)}
         if not wanted:
             return {}
-        rows = self._db.run(lambda conn: _select(conn, list(wanted)), [])
+        nothing: list[tuple[str, int, int, int, str]] = []
+        rows = self._db.run(lambda conn: _select(conn, list(wanted)), nothing)
         out: dict[str, str] = {}
         for path, ino, mtime_ns, size, sha in rows:
             st = wanted.get(path)

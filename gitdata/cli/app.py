@@ -12,7 +12,12 @@ from typer.core import TyperGroup
 # typer ships its own copy of click; take its exception classes from typer's
 # public ones instead of importing click (which would be a different copy).
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-_PASS_THROUGH = (_ClickException, typer.Exit, typer.Abort, SystemExit)
+_PASS_THROUGH: tuple[type[BaseException], ...] = (
+    _ClickException,
+    typer.Exit,
+    typer.Abort,
+    SystemExit,
+)
 
 # Global flags from the callback (-q, --debug), read by output helpers.
 FLAGS: dict[str, bool] = {"debug": False, "quiet": False}

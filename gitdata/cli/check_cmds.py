@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -180,6 +181,8 @@ def delete(
     from gitdata.api import Dataset
 
     report = Dataset.delete(dataset_id=dataset_id, force=force, storage=storage)
+    assert not isinstance(report, list)  # a list only with entire_dataset=True
+    result: dict[str, Any]
     if report is None:
         result = {"id": dataset_id, "deleted": "draft"}
         text = f"discarded draft {dataset_id}"

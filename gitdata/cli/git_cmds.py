@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -149,7 +150,7 @@ def log(
     from gitdata.repo_api import Workspace
 
     revs = Workspace().log(project, name, rev, max_count)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "commit": r.commit,
             "author": r.author,

@@ -84,7 +84,7 @@ class RichProgress:
     """The library's Progress protocol drawn as a rich progress bar on stderr."""
 
     def __init__(self) -> None:
-        self._bar = None
+        self._bar: Any = None
         self._task = None
         self._lock = threading.Lock()
 

@@ -162,11 +162,12 @@ def _legacy_bindings(repo: GitRepo) -> dict[str, Binding]:
     except GitDataError:
         return {}  # a malformed pointer is reported where it is read
     for pointer in pointers:
-        rel = (pointer.bind or {}).get("path")
+        suggested = pointer.bind or {}
+        rel = suggested.get("path")
         held = folders.get(rel) if isinstance(rel, str) else None
-        if not isinstance(held, dict) or not _safe_folder(rel):
+        if rel is None or not isinstance(held, dict) or not _safe_folder(rel):
             continue
-        mode = held.get("mode") if held.get("mode") in BIND_MODES else pointer.bind["mode"]
+        mode = str(held.get("mode") if held.get("mode") in BIND_MODES else suggested["mode"])
         vid = (
             held.get("id")
             if isinstance(held.get("id"), str) and is_version_id(held["id"])

@@ -59,7 +59,11 @@ def finalize(
         chunk_keys = {object_key(c) for c in manifest.chunks()}
         missing = chunk_keys - store.exists_many(chunk_keys)
         if missing:
-            own = {object_key(f.chunk) for f in draft.files.values() if f.source is not None}
+            own = {
+                object_key(f.chunk)
+                for f in draft.files.values()
+                if f.source is not None and f.chunk is not None
+            }
             if missing <= own:
                 raise IntegrityError(
                     f"{len(missing)} chunk(s) this version uploaded are missing from {store.url}",

@@ -116,6 +116,7 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
             else "modified"
         )
         try:
+            assert data is not None  # rel comes from one of the two maps
             p = decode_pointer(data, rel)
         except (FormatError, GitDataError) as exc:
             rows.append(PointerStatus("", "", rel, "malformed", error=str(exc)))

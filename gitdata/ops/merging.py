@@ -221,9 +221,7 @@ def resolve_conflicts(
         try:
             merged.append((rel, merged_pointer(ctx, b, o, t, prefer=prefer, take=take)))
         except MergeConflictError as exc:
-            raise MergeConflictError(
-                f"{rel}: {exc.message}", paths=exc.paths, conflicts=exc.conflicts, hint=exc.hint
-            ) from None
+            raise MergeConflictError(f"{rel}: {exc.message}", hint=exc.hint, **exc.fields) from None
     for rel, pointer in merged:
         (repo.workdir / rel).write_text(encode_pointer(pointer), encoding="utf-8")
         del conflicts[rel]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import os
@@ -83,7 +84,12 @@ class Store(Protocol):
     ) -> None: ...
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> bool: ...
     def put_file(
-        self, key: str, local_path: Path, *, progress: Callable[[int], None] | None = None
+        self,
+        key: str,
+        local_path: Path,
+        *,
+        progress: Callable[[int], None] | None = None,
+        move: bool = False,
     ) -> bool: ...
     def abort_stale_uploads(self, older_than: float) -> int: ...
     def delete(self, key: str) -> None: ...
@@ -305,12 +311,12 @@ class FsspecStore:
 
         return self._call("list", prefix, run)
 
-    def list_info(self, prefix: str) -> list[tuple[str, int, float]]:
+    def list_info(self, prefix: str) -> builtins.list[tuple[str, int, float]]:
         """(key, size, modified as POSIX time) for every key under ``prefix``."""
         if self.is_local:
 
-            def run() -> list[tuple[str, int, float]]:
-                out = []
+            def run() -> builtins.list[tuple[str, int, float]]:
+                out: builtins.list[tuple[str, int, float]] = []
                 for key in self._list_local(prefix.rstrip("/")):
                     try:
                         st = os.stat(self._path(key))
@@ -335,9 +341,9 @@ class FsspecStore:
 
         return self._call("list", prefix, run_remote)
 
-    def _list_local(self, prefix: str) -> list[str]:
+    def _list_local(self, prefix: str) -> builtins.list[str]:
         start = os.path.join(self.root, prefix) if prefix else self.root
-        out: list[str] = []
+        out: builtins.list[str] = []
         stack = [(start, prefix)]
         while stack:
             folder, rel = stack.pop()
@@ -566,7 +572,7 @@ def _byte_callback(on_bytes: Callable[[int], None] | None) -> dict[str, Any]:
 
         def call(self, *args: Any, **kwargs: Any) -> None:
             done = int(self.value or 0)
-            if done > self.reported:
+            if done > self.reported and on_bytes is not None:
                 on_bytes(done - self.reported)
                 self.reported = done
 
