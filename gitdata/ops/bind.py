@@ -26,6 +26,7 @@ from gitdata.ops.materialize import ensure_blobs
 from gitdata.ops.reader import load_manifest, load_record
 from gitdata.ops.scan import hash_file
 from gitdata.ops.state import atomic_write
+from gitdata.ops.target import read_marker, write_marker
 
 
 @dataclass
@@ -172,9 +173,31 @@ def update_folder(ctx: Context, repo: GitRepo, pointer: Pointer) -> BindUpdate:
             _place(ctx, local, entry, mode)
             result.written += 1
         ctx.cache.touch(e.sha256 for e in needed)
+    _remark(folder, old, new, result, pointer.id, mode)
     state[rel] = {"id": pointer.id, "mode": mode}
     _save_bound_state(repo, state)
     return result
+
+
+def _remark(
+    folder: Path,
+    old: dict[str, FileEntry],
+    new: dict[str, FileEntry],
+    result: BindUpdate,
+    new_id: str,
+    mode: str,
+) -> None:
+    """Keep the folder's marker (what gd put there) true after an update.
+
+    Files gd placed earlier and kept because they were edited stay listed; a file
+    the user made at a path the new version wants, and left alone, does not.
+    """
+    marker = read_marker(folder)
+    before = marker.files if marker else frozenset(old)
+    kept = set(result.kept_modified)
+    mine = {p for p in new if p not in kept} | {p for p in kept if p in before}
+    folder.mkdir(parents=True, exist_ok=True)
+    write_marker(folder, mine, version_id=new_id, mode=mode)
 
 
 def checkout(ctx: Context, repo: GitRepo, only: list[str] | None = None) -> list[BindUpdate]:

@@ -12,10 +12,12 @@ import pytest
 from gitdata import Dataset
 from gitdata.cache.fsutil import remove_tree
 from gitdata.errors import ConflictError, TargetNotEmptyError, UnsafePathError
+from gitdata.gitio.repo import find_repo
 from gitdata.ops import materialize
+from gitdata.ops.bind import bind, update_folder
 from gitdata.ops.context import Context
 from gitdata.ops.reader import load_manifest, load_record
-from gitdata.ops.target import MARKER_NAME, check_target
+from gitdata.ops.target import MARKER_NAME, check_target, read_marker
 from tests.conftest import make_tree, read_tree
 
 V1 = {"a.txt": "one", "sub/b.txt": "bee", "gone.txt": "old"}
@@ -290,3 +292,38 @@ def test_marker_is_skipped_by_add_and_verify(v1: str, tmp_path: Path):
     child.add_files(tree)
     assert MARKER_NAME not in child.list_files()
     assert Dataset.get(dataset_id=v1).verify_dataset_hash(str(tree)) == ["extra.txt"]
+
+
+def test_a_bound_folder_keeps_an_honest_marker_through_updates(tmp_path: Path, monkeypatch):
+    """After `gd checkout` updates a bound folder, its marker lists what gd put there: a
+    file the user made where the new version wants one is not gd's, so it is kept."""
+    repo_dir = tmp_path / "repo"
+    repo_dir.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo_dir)], check=True)
+    monkeypatch.chdir(repo_dir)
+    src = make_tree(tmp_path / "s", {"a.txt": "1", "old.txt": "o"})
+    first = Dataset.create(dataset_project="p", dataset_name="ds")
+    first.sync_folder(src)
+    first.finalize(auto_upload=True)
+    ctx, repo = Context(), find_repo(repo_dir)
+    data = get(first.id, repo_dir / "data", "link")
+    bind(ctx, repo, repo.read_pointer("p", "ds"), data, "link")
+    (src / "old.txt").unlink()
+    make_tree(src, {"new.txt": "n"})
+    second = Dataset.create(dataset_project="p", dataset_name="ds", parent_datasets=[first.id])
+    second.sync_folder(src)
+    second.finalize(auto_upload=True)
+    make_tree(data, {"new.txt": "the user's own", "mine.txt": "m"})
+    update_folder(ctx, repo, repo.read_pointer("p", "ds"))
+    marker = read_marker(data)
+    assert marker is not None and marker.version_id == second.id
+    assert marker.files == {"a.txt"}
+    with pytest.raises(TargetNotEmptyError, match="2 files") as info:
+        get(second.id, data, "link", overwrite=True)
+    assert info.value.foreign == ["mine.txt", "new.txt"]
+    assert (data / "new.txt").read_text() == "the user's own"
+    (data / "new.txt").unlink()
+    (data / "mine.txt").unlink()
+    update_folder(ctx, repo, repo.read_pointer("p", "ds"))  # up to date: nothing to do
+    get(second.id, data, "link", overwrite=True)
+    assert read_tree(data) == {"a.txt": b"1", "new.txt": b"n"}
