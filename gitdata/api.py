@@ -472,7 +472,10 @@ class Dataset:
     ) -> str | None:
         """An independent, writable copy in ``target_folder``.
 
-        With ``raise_on_error=False`` a non-empty target (without ``overwrite``)
+        ``overwrite`` replaces only an empty folder or a tree gd made that holds
+        nothing else; the current folder, ``$HOME``, ``/`` and folders with a
+        ``.git`` inside are never replaced (docs/api.md).  With
+        ``raise_on_error=False`` a non-empty target (without ``overwrite``)
         returns None instead of raising, as in ClearML; other failures raise.
         """
         try:
@@ -491,7 +494,10 @@ class Dataset:
         num_parts: int | None = None,
         max_workers: int | None = None,
     ) -> str:
-        """A read-only tree of hardlinks (symlinks across filesystems) in ``target_folder``."""
+        """A read-only tree of hardlinks (symlinks across filesystems) in ``target_folder``.
+
+        ``overwrite`` follows the same rule as :meth:`get_mutable_local_copy`.
+        """
         return str(
             self._materialize(target_folder, "link", overwrite, part, num_parts, max_workers)
         )
@@ -507,6 +513,7 @@ class Dataset:
             num_parts=num_parts,
             max_workers=max_workers,
             progress=self.progress,
+            version_id=self._id,
         )
 
     def list_files(

@@ -97,12 +97,16 @@ def make_tree(root: Path, files: dict[str, bytes | str]) -> Path:
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
-    """path -> bytes for every file under ``root``."""
+    """path -> bytes for every file under ``root`` (but the marker gd leaves in a
+    tree it made: tests/ops/test_overwrite.py checks that one)."""
+    from gitdata.ops.target import is_marker_file
+
     out = {}
     for dirpath, _dirs, names in os.walk(root):
         for name in names:
             full = Path(dirpath) / name
-            out[full.relative_to(root).as_posix()] = full.read_bytes()
+            if not is_marker_file(full):
+                out[full.relative_to(root).as_posix()] = full.read_bytes()
     return out
 
 

@@ -55,7 +55,11 @@ def get(
     link: Path = typer.Option(None, "--link", help="Make a read-only linked tree in this folder."),
     part: int = typer.Option(None, "--part", help="Shard index (0-based), with --num-parts."),
     num_parts: int = typer.Option(None, "--num-parts", help="Number of shards."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty target folder."),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace a folder gd made earlier (never one holding other files).",
+    ),
     bind: bool = typer.Option(
         False,
         "--bind",

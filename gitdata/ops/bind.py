@@ -46,6 +46,7 @@ from gitdata.ops.materialize import ensure_blobs
 from gitdata.ops.reader import load_manifest, load_record
 from gitdata.ops.scan import hash_file
 from gitdata.ops.state import atomic_write
+from gitdata.ops.target import read_marker, write_marker
 
 STATE_FORMAT = 1
 
@@ -405,11 +406,33 @@ def update_folder(ctx: Context, repo: GitRepo, binding: Binding, pointer: Pointe
     folder.mkdir(parents=True, exist_ok=True)  # an empty version still has its folder
     result.removed = len(removed)
     result.removed_dirs = _prune(folder, removed)
+    _remark(folder, old, new, result, pointer.id, mode)
     bindings = load_bindings(repo)
     if binding.key in bindings and bindings[binding.key].path == rel:
         bindings[binding.key].id = pointer.id
         _save_bindings(repo, bindings)
     return result
+
+
+def _remark(
+    folder: Path,
+    old: dict[str, FileEntry],
+    new: dict[str, FileEntry],
+    result: BindUpdate,
+    new_id: str,
+    mode: str,
+) -> None:
+    """Keep the folder's marker (what gd put there) true after an update.
+
+    Files gd placed earlier and kept because they were edited stay listed; a file
+    the user made at a path the new version wants, and left alone, does not.
+    """
+    marker = read_marker(folder)
+    before = marker.files if marker else frozenset(old)
+    kept = set(result.kept_modified)
+    mine = {p for p in new if p not in kept} | {p for p in kept if p in before}
+    folder.mkdir(parents=True, exist_ok=True)
+    write_marker(folder, mine, version_id=new_id, mode=mode)
 
 
 def checkout(ctx: Context, repo: GitRepo, only: list[str] | None = None) -> list[BindUpdate]:

@@ -25,9 +25,9 @@ from gitdata.errors import (
     IntegrityError,
     InvalidInputError,
     ObjectNotFoundError,
-    TargetNotEmptyError,
 )
 from gitdata.ops.context import Context
+from gitdata.ops.target import check_target, write_marker
 from gitdata.storage import object_key, run_parallel
 from gitdata.storage.transfer import track_scratch, untrack_scratch
 
@@ -251,17 +251,6 @@ def _auto_prune(ctx: Context, protect_bytes: int) -> None:
         ctx.cache.prune(max(limit, protect_bytes))
 
 
-def _prepare_target(target: Path, overwrite: bool) -> None:
-    if target.exists() and not target.is_dir():
-        raise TargetNotEmptyError(f"target {target} exists and is not a folder", path=str(target))
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise TargetNotEmptyError(
-            f"target folder {target} is not empty",
-            path=str(target),
-            hint="pass --overwrite to replace it",
-        )
-
-
 def _swap_in(staging: Path, target: Path) -> None:
     """Replace ``target`` by ``staging`` with two renames (old content removed last)."""
     old = None
@@ -284,12 +273,18 @@ def materialize(
     num_parts: int | None = None,
     max_workers: int | None = None,
     progress: Progress = NULL_PROGRESS,
+    version_id: str | None = None,
 ) -> Path:
-    """Put the version (or shard) into ``target``: ``mode`` 'link' (read-only) or 'copy'."""
+    """Put the version (or shard) into ``target``: ``mode`` 'link' (read-only) or 'copy'.
+
+    An existing non-empty ``target`` is replaced only with ``overwrite`` and only
+    if it is a tree gitdata made that holds nothing else (see ops/target.py);
+    the new tree gets a marker (``ops.target.MARKER_NAME``) listing its files.
+    """
     if mode not in ("link", "copy"):
         raise InvalidInputError(f"unknown mode {mode!r}")
     target = Path(os.path.abspath(target))
-    _prepare_target(target, overwrite)
+    check_target(target, overwrite=overwrite)
     entries = select_entries(manifest, part, num_parts)
     files = [(e.path, e.sha256) for e in entries]
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -302,6 +297,16 @@ def materialize(
                 ctx.cache.touch(sha for _, sha in files)
             else:
                 extract_into(ctx, entries, staging, max_workers=max_workers, progress=progress)
+        write_marker(
+            staging,
+            (e.path for e in entries),
+            version_id=version_id,
+            mode=mode,
+            part=part,
+            num_parts=num_parts,
+        )
+        # the download may have taken long: look again right before swapping
+        check_target(target, overwrite=overwrite)
         if target.exists() and not any(target.iterdir()):
             target.rmdir()
         _swap_in(staging, target)

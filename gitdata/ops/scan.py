@@ -2,7 +2,8 @@
 
 Symlinks are followed only when their target stays inside the root being
 added; others are refused with a clear error, so adding a folder can never
-pull in files from elsewhere by accident.
+pull in files from elsewhere by accident.  The marker gd writes in each tree
+it makes (ops/target.py) is skipped: it is bookkeeping, not data.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from gitdata.cache import StatCache
 from gitdata.core.paths import match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.errors import LocalPathNotFoundError, UnsafePathError
+from gitdata.ops.target import MARKER_NAME, is_marker_file
 
 _BLOCK = 1024 * 1024
 
@@ -77,6 +79,8 @@ def scan_folder(
                     continue  # dangling link or file removed while scanning
                 if not stat_mod.S_ISREG(fst.st_mode):
                     continue
+                if de.name == MARKER_NAME and is_marker_file(de.path):
+                    continue  # gd's record of a tree it made, not data
                 if patterns and not any(
                     match_pattern(rel, p, recursive=recursive) for p in patterns
                 ):

@@ -177,9 +177,15 @@ def test_target_not_empty_needs_overwrite(src: Path, tmp_path: Path):
     with pytest.raises(TargetNotEmptyError):
         ds.get_mutable_local_copy(target)
     assert read_tree(target) == {"keep.txt": b"mine"}  # nothing changed
-    ds.get_mutable_local_copy(target, overwrite=True)
-    assert "keep.txt" not in read_tree(target)
-    assert ds.verify_dataset_hash(target) == []
+    with pytest.raises(TargetNotEmptyError, match="keep.txt"):  # not gd's: never replaced
+        ds.get_mutable_local_copy(target, overwrite=True)
+    assert read_tree(target) == {"keep.txt": b"mine"}
+    copy = Path(ds.get_mutable_local_copy(tmp_path / "copy"))
+    with pytest.raises(TargetNotEmptyError):
+        ds.get_mutable_local_copy(copy)
+    (copy / "README").write_text("edited")
+    ds.get_mutable_local_copy(copy, overwrite=True)  # a copy gd made: replaced
+    assert ds.verify_dataset_hash(copy) == []
 
 
 def test_closed_version_is_immutable(src: Path):

@@ -187,10 +187,17 @@ def test_target_not_empty(gd, src: Path, tmp_path: Path):
     did = new_version(gd, src)
     busy = make_tree(tmp_path / "busy", {"mine": "keep"})
     r = gd("get", "--id", did, "--copy", str(busy), ok=False)
-    assert r.exit_code == 8 and "--overwrite" in r.stderr
+    assert r.exit_code == 8 and "not empty" in r.stderr and "mine" in r.stderr
     assert read_tree(busy) == {"mine": b"keep"}
-    gd("get", "--id", did, "--copy", str(busy), "--overwrite")
-    assert read_tree(busy) == read_tree(src)
+    r = gd("get", "--id", did, "--copy", str(busy), "--overwrite", ok=False)
+    assert r.exit_code == 8 and "mine" in r.stderr  # not a tree gd made
+    assert read_tree(busy) == {"mine": b"keep"}
+    copy = tmp_path / "copy"
+    gd("get", "--id", did, "--copy", str(copy))
+    r = gd("get", "--id", did, "--copy", str(copy), ok=False)
+    assert r.exit_code == 8 and "--overwrite" in r.stderr
+    gd("get", "--id", did, "--copy", str(copy), "--overwrite")
+    assert read_tree(copy) == read_tree(src)
 
 
 def test_malformed_record_in_store(gd, src: Path, tmp_path: Path):

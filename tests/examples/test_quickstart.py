@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from gitdata.ops.target import MARKER_NAME
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,6 +32,6 @@ def test_quickstart_script_runs(tmp_path: Path):
     work = next(tmp_path.glob("gd-quickstart.*"))
     sample = ROOT / "examples/quickstart/sample"
     v1 = work / "v1-copy"
-    assert sorted(p.relative_to(v1) for p in v1.rglob("*") if p.is_file()) == sorted(
-        p.relative_to(sample) for p in sample.rglob("*") if p.is_file()
-    )
+    got = [p.relative_to(v1) for p in v1.rglob("*") if p.is_file() and p.name != MARKER_NAME]
+    assert (v1 / MARKER_NAME).is_file()  # the record that gd made this copy
+    assert sorted(got) == sorted(p.relative_to(sample) for p in sample.rglob("*") if p.is_file())

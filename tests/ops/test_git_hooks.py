@@ -13,6 +13,7 @@ import pytest
 from gitdata import Dataset
 from gitdata.gitio.hooks import install_hooks, uninstall_hooks
 from gitdata.gitio.repo import find_repo
+from gitdata.ops.target import MARKER_NAME
 from tests.conftest import make_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,7 +202,7 @@ def test_bound_folder_follows_checkout_and_keeps_user_files(repo: Path, tmp_path
     assert status["bound"] == "data" and status["bound_state"] == "stale"
     assert json.loads(gd(repo, "checkout", "--json").stdout)[0]["written"] == 2
     data = repo / "data"
-    assert sorted(p.name for p in data.iterdir()) == ["a.txt", "new.txt"]
+    assert sorted(p.name for p in data.iterdir()) == [MARKER_NAME, "a.txt", "new.txt"]
     (data / "my-notes.txt").write_text("mine")  # not tracked by the dataset
     git(repo, "checkout", "-q", "HEAD~1")  # post-checkout hook brings v1 back
     assert (data / "a.txt").read_text() == "v1" and (data / "gone.txt").read_text() == "old"
