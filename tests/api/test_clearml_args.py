@@ -446,7 +446,11 @@ def test_get_mutable_local_copy_raise_on_error_false_returns_none(src: Path, tmp
     assert ds.get_mutable_local_copy(target, raise_on_error=False) is None
     assert (target / "mine.txt").read_text() == "keep"
     assert not (target / "a.txt").exists()
-    assert ds.get_mutable_local_copy(target, overwrite=True, raise_on_error=False) == str(target)
+    # overwrite never replaces files gitdata did not put there
+    assert ds.get_mutable_local_copy(target, overwrite=True, raise_on_error=False) is None
+    assert (target / "mine.txt").read_text() == "keep"
+    fresh = tmp_path / "fresh"
+    assert ds.get_mutable_local_copy(fresh, raise_on_error=False) == str(fresh)
 
 
 def test_list_files_dataset_id_lists_the_files_that_version_introduced(src: Path):

@@ -76,7 +76,11 @@ def test_bind_of_a_version_the_pointer_does_not_pin_leaves_no_tree(
 def test_bind_inside_the_repository_still_works(gd, repo: Path, src: Path):
     close_version(gd, src)
     gd("get", "--project", "vision", "--name", "cats", "--link", "data", "--bind")
-    assert sorted(p.name for p in (repo / "data").iterdir()) == ["a.txt", "sub"]
+    assert sorted(p.name for p in (repo / "data").iterdir()) == [
+        ".gitdata-tree.json",
+        "a.txt",
+        "sub",
+    ]
     assert "/data/" in (repo / ".git/info/exclude").read_text()
     bindings = (repo / ".git/gitdata/bindings.json").read_text()
     assert '"path": "data"' in bindings  # this clone's state; the pointer is unchanged

@@ -86,7 +86,12 @@ def test_update_removes_directories_it_emptied_but_not_user_ones(repo: Path, tmp
     assert not (data / "sub").exists() and not (data / "deep").exists()
     assert (data / "keep/mine.txt").read_text() == "mine" and not (data / "keep/y.txt").exists()
     assert (data / "user-empty").is_dir()  # gitdata did not empty it
-    assert sorted(p.name for p in data.iterdir()) == ["a.txt", "keep", "user-empty"]
+    assert sorted(p.name for p in data.iterdir()) == [
+        ".gitdata-tree.json",
+        "a.txt",
+        "keep",
+        "user-empty",
+    ]
 
 
 def test_teammate_bind_key_in_a_pointer_is_only_a_suggestion(repo: Path, tmp_path: Path):
