@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 
-from gitdata.core.ids import new_version_id, next_version
+from gitdata.core.ids import new_version_id
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import Manifest
 from gitdata.core.merge import Conflict
@@ -21,7 +21,7 @@ from gitdata.errors import (
     InvalidInputError,
 )
 from gitdata.ops.context import Context
-from gitdata.ops.drafts import editing, existing_versions, parent_files, validate_names
+from gitdata.ops.drafts import editing, parent_files, validate_names
 from gitdata.ops.reader import (
     encode_record,
     load_record,
@@ -129,7 +129,7 @@ def squash(
         id=new_version_id(),
         project=project,
         name=name,
-        version=next_version(existing_versions(ctx, project, name)),
+        version=ctx.next_version(project, name),
         parents=[],
         tags=[],
         description=f"squash of {', '.join(version_ids)}",

@@ -1,4 +1,12 @@
-"""One command's working context: settings plus lazily opened store, cache and state."""
+"""The engine object: one command's settings, bound to one store, with its caches.
+
+A Context knows which store versions are read from and written to (the
+configured one, or ``--storage``), which local caches serve it (blobs and
+manifests by content hash, version records in a folder per store), how the
+store's versions are listed (unreadable records skipped with a warning) and
+numbered, and memoises parent merges.  Everything opens on first use, so cheap
+commands stay cheap.  ``api.Dataset`` and ``repo_api.Workspace`` hold one.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +21,13 @@ from gitdata.ops.state import StateDir
 
 if TYPE_CHECKING:  # imported lazily at run time: `gd status` needs neither
     from gitdata.cache import LocalCache, StatCache
+    from gitdata.core.manifest import Manifest
+    from gitdata.core.record import VersionRecord
     from gitdata.storage import FsspecStore
 
 
 class Context:
-    """Opens each resource on first use, so cheap commands stay cheap."""
+    """Settings, the store they name, its caches and this machine's drafts (see module doc)."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or resolve_settings()
@@ -66,6 +76,41 @@ class Context:
     def state(self) -> StateDir:
         return StateDir(self.settings.state_dir, self.parent_files)
 
+    # ------------------------------------------------------------ versions
+    def record(self, version_id: str) -> VersionRecord:
+        """A closed version's record (local copy first, then the store)."""
+        from gitdata.ops.reader import load_record
+
+        return load_record(self, version_id)
+
+    def manifest(self, sha256: str) -> Manifest:
+        """A manifest by its hash (cache first, verified)."""
+        from gitdata.ops.reader import load_manifest
+
+        return load_manifest(self, sha256)
+
+    def records(self) -> list[VersionRecord]:
+        """Every readable closed version in the store, oldest first."""
+        from gitdata.ops.reader import list_records
+
+        return list_records(self)
+
+    def taken_versions(self, project: str, name: str) -> list[str]:
+        """Version strings ``project/name`` already uses: closed here or open as drafts."""
+        taken = [r.version for r in self.records() if r.project == project and r.name == name]
+        taken += [
+            d.version
+            for d in self.state.list_draft_headers()
+            if d.project == project and d.name == name
+        ]
+        return taken
+
+    def next_version(self, project: str, name: str) -> str:
+        """The version a new draft of ``project/name`` gets when none is given."""
+        from gitdata.core.ids import next_version
+
+        return next_version(self.taken_versions(project, name))
+
     def parent_files(self, parents: list[str]) -> dict[str, FileEntry]:
         """The three-way merged files of ``parents`` (docs/format.md §7)."""
         return self.parent_merge(parents).files
@@ -76,18 +121,17 @@ class Context:
         hit = self._merged.get(key)
         if hit is None:
             from gitdata.errors import DatasetNotFoundError
-            from gitdata.ops.reader import load_manifest, load_record
 
             manifests: dict[str, dict[str, FileEntry]] = {}
 
             def files_of(vid: str) -> dict[str, FileEntry]:
                 if vid not in manifests:
-                    manifests[vid] = load_manifest(self, load_record(self, vid).manifest).as_dict()
+                    manifests[vid] = self.manifest(self.record(vid).manifest).as_dict()
                 return manifests[vid]
 
             def parents_of(vid: str) -> list[str]:
                 try:
-                    return list(load_record(self, vid).parents)
+                    return list(self.record(vid).parents)
                 except DatasetNotFoundError:
                     return []  # a deleted ancestor ends that line of the walk
 

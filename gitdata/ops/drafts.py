@@ -26,7 +26,6 @@ from gitdata.errors import (
 from gitdata.gitio.pointer import pointer_relpath
 from gitdata.ops.context import Context
 from gitdata.ops.reader import (
-    list_records,
     load_record,
 )
 from gitdata.ops.scan import LocalFile, hash_files, scan_folder
@@ -72,7 +71,7 @@ def create_draft(
                 f"parent {pid} is still a draft", hint=f"close it first: gd close --id {pid}"
             )
         parent_records.append(load_record(ctx, pid))
-    existing = existing_versions(ctx, project, name)
+    existing = ctx.taken_versions(project, name)
     if version is None:
         version = next_version(existing)
     elif version in existing:
@@ -262,12 +261,3 @@ def sync_folder(
             added += result == "added"
             modified += result == "modified"
         return SyncResult(len(removed), added, modified)
-
-
-def existing_versions(ctx: Context, project: str, name: str) -> list[str]:
-    """Version strings already taken by ``project/name``: closed in the store or open here."""
-    taken = [r.version for r in list_records(ctx) if r.project == project and r.name == name]
-    taken += [
-        d.version for d in ctx.state.list_draft_headers() if d.project == project and d.name == name
-    ]
-    return taken
