@@ -14,7 +14,7 @@ from gitdata.cache.fsutil import remove_tree
 from gitdata.errors import ConflictError, TargetNotEmptyError, UnsafePathError
 from gitdata.gitio.repo import find_repo
 from gitdata.ops import materialize
-from gitdata.ops.bind import bind, update_folder
+from gitdata.ops.bind import bind, load_bindings, update_folder
 from gitdata.ops.context import Context
 from gitdata.ops.reader import load_manifest, load_record
 from gitdata.ops.target import MARKER_NAME, check_target, read_marker
@@ -314,7 +314,7 @@ def test_a_bound_folder_keeps_an_honest_marker_through_updates(tmp_path: Path, m
     second.sync_folder(src)
     second.finalize(auto_upload=True)
     make_tree(data, {"new.txt": "the user's own", "mine.txt": "m"})
-    update_folder(ctx, repo, repo.read_pointer("p", "ds"))
+    update_folder(ctx, repo, load_bindings(repo)["p/ds"], repo.read_pointer("p", "ds"))
     marker = read_marker(data)
     assert marker is not None and marker.version_id == second.id
     assert marker.files == {"a.txt"}
@@ -324,6 +324,6 @@ def test_a_bound_folder_keeps_an_honest_marker_through_updates(tmp_path: Path, m
     assert (data / "new.txt").read_text() == "the user's own"
     (data / "new.txt").unlink()
     (data / "mine.txt").unlink()
-    update_folder(ctx, repo, repo.read_pointer("p", "ds"))  # up to date: nothing to do
+    update_folder(ctx, repo, load_bindings(repo)["p/ds"], repo.read_pointer("p", "ds"))  # current
     get(second.id, data, "link", overwrite=True)
     assert read_tree(data) == {"a.txt": b"1", "new.txt": b"n"}
