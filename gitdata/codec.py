@@ -7,6 +7,7 @@ pointer diffs in git stay clean.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -14,7 +15,35 @@ import yaml
 from gitdata.errors import FormatError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+# Plain scalars a YAML 1.2 (core schema) reader resolves to something other than a
+# string.  PyYAML speaks YAML 1.1 and quotes that schema's specials itself ('yes',
+# '2026-01-01', '0x1F'), but writes 1e3, 0o17 or 1_000-free forms like +1 plain; a
+# second implementation with a 1.2 parser would read those as numbers.
+_YAML12_NOT_STRING = re.compile(
+    r"""(?x)
+    (?: null | Null | NULL | ~ | true | True | TRUE | false | False | FALSE
+      | [-+]? [0-9]+
+      | 0o [0-7]+ | 0x [0-9a-fA-F]+
+      | [-+]? (?: \.[0-9]+ | [0-9]+ (?: \.[0-9]* )? ) (?: [eE] [-+]? [0-9]+ )?
+      | [-+]? \. (?: inf | Inf | INF ) | \. (?: nan | NaN | NAN ) )
+    """
+)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+    """Canonical writer: strings a YAML 1.1 or 1.2 reader would not read back as
+    strings are single-quoted (docs/format.md §11)."""
+
+
+def _represent_str(dumper: Any, value: str) -> Any:
+    if value == "" or _YAML12_NOT_STRING.fullmatch(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _represent_str)
 
 
 def load_yaml_mapping(text: str | bytes, source: str) -> dict[str, Any]:

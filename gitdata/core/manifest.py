@@ -129,10 +129,31 @@ class Manifest:
             entries.append(entry)
         m = cls.__new__(cls)
         m._entries = {e.path: e for e in entries}
+        clash = file_folder_clash(m._entries)
+        if clash is not None:
+            raise FormatError(
+                f"manifest {source}: {clash[0]!r} is a file and also the folder of {clash[1]!r}",
+                file=source,
+            )
         return m
 
 
 _is_hex64 = re.compile(r"[0-9a-f]{64}").fullmatch
+
+
+def file_folder_clash(paths: Iterable[str]) -> tuple[str, str] | None:
+    """A path that is a file and also a folder of another path (``a`` and ``a/b``), or None.
+
+    No folder can hold both, so no reader could write such a version out.
+    """
+    files = set(paths)
+    for path in files:
+        folder = path
+        while "/" in folder:
+            folder = folder.rsplit("/", 1)[0]
+            if folder in files:
+                return folder, path
+    return None
 
 
 def _path_key(entry: FileEntry) -> bytes:

@@ -12,7 +12,7 @@ import hashlib
 
 from gitdata.core.ids import new_version_id
 from gitdata.core.lineage import diff
-from gitdata.core.manifest import Manifest
+from gitdata.core.manifest import Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
 from gitdata.core.record import VersionRecord, utc_now
 from gitdata.errors import (
@@ -54,6 +54,13 @@ def finalize(
                 hint="run gd upload first, or gd close which uploads",
             )
         store = ctx.store_for(draft.storage)
+        clash = file_folder_clash(draft.files)
+        if clash is not None:
+            raise InvalidInputError(
+                f"{clash[0]!r} is a file and also the folder of {clash[1]!r}: no folder can hold both",
+                dataset_id=draft_id,
+                hint=f"remove one of them: gd remove --files {clash[0]}",
+            )
         entries = [f.to_entry(p) for p, f in draft.files.items()]
         manifest = Manifest(entries)
         chunk_keys = {object_key(c) for c in manifest.chunks()}

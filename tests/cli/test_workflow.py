@@ -303,3 +303,13 @@ def test_add_refuses_folders_whose_files_collide(gd, tmp_path: Path):
         "images/x.png",
         "labels/a.png",
     ]
+
+
+def test_close_refuses_a_file_that_is_also_a_folder(gd, tmp_path: Path):
+    gd("create", "--project", "p", "--name", "clash")
+    gd("add", "--files", str(make_tree(tmp_path / "one", {"a": "file"})))
+    gd("add", "--files", str(make_tree(tmp_path / "two", {"a/b": "inside"})))
+    r = gd("close", ok=False)
+    assert r.exit_code == 4 and "'a' is a file and also the folder of 'a/b'" in r.stderr
+    gd("remove", "--files", "a")
+    gd("close")

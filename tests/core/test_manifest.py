@@ -22,6 +22,8 @@ path = st.lists(segment, min_size=1, max_size=3).map("/".join).filter(is_normal_
 @st.composite
 def entries(draw):
     paths = draw(st.lists(path, min_size=0, max_size=12, unique=True))
+    # a file cannot also be a folder: keep each path only if none is its folder
+    paths = [p for p in paths if not any(p.startswith(q + "/") for q in paths)]
     out = []
     for p in paths:
         size = draw(st.integers(0, 2**40))
@@ -90,3 +92,22 @@ def test_malformed_refused(doc):
 def test_not_gzip_refused():
     with pytest.raises(FormatError):
         Manifest.decode(b"not a manifest")
+
+
+def test_a_file_that_is_also_a_folder_is_refused():
+    import gzip
+    import json
+
+    import pytest
+
+    from gitdata.core.manifest import Manifest, file_folder_clash
+    from gitdata.errors import FormatError
+
+    h = "0" * 64
+    entry = {"size": 0, "sha256": h, "chunk": h, "offset": 0, "length": 0}
+    doc = {"format": 1, "files": [{"path": "a", **entry}, {"path": "a/b", **entry}]}
+    data = gzip.compress(json.dumps(doc).encode(), mtime=0)
+    with pytest.raises(FormatError, match="'a' is a file and also the folder of 'a/b'"):
+        Manifest.decode(data)
+    assert file_folder_clash(["a-x", "a/b/c", "ab"]) is None
+    assert file_folder_clash(["x/y", "x/y/z/w"]) == ("x/y", "x/y/z/w")
