@@ -1,0 +1,142 @@
+"""An independent reader of gitdata stores, written from docs/format.md alone.
+
+Standard library only (no gitdata, no YAML library), so it checks that the spec, not
+gd's code, is enough to read a store. It reads the subset of YAML the spec pins (§11):
+block mappings and sequences, plain / single-quoted / double-quoted scalars, `[]`, `{}`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+_INT = re.compile(r"[-+]?[0-9]+")
+
+
+class SpecError(Exception):
+    """The store breaks a MUST rule of docs/format.md."""
+
+
+def _scalar(text: str) -> Any:
+    text = text.strip()
+    if text.startswith("'"):
+        if not text.endswith("'") or len(text) < 2:
+            raise SpecError(f"unterminated quoted scalar {text!r}")
+        return text[1:-1].replace("''", "'")
+    if text.startswith('"'):
+        return json.loads(text)
+    if text in ("[]",):
+        return []
+    if text in ("{}",):
+        return {}
+    if text in ("null", "~", ""):
+        return None
+    if text in ("true", "false"):
+        return text == "true"
+    if _INT.fullmatch(text):
+        return int(text)
+    return text
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _block(lines: list[str], i: int, indent: int) -> tuple[Any, int]:
+    """Parse the block starting at lines[i] whose items sit at ``indent``."""
+    if lines[i].lstrip().startswith("- "):
+        items: list[Any] = []
+        while i < len(lines) and _indent(lines[i]) == indent and lines[i].lstrip().startswith("- "):
+            items.append(_scalar(lines[i].strip()[2:]))
+            i += 1
+        return items, i
+    mapping: dict[str, Any] = {}
+    while i < len(lines) and _indent(lines[i]) == indent:
+        key, sep, rest = lines[i].strip().partition(":")
+        if not sep:
+            raise SpecError(f"not a mapping line: {lines[i]!r}")
+        key = _scalar(key)
+        i += 1
+        if rest.strip():
+            mapping[key] = _scalar(rest)
+        elif i < len(lines) and (
+            _indent(lines[i]) > indent
+            or (_indent(lines[i]) == indent and lines[i].lstrip().startswith("- "))
+        ):
+            mapping[key], i = _block(lines, i, _indent(lines[i]))
+        else:
+            mapping[key] = None
+    return mapping, i
+
+
+def parse_yaml(data: bytes) -> dict[str, Any]:
+    """The pinned YAML subset -> a dict."""
+    text = data.decode("utf-8")
+    if "!!" in text or "\t" in text:
+        raise SpecError("tags and tabs are outside the pinned YAML subset")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        return {}
+    doc, end = _block(lines, 0, 0)
+    if end != len(lines) or not isinstance(doc, dict):
+        raise SpecError(f"unexpected line {lines[end]!r}" if end < len(lines) else "not a mapping")
+    return doc
+
+
+def _object(root: Path, sha: str) -> bytes:
+    data = (root / "objects" / sha[:2] / sha).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise SpecError(f"object {sha} does not hash to its key")
+    return data
+
+
+def read_store(root: Path) -> dict[str, dict[str, bytes]]:
+    """Every version of the store at ``root``: id -> {path: content}, all verified."""
+    marker = parse_yaml((root / "gitdata-store.yaml").read_bytes())
+    if marker.get("format") != 1 or marker.get("layout") != "gitdata":
+        raise SpecError(f"unknown store marker {marker}")
+    out: dict[str, dict[str, bytes]] = {}
+    for path in sorted((root / "versions").glob("*.yaml")):
+        record = parse_yaml(path.read_bytes())
+        if record.get("format") != 1 or record.get("id") != path.stem:
+            raise SpecError(f"record {path.name}: bad format or id")
+        out[record["id"]] = read_version(root, record)
+    return out
+
+
+def read_version(root: Path, record: dict[str, Any]) -> dict[str, bytes]:
+    """One version's files from its record."""
+    doc = json.loads(gzip.decompress(_object(root, record["manifest"])))
+    if doc.get("format") != 1:
+        raise SpecError("unknown manifest format")
+    files: dict[str, bytes] = {}
+    chunks: dict[str, bytes] = {}
+    previous = b""
+    for entry in doc["files"]:
+        key = entry["path"].encode("utf-8")
+        if files and key <= previous:
+            raise SpecError("manifest entries not sorted")
+        previous = key
+        chunk = chunks.get(entry["chunk"])
+        if chunk is None:
+            chunk = chunks[entry["chunk"]] = _object(root, entry["chunk"])
+        raw = chunk[entry["offset"] : entry["offset"] + entry["length"]]
+        method = entry.get("method", "stored")
+        if method == "stored":
+            data = raw
+        elif method == "deflate":
+            inflater = zlib.decompressobj(-15)
+            data = inflater.decompress(raw, entry["size"] + 1)
+        else:
+            raise SpecError(f"unknown method {method}")
+        if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise SpecError(f"{entry['path']}: content does not match its entry")
+        files[entry["path"]] = data
+    if int((record.get("stats") or {}).get("files", len(files))) != len(files):
+        raise SpecError("stats.files differs from the manifest")
+    return files
