@@ -94,6 +94,12 @@ class SourceChangedError(GitDataError, RuntimeError):
     exit_code = EXIT_INVALID
 
 
+class LocalPathUnreadableError(GitDataError, PermissionError):
+    """A local file or folder to add (or upload) cannot be read: permissions or I/O."""
+
+    exit_code = EXIT_INVALID
+
+
 class FormatError(GitDataError, ValueError):
     """A record, manifest, pointer or config file is malformed."""
 

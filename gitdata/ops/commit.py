@@ -17,6 +17,7 @@ from gitdata.core.merge import Conflict
 from gitdata.core.record import VersionRecord, utc_now
 from gitdata.errors import (
     DatasetStateError,
+    GitDataError,
     IntegrityError,
     InvalidInputError,
 )
@@ -37,6 +38,25 @@ def _merged_counts(ctx: Context, parents: list[str], manifest: Manifest) -> dict
         return {}
     counts = diff(ctx.parent_files(parents[:1]), manifest.as_dict()).counts()
     return {f"merged_{k}": v for k, v in counts.items()}
+
+
+def _check_readable(data: bytes, manifest: Manifest, draft_id: str) -> None:
+    """Refuse to write a manifest the readers' own decoder rejects (or reads differently)."""
+    try:
+        decoded = Manifest.decode(data, source=f"of draft {draft_id}")
+    except GitDataError as exc:
+        raise IntegrityError(
+            f"refusing to close {draft_id}: its manifest would be unreadable ({exc.message})",
+            dataset_id=draft_id,
+            hint="remove the file named from the draft and add it again (gd remove, gd add), "
+            "then close",
+        ) from None
+    if decoded != manifest:
+        raise IntegrityError(
+            f"refusing to close {draft_id}: its manifest does not read back as written",
+            dataset_id=draft_id,
+            hint="please report this; the draft is kept",
+        )
 
 
 def finalize(
@@ -83,6 +103,7 @@ def finalize(
                 "or lost data there (gd verify --id ID --remote)",
             )
         data = manifest.encode()
+        _check_readable(data, manifest, draft_id)
         manifest_sha = hashlib.sha256(data).hexdigest()
         store.put_bytes(object_key(manifest_sha), data)
         changes = diff(parent_files(ctx, draft), manifest.as_dict())

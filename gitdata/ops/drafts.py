@@ -28,7 +28,7 @@ from gitdata.ops.context import Context
 from gitdata.ops.reader import (
     load_record,
 )
-from gitdata.ops.scan import LocalFile, hash_files, scan_folder
+from gitdata.ops.scan import Hashed, LocalFile, hash_files, scan_folder
 from gitdata.ops.state import Draft, DraftFile
 
 
@@ -129,14 +129,18 @@ def editing(ctx: Context, draft_id: str, *, save: bool = True) -> Iterator[Draft
             ctx.state.save_draft(draft)
 
 
-def _place(draft: Draft, path: str, size: int, sha: str, source: str, mtime_ns: int) -> str | None:
-    """Put one local file into the draft; return 'added', 'modified' or None (unchanged)."""
+def _place(draft: Draft, path: str, hashed: Hashed, source: str) -> str | None:
+    """Put one local file into the draft; return 'added', 'modified' or None (unchanged).
+
+    Size, hash and mtime all come from the one read that hashed the file
+    (gitdata.ops.scan), never the size of an earlier stat.
+    """
     old = draft.files.get(path)
-    if old is not None and old.sha256 == sha:
+    if old is not None and old.sha256 == hashed.sha256:
         if not old.stored:
-            old.source, old.mtime_ns = source, mtime_ns
+            old.source, old.mtime_ns = source, hashed.mtime_ns
         return None
-    draft.files[path] = DraftFile(size, sha, source, mtime_ns)
+    draft.files[path] = DraftFile(hashed.size, hashed.sha256, source, hashed.mtime_ns)
     return "added" if old is None else "modified"
 
 
@@ -189,7 +193,7 @@ def add_files(
         hashes = hash_files(unique, ctx.stat_cache, progress)
         changed = 0
         for target, (f, _) in planned.items():
-            if _place(draft, target, f.size, hashes[f.abspath], f.abspath, f.mtime_ns):
+            if _place(draft, target, hashes[f.abspath], f.abspath):
                 changed += 1
         return changed
 
@@ -250,14 +254,7 @@ def sync_folder(
             del draft.files[p]
         added = modified = 0
         for f in found:
-            result = _place(
-                draft,
-                join_dataset_path(folder, f.rel),
-                f.size,
-                hashes[f.abspath],
-                f.abspath,
-                f.mtime_ns,
-            )
+            result = _place(draft, join_dataset_path(folder, f.rel), hashes[f.abspath], f.abspath)
             added += result == "added"
             modified += result == "modified"
         return SyncResult(len(removed), added, modified)

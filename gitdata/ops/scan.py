@@ -2,8 +2,17 @@
 
 Symlinks are followed only when their target stays inside the root being
 added; others are refused with a clear error, so adding a folder can never
-pull in files from elsewhere by accident.  The marker gd writes in each tree
-it makes (ops/target.py) is skipped: it is bookkeeping, not data.
+pull in files from elsewhere by accident.  A directory link that leads back
+to a folder the walk is already inside (``ln -s . self``: a loop) is not
+followed, with a warning: its files are added once, under that folder.  The
+marker gd writes in each tree it makes (ops/target.py) is skipped: it is
+bookkeeping, not data.  Inside a folder only regular files are added (FIFOs,
+sockets and devices are skipped); one named directly is refused.
+
+A file's size, hash and stat all come from one read: the file is opened
+without blocking, checked to be a regular file on the open descriptor, read,
+and stat'ed before and after; one that changed while being read is read
+again, a few times, then refused (:class:`SourceChangedError`).
 """
 
 from __future__ import annotations
@@ -11,16 +20,27 @@ from __future__ import annotations
 import hashlib
 import os
 import stat as stat_mod
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from gitdata.cache import StatCache
 from gitdata.core.paths import match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
-from gitdata.errors import LocalPathNotFoundError, UnsafePathError
+from gitdata.errors import (
+    InvalidInputError,
+    LocalPathNotFoundError,
+    LocalPathUnreadableError,
+    SourceChangedError,
+    UnsafePathError,
+)
 from gitdata.ops.target import MARKER_NAME, is_marker_file
 
 _BLOCK = 1024 * 1024
+# How often a file that changed while it was read is read again before it is refused.
+READ_TRIES = 3
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +54,127 @@ class LocalFile:
     st: os.stat_result
 
 
+@dataclass(frozen=True, slots=True)
+class Hashed:
+    """A file's sha256 with the size and mtime of the very bytes hashed."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def shown_path(path: str) -> str:
+    """``path`` printable as UTF-8: bytes that are not UTF-8 appear as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _check_utf8(path: str) -> None:
+    """Dataset paths (and the sources a draft records) are UTF-8: refuse other names."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            f"file name is not valid UTF-8: {shown_path(path)}",
+            path=shown_path(path),
+            hint="rename it (dataset paths are UTF-8), e.g. with convmv, or leave it out "
+            "with --wildcard",
+        ) from None
+
+
+def _kind(mode: int) -> str:
+    if stat_mod.S_ISDIR(mode):
+        return "a folder"
+    if stat_mod.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat_mod.S_ISSOCK(mode):
+        return "a socket"
+    if stat_mod.S_ISCHR(mode) or stat_mod.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _unreadable(path: str, exc: OSError, what: str = "file") -> LocalPathUnreadableError:
+    reason = exc.strerror or type(exc).__name__
+    return LocalPathUnreadableError(
+        f"cannot read {what} {shown_path(path)}: {reason}",
+        path=shown_path(path),
+        hint="check its permissions, or leave it out (--wildcard, or move it away)",
+    )
+
+
+class NotRegularError(InvalidInputError):
+    """A path gd was to read is a folder, FIFO, socket or device, not a regular file."""
+
+
+def open_source(path: str) -> tuple[BinaryIO, os.stat_result]:
+    """Open a local file for reading, never blocking, and only if it is a regular file.
+
+    Returns the open binary file and its fstat.  Raises
+    :class:`LocalPathNotFoundError` if it is gone, :class:`NotRegularError`
+    (an :class:`InvalidInputError`) for a folder, FIFO or device, and
+    :class:`LocalPathUnreadableError` when it cannot be opened.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise LocalPathNotFoundError(
+            f"file vanished: {shown_path(path)}", path=shown_path(path)
+        ) from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    try:
+        st = os.fstat(fd)
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise NotRegularError(
+                f"{shown_path(path)} is {_kind(st.st_mode)}, not a regular file",
+                path=shown_path(path),
+                kind=_kind(st.st_mode),
+                hint="gd adds regular files only",
+            )
+        return os.fdopen(fd, "rb", buffering=0, closefd=True), st
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino, a.st_size, a.st_mtime_ns) == (
+        b.st_dev,
+        b.st_ino,
+        b.st_size,
+        b.st_mtime_ns,
+    )
+
+
+def hash_source(path: str) -> tuple[str, os.stat_result]:
+    """sha256 of one local file and its stat, both of the same read.
+
+    A file whose stat changed while it was read (or that read to another size
+    than its stat said) is read again, up to :data:`READ_TRIES` times, then
+    refused with :class:`SourceChangedError` naming it.
+    """
+    for _ in range(READ_TRIES):
+        fh, before = open_source(path)
+        with fh:
+            h = hashlib.sha256()
+            read = 0
+            try:
+                while block := fh.read(_BLOCK):
+                    h.update(block)
+                    read += len(block)
+                after = os.fstat(fh.fileno())
+            except OSError as exc:
+                raise _unreadable(path, exc) from None
+        if read == before.st_size and _same_file(before, after):
+            return h.hexdigest(), after
+    raise SourceChangedError(
+        f"{shown_path(path)} kept changing while it was read ({READ_TRIES} tries); "
+        "nothing was added",
+        path=shown_path(path),
+        hint="add it again once nothing writes to it any more",
+    )
+
+
 def scan_folder(
     root: Path, *, recursive: bool = True, wildcard: str | list[str] | None = None
 ) -> list[LocalFile]:
@@ -43,51 +184,83 @@ def scan_folder(
         st = os.stat(root_str)
     except FileNotFoundError:
         raise LocalPathNotFoundError(f"path does not exist: {root}", path=str(root)) from None
+    except OSError as exc:
+        raise _unreadable(root_str, exc, "path") from None
     patterns = [wildcard] if isinstance(wildcard, str) else list(wildcard or [])
     if stat_mod.S_ISREG(st.st_mode):
         name = os.path.basename(root_str)
         if patterns and not any(match_pattern(name, p) for p in patterns):
             return []
+        _check_utf8(root_str)
         return [LocalFile(name, root_str, st.st_size, st.st_mtime_ns, st)]
+    if not stat_mod.S_ISDIR(st.st_mode):
+        raise InvalidInputError(
+            f"{shown_path(root_str)} is {_kind(st.st_mode)}, not a regular file or folder",
+            path=shown_path(root_str),
+            hint="gd adds regular files and folders only",
+        )
     real_root = os.path.realpath(root_str)
     out: list[LocalFile] = []
-    stack = [(root_str, "")]
+    # (folder, its dataset prefix, (st_dev, st_ino) of it and every folder above it)
+    stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [
+        (root_str, "", frozenset({(st.st_dev, st.st_ino)}))
+    ]
     while stack:
-        folder, prefix = stack.pop()
-        with os.scandir(folder) as it:
-            for de in it:
-                rel = f"{prefix}{de.name}"
-                if de.is_symlink():
-                    target = os.path.realpath(de.path)
-                    if target != real_root and not target.startswith(real_root + os.sep):
-                        raise UnsafePathError(
-                            f"symlink {de.path} points outside the added folder",
-                            path=de.path,
-                            hint="add the link's target folder itself, or remove the link",
-                        )
-                try:
-                    is_dir = de.is_dir()
-                except OSError:
+        folder, prefix, above = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            raise SourceChangedError(
+                f"folder {shown_path(folder)} was removed or replaced while it was scanned",
+                path=shown_path(folder),
+                hint="add it again",
+            ) from None
+        except OSError as exc:
+            raise _unreadable(folder, exc, "folder") from None
+        for de in entries:
+            rel = f"{prefix}{de.name}"
+            link = de.is_symlink()
+            if link:
+                target = os.path.realpath(de.path)
+                if target != real_root and not target.startswith(real_root + os.sep):
+                    raise UnsafePathError(
+                        f"symlink {shown_path(de.path)} points outside the added folder",
+                        path=shown_path(de.path),
+                        hint="add the link's target folder itself, or remove the link",
+                    )
+            try:
+                fst = de.stat()
+            except FileNotFoundError:
+                continue  # dangling link or file removed while scanning
+            except OSError as exc:
+                if link:
+                    continue  # a link that cannot be resolved (a loop of links)
+                raise _unreadable(de.path, exc) from None
+            if stat_mod.S_ISDIR(fst.st_mode):
+                if not recursive:
                     continue
-                if is_dir:
-                    if recursive:
-                        stack.append((de.path, rel + "/"))
+                key = (fst.st_dev, fst.st_ino)
+                if key in above:
+                    warnings.warn(
+                        f"symlink {shown_path(de.path)} leads back to a folder it is in (a "
+                        "loop); not followed, that folder's files are added once",
+                        UserWarning,
+                        stacklevel=2,
+                    )
                     continue
-                try:
-                    fst = de.stat()
-                except FileNotFoundError:
-                    continue  # dangling link or file removed while scanning
-                if not stat_mod.S_ISREG(fst.st_mode):
-                    continue
-                if de.name == MARKER_NAME and is_marker_file(de.path):
-                    continue  # gd's record of a tree it made, not data
-                if patterns and not any(
-                    match_pattern(rel, p, recursive=recursive) for p in patterns
-                ):
-                    continue
-                if "\\" in de.name:
-                    normalize_dataset_path(rel)  # raises UnsafePathError naming it
-                out.append(LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, fst))
+                stack.append((de.path, rel + "/", above | {key}))
+                continue
+            if not stat_mod.S_ISREG(fst.st_mode):
+                continue
+            if de.name == MARKER_NAME and is_marker_file(de.path):
+                continue  # gd's record of a tree it made, not data
+            if patterns and not any(match_pattern(rel, p, recursive=recursive) for p in patterns):
+                continue
+            _check_utf8(de.path)
+            if "\\" in de.name:
+                normalize_dataset_path(rel)  # raises UnsafePathError naming it
+            out.append(LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, fst))
     out.sort(key=lambda f: f.rel.encode())
     return out
 
@@ -106,27 +279,40 @@ def hash_file(path: str) -> str:
 
 def hash_files(
     files: list[LocalFile], stat_cache: StatCache | None, progress: Progress = NULL_PROGRESS
-) -> dict[str, str]:
-    """abspath -> sha256 for ``files``, reusing the stat cache for unchanged files.
+) -> dict[str, Hashed]:
+    """abspath -> :class:`Hashed` for ``files``, reusing the stat cache for unchanged files.
 
-    Serial on purpose: for many small files a thread pool measured 4-6x
-    slower here (DESIGN.md, "Performance facts").
+    The size recorded is that of the bytes hashed (not the scan's stat), so a
+    file rewritten since the scan is recorded as what was read.  Serial on
+    purpose: for many small files a thread pool measured 4-6x slower here
+    (DESIGN.md, "Performance facts").
     """
-    known: dict[str, str] = {}
+    known: dict[str, Hashed] = {}
     if stat_cache is not None and files:
-        known = stat_cache.lookup_many([(f.abspath, f.st) for f in files])
+        cached = stat_cache.lookup_many([(f.abspath, f.st) for f in files])
+        by_path = {f.abspath: f for f in files}
+        for path, sha in cached.items():
+            f = by_path[path]
+            known[path] = Hashed(sha, f.size, f.mtime_ns)
     todo = [f for f in files if f.abspath not in known]
     progress.start("hashing", sum(f.size for f in todo))
     fresh: list[tuple[str, os.stat_result, str]] = []
     for f in todo:
         try:
-            digest = hash_file(f.abspath)
-        except FileNotFoundError:
+            digest, st = hash_source(f.abspath)
+        except LocalPathNotFoundError:
             raise LocalPathNotFoundError(
                 f"file vanished while hashing: {f.abspath}", path=f.abspath
             ) from None
-        known[f.abspath] = digest
-        fresh.append((f.abspath, f.st, digest))
+        except NotRegularError as exc:
+            raise SourceChangedError(
+                f"{f.abspath} changed while it was added: it is now {exc.fields['kind']}, "
+                "not a regular file; nothing was added",
+                path=f.abspath,
+                hint="add it again once it is a regular file, or leave it out",
+            ) from None
+        known[f.abspath] = Hashed(digest, st.st_size, st.st_mtime_ns)
+        fresh.append((f.abspath, st, digest))
         progress.advance(f.size)
     progress.finish()
     if stat_cache is not None and fresh:

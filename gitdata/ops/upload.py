@@ -13,6 +13,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from gitdata.core.chunking import PendingFile, plan_chunks
 from gitdata.core.manifest import METHOD_STORED, FileEntry
@@ -21,6 +22,8 @@ from gitdata.core.zipchunk import ChunkWriter
 from gitdata.errors import (
     IntegrityError,
     InvalidInputError,
+    LocalPathNotFoundError,
+    LocalPathUnreadableError,
     SourceChangedError,
 )
 from gitdata.ops.context import Context
@@ -29,7 +32,7 @@ from gitdata.ops.reader import (
     load_manifest,
     load_record,
 )
-from gitdata.ops.scan import hash_file
+from gitdata.ops.scan import NotRegularError, hash_file, open_source
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel
 from gitdata.storage.transfer import track_scratch, untrack_scratch
@@ -38,9 +41,21 @@ _SMALL_FILE = 16 * 1024 * 1024
 _BLOCK = 1024 * 1024
 
 
-def _read_blocks(path: str) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
-        yield from iter(lambda: fh.read(_BLOCK), b"")
+def _read_blocks(fh: BinaryIO, source: str, dataset_path: str) -> Iterator[bytes]:
+    """The blocks of an open source file; a failed read names the file."""
+    while True:
+        try:
+            block = fh.read(_BLOCK)
+        except OSError as exc:
+            raise LocalPathUnreadableError(
+                f"cannot read {source} (dataset path {dataset_path}): "
+                f"{exc.strerror or type(exc).__name__}",
+                path=source,
+                hint="check the file and its disk, then upload again",
+            ) from None
+        if not block:
+            return
+        yield block
 
 
 def _pack_chunk(
@@ -62,17 +77,27 @@ def _pack_chunk(
                 src = sources[item.sha256]
                 assert src.source is not None
                 try:
-                    if item.size <= _SMALL_FILE:
-                        with open(src.source, "rb") as fh:
-                            info = writer.add_bytes(fh.read(), item.sha256)
-                    else:
-                        info = writer.add(_read_blocks(src.source), item.sha256, item.size)
-                except FileNotFoundError:
+                    fh, _ = open_source(src.source)
+                except LocalPathNotFoundError:
                     raise SourceChangedError(
                         f"{src.source} was deleted after it was added (dataset path {item.path})",
                         path=src.source,
                         hint="add or sync the folder again",
                     ) from None
+                except NotRegularError as exc:
+                    raise SourceChangedError(
+                        f"{src.source} changed after it was added: it is now "
+                        f"{exc.fields['kind']}, not a regular file (dataset path {item.path})",
+                        path=src.source,
+                        hint="put the file back, or remove it from the draft (gd remove)",
+                    ) from None
+                try:
+                    with fh:
+                        blocks = _read_blocks(fh, src.source, item.path)
+                        if item.size <= _SMALL_FILE:
+                            info = writer.add_bytes(b"".join(blocks), item.sha256)
+                        else:
+                            info = writer.add(blocks, item.sha256, item.size)
                 except IntegrityError:
                     raise SourceChangedError(
                         f"{src.source} changed after it was added (dataset path {item.path})",
