@@ -5,6 +5,11 @@ Precedence (highest first): explicit arguments (CLI flags) > environment
 ``GD_CREATE_BUCKET``, ``GD_ALLOW_LOCAL_STORE``) > the repository's
 ``.gitdata/config.yaml`` > the user's ``$XDG_CONFIG_HOME/gitdata/config.yaml``
 > built-in defaults (the embedded store ``$XDG_DATA_HOME/gitdata/store``).
+
+The repository's config is committed, so anyone who can push to the
+repository writes it: it may not hold secrets (``storage_options``) nor name
+the local folders gd writes and deletes in (``cache_dir``, ``state_dir``).
+Those come from flags, the environment or the user's config only.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ _SECRET_OPTION = re.compile(
 DEFAULT_HOOKS = {"offline": "warn", "bound_folders": "update"}
 _HOOK_CHOICES = {"offline": ("warn", "refuse"), "bound_folders": ("update", "warn")}
 _ALLOW_LOCAL = "allow_local_store"
+# local folders gd writes and deletes in: never taken from the committed repo config
+_LOCAL_FOLDER_KEYS = {
+    "cache_dir": "GD_CACHE_DIR",
+    "state_dir": "XDG_STATE_HOME",
+}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -174,6 +184,21 @@ def _secret_keys(options: dict[str, Any], prefix: str = "") -> list[str]:
     return found
 
 
+def _refuse_local_folders(repo_cfg: dict[str, Any], repo_root: Path | None) -> None:
+    """A committed config naming a local folder gd writes or deletes in is refused."""
+    for key, env_var in _LOCAL_FOLDER_KEYS.items():
+        if key in repo_cfg and repo_root is not None:
+            where = f"{repo_root}/{REPO_CONFIG}"
+            raise FormatError(
+                f"{where} sets {key}: a committed config may not choose a local folder "
+                "gd writes and deletes in",
+                file=where,
+                key=key,
+                hint=f"remove it there; put it in ~/.config/gitdata/config.yaml "
+                f"({user_config_path()}) or set {env_var}",
+            )
+
+
 def _allow_local_store(
     repo_cfg: dict[str, Any], user_cfg: dict[str, Any], repo_root: Path | None, sources: dict
 ) -> bool:
@@ -215,6 +240,7 @@ def resolve_settings(
     repo_root = find_repo_root(cwd)
     repo_cfg = _read_config(repo_root / REPO_CONFIG) if repo_root else {}
     user_cfg = _read_config(user_config_path())
+    _refuse_local_folders(repo_cfg, repo_root)
     sources: dict[str, str] = {}
 
     def pick(key: str, flag: Any, env_var: str | None) -> Any:
@@ -224,7 +250,7 @@ def resolve_settings(
         if env_var and env.get(env_var):
             sources[key] = f"env {env_var}"
             return env[env_var]
-        if key in repo_cfg and repo_root is not None:
+        if key in repo_cfg and repo_root is not None and key not in _LOCAL_FOLDER_KEYS:
             sources[key] = str(repo_root / REPO_CONFIG)
             return repo_cfg[key]
         if key in user_cfg:

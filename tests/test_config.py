@@ -58,3 +58,41 @@ def test_parse_size(text, value):
 def test_parse_size_rejects_garbage():
     with pytest.raises(InvalidInputError):
         parse_size("lots")
+
+
+def _repo_with_config(tmp_path: Path, text: str) -> Path:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".gitdata").mkdir()
+    (repo / ".gitdata/config.yaml").write_text(text)
+    return repo
+
+
+@pytest.mark.parametrize("key", ["cache_dir", "state_dir"])
+def test_committed_config_may_not_name_local_folders(tmp_path: Path, monkeypatch, key: str):
+    # a cloned repository must not point gd at a folder it then writes and deletes in
+    repo = _repo_with_config(tmp_path, f"storage: ../store\n{key}: {tmp_path / 'victim'}\n")
+    monkeypatch.chdir(repo)
+    with pytest.raises(FormatError) as info:
+        resolve_settings()
+    message = str(info.value)
+    assert str(repo / ".gitdata/config.yaml") in message and key in message
+    assert "\n" not in message
+    assert info.value.hint and "~/.config/gitdata/config.yaml" in info.value.hint
+    # the environment does not make the committed key acceptable
+    monkeypatch.setenv("GD_CACHE_DIR", str(tmp_path / "c"))
+    with pytest.raises(FormatError):
+        resolve_settings()
+    assert not (tmp_path / "victim").exists()
+
+
+def test_cache_dir_from_user_config_env_and_flag(tmp_path: Path, monkeypatch, isolated_env: Path):
+    user_cfg = isolated_env / ".config/gitdata/config.yaml"
+    user_cfg.parent.mkdir(parents=True)
+    user_cfg.write_text(f"cache_dir: {tmp_path / 'user-cache'}\n")
+    monkeypatch.chdir(_repo_with_config(tmp_path, "chunk_size_mb: 8\n"))
+    s = resolve_settings()
+    assert s.cache_dir == tmp_path / "user-cache" and s.sources["cache_dir"] == str(user_cfg)
+    monkeypatch.setenv("GD_CACHE_DIR", str(tmp_path / "env-cache"))
+    assert resolve_settings().cache_dir == tmp_path / "env-cache"
+    assert resolve_settings(cache_dir=tmp_path / "flag").cache_dir == tmp_path / "flag"

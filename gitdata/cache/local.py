@@ -13,9 +13,22 @@ Layout of a cache folder::
                                each copy holds (bookkeeping only; safe to delete)
     <root>/lock                flock: shared while materialising, exclusive while
                                pruning, clearing or verifying
+    <root>/.gitdata-cache.json the marker: written when gd creates or adopts the
+                               cache; nothing is removed from a folder without it
 
 Other layers keep files of their own in the same folder (the stat cache's
 ``stat.db``, ``records/``); this class never touches them.
+
+gd deletes only what it created (see owned.py): removals check the marker
+first, and remove only entries of the shapes gd makes, so a file someone put
+into the folder (``blobs/photo.jpg``, ``copies/thesis``) is left alone.
+
+Content served from the cache is checked with one stat per blob: state.db
+keeps each blob's (size, mtime_ns, inode) from when its content was last
+known good (written and verified, or rehashed), and a blob whose stat differs
+is rehashed, and removed if it no longer matches its name.  A new blob's mtime
+is set a little in the past when it enters, so any later write to it (through
+a hardlinked tree, say) changes its stat.
 
 Several processes may share one cache.  A blob or copy appears under its final
 name only complete (rename of a finished file or tree); two processes
@@ -52,15 +65,42 @@ from gitdata.cache.fsutil import (
     write_all,
 )
 from gitdata.cache.locking import CacheLock
+from gitdata.cache.owned import (
+    CACHE_MARKER,
+    describe,
+    foreign_entries,
+    has_marker,
+    is_blob_folder,
+    is_blob_name,
+    is_copy_key,
+    is_tmp_name,
+    real_dir,
+    write_marker,
+)
 from gitdata.cache.trees import copy_files, link_files, missing_blob, parent_folders
-from gitdata.cache.uselog import UseLog
+from gitdata.cache.uselog import BlobStat, UseLog
 from gitdata.cache.validate import check_files, check_key, check_sha
 from gitdata.core.progress import NULL_PROGRESS, Progress
-from gitdata.errors import IntegrityError, InvalidInputError, LocalPathNotFoundError
+from gitdata.errors import (
+    ConflictError,
+    IntegrityError,
+    InvalidInputError,
+    LocalPathNotFoundError,
+)
 
 _BLOCK = 1024 * 1024
 _STALE_TMP_SECONDS = 3600  # staging older than this belongs to a crashed process
 _TRASH = "trash-"  # tmp/ entries being deleted
+# A new blob's mtime is set this far back, so a write to it later always changes it.
+_SETTLE_NS = 2_000_000_000
+# A rehashed blob modified this recently may still be being written: its stat is
+# not recorded as good (it is rehashed again next time).
+_RACY_NS = 2_000_000_000
+_PENDING_MAX = 4096  # good stats kept in memory before they are written to state.db
+_NOT_A_CACHE_HINT = (
+    "point GD_CACHE_DIR (or cache_dir in ~/.config/gitdata/config.yaml) at the gitdata "
+    "cache, or at a new or empty folder"
+)
 _seq = itertools.count()
 
 
@@ -103,10 +143,64 @@ class LocalCache:
         self._blobs = str(self.blobs_dir)
         self._lock = CacheLock(self.root / "lock")
         self._uses = UseLog(self.root / "state.db")
+        self._prepared = False
+        self._pending: list[tuple[str, BlobStat]] = []
+        self._pending_lock = threading.Lock()
+
+    # -------------------------------------------------------------- ownership
+    def prepare(self) -> None:
+        """Make sure the folder is a gitdata cache before anything is written into it.
+
+        A missing or empty folder gets the marker (``.gitdata-cache.json``); so
+        does one holding only entries of gd's shapes (a cache of an older gd).
+        A folder holding anything else is refused with ConflictError: gd does
+        not fill, and later prune, a folder of someone else's files.
+        """
+        if self._prepared:
+            return
+        if not has_marker(self.root):
+            if os.path.lexists(self.root) and not os.path.isdir(self.root):
+                raise ConflictError(
+                    f"{self.root} is not a folder; it cannot be the gitdata cache",
+                    path=str(self.root),
+                    hint=_NOT_A_CACHE_HINT,
+                )
+            self.root.mkdir(parents=True, exist_ok=True)
+            foreign = foreign_entries(self.root)
+            if foreign:
+                raise ConflictError(
+                    f"{self.root} does not look like a gitdata cache (no marker {CACHE_MARKER}) "
+                    f"and holds files gd did not make: {describe(foreign)}; nothing written",
+                    path=str(self.root),
+                    hint=_NOT_A_CACHE_HINT,
+                )
+            write_marker(self.root)
+        self._prepared = True
+
+    def _owned(self) -> bool:
+        """Check before removing anything: True if the folder is a gitdata cache,
+        False if there is no folder (nothing to remove); ConflictError otherwise.
+
+        A folder without the marker is adopted (the marker written) when
+        everything in it has a shape gd makes: a cache of an older gd.
+        """
+        if has_marker(self.root):
+            return True
+        if not os.path.lexists(self.root):
+            return False
+        if not os.path.isdir(self.root) or foreign_entries(self.root):
+            raise ConflictError(
+                f"{self.root} does not look like a gitdata cache (no marker); nothing removed",
+                path=str(self.root),
+                hint=_NOT_A_CACHE_HINT,
+            )
+        write_marker(self.root)
+        return True
 
     # ------------------------------------------------------------------ locks
     def shared_lock(self) -> AbstractContextManager[None]:
         """Hold while materialising from the cache: eviction waits for it."""
+        self.prepare()
         return self._lock.hold(exclusive=False)
 
     def exclusive_lock(self) -> AbstractContextManager[None]:
@@ -160,13 +254,16 @@ class LocalCache:
                 raise _mismatch("content", sha256, actual)
         if self.has_blob(sha256, len(data)):
             return Path(final)
+        self.prepare()
         fd, tmp = self._new_tmp_file()
         try:
             try:
                 write_all(fd, data)
             finally:
                 os.close(fd)
+            good = self._settle(tmp)
             self._publish_blob(tmp, final)
+            self._note_good(sha256, good)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -185,6 +282,7 @@ class LocalCache:
             if actual != sha256:
                 raise _mismatch(str(src), sha256, actual)
             return Path(final)
+        self.prepare()
         fd, tmp = self._new_tmp_file()
         try:
             h = hashlib.sha256()
@@ -197,7 +295,9 @@ class LocalCache:
                 os.close(fd)
             if h.hexdigest() != sha256:
                 raise _mismatch(str(src), sha256, h.hexdigest())
+            good = self._settle(tmp)
             self._publish_blob(tmp, final)
+            self._note_good(sha256, good)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -212,6 +312,7 @@ class LocalCache:
         files are skipped.  Returns how many blobs were kept.  Call it before
         ``root`` is deleted, so the next attempt downloads only the rest.
         """
+        self.prepare()
         kept = 0
         seen: set[str] = set()
         for rel, sha in files:
@@ -224,9 +325,11 @@ class LocalCache:
                 if os.path.exists(final) or hash_file(path) != sha:
                     continue
                 os.chmod(path, 0o444)
+                good = self._settle(path)
                 os.makedirs(os.path.dirname(final), exist_ok=True)
                 try:
                     os.link(path, final)
+                    self._note_good(sha, good)
                 except OSError as exc:
                     if exc.errno != errno.EXDEV:
                         raise
@@ -236,19 +339,145 @@ class LocalCache:
                 continue  # not written yet, partial, or raced: simply not kept
         return kept
 
+    # ------------------------------------------------------------- integrity
+    def _settle(self, path: str) -> BlobStat:
+        """Set a new blob's mtime a little in the past; its stat as known good."""
+        now = time.time_ns()
+        os.utime(path, ns=(now, now - _SETTLE_NS))
+        st = os.stat(path)
+        return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def _note_good(self, sha256: str, good: BlobStat) -> None:
+        with self._pending_lock:
+            self._pending.append((sha256, good))
+            full = len(self._pending) >= _PENDING_MAX
+        if full:
+            self._flush_good()
+
+    def _flush_good(self) -> None:
+        """Write the known-good stats noted in memory to state.db (one transaction)."""
+        with self._pending_lock:
+            rows, self._pending = self._pending, []
+        self._uses.record_good(rows)
+
+    def _forget(self, shas: Iterable[str], keys: Iterable[str]) -> None:
+        gone = set(shas)
+        with self._pending_lock:
+            self._pending = [row for row in self._pending if row[0] not in gone]
+        self._uses.forget(gone, keys)
+
+    def _rehash(self, sha256: str, st: os.stat_result) -> tuple[bool, BlobStat | None]:
+        """Hash a blob: whether it is intact, and its stat to record as good (None
+        when it changed while being hashed or so recently that it may still change)."""
+        path = self._blob(sha256)
+        if hash_file(path) != sha256:
+            return False, None
+        try:
+            after = os.stat(path)
+        except OSError:
+            return True, None
+        good = (st.st_size, st.st_mtime_ns, st.st_ino)
+        if (after.st_size, after.st_mtime_ns, after.st_ino) != good:
+            return True, None
+        if time.time_ns() - after.st_mtime_ns <= _RACY_NS:
+            return True, None
+        return True, good
+
+    def check_blobs(self, sha256s: Iterable[str]) -> set[str]:
+        """The blobs of ``sha256s`` that cannot be served: absent, or corrupt (now removed).
+
+        One stat per blob: a blob whose (size, mtime_ns, inode) is the one on
+        record from when it was last known good is served as is; any other is
+        rehashed (and its stat recorded when it is intact).  Call it before
+        handing blobs out (links, copies, reads).
+        """
+        wanted = sorted({check_sha(s) for s in sha256s})
+        if not wanted:
+            return set()
+        self._flush_good()
+        known = self._uses.good_stats(wanted)
+        bad: set[str] = set()
+        corrupt: list[str] = []
+        verified: list[tuple[str, BlobStat]] = []
+        for sha in wanted:
+            try:
+                st = os.stat(self._blob(sha))
+            except OSError:
+                bad.add(sha)
+                continue
+            if known.get(sha) == (st.st_size, st.st_mtime_ns, st.st_ino):
+                continue
+            intact, good = self._rehash(sha, st)
+            if not intact:
+                corrupt.append(sha)
+            elif good is not None:
+                verified.append((sha, good))
+        self._uses.record_good(verified)
+        for sha in corrupt:
+            self.remove_blob(sha)
+        return bad | set(corrupt)
+
+    def check_copy(self, key: str, files: list[tuple[str, str]]) -> bool:
+        """Whether the published copy ``key`` still holds exactly ``files``' content.
+
+        One stat per file: a file that is its blob (a hardlink) with the
+        blob's known-good stat is intact; others are hashed.  A damaged copy is
+        removed (with any corrupt blob) and False returned: build it again.
+        """
+        root = str(self.copy_path(key))
+        check_files(files)
+        self._flush_good()
+
+        def suspects(known: dict[str, BlobStat], todo: list[tuple[str, str]]):
+            out = []
+            for rel, sha in todo:
+                try:
+                    st = os.lstat(f"{root}/{rel}")
+                except OSError:
+                    out.append((rel, sha))
+                    continue
+                if known.get(sha) != (st.st_size, st.st_mtime_ns, st.st_ino):
+                    out.append((rel, sha))
+            return out
+
+        todo = suspects(self._uses.good_stats(sha for _, sha in files), files)
+        if not todo:
+            return True
+        # the blobs behind them first: a corrupt blob takes the copies holding it away
+        bad = self.check_blobs(sha for _, sha in todo)
+        if not os.path.isdir(root):
+            return False
+        todo = suspects(self._uses.good_stats(sha for _, sha in todo), todo)
+        for rel, sha in todo:
+            path = f"{root}/{rel}"
+            regular = os.path.isfile(path) and not os.path.islink(path)
+            if sha in bad or not regular or hash_file(path) != sha:
+                if self._owned():
+                    self._remove_copies([key])
+                    self._forget([], [key])
+                return False
+        return True
+
     def verify_blob(self, sha256: str) -> bool:
         """Rehash one blob: True if intact; a corrupt one is removed (False); absent is False."""
         path = self._blob(check_sha(sha256))
-        actual = hash_file(path)
-        if actual == sha256:
-            return True
-        if os.path.lexists(path):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        intact, good = self._rehash(sha256, st)
+        if not intact:
             self.remove_blob(sha256)
-        return False
+            return False
+        if good is not None:
+            self._uses.record_good([(sha256, good)])
+        return True
 
     def remove_blob(self, sha256: str) -> None:
         """Remove a blob, and any copy holding it (a copy must not outlive its content)."""
         path = self._blob(check_sha(sha256))
+        if not self._owned():
+            return
         try:
             inode = os.stat(path).st_ino
         except FileNotFoundError:
@@ -257,11 +486,13 @@ class LocalCache:
         self._remove_copies(doomed)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        self._uses.forget([sha256], doomed)
+        self._forget([sha256], doomed)
 
     def _scan_blobs(self) -> dict[str, BlobInfo]:
         """Every blob on disk: sha256 -> size, write time, inode."""
         out: dict[str, BlobInfo] = {}
+        if not real_dir(self._blobs):
+            return out  # absent, or a symlink: gd never made it so
         try:
             tops = [e for e in os.scandir(self._blobs) if e.is_dir(follow_symlinks=False)]
         except FileNotFoundError:
@@ -272,11 +503,13 @@ class LocalCache:
             except FileNotFoundError:
                 continue
             for e in entries:
-                if len(e.name) != 64 or not e.name.startswith(top.name):
+                # only files of the shape gd gives blobs: others are not gd's to touch
+                if not is_blob_name(top.name, e.name):
                     continue
                 with contextlib.suppress(FileNotFoundError):
-                    st = e.stat(follow_symlinks=False)
-                    out[e.name] = BlobInfo(st.st_size, st.st_mtime, e.inode())
+                    if e.is_file(follow_symlinks=False):
+                        st = e.stat(follow_symlinks=False)
+                        out[e.name] = BlobInfo(st.st_size, st.st_mtime, e.inode())
         return out
 
     # ----------------------------------------------------------------- copies
@@ -337,8 +570,9 @@ class LocalCache:
     ) -> None:
         """Fill ``staging`` with the copy's files, record its blobs, make folders read-only."""
         missing: dict[str, str] = {}  # sha256 -> first path needing it
+        unusable = self.check_blobs(sha for _, sha in files)  # absent or corrupt (removed)
         for rel, sha in files:
-            if sha not in missing and not os.path.exists(self._blob(sha)):
+            if sha not in missing and sha in unusable:
                 missing[sha] = rel
         if missing:
             if fill is None:
@@ -356,9 +590,11 @@ class LocalCache:
     def _adopt(self, path: str, sha256: str, rel: str) -> None:
         """Make a verified read-only file of a staging tree the blob ``sha256`` (hardlink)."""
         final = self._blob(sha256)
+        good = self._settle(path)
         for _attempt in range(2):
             try:
                 os.link(path, final)
+                self._note_good(sha256, good)
                 return
             except FileExistsError:
                 return  # another process stored it meanwhile: same content
@@ -367,13 +603,19 @@ class LocalCache:
                     raise missing_blob(sha256, rel) from None
                 os.makedirs(os.path.dirname(final), exist_ok=True)
         os.link(path, final)
+        self._note_good(sha256, good)
 
     def _copy_keys(self) -> list[str]:
+        """Published copies: folders under copies/ named as gd names them (others are not gd's)."""
+        if not real_dir(self.copies_dir):
+            return []
         try:
             entries = list(os.scandir(self.copies_dir))
         except FileNotFoundError:
             return []
-        return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+        return sorted(
+            e.name for e in entries if is_copy_key(e.name) and e.is_dir(follow_symlinks=False)
+        )
 
     def _copies_holding(self, shas: set[str], inodes: set[int]) -> set[str]:
         """Published copies that hold any of these blobs.
@@ -397,11 +639,16 @@ class LocalCache:
     def _remove_copies(self, keys: Iterable[str]) -> None:
         """Take each copy away from its key at once (rename), then delete it."""
         for key in sorted(keys):
-            path = self.copies_dir / key
+            path = self.copies_dir / check_key(key)
+            if not real_dir(path) or not real_dir(self.copies_dir):
+                continue
             trash = self.tmp_dir / f"{_TRASH}{key}-{os.getpid()}-{next(_seq)}"
             try:
                 os.chmod(path, WRITABLE_DIR)  # moving a folder rewrites its '..' entry
                 self.tmp_dir.mkdir(parents=True, exist_ok=True)
+                if not real_dir(self.tmp_dir):
+                    remove_tree(path)  # never move anything through a link
+                    continue
                 os.rename(path, trash)
             except FileNotFoundError:
                 continue
@@ -448,6 +695,8 @@ class LocalCache:
         """Record that these blobs (and the copy ``copy_key``) were just used."""
         if copy_key is not None:
             check_key(copy_key)
+        self.prepare()
+        self._flush_good()
         self._uses.touch(set(sha256s), copy_key, time.time())
 
     def usage(self) -> CacheUsage:
@@ -465,6 +714,8 @@ class LocalCache:
         limit = self.size_limit if limit_bytes is None else limit_bytes
         if limit is not None and limit < 0:
             raise InvalidInputError(f"cache size limit must not be negative: {limit}")
+        if not self._owned():
+            return PruneReport(0, 0, 0, 0)
         with self.exclusive_lock():
             if not dry_run:
                 self._sweep_tmp()
@@ -482,46 +733,82 @@ class LocalCache:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self._blob(sha))
                 gone = set(evict) | (last_used.keys() - blobs.keys())
-                self._uses.forget(gone, doomed)
+                self._forget(gone, doomed)
             return PruneReport(len(evict), len(doomed), freed, total - freed)
 
     def _sweep_tmp(self) -> None:
-        """Delete what is being trashed and staging left by crashed processes."""
+        """Delete what is being trashed and staging left by crashed processes
+        (only entries gd names: see owned.TMP_PREFIXES)."""
+        if not real_dir(self.tmp_dir):
+            return
         try:
             entries = list(os.scandir(self.tmp_dir))
         except FileNotFoundError:
             return
         stale = time.time() - _STALE_TMP_SECONDS
         for e in entries:
+            if not is_tmp_name(e.name):
+                continue
             with contextlib.suppress(FileNotFoundError):
                 if e.name.startswith(_TRASH) or e.stat(follow_symlinks=False).st_mtime < stale:
                     remove_tree(e.path)
 
     def clear(self) -> None:
-        """Remove every blob and copy (and stale staging); the lock and databases stay."""
+        """Remove every blob and copy (and stale staging); the lock and databases stay.
+
+        Only entries of gd's shapes go: a file someone put into the folder stays.
+        """
+        if not self._owned():
+            return
         with self.exclusive_lock():
             self._remove_copies(self._copy_keys())
-            if self.blobs_dir.is_dir():
-                trash = self.tmp_dir / f"{_TRASH}blobs-{os.getpid()}-{next(_seq)}"
-                self.tmp_dir.mkdir(parents=True, exist_ok=True)
-                os.rename(self.blobs_dir, trash)
+            for sha in self._scan_blobs():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._blob(sha))
+            if real_dir(self._blobs):
+                for top in os.scandir(self._blobs):
+                    if is_blob_folder(top.name) and top.is_dir(follow_symlinks=False):
+                        with contextlib.suppress(OSError):
+                            os.rmdir(top.path)  # only if empty: a foreign file keeps it
             self._sweep_tmp()
+            with self._pending_lock:
+                self._pending = []
             self._uses.clear()
 
     def verify_all(self) -> list[str]:
-        """Rehash every blob; remove the corrupt ones (and copies holding them) and return them."""
+        """Rehash every blob; remove the corrupt ones (and copies holding them) and return them.
+
+        The stat of every intact blob is recorded as known good, so serving it
+        needs no hash until it changes.
+        """
+        if not self._owned():
+            return []
         with self.exclusive_lock():
+            self._flush_good()
             blobs = self._scan_blobs()
-            bad = sorted(sha for sha in blobs if hash_file(self._blob(sha)) != sha)
+            bad: list[str] = []
+            verified: list[tuple[str, BlobStat]] = []
+            for sha in sorted(blobs):
+                try:
+                    st = os.stat(self._blob(sha))
+                except FileNotFoundError:
+                    continue
+                intact, good = self._rehash(sha, st)
+                if not intact:
+                    bad.append(sha)
+                elif good is not None:
+                    verified.append((sha, good))
+            self._uses.record_good(verified)
             if bad:
                 doomed = self._copies_holding(set(bad), {blobs[sha].inode for sha in bad})
                 self._remove_copies(doomed)
                 for sha in bad:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self._blob(sha))
-                self._uses.forget(bad, doomed)
+                self._forget(bad, doomed)
             return bad
 
     def close(self) -> None:
-        """Close the bookkeeping database (reopened on next use)."""
+        """Write pending bookkeeping and close the database (reopened on next use)."""
+        self._flush_good()
         self._uses.close()

@@ -1,8 +1,10 @@
-"""state.db: when each blob and copy was last used, and which blobs each copy holds.
+"""state.db: when each blob and copy was last used, which blobs each copy holds,
+and the stat of each blob when its content was last known good.
 
 Pure bookkeeping: if the database is lost the cache still works (last use then
-falls back to each blob's write time, and copies of unknown content are
-checked by inode before eviction).
+falls back to each blob's write time, copies of unknown content are checked
+by inode before eviction, and blobs with no known-good stat are rehashed
+before they are served).
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blob_use (sha TEXT PRIMARY KEY, used REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS copy_use (key TEXT PRIMARY KEY, used REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS copy_blob (sha TEXT, key TEXT, PRIMARY KEY (sha, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob_ok (
+    sha TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER
+) WITHOUT ROWID;
 """
+
+# (size, mtime_ns, inode) of a blob file when its content matched its name
+BlobStat = tuple[int, int, int]
 
 
 class UseLog:
@@ -51,6 +59,35 @@ class UseLog:
                 conn.executemany("INSERT OR IGNORE INTO copy_blob (sha, key) VALUES (?, ?)", rows)
 
         self._db.run(work, None)
+
+    def record_good(self, rows: list[tuple[str, BlobStat]]) -> None:
+        """Remember the stat of blobs whose content was just written or verified."""
+        values = [(sha, *st) for sha, st in rows]
+        if not values:
+            return
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                conn.executemany(
+                    "INSERT OR REPLACE INTO blob_ok (sha, size, mtime_ns, ino) VALUES (?, ?, ?, ?)",
+                    values,
+                )
+
+        self._db.run(work, None)
+
+    def good_stats(self, shas: Iterable[str]) -> dict[str, BlobStat]:
+        """The known-good stat of each of ``shas`` on record (empty if unknown)."""
+        wanted = json.dumps(sorted(set(shas)))
+
+        def work(conn: sqlite3.Connection) -> dict[str, BlobStat]:
+            rows = conn.execute(
+                "SELECT b.sha, b.size, b.mtime_ns, b.ino "
+                "FROM json_each(?) AS j JOIN blob_ok AS b ON b.sha = j.value",
+                (wanted,),
+            )
+            return {sha: (size, mtime_ns, ino) for sha, size, mtime_ns, ino in rows}
+
+        return self._db.run(work, {})
 
     def last_used(self) -> dict[str, float]:
         """sha256 -> last use time for every blob on record (empty if unknown)."""
@@ -85,6 +122,7 @@ class UseLog:
         def work(conn: sqlite3.Connection) -> None:
             with write_transaction(conn):
                 conn.executemany("DELETE FROM blob_use WHERE sha = ?", sha_rows)
+                conn.executemany("DELETE FROM blob_ok WHERE sha = ?", sha_rows)
                 conn.executemany("DELETE FROM copy_use WHERE key = ?", key_rows)
                 conn.executemany("DELETE FROM copy_blob WHERE key = ?", key_rows)
 
@@ -95,7 +133,7 @@ class UseLog:
 
         def work(conn: sqlite3.Connection) -> None:
             with write_transaction(conn):
-                for table in ("blob_use", "copy_use", "copy_blob"):
+                for table in ("blob_use", "copy_use", "copy_blob", "blob_ok"):
                     conn.execute(f"DELETE FROM {table}")
 
         self._db.run(work, None)

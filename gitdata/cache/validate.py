@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from gitdata.cache.owned import is_copy_key
 from gitdata.errors import InvalidInputError, UnsafePathError
 
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
-_KEY_RE = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def check_sha(sha256: str) -> str:
@@ -19,12 +19,12 @@ def check_sha(sha256: str) -> str:
 
 
 def check_key(key: str) -> str:
-    """``key`` if it is a safe copy key ([A-Za-z0-9._-], not '.' or '..')."""
-    if not isinstance(key, str) or not _KEY_RE.fullmatch(key) or key in (".", ".."):
+    """``key`` if it is a copy key of gd's shape: ``<version id>[.part-<i>-of-<n>]``."""
+    if not isinstance(key, str) or not is_copy_key(key):
         raise InvalidInputError(
             f"invalid cache copy key {key!r}",
             key=str(key),
-            hint="copy keys use only letters, digits, '.', '_' and '-'",
+            hint="copy keys are a version id (32 hex digits), optionally .part-<i>-of-<n>",
         )
     return key
 

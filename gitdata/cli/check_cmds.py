@@ -287,8 +287,12 @@ def cache_verify(json_out: bool = typer.Option(False, "--json", help=JSON_HELP))
     bad = cache.verify_all()
     if json_out:
         emit_json({"corrupt": bad})
+    elif bad:
+        for sha in bad:
+            say(f"corrupt blob {sha} removed")
+        say(f"{len(bad)} corrupt blob(s) removed (and the cached copies holding them)")
     else:
-        say(f"{len(bad)} corrupt blob(s) removed" if bad else "cache ok")
+        say("cache ok")
 
 
 @cache_app.command("clear")

@@ -69,7 +69,7 @@ class Context:
     def stat_cache(self) -> StatCache:
         from gitdata.cache import StatCache
 
-        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.cache.prepare()  # the folder is gd's cache (or new): see cache/owned.py
         return StatCache(self.settings.cache_dir / "stat.db")
 
     @cached_property

@@ -131,10 +131,13 @@ def _read_whole_chunk(ctx: Context, key: str, members: list[FileEntry], deliver,
 
 
 def _distinct_missing(ctx: Context, entries: list[FileEntry]) -> list[FileEntry]:
+    """One entry per content the cache cannot serve: absent, or changed since it was
+    last known good (one stat per blob; a corrupt one is removed, to be fetched again)."""
+    unusable = ctx.cache.check_blobs(e.sha256 for e in entries)
     seen: set[str] = set()
     out = []
     for e in entries:
-        if e.sha256 not in seen and not ctx.cache.has_blob(e.sha256, e.size):
+        if e.sha256 in unusable and e.sha256 not in seen:
             seen.add(e.sha256)
             out.append(e)
     return out
@@ -227,7 +230,10 @@ def cached_copy(
     cache = ctx.cache
     key = copy_key(version_id, part, num_parts)
     entries = select_entries(manifest, part, num_parts)
+    files = [(e.path, e.sha256) for e in entries]
     with cache.shared_lock():
+        if cache.has_copy(key):
+            cache.check_copy(key, files)  # a damaged copy is removed, and rebuilt below
         if not cache.has_copy(key):
             by_sha = {e.sha256: e for e in entries}
 
@@ -235,7 +241,7 @@ def cached_copy(
                 wanted = [replace(by_sha[sha], path=rel) for rel, sha in missing]
                 _write_members(ctx, wanted, staging, 0o444, max_workers, progress)
 
-            cache.publish_copy(key, [(e.path, e.sha256) for e in entries], fill)
+            cache.publish_copy(key, files, fill)
         cache.touch((e.sha256 for e in entries), key)
         path = cache.copy_path(key)
     _auto_prune(ctx, sum(e.size for e in entries))

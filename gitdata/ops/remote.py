@@ -19,7 +19,7 @@ def read_file(ctx: Context, manifest: Manifest, path: str, source: str = "datase
     if entry is None:
         raise LocalPathNotFoundError(f"{path} is not in {source}", path=path)
     cache = ctx.cache
-    if cache.has_blob(entry.sha256, entry.size):
+    if not cache.check_blobs([entry.sha256]):  # present and unchanged since verified
         data = cache.blob_path(entry.sha256).read_bytes()
         if len(data) == entry.size:
             return data

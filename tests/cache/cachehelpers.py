@@ -22,3 +22,8 @@ def tmp_entries(cache: LocalCache) -> list[str]:
     """What sits in the cache's staging folder."""
     tmp = cache.root / "tmp"
     return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
+
+
+def ckey(name: str) -> str:
+    """A copy key of the shape gd makes (a version id) standing for ``name``."""
+    return hashlib.md5(name.encode()).hexdigest()  # noqa: S324 - a name, not security

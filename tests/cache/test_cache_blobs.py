@@ -5,7 +5,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from cachehelpers import put_files, sha, tmp_entries
+from cachehelpers import ckey, put_files, sha, tmp_entries
 
 from gitdata.cache import LocalCache
 from gitdata.errors import IntegrityError, InvalidInputError, LocalPathNotFoundError
@@ -99,23 +99,23 @@ def test_verify_blob_removes_corrupt_content(cache: LocalCache):
 
 def test_remove_blob_takes_copies_holding_it(cache: LocalCache):
     files = put_files(cache, {"a": b"1", "b": b"2"})
-    cache.publish_copy("holds-1", files[:1])
-    cache.publish_copy("holds-2", files[1:])
+    cache.publish_copy(ckey("holds-1"), files[:1])
+    cache.publish_copy(ckey("holds-2"), files[1:])
     cache.remove_blob(files[0][1])
     assert not cache.has_blob(files[0][1])
-    assert not cache.has_copy("holds-1") and cache.has_copy("holds-2")
+    assert not cache.has_copy(ckey("holds-1")) and cache.has_copy(ckey("holds-2"))
     cache.remove_blob(files[0][1])  # already gone: fine
 
 
 def test_verify_all_reports_and_removes_corrupt(cache: LocalCache):
     files = put_files(cache, {"ok": b"fine", "bad": b"will rot"})
-    cache.publish_copy("v", files)
+    cache.publish_copy(ckey("v"), files)
     blob = cache.blob_path(files[1][1])
     blob.chmod(0o644)
     blob.write_bytes(b"has rot!")  # the copy's hardlink rots with it
     assert cache.verify_all() == [files[1][1]]
     assert cache.has_blob(files[0][1]) and not cache.has_blob(files[1][1])
-    assert not cache.has_copy("v")
+    assert not cache.has_copy(ckey("v"))
     assert cache.verify_all() == []
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cachehelpers import put_files, sha, tmp_entries
+from cachehelpers import ckey, put_files, sha, tmp_entries
 
 from gitdata.cache import LocalCache
 
@@ -37,8 +37,8 @@ def _writer(root: str, start, results) -> None:
     paths = []
     for k in range(N_KEYS):
         with cache.shared_lock():
-            paths.append(str(cache.publish_copy(f"v{k}", _listing(k))))
-            cache.touch([s for _, s in _listing(k)], f"v{k}")
+            paths.append(str(cache.publish_copy(ckey(f"v{k}"), _listing(k))))
+            cache.touch([s for _, s in _listing(k)], ckey(f"v{k}"))
     results.put(paths)
 
 
@@ -57,7 +57,7 @@ def test_two_processes_put_and_publish_the_same_content(tmp_path: Path):
     assert cache.usage().blobs == N_BLOBS and cache.usage().copies == N_KEYS
     assert cache.verify_all() == []
     for k in range(N_KEYS):
-        copy = cache.copy_path(f"v{k}")
+        copy = cache.copy_path(ckey(f"v{k}"))
         for rel, s in _listing(k):
             assert (copy / rel).stat().st_ino == cache.blob_path(s).stat().st_ino
         assert sum(1 for p in copy.rglob("*") if p.is_file()) == len(_listing(k))
@@ -105,7 +105,7 @@ def _as_nobody(root: str, errors) -> None:
         os.setuid(65534)
         cache = LocalCache(Path(root) / "cache")
         files = put_files(cache, {"a/b/c": b"1", "a/d": b"2"})
-        copy = cache.publish_copy("v", files)
+        copy = cache.publish_copy(ckey("v"), files)
         assert stat.S_IMODE((copy / "a").stat().st_mode) == 0o555
         try:
             (copy / "a/new").write_bytes(b"")
@@ -115,9 +115,9 @@ def _as_nobody(root: str, errors) -> None:
             raise AssertionError("a copy's folder accepted a new file")
         assert cache.prune(1).removed_copies == 1
         files = put_files(cache, {"a/b/c": b"1", "a/d": b"2"})
-        cache.publish_copy("w", files)
+        cache.publish_copy(ckey("w"), files)
         cache.clear()
-        assert cache.usage().blobs == 0 and not cache.has_copy("w")
+        assert cache.usage().blobs == 0 and not cache.has_copy(ckey("w"))
     except BaseException as exc:  # report to the parent, which asserts
         errors.put(repr(exc))
     else:
@@ -171,7 +171,7 @@ def test_materialising_holds_the_shared_lock(
 
         monkeypatch.setattr(local, name, spy)
     if operation == "publish_copy":
-        cache.publish_copy("v", files)
+        cache.publish_copy(ckey("v"), files)
     else:
         getattr(cache, operation)(files, tmp_path / "t")
     assert seen == [True]

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cachehelpers import put_files, sha, tmp_entries
+from cachehelpers import ckey, put_files, sha, tmp_entries
 
 from gitdata.cache import LocalCache, PruneReport
 from gitdata.errors import InvalidInputError
@@ -20,8 +20,8 @@ def age(cache: LocalCache, content: bytes, seconds: float) -> None:
 def test_usage_counts_each_blob_once(cache: LocalCache):
     assert (cache.usage().bytes, cache.usage().blobs, cache.usage().copies) == (0, 0, 0)
     files = put_files(cache, {"a": b"x" * 100, "b": b"y" * 50, "c": b"x" * 100})
-    cache.publish_copy("v1", files)
-    cache.publish_copy("v2", files[:1])
+    cache.publish_copy(ckey("v1"), files)
+    cache.publish_copy(ckey("v2"), files[:1])
     usage = cache.usage()
     assert (usage.bytes, usage.blobs, usage.copies) == (150, 2, 2)
 
@@ -42,29 +42,29 @@ def test_prune_evicts_least_recently_used_first(cache: LocalCache):
 
 def test_prune_removes_copies_with_their_blobs(cache: LocalCache):
     old = put_files(cache, {"f": b"o" * 1000, "g": b"shared"})
-    cache.publish_copy("old", old)
-    cache.touch([s for _, s in old], "old")
+    cache.publish_copy(ckey("old"), old)
+    cache.touch([s for _, s in old], ckey("old"))
     time.sleep(0.02)
     new = put_files(cache, {"f": b"n" * 1000, "g": b"shared"})
-    cache.publish_copy("new", new)
-    cache.touch([s for _, s in new], "new")
+    cache.publish_copy(ckey("new"), new)
+    cache.touch([s for _, s in new], ckey("new"))
     report = cache.prune(1500)
     assert (report.removed_blobs, report.removed_copies, report.freed_bytes) == (1, 1, 1000)
-    assert not cache.has_copy("old") and cache.has_copy("new")
-    assert (cache.copy_path("new") / "g").read_bytes() == b"shared"
+    assert not cache.has_copy(ckey("old")) and cache.has_copy(ckey("new"))
+    assert (cache.copy_path(ckey("new")) / "g").read_bytes() == b"shared"
     assert cache.usage().bytes == 1006
     assert tmp_entries(cache) == []  # the removed tree does not linger in tmp/
 
 
 def test_dry_run_prunes_nothing(cache: LocalCache):
     files = put_files(cache, {"f": b"a" * 100, "g": b"b" * 100})
-    cache.publish_copy("v", files)
+    cache.publish_copy(ckey("v"), files)
     before = sorted(p.name for p in cache.root.rglob("*"))
     report = cache.prune(0, dry_run=True)
     assert (report.removed_blobs, report.removed_copies, report.freed_bytes) == (2, 1, 200)
     assert report.remaining_bytes == 0
     assert sorted(p.name for p in cache.root.rglob("*")) == before
-    assert cache.has_copy("v") and cache.usage().bytes == 200
+    assert cache.has_copy(ckey("v")) and cache.usage().bytes == 200
 
 
 def test_prune_without_limit_or_within_it_keeps_everything(tmp_path: Path):
@@ -82,20 +82,20 @@ def test_prune_without_limit_or_within_it_keeps_everything(tmp_path: Path):
 def test_prune_with_lost_bookkeeping_checks_copies_by_inode(cache: LocalCache):
     keep = put_files(cache, {"k": b"keep" * 100})
     drop = put_files(cache, {"d": b"drop"})
-    cache.publish_copy("keeper", keep)
-    cache.publish_copy("dropper", drop)
+    cache.publish_copy(ckey("keeper"), keep)
+    cache.publish_copy(ckey("dropper"), drop)
     age(cache, b"drop", 1000)
     cache.close()
     (cache.root / "state.db").write_bytes(b"garbage, not sqlite" * 50)
     report = cache.prune(400)
     assert report.removed_blobs == 1
-    assert not cache.has_copy("dropper") and cache.has_copy("keeper")
+    assert not cache.has_copy(ckey("dropper")) and cache.has_copy(ckey("keeper"))
 
 
 def test_corrupt_state_db_does_not_break_touch_or_prune(cache: LocalCache):
     files = put_files(cache, {"f": b"x" * 10})
     (cache.root / "state.db").write_bytes(b"\x00" * 4096)
-    cache.touch([s for _, s in files], "k")
+    cache.touch([s for _, s in files], ckey("k"))
     assert cache.prune(0).removed_blobs == 1
 
 
@@ -116,11 +116,11 @@ def test_prune_sweeps_stale_staging_only(cache: LocalCache):
 
 def test_clear_removes_read_only_copies_and_blobs(cache: LocalCache):
     files = put_files(cache, {"a/b/c": b"1", "d": b"2"})
-    cache.publish_copy("v", files)
-    cache.touch([s for _, s in files], "v")
+    cache.publish_copy(ckey("v"), files)
+    cache.touch([s for _, s in files], ckey("v"))
     cache.clear()
     assert cache.usage() == type(cache.usage())(0, 0, 0)
-    assert not cache.has_copy("v") and not cache.has_blob(files[0][1])
+    assert not cache.has_copy(ckey("v")) and not cache.has_blob(files[0][1])
     assert tmp_entries(cache) == []
     put_files(cache, {"again": b"1"})  # still usable afterwards
     assert cache.usage().blobs == 1
