@@ -2,13 +2,16 @@
 
 Write order (docs/format.md §8): chunks (gitdata.ops.upload), then the
 manifest object, then the version record.  The record's presence is the commit
-point, so a crash at any step leaves only unreferenced objects.
+point, so a crash at any step leaves only unreferenced objects.  All of it runs
+under a shared store lock (docs/format.md §11), confirmed right before the
+chunk check, so gc cannot remove a chunk between that check and the record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 
 from gitdata.core.ids import new_version_id
 from gitdata.core.lineage import diff
@@ -16,6 +19,7 @@ from gitdata.core.manifest import Manifest
 from gitdata.core.merge import Conflict
 from gitdata.core.record import VersionRecord, utc_now
 from gitdata.errors import (
+    DatasetNotFoundError,
     DatasetStateError,
     IntegrityError,
     InvalidInputError,
@@ -29,6 +33,7 @@ from gitdata.ops.reader import (
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.ops.upload import upload
 from gitdata.storage import object_key, version_key
+from gitdata.storage.locks import store_lock
 
 
 def _merged_counts(ctx: Context, parents: list[str], manifest: Manifest) -> dict[str, int]:
@@ -42,9 +47,47 @@ def _merged_counts(ctx: Context, parents: list[str], manifest: Manifest) -> dict
 def finalize(
     ctx: Context, draft_id: str, *, auto_upload: bool = False, **upload_args
 ) -> VersionRecord:
-    """Close the draft: manifest, then record (the commit point).  Immutable afterwards."""
-    if auto_upload:
-        upload(ctx, draft_id, **upload_args)
+    """Close the draft: manifest, then record (the commit point).  Immutable afterwards.
+
+    Holds a shared lock on the draft's store throughout (the upload included);
+    refuses with :class:`~gitdata.errors.StoreLockedError` while gc runs there.
+    """
+    if not ctx.state.has_draft(draft_id):
+        return _commit(ctx, draft_id, lambda: None)  # raises: closed or unknown
+    storage = upload_args.get("storage") if auto_upload else None
+    store = ctx.store_for(storage or ctx.state.draft_storage(draft_id))
+    try:
+        with store_lock(
+            store, exclusive=False, operation="close", stale_after=ctx.settings.lock_stale
+        ) as lock:
+            if auto_upload:
+                upload(ctx, draft_id, **upload_args)
+            record = _commit(ctx, draft_id, lock.confirm)
+    except DatasetNotFoundError as exc:
+        parents = _draft_parents(ctx, draft_id)
+        gone = getattr(exc, "dataset_id", None)
+        if gone not in parents:
+            raise
+        raise IntegrityError(
+            f"draft {draft_id} builds on version {gone}, which is no longer in {store.url}",
+            dataset_id=draft_id,
+            hint="gd gc or gd delete on another machine removed it (gc keeps only the "
+            "parents of drafts on the machine it runs on); open a new draft on a "
+            "version that exists",
+        ) from None
+    ctx.state.remember_home(record.id, store.url)
+    ctx.state.delete_draft(draft_id)
+    ctx.state.set_current(record.id)
+    return record
+
+
+def _draft_parents(ctx: Context, draft_id: str) -> list[str]:
+    """The parents a draft file names, read without loading them."""
+    header = next((h for h in ctx.state.list_draft_headers() if h.id == draft_id), None)
+    return list(header.parents) if header is not None else []
+
+
+def _commit(ctx: Context, draft_id: str, confirm_lock: Callable[[], None]) -> VersionRecord:
     with editing(ctx, draft_id, save=False) as draft:
         pending = [p for p, f in draft.files.items() if not f.stored]
         if pending:
@@ -57,6 +100,9 @@ def finalize(
         entries = [f.to_entry(p) for p, f in draft.files.items()]
         manifest = Manifest(entries)
         chunk_keys = {object_key(c) for c in manifest.chunks()}
+        # From here to the record, no gc may run: the lock is rewritten and the
+        # locks listed again (it may have looked stale if this process was paused).
+        confirm_lock()
         missing = chunk_keys - store.exists_many(chunk_keys)
         if missing:
             own = {
@@ -72,8 +118,9 @@ def finalize(
             raise IntegrityError(
                 f"{len(missing - own)} chunk(s) this version inherits from its parents or "
                 f"sources are missing from {store.url}",
-                hint="the versions it builds on live in another store (give --storage) "
-                "or lost data there (gd verify --id ID --remote)",
+                hint="the versions it builds on live in another store (give --storage), "
+                "or gd gc / gd delete on another machine removed them, or the store lost "
+                "data (gd verify --id ID --remote)",
             )
         data = manifest.encode()
         manifest_sha = hashlib.sha256(data).hexdigest()
@@ -101,9 +148,6 @@ def finalize(
             raise IntegrityError(f"a record for {record.id} already exists in {store.url}")
         with contextlib.suppress(Exception):
             ctx.cache.put_blob_bytes(manifest_sha, data)
-    ctx.state.remember_home(record.id, store.url)
-    ctx.state.delete_draft(draft_id)
-    ctx.state.set_current(record.id)
     return record
 
 
