@@ -29,7 +29,7 @@ from gitdata.ops.context import Context
 from gitdata.ops.reader import load_manifest, load_record
 from gitdata.ops.remote import verify_remote
 from gitdata.storage import FsspecStore
-from gitdata.storage.locks import LOCKS_PREFIX, store_lock
+from gitdata.storage.locks import LOCKS_PREFIX, StoreLock, store_lock
 from tests.conftest import make_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,6 +212,47 @@ def test_close_refuses_while_gc_holds_the_store_then_succeeds(
     assert writer.state.has_draft(draft.id)  # the refused close changed nothing
     assert not list(writer.store.list(LOCKS_PREFIX))  # every lock was released
     version = commit.finalize(writer, draft.id, auto_upload=True)
+    assert deep_ok(writer, version.id)
+
+
+def test_writer_whose_lock_went_stale_checks_again_before_its_record(
+    tmp_path: Path, store: Path, git_repo, pause_before, in_thread, monkeypatch
+):
+    """A writer paused so long that its lock went stale: gc went ahead.  When the
+    writer resumes it rewrites its lock and lists again before its chunk check
+    (docs/format.md §11 rule 6), finds gc, and refuses; a retry re-sends."""
+    writer = machine(tmp_path, "a", store)
+    writer.settings.lock_stale = 60
+    collector = machine(tmp_path, "b", store)
+    draft = open_draft(writer, make_tree(tmp_path / "src", {"a": "1", "b": "2"}))
+    monkeypatch.setattr(StoreLock, "_refresh_loop", lambda self: None)  # paused too
+    uploaded, resume_writer = threading.Event(), threading.Event()
+    real_upload = commit.upload
+
+    def upload_then_pause(*args, **kwargs):
+        sent = real_upload(*args, **kwargs)
+        uploaded.set()
+        assert resume_writer.wait(30)
+        return sent
+
+    monkeypatch.setattr(commit, "upload", upload_then_pause)
+    job = in_thread(lambda: commit.finalize(writer, draft.id, auto_upload=True))
+    assert uploaded.wait(30)  # chunks uploaded, not yet checked
+    _age_locks(store, 120)  # two minutes without a refresh: stale for a 60 s lock
+    gc_at_delete, release_gc = pause_before("objects/", "delete")
+    gc_job = in_thread(lambda: gc.collect_garbage(collector, [git_repo], grace_seconds=0))
+    assert gc_at_delete.wait(30)  # gc ignored the stale lock and is deleting
+    resume_writer.set()
+    job["thread"].join(30)
+    release_gc.set()
+    gc_job["thread"].join(30)
+    assert "error" not in gc_job, gc_job.get("error")
+    assert isinstance(job.get("error"), StoreLockedError), job
+    assert "gd gc on host" in str(job["error"])
+    assert writer.state.has_draft(draft.id)
+    assert gc_job["value"].removed_objects == 1  # the draft's chunk went
+    monkeypatch.setattr(commit, "upload", real_upload)
+    version = commit.finalize(writer, draft.id, auto_upload=True)  # re-sends it
     assert deep_ok(writer, version.id)
 
 
