@@ -4,14 +4,13 @@ Write order (docs/format.md §8): chunks (gitdata.ops.upload), then the
 manifest object, then the version record.  The record's presence is the commit
 point, so a crash at any step leaves only unreferenced objects.  All of it runs
 under a shared store lock (docs/format.md §11), confirmed right before the
-chunk check, so gc cannot remove a chunk between that check and the record.
+draft is checked, so gc cannot remove a chunk between that check and the record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable
 
 from gitdata.core.ids import new_version_id
 from gitdata.core.lineage import diff
@@ -53,7 +52,7 @@ def finalize(
     refuses with :class:`~gitdata.errors.StoreLockedError` while gc runs there.
     """
     if not ctx.state.has_draft(draft_id):
-        return _commit(ctx, draft_id, lambda: None)  # raises: closed or unknown
+        return _commit(ctx, draft_id)  # raises: closed or unknown
     storage = upload_args.get("storage") if auto_upload else None
     store = ctx.store_for(storage or ctx.state.draft_storage(draft_id))
     try:
@@ -62,7 +61,10 @@ def finalize(
         ) as lock:
             if auto_upload:
                 upload(ctx, draft_id, **upload_args)
-            record = _commit(ctx, draft_id, lock.confirm)
+            # From here to the record no gc may run: rewrite the lock and list the
+            # locks again (it may have looked stale if this process was paused).
+            lock.confirm()
+            return _commit(ctx, draft_id)
     except DatasetNotFoundError as exc:
         parents = _draft_parents(ctx, draft_id)
         gone = getattr(exc, "dataset_id", None)
@@ -75,10 +77,6 @@ def finalize(
             "parents of drafts on the machine it runs on); open a new draft on a "
             "version that exists",
         ) from None
-    ctx.state.remember_home(record.id, store.url)
-    ctx.state.delete_draft(draft_id)
-    ctx.state.set_current(record.id)
-    return record
 
 
 def _draft_parents(ctx: Context, draft_id: str) -> list[str]:
@@ -87,7 +85,8 @@ def _draft_parents(ctx: Context, draft_id: str) -> list[str]:
     return list(header.parents) if header is not None else []
 
 
-def _commit(ctx: Context, draft_id: str, confirm_lock: Callable[[], None]) -> VersionRecord:
+def _commit(ctx: Context, draft_id: str) -> VersionRecord:
+    """The commit itself; the caller holds (and has just confirmed) the store lock."""
     with editing(ctx, draft_id, save=False) as draft:
         pending = [p for p, f in draft.files.items() if not f.stored]
         if pending:
@@ -100,9 +99,6 @@ def _commit(ctx: Context, draft_id: str, confirm_lock: Callable[[], None]) -> Ve
         entries = [f.to_entry(p) for p, f in draft.files.items()]
         manifest = Manifest(entries)
         chunk_keys = {object_key(c) for c in manifest.chunks()}
-        # From here to the record, no gc may run: the lock is rewritten and the
-        # locks listed again (it may have looked stale if this process was paused).
-        confirm_lock()
         missing = chunk_keys - store.exists_many(chunk_keys)
         if missing:
             own = {
@@ -148,6 +144,9 @@ def _commit(ctx: Context, draft_id: str, confirm_lock: Callable[[], None]) -> Ve
             raise IntegrityError(f"a record for {record.id} already exists in {store.url}")
         with contextlib.suppress(Exception):
             ctx.cache.put_blob_bytes(manifest_sha, data)
+    ctx.state.remember_home(record.id, store.url)
+    ctx.state.delete_draft(draft_id)
+    ctx.state.set_current(record.id)
     return record
 
 
