@@ -72,8 +72,9 @@ def _read_lock(store: Any, key: str, modified: float) -> LockInfo | None:
     """
     try:
         doc = load_yaml_mapping(store.get_bytes(key), key)
-        if doc.get("format") != LOCK_FORMAT:
-            raise ValueError("unknown lock format")
+        stale_after = float(doc["stale_after"])
+        if doc.get("format") != LOCK_FORMAT or not 1 <= stale_after < float("inf"):
+            raise ValueError("unknown lock format or stale time")
         return LockInfo(
             key=key,
             exclusive=bool(doc["exclusive"]),
@@ -81,7 +82,7 @@ def _read_lock(store: Any, key: str, modified: float) -> LockInfo | None:
             host=str(doc.get("host", "?")),
             pid=int(doc.get("pid", 0)),
             created=str(doc.get("created", "?")),
-            stale_after=float(doc["stale_after"]),
+            stale_after=stale_after,
             modified=modified,
         )
     except NotFoundError:

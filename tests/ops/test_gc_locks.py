@@ -497,3 +497,21 @@ def test_two_lockers_that_write_before_either_lists_cannot_both_win(
     both_written.done = True
     assert results.count("won") <= 1 and len(results) == 2
     assert s.list(LOCKS_PREFIX) == []
+
+
+def test_unreadable_lock_counts_as_exclusive_until_stale(tmp_path: Path, store: Path, git_repo):
+    ctx = machine(tmp_path, "a", store)
+    ctx.store  # noqa: B018 - initialise the store
+    (store / "locks").mkdir()
+    (store / "locks" / f"{'0' * 32}.yaml").write_text("format: 1\nexclusive: [\n")
+    (store / "locks" / f"{'1' * 32}.yaml").write_text(
+        "format: 1\nexclusive: false\nstale_after: 0\n"
+    )
+    with pytest.raises(StoreLockedError, match="unreadable lock"):
+        gc.collect_garbage(ctx, [git_repo], grace_seconds=0)
+    draft = open_draft(ctx, make_tree(tmp_path / "src", {"a": "1"}))
+    with pytest.raises(StoreLockedError):
+        upload.upload(ctx, draft.id)
+    _age_locks(store, 1801)
+    assert gc.collect_garbage(ctx, [git_repo], grace_seconds=0).stale_locks == 2
+    assert deep_ok(ctx, commit.finalize(ctx, draft.id, auto_upload=True).id)
