@@ -34,7 +34,7 @@ _YAML12_NOT_STRING = re.compile(
 
 class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
     """Canonical writer: strings a YAML 1.1 or 1.2 reader would not read back as
-    strings are single-quoted (docs/format.md §11)."""
+    strings are single-quoted (docs/format.md §12)."""
 
 
 def _represent_str(dumper: Any, value: str) -> Any:

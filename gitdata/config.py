@@ -2,7 +2,7 @@
 
 Precedence (highest first): explicit arguments (CLI flags) > environment
 (``GD_STORAGE``, ``GD_CACHE_DIR``, ``GD_CACHE_SIZE``, ``GD_RETRIES``,
-``GD_CREATE_BUCKET``, ``GD_ALLOW_LOCAL_STORE``) > the repository's
+``GD_CREATE_BUCKET``, ``GD_ALLOW_LOCAL_STORE``, ``GD_LOCK_STALE``) > the repository's
 ``.gitdata/config.yaml`` > the user's ``$XDG_CONFIG_HOME/gitdata/config.yaml``
 > built-in defaults (the embedded store ``$XDG_DATA_HOME/gitdata/store``).
 
@@ -29,6 +29,8 @@ DEFAULT_CHUNK_MB = 64
 DEFAULT_CACHE_SIZE = 50 * 1024**3
 _COMPRESSIONS = ("stored", "deflate")
 DEFAULT_RETRIES = 3
+# seconds after its last refresh that a store lock stops counting (docs/format.md §11)
+DEFAULT_LOCK_STALE = 30 * 60
 # storage_options keys that hold secrets: refused in the committed repo config
 _SECRET_OPTION = re.compile(
     r"secret|password|passwd|token|account_key|connection_string|sas|credential|^key$"
@@ -68,6 +70,9 @@ class Settings:
     # hooks.allow_local_store / GD_ALLOW_LOCAL_STORE: pre-push lets pointers into a
     # local-path store go to a remote on another machine (the path is shared, e.g. NFS)
     allow_local_store: bool = False
+    # lock_stale / GD_LOCK_STALE: the stale time this process writes into its store
+    # locks (seconds); it refreshes them six times as often
+    lock_stale: int = DEFAULT_LOCK_STALE
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -319,7 +324,19 @@ def resolve_settings(
 
     allow_local = _allow_local_store(repo_cfg, user_cfg, repo_root, sources)
 
+    stale_raw = pick("lock_stale", None, "GD_LOCK_STALE")
+    try:
+        lock_stale = DEFAULT_LOCK_STALE if stale_raw is None else int(stale_raw)
+        if lock_stale < 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise FormatError(
+            f"'lock_stale' must be a whole number of seconds >= 1, not {stale_raw!r}",
+            file=sources["lock_stale"],
+        ) from None
+
     return Settings(
+        lock_stale=lock_stale,
         retries=retries,
         create_bucket=create_bucket,
         allow_local_store=allow_local,

@@ -159,6 +159,11 @@ class PinnedVersionError(ConflictError):
     pins it or a version built on it; ``pinned_by`` names them, ``paths`` the pointers."""
 
 
+class StoreLockedError(ConflictError):
+    """Another process holds a conflicting lock on the store (docs/format.md §11):
+    ``holders`` describes them, ``locks`` gives their keys."""
+
+
 class VerificationFailedError(GitDataError):
     """A local folder does not match a version; ``bad_files`` lists the offenders."""
 

@@ -2,7 +2,9 @@
 
 Write order (docs/format.md §8): chunks (gitdata.ops.upload), then the
 manifest object, then the version record.  The record's presence is the commit
-point, so a crash at any step leaves only unreferenced objects.
+point, so a crash at any step leaves only unreferenced objects.  All of it runs
+under a shared store lock (docs/format.md §11), confirmed right before the
+draft is checked, so gc cannot remove a chunk between that check and the record.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from gitdata.core.manifest import Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
 from gitdata.core.record import VersionRecord, utc_now
 from gitdata.errors import (
+    DatasetNotFoundError,
     DatasetStateError,
     GitDataError,
     IntegrityError,
@@ -30,6 +33,7 @@ from gitdata.ops.reader import (
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.ops.upload import upload
 from gitdata.storage import object_key, version_key
+from gitdata.storage.locks import store_lock
 
 
 def _merged_counts(ctx: Context, parents: list[str], manifest: Manifest) -> dict[str, int]:
@@ -62,9 +66,47 @@ def _check_readable(data: bytes, manifest: Manifest, draft_id: str) -> None:
 def finalize(
     ctx: Context, draft_id: str, *, auto_upload: bool = False, **upload_args
 ) -> VersionRecord:
-    """Close the draft: manifest, then record (the commit point).  Immutable afterwards."""
-    if auto_upload:
-        upload(ctx, draft_id, **upload_args)
+    """Close the draft: manifest, then record (the commit point).  Immutable afterwards.
+
+    Holds a shared lock on the draft's store throughout (the upload included);
+    refuses with :class:`~gitdata.errors.StoreLockedError` while gc runs there.
+    """
+    if not ctx.state.has_draft(draft_id):
+        return _commit(ctx, draft_id)  # raises: closed or unknown
+    storage = upload_args.get("storage") if auto_upload else None
+    store = ctx.store_for(storage or ctx.state.draft_storage(draft_id))
+    try:
+        with store_lock(
+            store, exclusive=False, operation="close", stale_after=ctx.settings.lock_stale
+        ) as lock:
+            if auto_upload:
+                upload(ctx, draft_id, **upload_args)
+            # From here to the record no gc may run: rewrite the lock and list the
+            # locks again (it may have looked stale if this process was paused).
+            lock.confirm()
+            return _commit(ctx, draft_id)
+    except DatasetNotFoundError as exc:
+        parents = _draft_parents(ctx, draft_id)
+        gone = getattr(exc, "dataset_id", None)
+        if gone not in parents:
+            raise
+        raise IntegrityError(
+            f"draft {draft_id} builds on version {gone}, which is no longer in {store.url}",
+            dataset_id=draft_id,
+            hint="gd gc or gd delete on another machine removed it (gc keeps only the "
+            "parents of drafts on the machine it runs on); open a new draft on a "
+            "version that exists",
+        ) from None
+
+
+def _draft_parents(ctx: Context, draft_id: str) -> list[str]:
+    """The parents a draft file names, read without loading them."""
+    header = next((h for h in ctx.state.list_draft_headers() if h.id == draft_id), None)
+    return list(header.parents) if header is not None else []
+
+
+def _commit(ctx: Context, draft_id: str) -> VersionRecord:
+    """The commit itself; the caller holds (and has just confirmed) the store lock."""
     with editing(ctx, draft_id, save=False) as draft:
         pending = [p for p, f in draft.files.items() if not f.stored]
         if pending:
@@ -99,8 +141,9 @@ def finalize(
             raise IntegrityError(
                 f"{len(missing - own)} chunk(s) this version inherits from its parents or "
                 f"sources are missing from {store.url}",
-                hint="the versions it builds on live in another store (give --storage) "
-                "or lost data there (gd verify --id ID --remote)",
+                hint="the versions it builds on live in another store (give --storage), "
+                "or gd gc / gd delete on another machine removed them, or the store lost "
+                "data (gd verify --id ID --remote)",
             )
         data = manifest.encode()
         _check_readable(data, manifest, draft_id)

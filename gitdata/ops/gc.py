@@ -1,16 +1,24 @@
 """Garbage collection of the store, by reachability from git.
 
 Kept: every version a pointer names in any commit reachable from any ref of
-the given repositories (plus their ancestors, so lineage stays whole), every
-version or object younger than the grace period, and what open drafts on
-this machine have uploaded.  Removed, records first (the reverse of the write
-order): everything else.  A store shared by several repositories must be
+the given repositories, the parents of every open draft on this machine, the
+ancestors of all those (so lineage stays whole and drafts can still close),
+every version or object younger than the grace period, and what open drafts
+on this machine have uploaded.  Removed, records first (the reverse of the
+write order): everything else.  A store shared by several repositories must be
 given all of them (``--repo``), or their versions look unreachable.
+
+gc holds the store's exclusive lock (gitdata.storage.locks, docs/format.md
+§11) from before it lists anything until after its last delete, so no writer
+on any machine is between "my chunks exist" and "my record is written" while
+gc decides what is unreachable: gc refuses while a writer runs, and writers
+refuse while gc runs.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -22,6 +30,7 @@ from gitdata.gitio.repo import GitRepo
 from gitdata.ops.context import Context
 from gitdata.ops.reader import forget_record, list_records, load_manifest
 from gitdata.storage import version_key
+from gitdata.storage.locks import StoreLock, store_lock
 
 DEFAULT_GRACE = 14 * 24 * 3600
 _SHA_KEY = re.compile(r"^objects/[0-9a-f]{2}/([0-9a-f]{64})$")
@@ -49,6 +58,7 @@ class GcReport:
     kept_recent: int = 0
     dry_run: bool = False
     aborted_uploads: int = 0
+    stale_locks: int = 0
 
 
 def _age(created: str, now: float) -> float:
@@ -61,6 +71,27 @@ def _age(created: str, now: float) -> float:
     return now - when.timestamp()
 
 
+def _draft_roots(ctx: Context) -> tuple[set[str], set[str]]:
+    """(parents, chunks) of every open draft on this machine, read from the draft
+    files themselves: a draft whose parents cannot be loaded any more still names
+    them, and what it uploaded."""
+    parents: set[str] = set()
+    chunks: set[str] = set()
+    folder = ctx.state.drafts_dir
+    if not folder.is_dir():
+        return parents, chunks
+    for path in sorted(folder.glob("*.json")):
+        try:
+            doc = json.loads(path.read_bytes())
+            parents |= {p for p in doc.get("parents") or [] if isinstance(p, str)}
+            for row in (doc.get("changed") or {}).values():
+                if isinstance(row, list) and len(row) > 4 and isinstance(row[4], str):
+                    chunks.add(row[4])
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue  # a damaged draft is reported when it is opened
+    return parents, chunks
+
+
 def collect_garbage(
     ctx: Context,
     repos: list[GitRepo],
@@ -69,15 +100,37 @@ def collect_garbage(
     dry_run: bool = False,
     reflog: bool = False,
 ) -> GcReport:
-    """Remove store content that no pointer in ``repos`` reaches (see module docstring)."""
+    """Remove store content that no pointer in ``repos`` reaches (see module docstring).
+
+    Raises :class:`~gitdata.errors.StoreLockedError` while another process
+    writes to or collects the store.  ``dry_run`` takes no lock (it deletes
+    nothing).
+    """
+    if dry_run:
+        return _collect(ctx, repos, grace_seconds, True, reflog, None)
+    with store_lock(
+        ctx.store, exclusive=True, operation="gc", stale_after=ctx.settings.lock_stale
+    ) as lock:
+        return _collect(ctx, repos, grace_seconds, False, reflog, lock)
+
+
+def _collect(
+    ctx: Context,
+    repos: list[GitRepo],
+    grace_seconds: int,
+    dry_run: bool,
+    reflog: bool,
+    lock: StoreLock | None,
+) -> GcReport:
     now = time.time()
     reachable: set[str] = set()
     for repo in repos:
         reachable |= reachable_pointer_ids(repo, reflog=reflog)
+    draft_parents, draft_chunks = _draft_roots(ctx)
     records = {r.id: r for r in list_records(ctx)}
     keep_ids = set(
         ancestors(
-            [i for i in reachable if i in records],
+            [i for i in reachable | draft_parents if i in records],
             lambda vid: list(records[vid].parents) if vid in records else [],
         )
     ) & set(records)
@@ -91,7 +144,7 @@ def collect_garbage(
         else:
             report.removed_versions.append(vid)
     report.kept_versions = len(keep_ids)
-    keep_objects: set[str] = set()
+    keep_objects: set[str] = set(draft_chunks)
     for vid in keep_ids:
         manifest = records[vid].manifest
         keep_objects.add(manifest)
@@ -99,8 +152,6 @@ def collect_garbage(
             keep_objects |= load_manifest(ctx, manifest).chunks()
         except GitDataError:
             continue  # a damaged version keeps what it can name
-    for draft in ctx.state.list_drafts():
-        keep_objects |= {f.chunk for f in draft.files.values() if f.chunk}
     doomed: list[tuple[str, int]] = []
     for key, size, modified in ctx.store.list_info("objects/"):
         m = _SHA_KEY.match(key)
@@ -111,11 +162,19 @@ def collect_garbage(
         doomed.append((key, size))
     report.removed_objects = len(doomed)
     report.freed_bytes = sum(size for _, size in doomed)
-    if not dry_run:
+    if lock is not None:
+        # Before the first delete, and whenever the lock may have looked stale to
+        # others since (this process was paused): rewrite it and list again.
+        lock.confirm()
         for vid in report.removed_versions:
+            lock.ensure_fresh()
             ctx.store.delete(version_key(vid))
             forget_record(ctx, vid)
         for key, _ in doomed:
+            lock.ensure_fresh()
             ctx.store.delete(key)
         report.aborted_uploads = ctx.store.abort_stale_uploads(grace_seconds)
+        for key in lock.stale_locks():
+            ctx.store.delete(key)
+            report.stale_locks += 1
     return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from gitdata.ops.context import Context
 from gitdata.ops.reader import forget_record, list_records, load_manifest, load_record
 from gitdata.ops.scan import hash_file, scan_folder
 from gitdata.storage import object_key, version_key
+from gitdata.storage.locks import store_lock
 
 
 @dataclass
@@ -147,10 +149,26 @@ def delete_version(
     nothing reaches them).
 
     The record goes first (the reverse of the write order), so a crash part
-    way leaves unreachable objects for gc, never a version with holes.
+    way leaves unreachable objects for gc, never a version with holes.  Like
+    gc it holds the store's exclusive lock (docs/format.md §11): a close on
+    another machine cannot reuse a chunk this removes.
     Children's data stays intact even with ``force``: their manifests are
     complete and every chunk they reach is kept.
     """
+    with store_lock(
+        ctx.store, exclusive=True, operation="delete", stale_after=ctx.settings.lock_stale
+    ) as lock:
+        return _delete(ctx, version_id, force, delete_files, repo, lock.confirm)
+
+
+def _delete(
+    ctx: Context,
+    version_id: str,
+    force: bool,
+    delete_files: bool,
+    repo: GitRepo | None,
+    confirm_lock: Callable[[], None],
+) -> DeleteReport:
     record = load_record(ctx, version_id)
     records = list_records(ctx)
     if repo is not None and not force:
@@ -164,6 +182,7 @@ def delete_version(
             hint="delete those first, or pass --force (their data stays readable)",
         )
     store = ctx.store
+    confirm_lock()
     store.delete(version_key(version_id))
     forget_record(ctx, version_id)
     if not delete_files:

@@ -2,7 +2,8 @@
 
 Same write order as close: every object first (skipping what the target
 already holds), the version record last, ancestors before children.  Safe to
-repeat and to interrupt.
+repeat and to interrupt.  A writer like close: it holds a shared lock on the
+target store (docs/format.md §11), so gc there cannot run meanwhile.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from gitdata.core.manifest import Manifest
 from gitdata.core.record import VersionRecord
 from gitdata.errors import IntegrityError, ObjectNotFoundError
 from gitdata.storage import Store, object_key, version_key
+from gitdata.storage.locks import store_lock
 
 
 @dataclass
@@ -54,6 +57,18 @@ def copy_version(src: Store, dst: Store, version_id: str, tmp_dir: Path) -> Copy
         raise ObjectNotFoundError(
             f"version {version_id} is not in {src.url}", key=version_key(version_id)
         )
+    with store_lock(dst, exclusive=False, operation="copy") as lock:
+        return _copy(src, dst, order, records, tmp_dir, lock.confirm)
+
+
+def _copy(
+    src: Store,
+    dst: Store,
+    order: list[str],
+    records: dict[str, VersionRecord],
+    tmp_dir: Path,
+    confirm_lock: Callable[[], None],
+) -> CopyReport:
     report = CopyReport()
     tmp_dir.mkdir(parents=True, exist_ok=True)
     for vid in reversed(order):  # ancestors first
@@ -81,6 +96,7 @@ def copy_version(src: Store, dst: Store, version_id: str, tmp_dir: Path) -> Copy
         if dst.put_bytes(object_key(rec.manifest), manifest_bytes):
             report.objects += 1
             report.bytes += len(manifest_bytes)
+        confirm_lock()  # no gc on dst between this check and the record
         missing = set(keys) - dst.exists_many(keys)
         if missing:
             raise IntegrityError(f"{len(missing)} chunk(s) did not arrive in {dst.url}")

@@ -35,6 +35,7 @@ from gitdata.ops.reader import (
 from gitdata.ops.scan import NotRegularError, hash_file, open_source
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel
+from gitdata.storage.locks import store_lock
 from gitdata.storage.transfer import track_scratch, untrack_scratch
 
 _SMALL_FILE = 16 * 1024 * 1024
@@ -153,8 +154,15 @@ def upload(
     target = chunk_size or ctx.settings.chunk_size
     if target <= 0:
         raise InvalidInputError("--chunk-size must be positive")
-    with editing(ctx, draft_id) as draft:
+    with editing(ctx, draft_id) as draft, contextlib.ExitStack() as held:
         store = _resolve_store(ctx, draft, storage)
+        # gc must not judge chunks unreachable while they are on their way
+        # (docs/format.md §11); inside close this reuses close's lock.
+        held.enter_context(
+            store_lock(
+                store, exclusive=False, operation="upload", stale_after=ctx.settings.lock_stale
+            )
+        )
         _forget_lost_chunks(draft, store)
         # Content any parent stores (even at a path a later parent replaced) is reused.
         known: dict[str, FileEntry | DraftFile] = {}
