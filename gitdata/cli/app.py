@@ -104,7 +104,15 @@ def _configure_logging(debug: bool) -> None:
 
     root = logging.getLogger()
     if debug:
-        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        from gitdata.errors import mask_credentials
+
+        class MaskingFormatter(logging.Formatter):
+            def format(self, record: logging.LogRecord) -> str:
+                return mask_credentials(super().format(record))
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(MaskingFormatter("%(name)s: %(message)s"))
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
     elif not root.handlers:
         root.addHandler(logging.NullHandler())
 
@@ -114,10 +122,28 @@ def _configure_warnings() -> None:
     ``gd: warning:`` line each, not Python's two-line file:line form."""
     import warnings
 
+    from gitdata.errors import mask_credentials
+
     def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-        sys.stderr.write(f"gd: warning: {message}\n")
+        sys.stderr.write(f"gd: warning: {mask_credentials(str(message))}\n")
 
     warnings.showwarning = show
+
+
+def _masked_excepthook(kind: type[BaseException], exc: BaseException, tb: Any, /) -> None:
+    """Python's traceback (--debug), with URL credentials masked in every line."""
+    import traceback
+
+    from gitdata.errors import mask_credentials
+
+    text = "".join(traceback.format_exception(kind, exc, tb))
+    sys.stderr.write(mask_credentials(text))
+
+
+def _configure_tracebacks() -> None:
+    """A --debug traceback reaches stderr through ``sys.excepthook``: mask it too
+    (a backend's exception may quote the URL it was given)."""
+    sys.excepthook = _masked_excepthook
 
 
 def debug_enabled() -> bool:
@@ -142,13 +168,17 @@ def exit_now_if_transfers_running(code: int) -> None:
 
 
 def report_error(message: str, hint: str | None = None, details: list[str] | None = None) -> None:
-    """One line on stderr (plus detail lines and a hint line), no traceback."""
+    """One line on stderr (plus detail lines and a hint line), no traceback.
+
+    URL credentials are masked in every line (``gitdata.errors.mask_credentials``)."""
+    from gitdata.errors import mask_credentials
+
     first = message.splitlines()[0] if message else "error"
-    sys.stderr.write(f"gd: error: {first}\n")
+    sys.stderr.write(f"gd: error: {mask_credentials(first)}\n")
     for line in details or []:
-        sys.stderr.write(f"  - {line}\n")
+        sys.stderr.write(f"  - {mask_credentials(line)}\n")
     if hint:
-        sys.stderr.write(f"hint: {hint}\n")
+        sys.stderr.write(f"hint: {mask_credentials(hint)}\n")
 
 
 app = typer.Typer(
@@ -188,6 +218,7 @@ def main_options(
     """gitdata: dataset version control for people who already live in git."""
     FLAGS["debug"] = debug
     _configure_logging(debug or os.environ.get("GD_DEBUG") == "1")
+    _configure_tracebacks()
     _configure_warnings()
     FLAGS["quiet"] = quiet
     if create_bucket:

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from gitdata.cli.app import FLAGS
+from gitdata.errors import mask_credentials
 
 
 def is_quiet() -> bool:
@@ -15,25 +16,38 @@ def is_quiet() -> bool:
     return FLAGS["quiet"]
 
 
+def _masked(data: Any) -> Any:
+    """``data`` with URL credentials masked in every string (dataset paths, which
+    never hold ``://``, are left exactly as they are)."""
+    if isinstance(data, str):
+        return mask_credentials(data)
+    if isinstance(data, dict):
+        return {k: _masked(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_masked(v) for v in data]
+    return data
+
+
 def emit_json(data: Any) -> None:
-    """Machine-readable output: one JSON document on stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """Machine-readable output: one JSON document on stdout (URL credentials masked)."""
+    text = json.dumps(_masked(data), indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(mask_credentials(text) + "\n")
 
 
 def say(message: str) -> None:
     """A result line on stdout."""
-    sys.stdout.write(message + "\n")
+    sys.stdout.write(mask_credentials(message) + "\n")
 
 
 def note(message: str) -> None:
     """An informational line on stderr (suppressed by -q)."""
     if not is_quiet():
-        sys.stderr.write(message + "\n")
+        sys.stderr.write(mask_credentials(message) + "\n")
 
 
 def warn(message: str) -> None:
     """A warning line on stderr (shown even with -q)."""
-    sys.stderr.write(f"gd: warning: {message}\n")
+    sys.stderr.write(f"gd: warning: {mask_credentials(message)}\n")
 
 
 def list_some(items: list[str], limit: int = 20) -> str:
@@ -64,10 +78,11 @@ def human_size(n: int) -> str:
 
 def print_table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
     """A rich table on a terminal; tab-separated lines (header first) when piped."""
+    rows = [[mask_credentials(str(c)) for c in row] for row in rows]
     if not sys.stdout.isatty():
         sys.stdout.write("\t".join(columns) + "\n")
         for row in rows:
-            sys.stdout.write("\t".join(str(c) for c in row) + "\n")
+            sys.stdout.write("\t".join(row) + "\n")
         return
     from rich.console import Console
     from rich.table import Table
@@ -76,7 +91,7 @@ def print_table(columns: list[str], rows: list[list[Any]], title: str | None = N
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(*[str(c) for c in row])
+        table.add_row(*row)
     Console(soft_wrap=True).print(table)
 
 
@@ -119,7 +134,7 @@ class RichProgress:
         )
         self._bar.start()
         _LIVE_BARS.add(self)
-        self._task = self._bar.add_task(description, total=total)
+        self._task = self._bar.add_task(mask_credentials(description), total=total)
 
     def advance(self, amount: int = 1) -> None:
         with self._lock:
