@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -87,6 +88,18 @@ class GdGroup(TyperGroup):
             report_error("interrupted")
             exit_now_if_transfers_running(130)
             raise typer.Exit(130) from None
+        except BrokenPipeError as exc:
+            if output_closed():
+                # the reader went away (gd list | head): stop quietly, as git does
+                silence_closed_output()
+                raise typer.Exit(EXIT_BROKEN_PIPE) from None
+            if debug_enabled():
+                raise
+            report_error(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "run again with --debug for a traceback, and please report it",
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
             if debug_enabled():
                 raise
@@ -95,6 +108,46 @@ class GdGroup(TyperGroup):
                 "run again with --debug for a traceback, and please report it",
             )
             raise typer.Exit(EXIT_INTERNAL) from None
+
+
+# 128 + SIGPIPE: what a shell reports for git (or cat) writing into a closed pipe.
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_gone(stream: Any) -> bool:
+    """Whether ``stream`` is a pipe or socket whose reading end has been closed."""
+    import select
+    import stat
+
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return False
+    if not hasattr(select, "poll"):  # Windows: a broken pipe there is one too
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def output_closed() -> bool:
+    """Whether stdout or stderr is a pipe whose reader has gone away."""
+    return _reader_gone(sys.stdout) or _reader_gone(sys.stderr)
+
+
+def silence_closed_output() -> None:
+    """Point stdout and stderr at /dev/null, so that what is still buffered for
+    them (and Python's flush at exit) goes nowhere instead of raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _configure_logging(debug: bool) -> None:
@@ -122,10 +175,10 @@ def _configure_warnings() -> None:
     ``gd: warning:`` line each, not Python's two-line file:line form."""
     import warnings
 
-    from gitdata.errors import mask_credentials
-
     def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-        sys.stderr.write(f"gd: warning: {mask_credentials(str(message))}\n")
+        from gitdata.cli.output import shown
+
+        sys.stderr.write(f"gd: warning: {shown(str(message))}\n")
 
     warnings.showwarning = show
 
@@ -170,15 +223,16 @@ def exit_now_if_transfers_running(code: int) -> None:
 def report_error(message: str, hint: str | None = None, details: list[str] | None = None) -> None:
     """One line on stderr (plus detail lines and a hint line), no traceback.
 
-    URL credentials are masked in every line (``gitdata.errors.mask_credentials``)."""
-    from gitdata.errors import mask_credentials
+    URL credentials are masked and control characters escaped in every line
+    (``gitdata.cli.output.shown``)."""
+    from gitdata.cli.output import shown
 
     first = message.splitlines()[0] if message else "error"
-    sys.stderr.write(f"gd: error: {mask_credentials(first)}\n")
+    sys.stderr.write(f"gd: error: {shown(first)}\n")
     for line in details or []:
-        sys.stderr.write(f"  - {mask_credentials(line)}\n")
+        sys.stderr.write(f"  - {shown(line)}\n")
     if hint:
-        sys.stderr.write(f"hint: {mask_credentials(hint)}\n")
+        sys.stderr.write(f"hint: {shown(hint)}\n")
 
 
 app = typer.Typer(
