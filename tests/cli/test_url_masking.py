@@ -57,10 +57,10 @@ def test_errors_and_redact_mask_urls():
     assert redact("GET az://c/x?sig=SIGVALUE failed") == "GET az://c/x?sig=*** failed"
 
 
-@pytest.mark.parametrize(("url", "secrets"), HOSTILE_URLS)
+@pytest.mark.parametrize(
+    ("url", "secrets"), [u for u in HOSTILE_URLS if not u[0].startswith("https:")]
+)
 def test_store_url_with_credentials_is_refused_masked(url: str, secrets: list[str]):
-    if not url.startswith(("s3:", "az:", "azure:", "gs:")):
-        pytest.skip("not a cloud scheme")
     with pytest.raises(InvalidInputError) as info:
         open_store(url)
     text = str(info.value) + (info.value.hint or "")
