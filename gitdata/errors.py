@@ -7,6 +7,7 @@ an optional hint, and the CLI exit code it maps to (see docs/cli.md).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # Exit codes, one per failure family.  docs/cli.md documents this table.
@@ -22,12 +23,65 @@ EXIT_CONFLICT = 8
 EXIT_VERIFY_FAILED = 9
 
 
+# ------------------------------------------------------------------ URL masking
+#
+# Credentials a user put into a URL never reach a message: the password of
+# ``scheme://user:password@host``, a lone ``scheme://TOKEN@host`` (but not Azure's
+# ``container@account``), and every query value (``?sv=...&sig=...``, an Azure
+# SAS) are shown as ``***``.  One function does it for every message gd shows
+# (docs/storage.md).
+
+_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*)://([^\s'\"<>`]*)")
+_MASK = "***"
+_AZURE_SCHEMES = frozenset({"az", "azure", "abfs", "abfss", "adl", "wasb", "wasbs"})
+
+
+def _mask_one(scheme: str, rest: str) -> str:
+    trail = re.search(r"[:;,.)\]]*$", rest)
+    end = rest[trail.start() :] if trail else ""
+    rest = rest[: len(rest) - len(end)]
+    query = ""
+    if "?" in rest:
+        rest, _, query = rest.partition("?")
+    # the last '@': a password may hold '@' or '/' (masking too much is the safe side)
+    head, at, tail = rest.rpartition("@")
+    if at:
+        user, colon, password = head.partition(":")
+        if colon and "/" not in user and not re.fullmatch(r"\d*(/.*)?", password):
+            rest = f"{user}:{_MASK}@{tail}"  # user:password@ (a password may hold a '/')
+        elif not colon and "/" not in head and scheme.lower() not in _AZURE_SCHEMES:
+            rest = f"{_MASK}@{tail}"  # https://TOKEN@host (Azure's container@account is kept)
+    if query:
+        fields = [f.partition("=") for f in query.split("&")]
+        rest += "?" + "&".join(f"{k}={_MASK}" if eq else (_MASK if k else k) for k, eq, _ in fields)
+    return f"{scheme}://{rest}{end}"
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the credentials of every URL in it masked (``***``).
+
+    ``s3://KEY:SECRET@bucket/x`` -> ``s3://KEY:***@bucket/x``,
+    ``az://c/p?se=2030&sig=abc`` -> ``az://c/p?se=***&sig=***``,
+    ``https://TOKEN@host/x`` -> ``https://***@host/x`` (Azure's
+    ``abfs://container@account...`` is kept).  Text without ``://``
+    is returned unchanged.
+    """
+    if "://" not in text:
+        return text
+    return _URL.sub(lambda m: _mask_one(m.group(1), m.group(2)), text)
+
+
 class GitDataError(Exception):
-    """Base class: a failure with a clear one-line message and an exit code."""
+    """Base class: a failure with a clear one-line message and an exit code.
+
+    The message and hint never carry URL credentials (:func:`mask_credentials`).
+    """
 
     exit_code: int = EXIT_INTERNAL
 
     def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        message = mask_credentials(message)
+        hint = mask_credentials(hint) if hint else hint
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -44,11 +98,12 @@ class GitDataError(Exception):
         if self.hint:
             out["hint"] = self.hint
         for key, value in self.fields.items():
-            out[key] = (
-                value
-                if isinstance(value, (str, int, float, bool, type(None), list))
-                else str(value)
-            )
+            if isinstance(value, list):
+                out[key] = [mask_credentials(v) if isinstance(v, str) else v for v in value]
+            elif isinstance(value, (int, float, bool, type(None))):
+                out[key] = value
+            else:
+                out[key] = mask_credentials(str(value))
         return out
 
 

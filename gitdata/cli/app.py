@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -87,6 +88,18 @@ class GdGroup(TyperGroup):
             report_error("interrupted")
             exit_now_if_transfers_running(130)
             raise typer.Exit(130) from None
+        except BrokenPipeError as exc:
+            if output_closed():
+                # the reader went away (gd list | head): stop quietly, as git does
+                silence_closed_output()
+                raise typer.Exit(EXIT_BROKEN_PIPE) from None
+            if debug_enabled():
+                raise
+            report_error(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "run again with --debug for a traceback, and please report it",
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
             if debug_enabled():
                 raise
@@ -97,6 +110,46 @@ class GdGroup(TyperGroup):
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
+# 128 + SIGPIPE: what a shell reports for git (or cat) writing into a closed pipe.
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_gone(stream: Any) -> bool:
+    """Whether ``stream`` is a pipe or socket whose reading end has been closed."""
+    import select
+    import stat
+
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return False
+    if not hasattr(select, "poll"):  # Windows: a broken pipe there is one too
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def output_closed() -> bool:
+    """Whether stdout or stderr is a pipe whose reader has gone away."""
+    return _reader_gone(sys.stdout) or _reader_gone(sys.stderr)
+
+
+def silence_closed_output() -> None:
+    """Point stdout and stderr at /dev/null, so that what is still buffered for
+    them (and Python's flush at exit) goes nowhere instead of raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+
+
 def _configure_logging(debug: bool) -> None:
     """Backends (gcsfs, azure) log tracebacks of retried requests; show them only
     with --debug.  Without a handler Python would print warnings to stderr."""
@@ -104,7 +157,15 @@ def _configure_logging(debug: bool) -> None:
 
     root = logging.getLogger()
     if debug:
-        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        from gitdata.errors import mask_credentials
+
+        class MaskingFormatter(logging.Formatter):
+            def format(self, record: logging.LogRecord) -> str:
+                return mask_credentials(super().format(record))
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(MaskingFormatter("%(name)s: %(message)s"))
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
     elif not root.handlers:
         root.addHandler(logging.NullHandler())
 
@@ -115,9 +176,27 @@ def _configure_warnings() -> None:
     import warnings
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-        sys.stderr.write(f"gd: warning: {message}\n")
+        from gitdata.cli.output import shown
+
+        sys.stderr.write(f"gd: warning: {shown(str(message))}\n")
 
     warnings.showwarning = show
+
+
+def _masked_excepthook(kind: type[BaseException], exc: BaseException, tb: Any, /) -> None:
+    """Python's traceback (--debug), with URL credentials masked in every line."""
+    import traceback
+
+    from gitdata.errors import mask_credentials
+
+    text = "".join(traceback.format_exception(kind, exc, tb))
+    sys.stderr.write(mask_credentials(text))
+
+
+def _configure_tracebacks() -> None:
+    """A --debug traceback reaches stderr through ``sys.excepthook``: mask it too
+    (a backend's exception may quote the URL it was given)."""
+    sys.excepthook = _masked_excepthook
 
 
 def debug_enabled() -> bool:
@@ -142,13 +221,18 @@ def exit_now_if_transfers_running(code: int) -> None:
 
 
 def report_error(message: str, hint: str | None = None, details: list[str] | None = None) -> None:
-    """One line on stderr (plus detail lines and a hint line), no traceback."""
+    """One line on stderr (plus detail lines and a hint line), no traceback.
+
+    URL credentials are masked and control characters escaped in every line
+    (``gitdata.cli.output.shown``)."""
+    from gitdata.cli.output import shown
+
     first = message.splitlines()[0] if message else "error"
-    sys.stderr.write(f"gd: error: {first}\n")
+    sys.stderr.write(f"gd: error: {shown(first)}\n")
     for line in details or []:
-        sys.stderr.write(f"  - {line}\n")
+        sys.stderr.write(f"  - {shown(line)}\n")
     if hint:
-        sys.stderr.write(f"hint: {hint}\n")
+        sys.stderr.write(f"hint: {shown(hint)}\n")
 
 
 app = typer.Typer(
@@ -188,6 +272,7 @@ def main_options(
     """gitdata: dataset version control for people who already live in git."""
     FLAGS["debug"] = debug
     _configure_logging(debug or os.environ.get("GD_DEBUG") == "1")
+    _configure_tracebacks()
     _configure_warnings()
     FLAGS["quiet"] = quiet
     if create_bucket:

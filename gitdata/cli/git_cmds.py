@@ -279,6 +279,8 @@ def merge_driver_cmd(
         )
         raise typer.Exit(1) from None
     except GitDataError as exc:
+        if exc.fields.get("merge_side"):
+            raise  # a file git named cannot be read or written: gd's one-line error
         typer.echo(f"gitdata: could not merge {path}: {exc}", err=True)
         typer.echo(
             "gitdata: left as a conflict; when the store is reachable run: gd merge --resolve",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from typing import Any
 
 from gitdata.cli.app import FLAGS
+from gitdata.errors import mask_credentials
 
 
 def is_quiet() -> bool:
@@ -15,25 +17,68 @@ def is_quiet() -> bool:
     return FLAGS["quiet"]
 
 
+# Characters a terminal acts on (C0 and C1 controls: newline, ESC for ANSI
+# sequences, ...) and the Unicode line separators and bidirectional overrides
+# that reorder what is shown.  Dataset paths never hold a backslash, so the
+# escaped form cannot be mistaken for a real name.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show on a terminal: control characters escaped
+    (``\\n``, ``\\t``, ``\\x1b``, ``\\u202e``); JSON output keeps names exact."""
+
+    def escape(m: re.Match[str]) -> str:
+        ch = m.group()
+        return _NAMED_ESCAPES.get(ch) or (
+            f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+        )
+
+    return _UNSAFE.sub(escape, text)
+
+
+def shown(text: str) -> str:
+    """What a plain-text line shows of ``text``: URL credentials masked, controls escaped."""
+    return printable(mask_credentials(text))
+
+
+def _masked(data: Any) -> Any:
+    """``data`` with URL credentials masked in every string (dataset paths, which
+    never hold ``://``, are left exactly as they are)."""
+    if isinstance(data, str):
+        return mask_credentials(data)
+    if isinstance(data, dict):
+        return {k: _masked(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_masked(v) for v in data]
+    return data
+
+
 def emit_json(data: Any) -> None:
-    """Machine-readable output: one JSON document on stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """Machine-readable output: one JSON document on stdout (URL credentials masked)."""
+    text = json.dumps(_masked(data), indent=2, ensure_ascii=False, default=str)
+    # json escapes C0 controls itself; DEL, C1 and the bidi / line-separator
+    # characters become \uXXXX too (the same string once parsed)
+    text = _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    sys.stdout.write(mask_credentials(text) + "\n")
 
 
 def say(message: str) -> None:
-    """A result line on stdout."""
-    sys.stdout.write(message + "\n")
+    """A result line on stdout (see :func:`shown`)."""
+    sys.stdout.write(shown(message) + "\n")
 
 
 def note(message: str) -> None:
     """An informational line on stderr (suppressed by -q)."""
     if not is_quiet():
-        sys.stderr.write(message + "\n")
+        sys.stderr.write(shown(message) + "\n")
 
 
 def warn(message: str) -> None:
     """A warning line on stderr (shown even with -q)."""
-    sys.stderr.write(f"gd: warning: {message}\n")
+    sys.stderr.write(f"gd: warning: {shown(message)}\n")
 
 
 def list_some(items: list[str], limit: int = 20) -> str:
@@ -63,20 +108,25 @@ def human_size(n: int) -> str:
 
 
 def print_table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
-    """A rich table on a terminal; tab-separated lines (header first) when piped."""
+    """A rich table on a terminal; tab-separated lines (header first) when piped.
+
+    Cells are shown with :func:`shown` (a tab or newline in a name cannot split a
+    line) and never read as rich markup."""
+    rows = [[shown(str(c)) for c in row] for row in rows]
     if not sys.stdout.isatty():
         sys.stdout.write("\t".join(columns) + "\n")
         for row in rows:
-            sys.stdout.write("\t".join(str(c) for c in row) + "\n")
+            sys.stdout.write("\t".join(row) + "\n")
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, show_edge=False, header_style="bold")
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(*[str(c) for c in row])
+        table.add_row(*[Text(c) for c in row])
     Console(soft_wrap=True).print(table)
 
 
@@ -119,7 +169,7 @@ class RichProgress:
         )
         self._bar.start()
         _LIVE_BARS.add(self)
-        self._task = self._bar.add_task(description, total=total)
+        self._task = self._bar.add_task(mask_credentials(description), total=total)
 
     def advance(self, amount: int = 1) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,42 @@ MANIFEST_FORMAT = 1
 METHOD_STORED = "stored"
 METHOD_DEFLATE = "deflate"
 _METHODS = (METHOD_STORED, METHOD_DEFLATE)
+
+# The largest manifest JSON gd writes or reads (docs/format.md, section 4): 2**21
+# entries of 512 bytes, about four million files at typical path lengths.  A
+# reader stops decompressing there, so a gzip bomb costs at most this much.
+MAX_MANIFEST_JSON = 512 * 2**21
+_GUNZIP_STEP = 16 * 1024 * 1024
+
+
+def _gunzip(data: bytes, limit: int, source: str) -> bytes:
+    """gzip ``data`` (one or more members, like :func:`gzip.decompress`) decoded in
+    bounded steps; :class:`FormatError` as soon as the output passes ``limit``."""
+    parts: list[bytes] = []
+    produced = 0
+    pending = data
+    try:
+        while pending:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while True:
+                part = d.decompress(pending, min(_GUNZIP_STEP, limit + 1 - produced))
+                produced += len(part)
+                if produced > limit:
+                    raise FormatError(
+                        f"manifest {source} decompresses to more than {limit} bytes "
+                        "(the manifest size limit); refusing it",
+                        file=source,
+                    )
+                parts.append(part)
+                pending = d.unconsumed_tail
+                if d.eof or not pending:
+                    break
+            if not d.eof:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            pending = d.unused_data.lstrip(b"\x00")  # members may be zero-padded
+    except zlib.error as exc:
+        raise FormatError(f"manifest {source} is not valid gzip JSON: {exc}", file=source) from None
+    return b"".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +132,22 @@ class Manifest:
             files.append(item)
         doc = {"format": MANIFEST_FORMAT, "files": files}
         raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if len(raw) > MAX_MANIFEST_JSON:
+            raise FormatError(
+                f"the file list of this version ({len(self._entries)} files) is "
+                f"{len(raw)} bytes, over the manifest limit of {MAX_MANIFEST_JSON}",
+                hint="split the dataset into several versions or datasets",
+            )
         return gzip.compress(raw, compresslevel=1, mtime=0)
 
     @classmethod
     def decode(cls, data: bytes, source: str = "manifest") -> Manifest:
-        """Parse and validate manifest bytes; raise :class:`FormatError` naming ``source``."""
+        """Parse and validate manifest bytes; raise :class:`FormatError` naming ``source``.
+
+        Decompression stops at :data:`MAX_MANIFEST_JSON` bytes (a gzip bomb is
+        refused with bounded memory)."""
         try:
-            doc = json.loads(gzip.decompress(data))
+            doc = json.loads(_gunzip(data, MAX_MANIFEST_JSON, source))
         except (OSError, EOFError, ValueError) as exc:
             raise FormatError(
                 f"manifest {source} is not valid gzip JSON: {exc}", file=source

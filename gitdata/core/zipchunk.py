@@ -239,14 +239,49 @@ class ChunkWriter:
         self._pos += len(data)
 
 
+# Deflate output is produced at most this much per step (a bomb is stopped early).
+_INFLATE_STEP = 16 * 1024 * 1024
+
+
+def _inflate(raw: bytes, size: int, sha256: str, where: str) -> bytes:
+    """Raw DEFLATE ``raw`` -> at most ``size`` bytes; more output is refused at once.
+
+    Memory stays within the declared size (plus one step): a deflate bomb
+    (``raw`` expanding to gigabytes) is refused after ``size + 1`` bytes."""
+    d = zlib.decompressobj(-15)
+    parts: list[bytes] = []
+    produced = 0
+    pending = raw
+    try:
+        while True:
+            # max_length > 0 always: produced <= size here
+            part = d.decompress(pending, min(_INFLATE_STEP, size + 1 - produced))
+            produced += len(part)
+            if produced > size:
+                raise IntegrityError(
+                    f"member {sha256[:12]} in {where} inflates to more than the "
+                    f"{size} bytes its manifest entry declares",
+                    key=where,
+                    expected=sha256,
+                )
+            parts.append(part)
+            pending = d.unconsumed_tail
+            if d.eof or not pending:
+                break
+    except zlib.error as exc:
+        raise IntegrityError(f"corrupt deflate data in {where}: {exc}", key=where) from None
+    return b"".join(parts)
+
+
 def decode_member(raw: bytes, method: str, size: int, sha256: str, where: str = "chunk") -> bytes:
-    """Turn a member's stored bytes into content, verifying size and sha256."""
+    """Turn a member's stored bytes into content, verifying size and sha256.
+
+    Deflated members are inflated in bounded steps and never past ``size``
+    (docs/format.md, section 5)."""
+    if size < 0:
+        raise FormatError(f"member {sha256[:12]} in {where} declares a negative size {size}")
     if method == METHOD_DEFLATE:
-        try:
-            d = zlib.decompressobj(-15)
-            data = d.decompress(raw) + d.flush()
-        except zlib.error as exc:
-            raise IntegrityError(f"corrupt deflate data in {where}: {exc}", key=where) from None
+        data = _inflate(raw, size, sha256, where)
     elif method == METHOD_STORED:
         data = raw
     else:

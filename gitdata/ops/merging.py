@@ -14,7 +14,12 @@ from pathlib import Path
 
 from gitdata.core.merge import OURS, THEIRS, MergeResult, resolve, undecided
 from gitdata.core.record import VersionRecord
-from gitdata.errors import HookRefusedError, InvalidInputError, MergeConflictError
+from gitdata.errors import (
+    HookRefusedError,
+    InvalidInputError,
+    LocalPathNotFoundError,
+    MergeConflictError,
+)
 from gitdata.gitio.pointer import POINTER_DIR, Pointer, decode_pointer, encode_pointer
 from gitdata.ops.context import Context
 
@@ -165,20 +170,53 @@ def merge_driver(ctx: Context, base_file: str, ours_file: str, theirs_file: str,
     """git merge driver: write the merged pointer into ``ours_file`` or raise (git then
     leaves the file conflicted for ``gd merge --resolve``)."""
 
-    def read(path: str, side: str) -> Pointer | None:
-        data = Path(path).read_bytes()
+    hint = 'git runs it as: gd merge-driver %O %A %B %P (see [merge "gitdata"] in .git/config)'
+
+    def read(path: str, side: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except FileNotFoundError:
+            raise LocalPathNotFoundError(
+                f"merge driver: the {side} file {path!r} does not exist",
+                path=path,
+                merge_side=side,
+                hint=hint,
+            ) from None
+        except OSError as exc:
+            raise InvalidInputError(
+                f"merge driver: cannot read the {side} file {path!r}: {exc.strerror or exc}",
+                path=path,
+                merge_side=side,
+                hint=hint,
+            ) from None
+
+    def parse(data: bytes, side: str) -> Pointer | None:
         return decode_pointer(data, f"{rel} ({side})") if data.strip() else None
 
-    base = read(base_file, "base")
-    ours = read(ours_file, "ours")
-    theirs = read(theirs_file, "theirs")
+    # every argument is read before any pointer is parsed or a store is asked
+    raw = [
+        read(f, side)
+        for f, side in ((base_file, "base"), (ours_file, "ours"), (theirs_file, "theirs"))
+    ]
+    base, ours, theirs = (
+        parse(d, side) for d, side in zip(raw, ("base", "ours", "theirs"), strict=True)
+    )
     if ours is None or theirs is None:
         raise HookRefusedError(
             f"{rel}: deleted on one side and changed on the other",
             hint="keep one side with git checkout --ours/--theirs, then git add",
         )
     merged = merged_pointer(ctx, base, ours, theirs)
-    Path(ours_file).write_text(encode_pointer(merged), encoding="utf-8")
+    try:
+        Path(ours_file).write_text(encode_pointer(merged), encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(
+            f"merge driver: cannot write the merged pointer to {ours_file!r}: "
+            f"{exc.strerror or exc}",
+            path=ours_file,
+            merge_side="ours",
+            hint=hint,
+        ) from None
 
 
 def resolve_conflicts(

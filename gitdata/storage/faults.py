@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gitdata.errors import mask_credentials
+
 # kinds
 NOT_FOUND = "not_found"
 MISSING_BUCKET = "missing_bucket"
@@ -271,7 +273,8 @@ def secret_values(options: dict | None) -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with known secret values and signature-like URL parameters masked."""
+    """``text`` with known secret values, signature-like parameters and URL
+    credentials (:func:`gitdata.errors.mask_credentials`) masked."""
     for value in sorted(set(secrets), key=len, reverse=True):
         text = text.replace(value, "***")
-    return _SECRET_PATTERNS.sub(lambda m: f"{m.group(1)}=***", text)
+    return mask_credentials(_SECRET_PATTERNS.sub(lambda m: f"{m.group(1)}=***", text))

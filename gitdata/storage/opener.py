@@ -10,7 +10,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from gitdata.errors import InvalidInputError, MissingDependencyError, StorageCredentialsError
+from gitdata.errors import (
+    InvalidInputError,
+    MissingDependencyError,
+    StorageCredentialsError,
+    mask_credentials,
+)
 from gitdata.storage.faults import CREDENTIALS, classify, redact, secret_values
 from gitdata.storage.fsstore import FsspecStore, credential_hint
 from gitdata.storage.transfer import DEFAULT_RETRIES
@@ -69,6 +74,14 @@ def open_store(
     if not root:
         raise InvalidInputError(f"store URL {url} names no bucket or container")
     protocol, package, extra = _REMOTE[scheme]
+    if mask_credentials(url) != url:
+        # s3fs / adlfs would take them for part of the bucket or the prefix, and the
+        # URL would end up in pointers and local state: refuse before any request.
+        raise InvalidInputError(
+            f"store URL {url} carries credentials (a password, token or query string); "
+            "gd never reads them from a URL",
+            hint=f"remove them from the URL; {credential_hint(protocol)}",
+        )
     options = backend_options(protocol, storage_options or {})
     import fsspec
 

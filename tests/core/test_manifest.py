@@ -111,3 +111,26 @@ def test_a_file_that_is_also_a_folder_is_refused():
         Manifest.decode(data)
     assert file_folder_clash(["a-x", "a/b/c", "ab"]) is None
     assert file_folder_clash(["x/y", "x/y/z/w"]) == ("x/y", "x/y/z/w")
+
+
+def test_gunzip_matches_gzip_decompress_for_several_members():
+    from gitdata.core.manifest import _gunzip
+
+    data = gzip.compress(b'{"format":1,') + b"\x00\x00" + gzip.compress(b'"files":[]}')
+    assert _gunzip(data, 100, "m") == gzip.decompress(data)
+    assert Manifest.decode(data) == Manifest()
+    with pytest.raises(FormatError, match="more than 10 bytes"):
+        _gunzip(data, 10, "m")
+    with pytest.raises(FormatError, match="not valid gzip"):
+        Manifest.decode(data[:-3])
+    with pytest.raises(FormatError, match="not valid gzip"):
+        Manifest.decode(gzip.compress(b"{}")[:-4] + b"xxxx")  # CRC / length trailer
+
+
+def test_manifest_over_the_size_limit_is_not_written(monkeypatch):
+    from gitdata.core import manifest as module
+
+    monkeypatch.setattr(module, "MAX_MANIFEST_JSON", 100)
+    entry = FileEntry("a" * 80, 1, "0" * 64, "1" * 64, 0, 1)
+    with pytest.raises(FormatError, match="over the manifest limit"):
+        Manifest([entry]).encode()

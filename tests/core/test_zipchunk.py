@@ -80,3 +80,23 @@ def test_corrupt_member_detected():
         decode_member(
             bytes(raw[info.offset : info.offset + info.length]), "stored", 5, sha(b"hello")
         )
+
+
+def test_deflate_member_stops_at_its_declared_size():
+    import hashlib
+    import zlib
+
+    from gitdata.core.zipchunk import decode_member
+    from gitdata.errors import IntegrityError
+
+    data = b"x" * 1000
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    raw = c.compress(data) + c.flush()
+    sha = hashlib.sha256(data).hexdigest()
+    assert decode_member(raw, "deflate", 1000, sha) == data
+    with pytest.raises(IntegrityError, match="more than the 999 bytes"):
+        decode_member(raw, "deflate", 999, sha)
+    with pytest.raises(IntegrityError, match="has 1000 bytes, expected 1001"):
+        decode_member(raw, "deflate", 1001, sha)
+    with pytest.raises(IntegrityError, match="expected 1000"):
+        decode_member(raw[: len(raw) // 2], "deflate", 1000, sha)  # truncated stream
