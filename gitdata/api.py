@@ -27,6 +27,7 @@ from gitdata.errors import (
     DatasetNotFoundError,
     DatasetStateError,
     InvalidInputError,
+    StoreNotFoundError,
     TargetNotEmptyError,
     UnsupportedArgumentError,
     VerificationFailedError,
@@ -385,7 +386,8 @@ class Dataset:
                 rev=rev,
                 use_current=False,
             )
-        except DatasetNotFoundError:
+        except (DatasetNotFoundError, StoreNotFoundError):
+            # a store that does not exist yet holds nothing; create makes no store either
             if auto_create and dataset_name and not dataset_id:
                 return cls.create(
                     dataset_name=dataset_name,

@@ -188,7 +188,7 @@ def decode_pointer(text: str | bytes, source: str) -> Pointer:
     tags = doc.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise bad("'tags' must be a list of strings")
-    stats = doc.get("stats") or {}
+    stats = doc.get("stats") or {}  # absent: nothing to cross-check (never canonical zeros)
     if not isinstance(stats, dict) or not all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in stats.values()
     ):
@@ -211,7 +211,7 @@ def decode_pointer(text: str | bytes, source: str) -> Pointer:
         manifest=doc["manifest"],
         store=store,
         tags=list(tags),
-        stats=canonical_stats(stats),
+        stats=canonical_stats(stats) if stats else {},
         bind={"path": bind["path"], "mode": bind["mode"]} if bind else None,
         extra={k: v for k, v in doc.items() if k not in _KNOWN},
         format=fmt,

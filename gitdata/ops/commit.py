@@ -53,7 +53,7 @@ def finalize(
                 dataset_id=draft_id,
                 hint="run gd upload first, or gd close which uploads",
             )
-        store = ctx.store_for(draft.storage)
+        store = ctx.store_for_writing(draft.storage)
         entries = [f.to_entry(p) for p, f in draft.files.items()]
         manifest = Manifest(entries)
         chunk_keys = {object_key(c) for c in manifest.chunks()}

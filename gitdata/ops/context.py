@@ -32,31 +32,50 @@ class Context:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or resolve_settings()
         self._merged: dict[tuple[str, ...], MergeResult[FileEntry]] = {}
+        self._stores: dict[str, FsspecStore] = {}
 
     @classmethod
     def for_storage(cls, storage: str | None = None) -> Context:
         """Resolve settings with an optional ``--storage`` override."""
         return cls(resolve_settings(storage=storage))
 
-    @cached_property
+    @property
     def store(self) -> FsspecStore:
-        return self._open(self.settings.storage)
+        """The configured store, to read from: it must exist (a read never creates one)."""
+        return self._open(self.settings.storage, create=False)
 
     def store_for(self, url: str | None) -> FsspecStore:
-        """The store at ``url`` (the configured one when None or equal)."""
-        if url is None or url == self.settings.storage:
-            return self.store
-        return self._open(url)
+        """The store at ``url`` (the configured one when None), to read from."""
+        return self._open(url or self.settings.storage, create=False)
 
-    def _open(self, url: str) -> FsspecStore:
-        """Open and check a store; config storage_options apply to its own cloud only."""
+    def store_for_writing(self, url: str | None = None) -> FsspecStore:
+        """The store at ``url`` (the configured one when None), to write to.
+
+        Only writing commands (close, upload, the destination of a push) call this:
+        a store that does not exist yet is initialised (folder, marker, and the
+        bucket with ``create_bucket``).
+        """
+        return self._open(url or self.settings.storage, create=True)
+
+    def _open(self, url: str, *, create: bool) -> FsspecStore:
+        """Open and check a store once; config storage_options apply to its own cloud only.
+
+        Without ``create`` a missing store raises :class:`StoreNotFoundError` and
+        nothing is written.
+        """
+        hit = self._stores.get(url)
+        if hit is not None:
+            return hit  # checked (and, if new, initialised) already
         from gitdata.storage import open_store
         from gitdata.storage.opener import store_protocol
 
         same_cloud = store_protocol(url) == store_protocol(self.settings.storage)
         options = self.settings.storage_options if same_cloud else None
         store = open_store(url, options or None, retries=self.settings.retries)
-        store.ensure_initialized(create_bucket=self.settings.create_bucket)
+        store.ensure_initialized(
+            create=create, create_bucket=create and self.settings.create_bucket
+        )
+        self._stores[url] = store
         return store
 
     @cached_property
@@ -97,7 +116,13 @@ class Context:
 
     def taken_versions(self, project: str, name: str) -> list[str]:
         """Version strings ``project/name`` already uses: closed here or open as drafts."""
-        taken = [r.version for r in self.records() if r.project == project and r.name == name]
+        from gitdata.errors import StoreNotFoundError
+
+        try:
+            records = self.records()
+        except StoreNotFoundError:
+            records = []  # a new store: the first close or upload creates it
+        taken = [r.version for r in records if r.project == project and r.name == name]
         taken += [
             d.version
             for d in self.state.list_draft_headers()
