@@ -144,7 +144,7 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
             )
         elif state != "deleted":
             row.suggested_bind = suggestion(p, bindings)
-        if remote and state != "deleted" and not row.draft_open:
+        if remote and state != "deleted" and not ctx.state.has_draft(p.id):
             try:
                 check_pointer(ctx, p, rel)
                 row.in_store = True

@@ -184,3 +184,11 @@ def test_pre_commit_refuses_pointer_naming_another_dataset(repo: Path, two):
     git(repo, "add", ".gitdata")
     r = git(repo, "commit", "-qm", "copied pointer", check=False)
     assert r.returncode != 0 and "'project/name'" in r.stderr and "tigers.yaml" in r.stderr
+
+
+def test_status_cross_checks_a_closed_pointer_while_a_draft_of_it_is_open(repo: Path, two):
+    cats, dogs = two
+    Dataset.create(dataset_project="vision", dataset_name="cats", parent_datasets=[cats.id])
+    edit_pointer(repo, cats.record.manifest, dogs.record.manifest)
+    r = gd(repo, "status", "--remote", "--check")
+    assert r.returncode == 10 and "'manifest'" in r.stderr
