@@ -393,6 +393,7 @@ class Dataset:
                     dataset_name=dataset_name,
                     dataset_project=dataset_project,
                     dataset_tags=dataset_tags,
+                    output_uri=storage,  # the store that was searched, not the default
                 )
             raise
         if (only_completed or only_published) and found.record is None:

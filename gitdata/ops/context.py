@@ -61,8 +61,10 @@ class Context:
         """Open and check a store once; config storage_options apply to its own cloud only.
 
         Without ``create`` a missing store raises :class:`StoreNotFoundError` and
-        nothing is written.
+        nothing is written (the default embedded store, not made yet, reads as empty).
         """
+        from gitdata.errors import StoreNotFoundError
+
         hit = self._stores.get(url)
         if hit is not None:
             return hit  # checked (and, if new, initialised) already
@@ -72,9 +74,16 @@ class Context:
         same_cloud = store_protocol(url) == store_protocol(self.settings.storage)
         options = self.settings.storage_options if same_cloud else None
         store = open_store(url, options or None, retries=self.settings.retries)
-        store.ensure_initialized(
-            create=create, create_bucket=create and self.settings.create_bucket
-        )
+        try:
+            store.ensure_initialized(
+                create=create, create_bucket=create and self.settings.create_bucket
+            )
+        except StoreNotFoundError:
+            if not _is_default_store(url):
+                raise
+            # gd's own embedded store, before anything was closed on this machine: it
+            # reads as empty (nothing is created); not remembered, so a write initialises it
+            return store
         self._stores[url] = store
         return store
 
@@ -116,13 +125,10 @@ class Context:
 
     def taken_versions(self, project: str, name: str) -> list[str]:
         """Version strings ``project/name`` already uses: closed here or open as drafts."""
-        from gitdata.errors import StoreNotFoundError
-
-        try:
-            records = self.records()
-        except StoreNotFoundError:
-            records = []  # a new store: the first close or upload creates it
-        taken = [r.version for r in records if r.project == project and r.name == name]
+        # only drafting (create, squash) numbers versions: a writing command, so the
+        # store it will close into may be initialised here (and --create-bucket honoured)
+        self.store_for_writing()
+        taken = [r.version for r in self.records() if r.project == project and r.name == name]
         taken += [
             d.version
             for d in self.state.list_draft_headers()
@@ -175,3 +181,14 @@ class Context:
         ident = store_identity(self.settings.storage)
         key = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
         return self.settings.cache_dir / "records" / key
+
+
+def _is_default_store(url: str) -> bool:
+    """Whether ``url`` is the embedded default store of this machine."""
+    import os
+
+    from gitdata.config import default_store_path
+
+    if "://" in url:
+        return False
+    return os.path.abspath(os.path.expanduser(url)) == os.path.abspath(default_store_path())

@@ -72,7 +72,7 @@ def test_api_read_raises_store_not_found(tmp_path: Path):
 def test_writing_commands_still_create_the_store(tmp_path: Path):
     store = tmp_path / "new-store"
     ds = Dataset.create(dataset_project="p", dataset_name="n", output_uri=str(store))
-    assert not store.exists()  # a draft lives on this machine only
+    assert (store / "gitdata-store.yaml").is_file()  # create is a writing command
     ds.sync_folder(make_tree(tmp_path / "src", {"a": "1"}))
     ds.finalize(auto_upload=True)
     assert (store / "gitdata-store.yaml").is_file()
@@ -86,7 +86,17 @@ def test_writing_commands_still_create_the_store(tmp_path: Path):
 def test_get_auto_create_on_a_new_store(tmp_path: Path):
     store = tmp_path / "fresh"
     ds = Dataset.get(dataset_project="p", dataset_name="n", auto_create=True, storage=str(store))
-    assert ds.name == "n" and not store.exists()
+    assert ds.name == "n" and (store / "gitdata-store.yaml").is_file()
+    assert ds._ctx.settings.storage == str(store)  # drafted for the store searched
+
+
+def test_the_default_store_not_made_yet_reads_as_empty(tmp_path: Path):
+    default = Path(os.environ["XDG_DATA_HOME"]) / "gitdata" / "store"
+    r = run_gd("search", "--json", env=env(), cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+    r = run_gd("get", "--id", ID, env=env(), cwd=tmp_path)
+    assert r.returncode == 3 and "not found" in r.stderr
+    assert not default.exists()
 
 
 def test_one_shot_sync_into_a_new_store(tmp_path: Path):
