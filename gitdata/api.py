@@ -27,6 +27,7 @@ from gitdata.errors import (
     DatasetNotFoundError,
     DatasetStateError,
     InvalidInputError,
+    StoreNotFoundError,
     TargetNotEmptyError,
     UnsupportedArgumentError,
     VerificationFailedError,
@@ -385,12 +386,14 @@ class Dataset:
                 rev=rev,
                 use_current=False,
             )
-        except DatasetNotFoundError:
+        except (DatasetNotFoundError, StoreNotFoundError):
+            # a store that does not exist yet holds nothing; create makes no store either
             if auto_create and dataset_name and not dataset_id:
                 return cls.create(
                     dataset_name=dataset_name,
                     dataset_project=dataset_project,
                     dataset_tags=dataset_tags,
+                    output_uri=storage,  # the store that was searched, not the default
                 )
             raise
         if (only_completed or only_published) and found.record is None:

@@ -237,6 +237,13 @@ class BucketNotFoundError(NotFoundError):
     """The bucket or container a store URL names does not exist; ``bucket`` names it."""
 
 
+class StoreNotFoundError(NotFoundError):
+    """A command that only reads named a store that does not exist; ``store`` names it.
+
+    Reads never create a store (docs/format.md section 1): only writing commands do.
+    """
+
+
 class MissingDependencyError(GitDataError, ImportError):
     """An optional package (e.g. a cloud fsspec backend) is not installed."""
 

@@ -236,7 +236,7 @@ class Workspace:
 
         vid = dataset_id or self.current_id()
         src = self._ctx.store_for(src_url or self._ctx.state.home_of(vid))
-        dst = self._ctx.store_for(dst_url)
+        dst = self._ctx.store_for_writing(dst_url)
         report = copy_version(src, dst, vid, self._ctx.settings.cache_dir / "tmp")
         return vid, src.url, dst.url, report
 

@@ -96,7 +96,8 @@ def status(
     check: bool = typer.Option(
         False,
         "--check",
-        help="Exit 10 if a pointer is malformed or (with --remote) not in the store.",
+        help="Exit 10 if a pointer is malformed or (with --remote) not in the store or "
+        "not matching the store's record.",
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -106,9 +107,12 @@ def status(
 
     ws = Workspace()
     rows = ws.status(remote=remote)
-    problems = [f"{r.path}: {r.error}" for r in rows if r.state == "malformed"]
+    # malformed pointers, and with --remote: mismatches with the store's record/manifest
+    problems = [f"{r.path}: {r.error}" for r in rows if r.error]
     problems += [
-        f"{r.path}: version {r.id} is not in the store" for r in rows if r.in_store is False
+        f"{r.path}: version {r.id} is not in the store"
+        for r in rows
+        if r.in_store is False and not r.error
     ]
     if json_out:
         emit_json([r.__dict__ for r in rows])

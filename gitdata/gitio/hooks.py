@@ -1,9 +1,13 @@
 """Installing git hook shims without ever clobbering a user's own hooks.
 
-Each shim is a small ``sh`` script that first runs the user's previous hook
-(moved aside to ``<name>.pre-gitdata``), then ``gd hook <name>``.  Uninstalling
-removes the shim and puts the user's hook back.  pre-push receives the pushed
-refs on stdin, so the shim buffers stdin and hands it to both.
+Each shim is a small ``sh`` script that first runs the user's previous hook,
+then ``gd hook <name>``.  The user's hook is moved, unchanged, to
+``<hooks dir>/pre-gitdata/<name>``: it keeps its own file name, so hooks that
+dispatch on ``basename "$0"`` (husky v4, hook multiplexers) still see
+``pre-commit``.  Uninstalling removes the shim and moves the user's hook back.
+Hooks chained by an older gd (``<name>.pre-gitdata`` beside the shim) are moved
+to the folder on install and restored from either place on uninstall.  pre-push
+receives the pushed refs on stdin, so the shim buffers stdin and hands it to both.
 
 When gd is not on PATH (the environment is not active), the shims still decide
 in plain sh: pre-commit refuses only commits that stage pointer files, pre-push
@@ -22,7 +26,8 @@ from gitdata.gitio.pointer import POINTER_DIR
 
 HOOK_NAMES = ("pre-commit", "pre-push", "post-checkout", "post-merge")
 MARKER = "# gitdata hook shim"
-CHAINED_SUFFIX = ".pre-gitdata"
+CHAINED_DIR = "pre-gitdata"  # <hooks dir>/pre-gitdata/<name>: the user's own hook
+LEGACY_SUFFIX = ".pre-gitdata"  # <hooks dir>/<name>.pre-gitdata: the layout before
 _STDIN_HOOKS = ("pre-push",)
 
 
@@ -107,20 +112,20 @@ def shim_text(name: str) -> str:
     lines = [
         "#!/bin/sh",
         f"{MARKER} ({name}); installed by `gd install-hooks`, removed by `gd install-hooks --uninstall`.",
-        f"# A hook you had before lives on as {name}{CHAINED_SUFFIX} and runs first.",
-        'hook_dir=$(dirname "$0")',
+        f"# A hook you had before lives on as {CHAINED_DIR}/{name} (same file name) and runs first.",
+        f'user_hook="$(dirname "$0")/{CHAINED_DIR}/{name}"',
     ]
     if name in _STDIN_HOOKS:
         lines += [
             "input=$(cat)",
-            f'if [ -x "$hook_dir/{name}{CHAINED_SUFFIX}" ]; then',
-            f'  printf "%s\\n" "$input" | "$hook_dir/{name}{CHAINED_SUFFIX}" "$@" || exit $?',
+            'if [ -x "$user_hook" ]; then',
+            '  printf "%s\\n" "$input" | "$user_hook" "$@" || exit $?',
             "fi",
         ]
     else:
         lines += [
-            f'if [ -x "$hook_dir/{name}{CHAINED_SUFFIX}" ]; then',
-            f'  "$hook_dir/{name}{CHAINED_SUFFIX}" "$@" || exit $?',
+            'if [ -x "$user_hook" ]; then',
+            '  "$user_hook" "$@" || exit $?',
             "fi",
         ]
     lines += [
@@ -154,54 +159,95 @@ def _write_executable(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def chained_path(folder: Path, name: str) -> Path:
+    """Where the user's own hook ``name`` lives while our shim is installed."""
+    return folder / CHAINED_DIR / name
+
+
+def _move_aside(src: Path, folder: Path, name: str) -> None:
+    """Move a user's hook (or an old-layout chained one) to ``pre-gitdata/<name>``."""
+    dest = chained_path(folder, name)
+    if dest.exists() or dest.is_symlink():
+        raise FileExistsError(f"both {src} and {dest} exist; move one of them away and run again")
+    dest.parent.mkdir(exist_ok=True)
+    if src.is_symlink() and not os.path.isabs(target := os.readlink(src)):
+        # a relative link one folder deeper needs one more "..", undone on restore
+        os.symlink(f"../{target}", dest)
+        src.unlink()
+        return
+    os.rename(src, dest)  # same folder tree: content, mode and times are kept
+
+
+def _restore(saved: Path, path: Path) -> None:
+    """Put a chained hook back as ``path``, exactly as it was before install."""
+    if saved.parent.name == CHAINED_DIR and saved.is_symlink():
+        target = os.readlink(saved)
+        if target.startswith("../"):
+            os.symlink(target[3:], path)
+            saved.unlink()
+            return
+    os.rename(saved, path)
+
+
 def install_hooks(repo, names: tuple[str, ...] = HOOK_NAMES) -> list[HookChange]:
-    """Install shims; a user's existing hook is kept and chained, never overwritten."""
+    """Install shims; a user's existing hook is kept and chained, never overwritten.
+
+    The user's hook moves to ``pre-gitdata/<name>``; one chained by an older gd as
+    ``<name>.pre-gitdata`` is moved there too (reported as ``updated``).
+    """
     folder = hooks_dir(repo)
     folder.mkdir(parents=True, exist_ok=True)
     changes = []
     for name in names:
         path = folder / name
+        legacy = folder / f"{name}{LEGACY_SUFFIX}"
         text = shim_text(name)
         if path.exists() and not _is_ours(path):
-            chained = folder / f"{name}{CHAINED_SUFFIX}"
-            if chained.exists():
+            if legacy.exists():
                 raise FileExistsError(
-                    f"both {path} and {chained} exist; move one of them away and run again"
+                    f"both {path} and {legacy} exist; move one of them away and run again"
                 )
-            os.rename(path, chained)
+            _move_aside(path, folder, name)
             _write_executable(path, text)
             changes.append(HookChange(name, "chained", path))
-        elif path.exists():
-            if path.read_text(encoding="utf-8") == text:
+            continue
+        migrated = False
+        if legacy.exists() or legacy.is_symlink():
+            _move_aside(legacy, folder, name)
+            migrated = True
+        if path.exists():
+            if path.read_text(encoding="utf-8") == text and not migrated:
                 changes.append(HookChange(name, "unchanged", path))
             else:
                 _write_executable(path, text)
                 changes.append(HookChange(name, "updated", path))
         else:
             _write_executable(path, text)
-            changes.append(HookChange(name, "installed", path))
+            changes.append(HookChange(name, "chained" if migrated else "installed", path))
     return changes
 
 
 def uninstall_hooks(repo, names: tuple[str, ...] = HOOK_NAMES) -> list[HookChange]:
-    """Remove our shims and restore any hook they chained to."""
+    """Remove our shims and restore, byte for byte, any hook they chained to."""
     folder = hooks_dir(repo)
     changes = []
     for name in names:
         path = folder / name
-        chained = folder / f"{name}{CHAINED_SUFFIX}"
+        chained = chained_path(folder, name)
+        legacy = folder / f"{name}{LEGACY_SUFFIX}"
+        saved = next((p for p in (chained, legacy) if p.exists() or p.is_symlink()), None)
         if path.exists() and _is_ours(path):
             path.unlink()
-            if chained.exists():
-                os.rename(chained, path)
+            if saved is not None:
+                _restore(saved, path)
                 changes.append(HookChange(name, "restored", path))
             else:
                 changes.append(HookChange(name, "removed", path))
+        elif saved is not None and not (path.exists() or path.is_symlink()):
+            _restore(saved, path)
+            changes.append(HookChange(name, "restored", path))
         else:
-            with contextlib.suppress(FileNotFoundError):
-                if chained.exists() and not path.exists():
-                    os.rename(chained, path)
-                    changes.append(HookChange(name, "restored", path))
-                    continue
             changes.append(HookChange(name, "unchanged", path))
+    with contextlib.suppress(OSError):
+        (folder / CHAINED_DIR).rmdir()  # only when empty: nothing of the user's is lost
     return changes

@@ -76,6 +76,25 @@ def _safe_relative(path: str) -> bool:
     )
 
 
+# folders a bound dataset can never be: git's own and gd's pointers (any depth, any case,
+# trailing dots/spaces ignored as Windows does)
+_RESERVED_FOLDERS = (".git", ".gitdata")
+
+
+def safe_bind_path(path: object) -> bool:
+    """Whether ``path`` is a folder strictly inside the work tree that a dataset may be
+    bound to: relative, '/'-separated, no ``.``/``..``/empty parts, no control
+    characters or drive letter, and no part naming ``.git`` or ``.gitdata``."""
+    if not isinstance(path, str) or not _safe_relative(path):
+        return False
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return False
+    parts = path.split("/")
+    if len(parts[0]) >= 2 and parts[0][1] == ":" and parts[0][0].isalpha():
+        return False  # C:foo: a drive-relative path on Windows
+    return all(part.rstrip(". ").lower() not in _RESERVED_FOLDERS for part in parts)
+
+
 def pointer_from_record(
     record: VersionRecord,
     *,
@@ -169,19 +188,20 @@ def decode_pointer(text: str | bytes, source: str) -> Pointer:
     tags = doc.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise bad("'tags' must be a list of strings")
-    stats = doc.get("stats") or {}
+    stats = doc.get("stats") or {}  # absent: nothing to cross-check (never canonical zeros)
     if not isinstance(stats, dict) or not all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in stats.values()
     ):
         raise bad("'stats' must map names to non-negative counts")
     bind = doc.get("bind")
-    if bind is not None and (
-        not isinstance(bind, dict)
-        or bind.get("mode") not in BIND_MODES
-        or not isinstance(bind.get("path"), str)
-        or not _safe_relative(bind["path"])
-    ):
-        raise bad("'bind' must be {path: <folder inside the repository>, mode: link|copy}")
+    if bind is not None:
+        if not isinstance(bind, dict) or bind.get("mode") not in BIND_MODES:
+            raise bad("'bind' must be {path: <folder inside the repository>, mode: link|copy}")
+        if not safe_bind_path(bind.get("path")):
+            raise bad(
+                f"'bind.path' {bind.get('path')!r} must be a folder inside the work tree,"
+                " outside .git and .gitdata"
+            )
     return Pointer(
         project=doc["project"],
         name=doc["name"],
@@ -191,7 +211,7 @@ def decode_pointer(text: str | bytes, source: str) -> Pointer:
         manifest=doc["manifest"],
         store=store,
         tags=list(tags),
-        stats=canonical_stats(stats),
+        stats=canonical_stats(stats) if stats else {},
         bind={"path": bind["path"], "mode": bind["mode"]} if bind else None,
         extra={k: v for k, v in doc.items() if k not in _KNOWN},
         format=fmt,

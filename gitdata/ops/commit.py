@@ -74,7 +74,7 @@ def finalize(
     if not ctx.state.has_draft(draft_id):
         return _commit(ctx, draft_id)  # raises: closed or unknown
     storage = upload_args.get("storage") if auto_upload else None
-    store = ctx.store_for(storage or ctx.state.draft_storage(draft_id))
+    store = ctx.store_for_writing(storage or ctx.state.draft_storage(draft_id))
     try:
         with store_lock(
             store, exclusive=False, operation="close", stale_after=ctx.settings.lock_stale
@@ -115,7 +115,7 @@ def _commit(ctx: Context, draft_id: str) -> VersionRecord:
                 dataset_id=draft_id,
                 hint="run gd upload first, or gd close which uploads",
             )
-        store = ctx.store_for(draft.storage)
+        store = ctx.store_for_writing(draft.storage)
         clash = file_folder_clash(draft.files)
         if clash is not None:
             raise InvalidInputError(

@@ -32,31 +32,59 @@ class Context:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or resolve_settings()
         self._merged: dict[tuple[str, ...], MergeResult[FileEntry]] = {}
+        self._stores: dict[str, FsspecStore] = {}
 
     @classmethod
     def for_storage(cls, storage: str | None = None) -> Context:
         """Resolve settings with an optional ``--storage`` override."""
         return cls(resolve_settings(storage=storage))
 
-    @cached_property
+    @property
     def store(self) -> FsspecStore:
-        return self._open(self.settings.storage)
+        """The configured store, to read from: it must exist (a read never creates one)."""
+        return self._open(self.settings.storage, create=False)
 
     def store_for(self, url: str | None) -> FsspecStore:
-        """The store at ``url`` (the configured one when None or equal)."""
-        if url is None or url == self.settings.storage:
-            return self.store
-        return self._open(url)
+        """The store at ``url`` (the configured one when None), to read from."""
+        return self._open(url or self.settings.storage, create=False)
 
-    def _open(self, url: str) -> FsspecStore:
-        """Open and check a store; config storage_options apply to its own cloud only."""
+    def store_for_writing(self, url: str | None = None) -> FsspecStore:
+        """The store at ``url`` (the configured one when None), to write to.
+
+        Only writing commands (close, upload, the destination of a push) call this:
+        a store that does not exist yet is initialised (folder, marker, and the
+        bucket with ``create_bucket``).
+        """
+        return self._open(url or self.settings.storage, create=True)
+
+    def _open(self, url: str, *, create: bool) -> FsspecStore:
+        """Open and check a store once; config storage_options apply to its own cloud only.
+
+        Without ``create`` a missing store raises :class:`StoreNotFoundError` and
+        nothing is written (the default embedded store, not made yet, reads as empty).
+        """
+        from gitdata.errors import StoreNotFoundError
+
+        hit = self._stores.get(url)
+        if hit is not None:
+            return hit  # checked (and, if new, initialised) already
         from gitdata.storage import open_store
         from gitdata.storage.opener import store_protocol
 
         same_cloud = store_protocol(url) == store_protocol(self.settings.storage)
         options = self.settings.storage_options if same_cloud else None
         store = open_store(url, options or None, retries=self.settings.retries)
-        store.ensure_initialized(create_bucket=self.settings.create_bucket)
+        try:
+            store.ensure_initialized(
+                create=create, create_bucket=create and self.settings.create_bucket
+            )
+        except StoreNotFoundError:
+            if not _is_default_store(url):
+                raise
+            # gd's own embedded store, before anything was closed on this machine: it
+            # reads as empty (nothing is created); not remembered, so a write initialises it
+            return store
+        self._stores[url] = store
         return store
 
     @cached_property
@@ -97,6 +125,9 @@ class Context:
 
     def taken_versions(self, project: str, name: str) -> list[str]:
         """Version strings ``project/name`` already uses: closed here or open as drafts."""
+        # only drafting (create, squash) numbers versions: a writing command, so the
+        # store it will close into may be initialised here (and --create-bucket honoured)
+        self.store_for_writing()
         taken = [r.version for r in self.records() if r.project == project and r.name == name]
         taken += [
             d.version
@@ -150,3 +181,14 @@ class Context:
         ident = store_identity(self.settings.storage)
         key = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
         return self.settings.cache_dir / "records" / key
+
+
+def _is_default_store(url: str) -> bool:
+    """Whether ``url`` is the embedded default store of this machine."""
+    import os
+
+    from gitdata.config import default_store_path
+
+    if "://" in url:
+        return False
+    return os.path.abspath(os.path.expanduser(url)) == os.path.abspath(default_store_path())

@@ -9,18 +9,22 @@ from pathlib import Path
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.config import REPO_CONFIG
 from gitdata.errors import (
+    DatasetNotFoundError,
     FormatError,
     GitDataError,
     HookRefusedError,
+    IntegrityError,
     NotARepositoryError,
     StorageUnavailableError,
+    StoreNotFoundError,
 )
 from gitdata.gitio.history import pointers_in_commits, staged_pointer_changes
 from gitdata.gitio.hooks import HookChange, install_hooks
-from gitdata.gitio.pointer import POINTER_DIR, decode_pointer, pointer_relpath
+from gitdata.gitio.pointer import POINTER_DIR, Pointer, decode_pointer, pointer_relpath
 from gitdata.gitio.remote import remote_is_on_this_machine
 from gitdata.gitio.repo import GitRepo, find_repo
 from gitdata.ops.context import Context
+from gitdata.ops.resolve import check_pointer, check_pointer_path
 from gitdata.storage import version_key
 
 ATTRIBUTES_LINE = f"{POINTER_DIR}/**/*.yaml merge=gitdata diff=gitdata -text"
@@ -88,6 +92,7 @@ class PointerStatus:
     version: str | None = None
     draft_open: bool = False
     in_store: bool | None = None  # None unless --remote
+    # malformed: why; with --remote also a pointer/record/manifest mismatch or a missing store
     bound: str | None = None  # folder bound to this dataset in this clone, if any
     bound_state: str | None = None  # current, stale, missing, no pointer
     suggested_bind: str | None = None  # folder a committed `bind` key suggests (not acted on)
@@ -139,8 +144,18 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
             )
         elif state != "deleted":
             row.suggested_bind = suggestion(p, bindings)
-        if remote and state != "deleted":
-            row.in_store = ctx.store.exists(version_key(p.id))
+        if remote and state != "deleted" and not ctx.state.has_draft(p.id):
+            try:
+                check_pointer(ctx, p, rel)
+                row.in_store = True
+            except DatasetNotFoundError:
+                row.in_store = False
+            except StoreNotFoundError as exc:
+                row.in_store, row.error = False, str(exc)
+            except IntegrityError as exc:
+                row.in_store, row.error = True, str(exc)
+        elif remote and state != "deleted":
+            row.in_store = _in_store(ctx, p.id)
         rows.append(row)
     for binding in sorted(bindings.values(), key=lambda b: b.key):
         # Bound here, but neither HEAD nor the working tree has the dataset's pointer.
@@ -160,19 +175,21 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
 def check_staged_pointers(
     ctx: Context, *, offline_ok: bool = True, cwd: Path | None = None
 ) -> list[str]:
-    """pre-commit: problems with staged pointers (malformed, draft, not in the store).
+    """pre-commit: problems with staged pointers (malformed, draft, not in the store, or
+    not matching the store's record and manifest: see :func:`check_pointer`).
 
     Returns warnings; raises :class:`HookRefusedError` listing every problem.
     """
     repo = require_repo(cwd)
     problems: list[str] = []
     warnings: list[str] = []
-    checks: list[tuple[str, str]] = []
+    checks: list[tuple[str, Pointer]] = []
     for rel, data in sorted(staged_pointer_changes(repo).items()):
         if data is None:
             continue
         try:
             p = decode_pointer(data, rel)
+            check_pointer_path(p, rel)
         except GitDataError as exc:
             problems.append(str(exc))
             continue
@@ -181,12 +198,18 @@ def check_staged_pointers(
                 f"{rel} points at {p.id}, which is still a draft (run gd close --id {p.id})"
             )
             continue
-        checks.append((rel, p.id))
+        checks.append((rel, p))
     if checks:
         try:
-            for rel, vid in checks:
-                if not ctx.store.exists(version_key(vid)):
-                    problems.append(f"{rel}: version {vid} is not in the store {ctx.store.url}")
+            for rel, p in checks:
+                try:
+                    check_pointer(ctx, p, rel)
+                except DatasetNotFoundError:
+                    problems.append(f"{rel}: version {p.id} is not in the store {ctx.store.url}")
+                except IntegrityError as exc:
+                    problems.append(str(exc))
+        except StoreNotFoundError as exc:
+            problems.append(f"cannot check staged pointers: {exc}")
         except StorageUnavailableError as exc:
             if not offline_ok:
                 problems.append(f"cannot reach the store to check staged pointers: {exc}")
@@ -213,8 +236,24 @@ def _upload_from_local(ctx: Context, version_id: str) -> bool:
     local = open_store(local_path)
     if not local.exists(version_key(version_id)):
         return False
-    copy_version(local, ctx.store, version_id, ctx.settings.cache_dir / "tmp")
+    copy_version(local, ctx.store_for_writing(), version_id, ctx.settings.cache_dir / "tmp")
     return True
+
+
+def _in_store(ctx: Context, version_id: str) -> bool:
+    """Whether the configured store holds the version (a store not made yet holds none)."""
+    try:
+        return ctx.store.exists(version_key(version_id))
+    except StoreNotFoundError:
+        return False
+
+
+def _store_label(ctx: Context) -> str:
+    """The configured store's URL as messages show it, whether or not it exists yet."""
+    try:
+        return ctx.store.url
+    except StoreNotFoundError as exc:
+        return str(exc.fields.get("store", ctx.settings.storage))
 
 
 def store_is_local(url: str) -> bool:
@@ -286,7 +325,7 @@ def check_push(
                     f"from {remote_url} can reach"
                 )
                 continue
-            if not ctx.store.exists(version_key(p.id)):
+            if not _in_store(ctx, p.id):
                 if _upload_from_local(ctx, p.id):
                     if notes is not None:
                         notes.append(
@@ -295,7 +334,7 @@ def check_push(
                     continue
                 problems.append(
                     f"{p.project}/{p.name} {p.version} (id {p.id}) in commit {commit[:12]} "
-                    f"is not in the store {ctx.store.url}"
+                    f"is not in the store {_store_label(ctx)}"
                 )
     if problems:
         hint = "close/upload those versions to the shared store, then push again"

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitdata.core.record import VersionRecord
-from gitdata.errors import DatasetNotFoundError, InvalidInputError
+from gitdata.errors import DatasetNotFoundError, IntegrityError, InvalidInputError
 from gitdata.gitio.pointer import Pointer, pointer_from_record, pointer_relpath
 from gitdata.gitio.repo import find_repo
 from gitdata.ops.context import Context
-from gitdata.ops.reader import find_latest, list_records, load_record
+from gitdata.ops.reader import find_latest, list_records, load_manifest, load_record
 from gitdata.ops.state import Draft
 
 
@@ -58,8 +58,16 @@ def resolve(
         if project and name and not tags:
             pointer = read_repo_pointer(project, name, rev=rev, cwd=cwd)
             if pointer is not None and (version is None or version == pointer.version):
-                where = f"pointer {pointer_relpath(project, name)}" + (f" at {rev}" if rev else "")
-                return by_id(ctx, pointer.id, how=where)
+                rel = pointer_relpath(project, name)
+                found = by_id(ctx, pointer.id, how=f"pointer {rel}" + (f" at {rev}" if rev else ""))
+                source = f"{rel}@{rev}" if rev else rel
+                if found.record is not None:
+                    check_pointer(ctx, pointer, rel, source, found.record)
+                else:
+                    assert found.draft is not None
+                    check_pointer_path(pointer, rel, source)
+                    _check_names(pointer, found.draft.project, found.draft.name, source, "draft")
+                return found
         if rev:
             raise DatasetNotFoundError(
                 f"no pointer for {project}/{name} at revision {rev}", project=project, name=name
@@ -79,6 +87,86 @@ def resolve(
     if not use_current:
         raise _nothing_given()
     return by_id(ctx, current_id(ctx), how="last used")
+
+
+_CROSS_CHECK_HINT = (
+    "the pointer was edited by hand or the store's record was replaced: restore the "
+    "pointer from git (git log -p FILE), or check the store (gd verify --remote)"
+)
+
+
+def _mismatch(source: str, field: str, message: str) -> IntegrityError:
+    return IntegrityError(
+        f"pointer {source}: '{field}' {message}", file=source, field=field, hint=_CROSS_CHECK_HINT
+    )
+
+
+def check_pointer_path(pointer: Pointer, path: str, source: str | None = None) -> None:
+    """The pointer's ``project``/``name`` must be the ones its file path ``path`` names."""
+    if pointer_relpath(pointer.project, pointer.name) != path:
+        raise _mismatch(
+            source or path,
+            "project/name",
+            f"is {pointer.project}/{pointer.name}, but the file is {path}",
+        )
+
+
+def _check_names(pointer: Pointer, project: str, name: str, source: str, what: str) -> None:
+    if (project, name) != (pointer.project, pointer.name):
+        raise _mismatch(
+            source,
+            "id",
+            f"{pointer.id} is {what} {project}/{name}, not {pointer.project}/{pointer.name}",
+        )
+
+
+def check_pointer(
+    ctx: Context,
+    pointer: Pointer,
+    path: str,
+    source: str | None = None,
+    record: VersionRecord | None = None,
+) -> VersionRecord:
+    """Cross-check a pointer against the version record its id names and that record's
+    manifest (docs/format.md section 9); return the record.
+
+    ``path`` is the pointer's repository path, ``source`` how errors name it
+    (``path@rev``).  Checked: project/name against the path and the record, version,
+    manifest hash, and the file count in the pointer's stats, the record's stats and
+    the manifest.  A mismatch raises :class:`IntegrityError` naming the file and field;
+    a version the store lacks raises :class:`DatasetNotFoundError`.
+    """
+    where = source or path
+    check_pointer_path(pointer, path, where)
+    if record is None:
+        record = load_record(ctx, pointer.id)
+    _check_names(pointer, record.project, record.name, where, "the store's version of")
+    if record.version != pointer.version:
+        raise _mismatch(
+            where, "version", f"is {pointer.version}, but the store's record says {record.version}"
+        )
+    if record.manifest != pointer.manifest:
+        raise _mismatch(
+            where,
+            "manifest",
+            f"is {pointer.manifest}, but the store's record of {pointer.id} says {record.manifest}",
+        )
+    files = record.stats.get("files", 0)
+    if "files" in pointer.stats and pointer.stats["files"] != files:
+        raise _mismatch(
+            where,
+            "stats.files",
+            f"is {pointer.stats['files']}, but the store's record says {files}",
+        )
+    held = len(load_manifest(ctx, record.manifest))
+    if held != files:
+        raise _mismatch(
+            where,
+            "stats.files",
+            f"of the store's record of {pointer.id} is {files}, but its manifest "
+            f"{record.manifest[:12]} holds {held} files",
+        )
+    return record
 
 
 def _nothing_given() -> InvalidInputError:

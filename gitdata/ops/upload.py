@@ -124,7 +124,7 @@ def _resolve_store(ctx: Context, draft: Draft, storage: str | None):
                 hint="a version lives in the same store as its parents",
             )
         draft.storage = storage
-    return ctx.store_for(draft.storage)
+    return ctx.store_for_writing(draft.storage)
 
 
 STALE_UPLOAD_SECONDS = 24 * 3600

@@ -24,6 +24,7 @@ from gitdata.errors import (
     StoragePermissionError,
     StorageThrottledError,
     StorageUnavailableError,
+    StoreNotFoundError,
 )
 from gitdata.storage import faults
 from gitdata.storage.faults import classify, redact
@@ -94,7 +95,7 @@ class Store(Protocol):
     def abort_stale_uploads(self, older_than: float) -> int: ...
     def delete(self, key: str) -> None: ...
     def list(self, prefix: str) -> list[str]: ...
-    def ensure_initialized(self, *, create_bucket: bool = False) -> None: ...
+    def ensure_initialized(self, *, create: bool = True, create_bucket: bool = False) -> None: ...
 
 
 class FsspecStore:
@@ -510,15 +511,18 @@ class FsspecStore:
 
         self._call("delete", key, run)
 
-    def ensure_initialized(self, *, create_bucket: bool = False) -> None:
-        """Create the store (and its marker) if new; refuse an unknown format.
+    def ensure_initialized(self, *, create: bool = True, create_bucket: bool = False) -> None:
+        """Check the store's marker; refuse an unknown format.
 
-        A missing bucket raises :class:`BucketNotFoundError` unless ``create_bucket``.
+        A store without a marker is created (folder and marker) when ``create``
+        (writing commands), else :class:`StoreNotFoundError` is raised and nothing
+        is written: a read never creates a store.  A missing bucket raises
+        :class:`BucketNotFoundError` unless ``create`` and ``create_bucket``.
         """
         try:
             data: bytes | None = self.get_bytes(MARKER_KEY)
         except BucketNotFoundError:
-            if not create_bucket:
+            if not (create and create_bucket):
                 raise
             self.create_bucket()
             data = None
@@ -534,6 +538,13 @@ class FsspecStore:
                 ) from None
             raise
         if data is None:
+            if not create:
+                raise StoreNotFoundError(
+                    f"no store at {self.url}",
+                    store=self.url,
+                    hint="check --storage / GD_STORAGE; a store is made by the first "
+                    "gd close, upload or push into it",
+                )
             if self.is_local:
                 self._call("create", "", lambda: os.makedirs(self.root, exist_ok=True))
             marker = dump_yaml({"format": STORE_FORMAT, "layout": "gitdata"}).encode()

@@ -40,4 +40,5 @@ def test_an_explicit_storage_is_obeyed(gd, tmp_path: Path):
     gd("cache", "clear")
     elsewhere = gd("get", "--id", vid, "--storage", str(tmp_path / "empty"), ok=False)
     assert elsewhere.exit_code == 3
-    assert "not found in store" in elsewhere.stderr
+    assert f"no store at {tmp_path / 'empty'}" in elsewhere.stderr  # a read creates none
+    assert not (tmp_path / "empty").exists()

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.errors import FormatError, UnsafePathError
 from gitdata.gitio.pointer import Pointer, decode_pointer, encode_pointer, pointer_relpath
 
@@ -135,3 +136,40 @@ def test_newer_format_refused():
 def test_not_a_mapping():
     with pytest.raises(FormatError):
         decode_pointer("- a\n- b\n", "p.yaml")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".git",
+        ".git/hooks",
+        ".gitdata",
+        ".gitdata/datasets/p",
+        "sub/.git/objects",
+        ".GIT/hooks",
+        ".Gitdata/x",
+        ".git./hooks",
+        "/etc",
+        "../outside",
+        "a/../../b",
+        "a//b",
+        "./a",
+        "C:/Windows",
+        "c:data",
+        "a\\b",
+        "a/\x1b[2Jb",
+        "line\nbreak",
+        "",
+    ],
+)
+def test_bind_path_outside_the_work_tree_or_in_git_folders_is_refused(path: str):
+    doc = load_yaml_mapping(encode_pointer(make()), "f")
+    doc["bind"] = {"path": path, "mode": "link"}
+    with pytest.raises(FormatError, match=r"pointer f: 'bind.path'.*outside .git and .gitdata"):
+        decode_pointer(dump_yaml(doc), "f")
+
+
+@pytest.mark.parametrize("path", ["data", "data/train", "a.git/b", "my.gitdata", "x/.github"])
+def test_bind_path_inside_the_work_tree_is_kept(path: str):
+    p = decode_pointer(encode_pointer(make(bind={"path": path, "mode": "copy"})), "f")
+    assert p.bind == {"path": path, "mode": "copy"}
