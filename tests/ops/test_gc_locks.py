@@ -399,7 +399,7 @@ def test_lock_of_a_killed_process_blocks_gc_until_stale(tmp_path: Path, store: P
 
 def test_default_stale_time_outlasts_minutes(tmp_path: Path, store: Path, git_repo):
     ctx = machine(tmp_path, "a", store)
-    ctx.store  # noqa: B018 - initialise the store
+    ctx.store_for_writing()  # initialise the store
     _leave_lock(store, stale=1800)
     _age_locks(store, 20 * 60)
     with pytest.raises(StoreLockedError):
@@ -408,7 +408,7 @@ def test_default_stale_time_outlasts_minutes(tmp_path: Path, store: Path, git_re
 
 def test_gd_gc_refusal_is_one_line_exit_8(tmp_path: Path, repo: Path, store: Path):
     ctx = machine(tmp_path, "a", store)
-    ctx.store  # noqa: B018
+    ctx.store_for_writing()  # initialise the store
     pid = _leave_lock(store, stale=600)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GD_STORAGE": str(store)}
     r = subprocess.run(
@@ -438,7 +438,7 @@ def test_gd_gc_refusal_is_one_line_exit_8(tmp_path: Path, repo: Path, store: Pat
 
 def test_shared_locks_coexist_exclusive_excludes(tmp_path: Path, store: Path):
     ctx = machine(tmp_path, "a", store)
-    s = ctx.store
+    s = ctx.store_for_writing()
     seen: list[str] = []
 
     def other_thread(exclusive: bool) -> None:
@@ -469,7 +469,7 @@ def test_two_lockers_that_write_before_either_lists_cannot_both_win(
     """The restic rule: write, then list.  Both writes land before either listing;
     at least one of them must back off (here both do)."""
     ctx = machine(tmp_path, "a", store)
-    s = ctx.store
+    s = ctx.store_for_writing()
     both_written = threading.Barrier(2, timeout=30)
     real = FsspecStore.list_info
 
@@ -501,7 +501,7 @@ def test_two_lockers_that_write_before_either_lists_cannot_both_win(
 
 def test_unreadable_lock_counts_as_exclusive_until_stale(tmp_path: Path, store: Path, git_repo):
     ctx = machine(tmp_path, "a", store)
-    ctx.store  # noqa: B018 - initialise the store
+    ctx.store_for_writing()  # initialise the store
     (store / "locks").mkdir()
     (store / "locks" / f"{'0' * 32}.yaml").write_text("format: 1\nexclusive: [\n")
     (store / "locks" / f"{'1' * 32}.yaml").write_text(
