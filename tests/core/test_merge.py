@@ -190,7 +190,8 @@ _contents = st.sampled_from(["p", "q", "r", "s"])
 _tree = st.dictionaries(st.sampled_from(list("abcdef")), _contents, max_size=6)
 
 
-def _edit(tree: dict[str, str], edits: dict[str, str | None]) -> dict[str, str]:
+def apply_edits(tree: dict[str, str], edits: dict[str, str | None]) -> dict[str, str]:
+    """``tree`` with ``edits`` applied: a value sets a path, None deletes it."""
     out = dict(tree)
     for path, value in edits.items():
         if value is None:
@@ -210,7 +211,7 @@ def test_merging_with_own_ancestor_gives_the_version(root, chain, pick) -> None:
     prev = g.add("v0", [], root)
     content = root
     for i, edits in enumerate(chain, start=1):
-        content = _edit(content, edits)
+        content = apply_edits(content, edits)
         prev = g.add(f"v{i}", [prev], content)
     ancestor = f"v{min(pick, len(chain) - 1)}"
     for order in ([prev, ancestor], [ancestor, prev]):
@@ -224,9 +225,9 @@ def test_merging_with_own_ancestor_gives_the_version(root, chain, pick) -> None:
 def test_conflict_free_merge_is_independent_of_parent_order(root, left, right, third) -> None:
     g = Dag()
     g.add("base", [], root)
-    g.add("l", ["base"], _edit(root, left))
-    g.add("r", ["base"], _edit(root, right))
-    g.add("t", ["base"], _edit(root, third))
+    g.add("l", ["base"], apply_edits(root, left))
+    g.add("r", ["base"], apply_edits(root, right))
+    g.add("t", ["base"], apply_edits(root, third))
     two = g.view(["l", "r"])
     if not two.conflicts:
         assert shas(two) == shas(g.view(["r", "l"]))

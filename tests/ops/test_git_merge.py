@@ -15,19 +15,10 @@ import pytest
 from gitdata import Dataset
 from gitdata.gitio.repo import find_repo
 from tests.conftest import make_tree, read_tree
+from tests.core.test_merge import apply_edits
 from tests.ops.test_git_hooks import close_version, gd, git
 
 POINTER = ".gitdata/datasets/vision/cats.yaml"
-
-
-def _apply(tree: dict[str, str], edits: dict[str, str | None]) -> dict[str, str]:
-    out = dict(tree)
-    for path, value in edits.items():
-        if value is None:
-            out.pop(path, None)
-        else:
-            out[path] = value
-    return out
 
 
 def plain_git_merge(
@@ -48,9 +39,9 @@ def plain_git_merge(
 
     commit(base, "base")
     git(repo, "checkout", "-qb", "feat")
-    commit(_apply(base, theirs), "theirs")
+    commit(apply_edits(base, theirs), "theirs")
     git(repo, "checkout", "-q", "main")
-    commit(_apply(base, ours), "ours")
+    commit(apply_edits(base, ours), "ours")
     git(repo, "merge", "-q", "--no-edit", "feat")
     return {k: v for k, v in read_tree(repo).items() if not k.startswith(".git/")}
 
@@ -62,10 +53,10 @@ def branches(repo: Path, tmp: Path, base, ours, theirs) -> tuple[str, str]:
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "v1")
     git(repo, "checkout", "-qb", "feat")
-    close_version(make_tree(tmp / "t", _apply(base, theirs)), [v1.id])
+    close_version(make_tree(tmp / "t", apply_edits(base, theirs)), [v1.id])
     git(repo, "commit", "-qm", "theirs")
     git(repo, "checkout", "-q", "main")
-    close_version(make_tree(tmp / "o", _apply(base, ours)), [v1.id])
+    close_version(make_tree(tmp / "o", apply_edits(base, ours)), [v1.id])
     git(repo, "commit", "-qm", "ours")
     pointers = find_repo(repo)
     return pointers.read_pointer("vision", "cats").id, pointers.read_pointer(
@@ -98,7 +89,7 @@ def test_git_merge_equals_plain_git(repo: Path, tmp_path: Path, scenario: str):
     assert got == expected
     # the merge reports what it took from the other side (against the first parent)
     shown = json.loads(gd(repo, "show", "--id", merged.id, "--json").stdout)
-    first = {k: v.encode() for k, v in _apply(base, ours).items()}
+    first = {k: v.encode() for k, v in apply_edits(base, ours).items()}
     brought = sum(1 for p in set(first) | set(expected) if first.get(p) != expected.get(p))
     assert brought > 0
     assert shown["merged_from_others"]["total"] == brought
