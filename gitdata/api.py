@@ -11,6 +11,8 @@ byte budget, stores hold relative keys).  docs/api.md lists the differences.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import re
 import warnings
 import zipfile
@@ -26,6 +28,7 @@ from gitdata.core.record import VersionRecord
 from gitdata.errors import (
     DatasetNotFoundError,
     DatasetStateError,
+    GitDataError,
     InvalidInputError,
     StoreNotFoundError,
     TargetNotEmptyError,
@@ -33,7 +36,7 @@ from gitdata.errors import (
     VerificationFailedError,
 )
 from gitdata.gitio.repo import find_repo
-from gitdata.ops import commit, drafts, maintenance, materialize, reader
+from gitdata.ops import commit, diskfaults, drafts, maintenance, materialize, reader
 from gitdata.ops import upload as uploading
 from gitdata.ops.context import Context
 from gitdata.ops.resolve import Resolved, by_id, resolve, write_repo_pointer
@@ -52,6 +55,39 @@ _ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 _ONE_CHUNK = 1 << 62
 
 
+def explain_os_error(exc: OSError) -> GitDataError | None:
+    """The gitdata error (full, failing or unwritable local disk, named) for ``exc``;
+    ``None`` when it is no such fault."""
+    return diskfaults.explain_os_error(exc)
+
+
+def _disk_faults_explained(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OSError as exc:
+            explained = diskfaults.explain_os_error(exc)
+            if explained is None:
+                raise
+            raise explained from exc
+
+    return call
+
+
+def _explaining_disk_faults(cls: type) -> type:
+    """Every public method of ``cls`` raises a named ``LocalDiskError`` /
+    ``LocalPathUnwritableError`` instead of a bare ``OSError`` from a full disk."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(member, classmethod):
+            setattr(cls, name, classmethod(_disk_faults_explained(member.__func__)))
+        elif inspect.isfunction(member):
+            setattr(cls, name, _disk_faults_explained(member))
+    return cls
+
+
 def _no_effect(call: str, why: str) -> None:
     """Warn that a ClearML argument, as given, changes nothing in gitdata."""
     warnings.warn(f"Dataset.{call} has no effect in gitdata: {why}", UserWarning, stacklevel=3)
@@ -64,6 +100,7 @@ def _unsupported(call: str, why: str, hint: str | None = None) -> NoReturn:
     )
 
 
+@_explaining_disk_faults
 class Dataset:
     """One dataset version: an open draft on this machine, or a closed version in the store."""
 

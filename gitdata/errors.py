@@ -7,7 +7,11 @@ an optional hint, and the CLI exit code it maps to (see docs/cli.md).
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 # Exit codes, one per failure family.  docs/cli.md documents this table.
@@ -257,3 +261,90 @@ class HookRefusedError(GitDataError):
     """A git hook found problems (``problems`` lists them); git aborts the operation."""
 
     exit_code = EXIT_HOOK_REFUSED
+
+
+EXIT_LOCAL_DISK = 11
+
+
+class LocalDiskError(GitDataError, OSError):
+    """A local disk gd writes to is full, over quota or failing (``role`` says which:
+    the cache, the state folder, a get target, a folder store); ``mount`` names the
+    filesystem."""
+
+    exit_code = EXIT_LOCAL_DISK
+
+
+class LocalPathUnwritableError(GitDataError, PermissionError):
+    """A local folder gd was asked to write into cannot be written: permissions, a
+    read-only filesystem, or a place no file can be made (``/proc``)."""
+
+    exit_code = EXIT_INVALID
+
+
+# errno values that mean "this disk cannot take what gd writes", whoever the writer is
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+DISK_FAILING_ERRNOS = frozenset({errno.EIO})
+UNWRITABLE_ERRNOS = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR, errno.EINVAL}
+)
+
+
+@contextlib.contextmanager
+def os_errors_name(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Give an ``OSError`` raised inside (a ``write`` on an open file carries no file
+    name) the path being written, so the boundary that explains it can say which disk."""
+    try:
+        yield
+    except GitDataError:
+        raise
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc
+        raise
+
+
+def mount_point(path: str | os.PathLike[str]) -> str:
+    """The mount point of the filesystem holding ``path`` (its nearest existing ancestor)."""
+    p = os.path.abspath(os.fspath(path))
+    while not os.path.exists(p) and os.path.dirname(p) != p:
+        p = os.path.dirname(p)
+    try:
+        dev = os.stat(p).st_dev
+        while os.path.dirname(p) != p and os.stat(os.path.dirname(p)).st_dev == dev:
+            p = os.path.dirname(p)
+    except OSError:
+        pass
+    return p
+
+
+def local_disk_error(
+    exc: OSError, role: str, where: str | os.PathLike[str], *, elsewhere: str | None = None
+) -> GitDataError:
+    """The gitdata error for ``exc`` raised while writing ``where``, which belongs to
+    ``role`` ("the cache", "a get target", ...); ``exc`` itself when it is not a disk
+    fault gd can name.  ``elsewhere`` says how to move that folder to another disk."""
+    where = os.fspath(where)
+    mount = mount_point(where)
+    reason = exc.strerror or str(exc)
+    fields: dict[str, Any] = {"path": where, "mount": mount, "role": role, "errno": exc.errno}
+    if exc.errno in DISK_FULL_ERRNOS:
+        return LocalDiskError(
+            f"the disk holding {role} is full ({reason}): {where} is on the filesystem "
+            f"mounted at {mount}",
+            hint=f"free space on {mount}, or {elsewhere or 'use a folder on another disk'}",
+            **fields,
+        )
+    if exc.errno in DISK_FAILING_ERRNOS:
+        return LocalDiskError(
+            f"the disk holding {role} failed ({reason}) writing {where} (filesystem "
+            f"mounted at {mount})",
+            hint="check the disk (dmesg, fsck); nothing was changed",
+            **fields,
+        )
+    if exc.errno in UNWRITABLE_ERRNOS:
+        return LocalPathUnwritableError(
+            f"cannot write {role} {where}: {reason}",
+            hint="choose a folder you can write on a normal filesystem",
+            **fields,
+        )
+    return LocalDiskError(f"cannot write {role} {where}: {reason}", **fields)

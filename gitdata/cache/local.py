@@ -86,6 +86,7 @@ from gitdata.errors import (
     IntegrityError,
     InvalidInputError,
     LocalPathNotFoundError,
+    os_errors_name,
 )
 
 _BLOCK = 1024 * 1024
@@ -258,7 +259,8 @@ class LocalCache:
         fd, tmp = self._new_tmp_file()
         try:
             try:
-                write_all(fd, data)
+                with os_errors_name(tmp):
+                    write_all(fd, data)
             finally:
                 os.close(fd)
             good = self._settle(tmp)
@@ -287,7 +289,7 @@ class LocalCache:
         try:
             h = hashlib.sha256()
             try:
-                with open(src, "rb", buffering=0) as fh:
+                with open(src, "rb", buffering=0) as fh, os_errors_name(tmp):
                     while block := fh.read(_BLOCK):
                         h.update(block)
                         write_all(fd, block)

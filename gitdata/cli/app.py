@@ -68,12 +68,19 @@ class GdGroup(TyperGroup):
         return super().parse_args(ctx, expand_multi_value(hoist_global_flags(list(args))))
 
     def invoke(self, ctx: Any) -> Any:
+        from gitdata.api import explain_os_error
         from gitdata.cli.output import stop_progress_bars
         from gitdata.errors import EXIT_INTERNAL, GitDataError
 
         try:
             try:
                 return super().invoke(ctx)
+            except OSError as exc:
+                # a full or read-only disk is the machine's state, not a bug in gd
+                explained = explain_os_error(exc)
+                if explained is None:
+                    raise
+                raise explained from exc
             finally:
                 # a bar a failed command left running would be drawn over its error line
                 stop_progress_bars()

@@ -25,6 +25,8 @@ from gitdata.errors import (
     IntegrityError,
     InvalidInputError,
     ObjectNotFoundError,
+    local_disk_error,
+    os_errors_name,
 )
 from gitdata.ops.context import Context
 from gitdata.ops.target import check_target, write_marker
@@ -268,6 +270,29 @@ def _swap_in(staging: Path, target: Path) -> None:
         remove_tree(old)
 
 
+def _umask() -> int:
+    """This process's umask, read without changing it where the OS allows."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _make_staging(target: Path) -> Path:
+    """The folder beside ``target`` a get fills before swapping it in; made with the
+    mode a ``mkdir`` would give (mkdtemp's 0700 would become the target's mode)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.gd-tmp-"))
+    except OSError as exc:
+        raise local_disk_error(exc, "the get target", target) from None
+    os.chmod(staging, 0o777 & ~_umask())
+    return staging
+
+
 def materialize(
     ctx: Context,
     manifest: Manifest,
@@ -293,10 +318,9 @@ def materialize(
     check_target(target, overwrite=overwrite)
     entries = select_entries(manifest, part, num_parts)
     files = [(e.path, e.sha256) for e in entries]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.gd-tmp-"))
+    staging = _make_staging(target)
     try:
-        with ctx.cache.shared_lock():
+        with os_errors_name(staging), ctx.cache.shared_lock():
             if mode == "link":
                 ensure_blobs(ctx, entries, max_workers=max_workers, progress=progress)
                 ctx.cache.link_tree(files, staging)

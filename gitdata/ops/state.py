@@ -25,7 +25,7 @@ from typing import Any
 
 from gitdata.core.ids import is_version_id
 from gitdata.core.manifest import METHOD_STORED, FileEntry
-from gitdata.errors import DatasetNotFoundError, FormatError
+from gitdata.errors import DatasetNotFoundError, FormatError, os_errors_name
 
 DRAFT_FORMAT = 1
 
@@ -378,7 +378,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temp file beside ``path`` and rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with os_errors_name(tmp), os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:

@@ -25,6 +25,7 @@ from gitdata.errors import (
     LocalPathNotFoundError,
     LocalPathUnreadableError,
     SourceChangedError,
+    os_errors_name,
 )
 from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing
@@ -72,7 +73,7 @@ def _pack_chunk(
     track_scratch(tmp)
     placed: dict[str, tuple[int, int, str]] = {}
     try:
-        with os.fdopen(fd, "w+b") as out:
+        with os_errors_name(tmp), os.fdopen(fd, "w+b") as out:
             writer = ChunkWriter(out, compression)
             for item in group:
                 src = sources[item.sha256]

@@ -16,6 +16,8 @@ from typing import Any, Protocol, TypeVar
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.errors import (
+    DISK_FAILING_ERRNOS,
+    DISK_FULL_ERRNOS,
     BucketNotFoundError,
     FormatError,
     GitDataError,
@@ -25,6 +27,7 @@ from gitdata.errors import (
     StorageThrottledError,
     StorageUnavailableError,
     StoreNotFoundError,
+    local_disk_error,
 )
 from gitdata.storage import faults
 from gitdata.storage.faults import classify, redact
@@ -180,6 +183,12 @@ class FsspecStore:
                 key=key,
                 hint=_ENDPOINT_HINTS.get(self.protocol, "check the path or the network"),
             )
+        if (
+            self.is_local
+            and isinstance(exc, OSError)
+            and exc.errno in DISK_FULL_ERRNOS | DISK_FAILING_ERRNOS
+        ):
+            return local_disk_error(exc, f"the store {self.url}", exc.filename or self.root)
         if isinstance(exc, OSError) and exc.strerror:
             reason = redact(exc.strerror, self._secrets)
         return StorageUnavailableError(
