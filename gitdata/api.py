@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import inspect
 import re
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
@@ -90,7 +91,20 @@ def _explaining_disk_faults(cls: type) -> type:
 
 def _no_effect(call: str, why: str) -> None:
     """Warn that a ClearML argument, as given, changes nothing in gitdata."""
-    warnings.warn(f"Dataset.{call} has no effect in gitdata: {why}", UserWarning, stacklevel=3)
+    warnings.warn(
+        f"Dataset.{call} has no effect in gitdata: {why}", UserWarning, stacklevel=_outside_api()
+    )
+
+
+def _outside_api() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside this module
+    (the user's line), however many of this module's frames sit in between."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 def _unsupported(call: str, why: str, hint: str | None = None) -> NoReturn:
