@@ -21,11 +21,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from gitdata.core.graph_layout import Lineage, squash_sources
 from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import Manifest
 from gitdata.core.paths import match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import VersionRecord
+from gitdata.core.summary import ChangeSummary, FileChange, Tally, summarize
 from gitdata.errors import (
     DatasetNotFoundError,
     DatasetStateError,
@@ -37,7 +39,7 @@ from gitdata.errors import (
     VerificationFailedError,
 )
 from gitdata.gitio.repo import find_repo
-from gitdata.ops import commit, diskfaults, drafts, maintenance, materialize, reader
+from gitdata.ops import commit, diskfaults, drafts, maintenance, materialize, reader, views
 from gitdata.ops import upload as uploading
 from gitdata.ops.context import Context
 from gitdata.ops.resolve import Resolved, by_id, resolve, write_repo_pointer
@@ -663,6 +665,27 @@ class Dataset:
             return None
         return diff(self._ctx.parent_files(parents[:1]), self._files())
 
+    def change_summary(self) -> ChangeSummary:
+        """The change set against the merged parents, summarised: renames (same sha256),
+        files and bytes per kind, totals by top-level folder and file type (gd show)."""
+        return views.change_summary(self._ctx, self._meta())
+
+    def compare_summary(self, older: Dataset) -> ChangeSummary:
+        """:meth:`compare_to` summarised as :meth:`change_summary` is (gd compare)."""
+        return summarize(older._files(), self._files())
+
+    @property
+    def storage_url(self) -> str:
+        """The store this version is read from (a draft: the store it will close in)."""
+        meta = self._meta()
+        return meta.storage if isinstance(meta, Draft) else self._ctx.settings.storage
+
+    @property
+    def squashed_from(self) -> list[str]:
+        """The versions this one is a squash of ([] when it is no squash)."""
+        meta = self._meta()
+        return squash_sources(meta.parents, meta.metadata)
+
     def list_added_files(self, dataset_id: str | None = None) -> list[str]:
         """Files added compared to the parents (or to ``dataset_id``)."""
         return self._changes(dataset_id).added
@@ -1098,7 +1121,11 @@ def _claim_interrupted_one_shot(
 
 
 __all__ = [
+    "ChangeSummary",
     "Dataset",
+    "FileChange",
+    "Lineage",
+    "Tally",
     "context_for_version",
     "normalize_dataset_path",
     "one_shot_sync",

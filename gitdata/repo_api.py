@@ -18,6 +18,7 @@ from gitdata.ops.context import Context
 
 if TYPE_CHECKING:
     from gitdata.cache import LocalCache
+    from gitdata.core.graph_layout import Lineage
     from gitdata.core.record import VersionRecord
     from gitdata.gitio.history import PointerRevision
     from gitdata.gitio.hooks import HookChange
@@ -145,6 +146,21 @@ class Workspace:
         from gitdata.ops.gitops import diff_revisions
 
         return diff_revisions(self._ctx, old_rev, new_rev)
+
+    def lineage(
+        self, dataset_id: str | None = None, project: str | None = None, name: str | None = None
+    ) -> Lineage:
+        """The lineage DAG laid out for drawing (``gd graph``): ``dataset_id`` and its
+        ancestors, or every closed version of ``project`` (and its sub-projects), or
+        of ``project``/``name``."""
+        from gitdata.errors import InvalidInputError
+        from gitdata.ops.views import project_lineage, version_lineage
+
+        if dataset_id is not None:
+            return version_lineage(self._ctx, dataset_id)
+        if project is None:
+            raise InvalidInputError("give a dataset id or a project")
+        return project_lineage(self._ctx, project, name)
 
     # ------------------------------------------------------------ bound folders
     def update_bound(self, only: list[str] | None = None) -> list[BindUpdate]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from gitdata.cli import views
 from gitdata.cli.app import app
 from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, open_target
 from gitdata.cli.output import emit_json, human_size, note, print_table, say, warn_merge_conflicts
@@ -103,17 +104,26 @@ def verify(
 def compare(
     source: str = typer.Option(..., "--source", help="Older version id."),
     target: str = typer.Option(..., "--target", help="Newer version id."),
+    filter_: str = typer.Option(
+        None, "--filter", help="Only paths matching this path or wildcard."
+    ),
+    limit: int = typer.Option(
+        views.DEFAULT_LIMIT, "--limit", min=1, help="Rows shown per table (the rest is counted)."
+    ),
     storage: str = typer.Option(
         None, "--storage", help="Store to read from (default: where the version lives)."
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Compare two versions: files added, modified and removed from source to target."""
+    """Compare two versions: files added, modified, removed and renamed from source to target."""
     from gitdata.api import Dataset
 
     new = Dataset.get(dataset_id=target, storage=storage)
-    changes = new.compare_to(Dataset.get(dataset_id=source, storage=storage))
+    summary = new.compare_summary(Dataset.get(dataset_id=source, storage=storage))
+    if filter_:
+        summary = summary.matching(filter_)
     if json_out:
+        changes = summary.change_set()
         emit_json(
             {
                 "source": source,
@@ -121,15 +131,11 @@ def compare(
                 "added": changes.added,
                 "modified": changes.modified,
                 "removed": changes.removed,
+                "renamed": [{"from": c.old_path, "to": c.path} for c in summary.renamed],
             }
         )
         return
-    rows = [["+", p] for p in changes.added] + [["~", p] for p in changes.modified]
-    rows += [["-", p] for p in changes.removed]
-    print_table(["", "path"], rows, title=f"{source[:8]} -> {target[:8]}")
-    say(
-        f"{len(changes.added)} added, {len(changes.modified)} modified, {len(changes.removed)} removed"
-    )
+    views.compare_versions(source, target, summary, limit=limit)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Commands that read versions: get, list, search, show."""
+"""Commands that read versions: get, list, search, show, graph."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from gitdata.cli import views
 from gitdata.cli.app import app
 from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, open_target
 from gitdata.cli.output import RichProgress, emit_json, human_size, note, print_table, say
@@ -174,20 +175,29 @@ def search(
     )
 
 
+LIMIT_HELP = "Rows shown per table (the rest is counted as 'and K more')."
+
+
 @app.command()
 def show(
     dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
     project: str = typer.Option(None, "--project", help="Project (with --name)."),
     name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
+    rev: str = typer.Option(None, "--rev", help="Git revision whose pointer pins the version."),
     files: bool = typer.Option(False, "--files", help="Also list the changed paths."),
+    limit: int = typer.Option(views.DEFAULT_LIMIT, "--limit", min=1, help=LIMIT_HELP),
     storage: str = typer.Option(
         None, "--storage", help="Store to read from (default: where the version lives)."
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Show a version and its change set against its parents."""
-    ds = find_version(dataset_id, project, name, storage=storage)
-    changes = ds.change_set()
+    """Show a version: identity, parents, totals, and its changes against its parents
+    (by top-level folder and file type, renames, the largest changes)."""
+    if rev and not (project and name):
+        raise typer.BadParameter("--rev goes with --project and --name")
+    ds = find_version(dataset_id, project, name, rev=rev, storage=storage)
+    summary = ds.change_summary()
+    changes = summary.change_set()
     entries = ds.file_entries_dict
     record = ds.record
     info = {
@@ -204,8 +214,13 @@ def show(
         "added": changes.added,
         "modified": changes.modified,
         "removed": changes.removed,
+        "renamed": [{"from": c.old_path, "to": c.path} for c in summary.renamed],
+        "store": ds.storage_url,
+        "squashed_from": ds.squashed_from,
+        "summary": summary.to_dict(limit),
     }
     merged = ds.merged_changes()
+    merged_line = None
     if merged is not None:
         info["merged_from_others"] = {
             "added": merged.added,
@@ -213,30 +228,51 @@ def show(
             "removed": merged.removed,
             "total": len(merged.added) + len(merged.modified) + len(merged.removed),
         }
+        merged_line = (
+            f"against its first parent: +{len(merged.added)} added  ~{len(merged.modified)} "
+            f"modified  -{len(merged.removed)} removed (merged in from the other parents)"
+        )
     if record:
         info["manifest"] = record.manifest
         info["created"] = record.created
     if json_out:
         emit_json(info)
         return
-    say(f"{ds.project}/{ds.name} {ds.version}  id {ds.id}  ({info['state']})")
-    if ds.parents:
-        say(f"parents: {', '.join(ds.parents)}")
-    if ds.tags:
-        say(f"tags: {', '.join(ds.tags)}")
-    say(f"{info['files']} files, {human_size(info['bytes'])}")
-    say(
-        f"changes: +{len(changes.added)} added  ~{len(changes.modified)} modified  -{len(changes.removed)} removed"
-    )
-    if merged is not None:
-        say(
-            f"against its first parent: +{len(merged.added)} added  ~{len(merged.modified)} "
-            f"modified  -{len(merged.removed)} removed (merged in from the other parents)"
-        )
+    views.show_version(info, summary, merged_line=merged_line, limit=limit)
     if files:
         for mark, paths in (("+", changes.added), ("~", changes.modified), ("-", changes.removed)):
             for p in paths:
                 say(f"  {mark} {p}")
+
+
+@app.command()
+def graph(
+    dataset_id: str = typer.Option(None, "--id", help="A version: it and its ancestors."),
+    project: str = typer.Option(
+        None, "--project", help="Every version of the project (and its sub-projects)."
+    ),
+    name: str = typer.Option(None, "--name", help="Only this dataset (with --project)."),
+    storage: str = typer.Option(
+        None, "--storage", help="Store to read from (default: where the version lives)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Draw the lineage of versions as git log --graph does (merges, squashes marked)."""
+    from gitdata.repo_api import Workspace
+
+    if dataset_id and (project or name):
+        raise typer.BadParameter("give either --id or --project [--name], not both")
+    if name and not project:
+        raise typer.BadParameter("--name goes with --project")
+    if project:
+        lineage = Workspace(storage).lineage(project=project, name=name)
+    else:
+        vid = dataset_id or Workspace(storage).current_id()
+        lineage = Workspace.for_version(vid, storage).lineage(vid)
+    if json_out:
+        emit_json(lineage.to_dict())
+        return
+    views.lineage_graph(lineage)
 
 
 def _check_bind(ds, folder: Path):

@@ -127,6 +127,8 @@ ARGS: dict[str, dict[str, Any]] = {
     "merged_changes": {},
     "compare_to": {"older": IMPL},
     "change_set": {},
+    "change_summary": {},
+    "compare_summary": {"older": IMPL},
     "make_current": {},
     "read_bytes": {"path": IMPL},
     "open": {"path": IMPL, "mode": IMPL},

@@ -84,6 +84,7 @@ def test_full_workflow(gd, src: Path, tmp_path: Path):
         "added": ["new.txt"],
         "modified": ["2.txt"],
         "removed": ["bin/3.bin"],
+        "renamed": [],
     }
     shown = gd("show", "--id", child["id"], "--json").json()
     assert shown["added"] == ["new.txt"] and shown["parents"] == [created["id"]]
