@@ -218,6 +218,29 @@ class Dataset:
         """
         if use_current_task:
             _no_effect("create(use_current_task=True)", f"{_NO_TASK}; a new draft is opened")
+        return cls._create(
+            dataset_name,
+            dataset_project,
+            dataset_tags,
+            parent_datasets,
+            dataset_version,
+            output_uri,
+            description,
+        )
+
+    @classmethod
+    def _create(
+        cls,
+        dataset_name: str | None,
+        dataset_project: str | None,
+        dataset_tags: list[str] | None,
+        parent_datasets: Sequence[str | Dataset] | None,
+        dataset_version: str | None,
+        output_uri: str | None,
+        description: str | None,
+        draft_id: str | None = None,
+    ) -> Dataset:
+        """:meth:`create`, optionally with the id chosen beforehand (``draft_id``)."""
         parents = [p.id if isinstance(p, Dataset) else p for p in (parent_datasets or [])]
         # a child lives in its parents' store unless output_uri names one
         ctx = _home_context(
@@ -235,6 +258,7 @@ class Dataset:
             tags=dataset_tags,
             description=description,
             storage=output_uri or ctx.settings.storage,
+            draft_id=draft_id,
         )
         ds = cls(Resolved(None, draft, "created"), ctx)
         ds.merge_conflicts = [c.to_dict() for c in drafts.parent_conflicts(ctx, parents)]
@@ -1021,6 +1045,7 @@ def one_shot_sync(
     failure is an interruption (Ctrl-C, connection lost): then the next run of
     the same one-shot sync resumes it.
     """
+    from gitdata.core.ids import new_version_id
     from gitdata.core.paths import normalize_dataset_path
     from gitdata.errors import LocalPathNotFoundError
     from gitdata.ops.context import Context
@@ -1041,8 +1066,10 @@ def one_shot_sync(
     ctx = Context.for_storage(storage)
     store_url = storage or ctx.settings.storage
     previous_current = ctx.state.current()
+    ctx.state.remove_leftovers()
     resume_id, claim = _claim_interrupted_one_shot(ctx, project, name, parents, store_url, notify)
     created = resume_id is None
+    draft_id = resume_id or new_version_id()
     ds = None
     try:
         if resume_id is not None:
@@ -1052,24 +1079,22 @@ def one_shot_sync(
                 ds.tags = tags
             ds._ctx.state.set_current(ds.id)
         else:
-            ds = Dataset.create(
-                dataset_name=name,
-                dataset_project=project,
-                parent_datasets=parents or None,
-                dataset_tags=tags or None,
-                output_uri=storage,
+            # the marker first: a kill before the draft exists leaves only a marker
+            # (removed by the next run), never a draft no one-shot would resume
+            claim = ctx.state.claim_one_shot(
+                draft_id, {"project": project, "name": name, "storage": store_url}
             )
-            claim = ds._ctx.state.claim_one_shot(
-                ds.id, {"project": project, "name": name, "storage": store_url}
+            ds = Dataset._create(
+                name, project, tags or None, parents or None, None, storage, None, draft_id
             )
         ds.progress = progress
         removed, added, modified = ds.sync_folder(folder, dataset_path=dataset_folder)
         ds.finalize(auto_upload=True)
     except BaseException as exc:
-        if ds is not None and created and not _interrupted(exc):
-            # this command made the draft: a failure leaves no trace of it
-            ds._ctx.state.delete_draft(ds.id)
-            ds._ctx.state.restore_current(previous_current)
+        if created and (ds is None or not _interrupted(exc)):
+            # this command made the draft (or its marker): a failure leaves no trace
+            ctx.state.delete_draft(draft_id)
+            ctx.state.restore_current(previous_current)
         raise
     finally:
         if claim is not None:
@@ -1092,11 +1117,15 @@ def _claim_interrupted_one_shot(
     """(id, claim) of the interrupted one-shot draft of project/name to resume, or (None, None).
 
     Only drafts a one-shot sync made are considered (hand-made drafts are never
-    touched) and only when no running command holds them.  The newest whose
+    touched) and only when no running command holds them.  One whose record is
+    already in the store was closed by a run killed before it removed the draft:
+    the draft is removed.  The newest whose
     parents are the ones this run would use is resumed; other interrupted
     one-shot drafts of project/name in this store (started from parents that are
     no longer the latest) are discarded, so at most one is ever left over.
     """
+    from gitdata.storage import version_key
+
     found = []
     for header, info in ctx.state.one_shot_drafts():
         if (info.get("project"), info.get("name"), info.get("storage")) != (
@@ -1106,8 +1135,14 @@ def _claim_interrupted_one_shot(
         ) or (header.project, header.name) != (project, name):
             continue
         claim = ctx.state.claim_one_shot(header.id)
-        if claim is not None:  # None: a running sync holds it
-            found.append((header, claim))
+        if claim is None:  # a running sync holds it
+            continue
+        if ctx.store.exists(version_key(header.id)):
+            notify(f"{header.id} was closed by an interrupted sync of {project}/{name}")
+            ctx.state.delete_draft(header.id)
+            claim.release()
+            continue
+        found.append((header, claim))
     found.sort(key=lambda hc: hc[0].created, reverse=True)
     chosen: tuple[str | None, OneShotClaim | None] = (None, None)
     for header, claim in found:

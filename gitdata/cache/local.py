@@ -8,7 +8,9 @@ Layout of a cache folder::
                                get_local_copy() returns; <key> is a version id or
                                <id>.part-<i>-of-<n>; folders are mode 0555
     <root>/tmp/                staging on the same filesystem; everything is written
-                               here first and published with an atomic rename
+                               here first and published with an atomic rename (what
+                               killed processes leave here is removed by prune and
+                               clear: see _scan_leftovers)
     <root>/state.db            sqlite: last use of blobs and copies, and which blobs
                                each copy holds (bookkeeping only; safe to delete)
     <root>/lock                flock: shared while materialising, exclusive while
@@ -46,6 +48,7 @@ import errno
 import hashlib
 import itertools
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -73,6 +76,8 @@ from gitdata.cache.owned import (
     is_blob_folder,
     is_blob_name,
     is_copy_key,
+    is_store_folder,
+    is_temp_name,
     is_tmp_name,
     real_dir,
     write_marker,
@@ -92,6 +97,10 @@ from gitdata.errors import (
 _BLOCK = 1024 * 1024
 _STALE_TMP_SECONDS = 3600  # staging older than this belongs to a crashed process
 _TRASH = "trash-"  # tmp/ entries being deleted
+# tmp/ entries only ever made while holding the cache lock shared (a copy being
+# published, a chunk fetched whole for a get): with the lock exclusive, none is in use.
+_UNDER_LOCK_DIRS = ("copy-",)
+_UNDER_LOCK_FILES = ("get-",)
 # A new blob's mtime is set this far back, so a write to it later always changes it.
 _SETTLE_NS = 2_000_000_000
 # A rehashed blob modified this recently may still be being written: its stat is
@@ -115,13 +124,47 @@ class CacheUsage:
 
 
 @dataclass(frozen=True)
+class Leftovers:
+    """What killed processes left in the cache: how many entries, and the bytes
+    removing them frees (files shared with a blob by a hardlink free nothing)."""
+
+    entries: int
+    bytes: int
+
+
+@dataclass(frozen=True)
 class PruneReport:
-    """What a prune removed (or would remove, on a dry run)."""
+    """What a prune removed (or would remove, on a dry run); leftovers apart."""
 
     removed_blobs: int
     removed_copies: int
     freed_bytes: int
     remaining_bytes: int
+    removed_leftovers: int = 0
+    leftover_bytes: int = 0
+
+
+def _scan(path: str | os.PathLike[str]) -> list[os.DirEntry[str]]:
+    try:
+        return list(os.scandir(path))
+    except OSError:
+        return []
+
+
+def _freed(path: str, st: os.stat_result) -> int:
+    """Bytes removing ``path`` frees: files with no other name (hardlink), in a tree too."""
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size if st.st_nlink == 1 and stat.S_ISREG(st.st_mode) else 0
+    total = 0
+    stack = [path]
+    while stack:
+        for e in _scan(stack.pop()):
+            with contextlib.suppress(OSError):
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                else:
+                    total += _freed(e.path, e.stat(follow_symlinks=False))
+    return total
 
 
 def _mismatch(what: str, expected: str, actual: str | None) -> IntegrityError:
@@ -719,12 +762,11 @@ class LocalCache:
         if not self._owned():
             return PruneReport(0, 0, 0, 0)
         with self.exclusive_lock():
-            if not dry_run:
-                self._sweep_tmp()
+            left = self._sweep_tmp(dry_run)
             blobs = self._scan_blobs()
             total = sum(info.size for info in blobs.values())
             if limit is None or total <= limit:
-                return PruneReport(0, 0, 0, total)
+                return PruneReport(0, 0, 0, total, left.entries, left.bytes)
             last_used = self._uses.last_used()
             evict = plan_eviction(blobs, last_used, limit)
             freed = sum(blobs[sha].size for sha in evict)
@@ -736,24 +778,76 @@ class LocalCache:
                         os.unlink(self._blob(sha))
                 gone = set(evict) | (last_used.keys() - blobs.keys())
                 self._forget(gone, doomed)
-            return PruneReport(len(evict), len(doomed), freed, total - freed)
+            return PruneReport(
+                len(evict), len(doomed), freed, total - freed, left.entries, left.bytes
+            )
 
-    def _sweep_tmp(self) -> None:
-        """Delete what is being trashed and staging left by crashed processes
-        (only entries gd names: see owned.TMP_PREFIXES)."""
-        if not real_dir(self.tmp_dir):
-            return
-        try:
-            entries = list(os.scandir(self.tmp_dir))
-        except FileNotFoundError:
-            return
+    def _scan_leftovers(self, locked: bool) -> list[tuple[str, int]]:
+        """(path, bytes freed) of what killed processes left (docs/format.md §10).
+
+        Only entries of the shapes gd makes, never through a symlink: ``tmp/``
+        entries (owned.TMP_PREFIXES) not written for an hour, and temporary files
+        of records and the marker as old.  With the lock held exclusive
+        (``locked``), also what is only made under the shared lock (``copy-*``
+        folders, ``get-*`` files) and ``trash-*``: no process is using them.
+        """
+        out: list[tuple[str, int]] = []
         stale = time.time() - _STALE_TMP_SECONDS
-        for e in entries:
-            if not is_tmp_name(e.name):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                if e.name.startswith(_TRASH) or e.stat(follow_symlinks=False).st_mtime < stale:
-                    remove_tree(e.path)
+
+        def add(e: os.DirEntry[str], now: bool = False) -> None:
+            with contextlib.suppress(OSError):
+                st = e.stat(follow_symlinks=False)
+                if now or st.st_mtime < stale:
+                    out.append((e.path, _freed(e.path, st)))
+
+        if real_dir(self.tmp_dir):
+            for e in _scan(self.tmp_dir):
+                if not is_tmp_name(e.name) or e.is_symlink():
+                    continue  # gd makes files and folders there, never links
+                is_dir = e.is_dir(follow_symlinks=False)
+                now = locked and (
+                    e.name.startswith(_TRASH)
+                    or (is_dir and e.name.startswith(_UNDER_LOCK_DIRS))
+                    or (not is_dir and e.name.startswith(_UNDER_LOCK_FILES))
+                )
+                add(e, now)
+        records = self.root / "records"
+        if real_dir(records):
+            for store in _scan(records):
+                if is_store_folder(store.name) and store.is_dir(follow_symlinks=False):
+                    for e in _scan(store.path):
+                        if is_temp_name(e.name) and e.is_file(follow_symlinks=False):
+                            add(e)
+        for e in _scan(self.root):
+            marker_tmp = e.name.startswith(CACHE_MARKER) and e.name.endswith(".tmp")
+            if marker_tmp and e.is_file(follow_symlinks=False):
+                add(e)
+        return sorted(out)
+
+    def leftovers(self) -> Leftovers:
+        """What killed processes left here that the next prune removes (changes nothing).
+
+        Entries only ever in use under the cache lock count only when no other
+        process holds the lock now.
+        """
+        if not real_dir(self.root):
+            return Leftovers(0, 0)
+        if not has_marker(self.root):
+            found = self._scan_leftovers(locked=False)  # not ours to lock
+        else:
+            with self._lock.try_exclusive() as locked:
+                found = self._scan_leftovers(locked)
+        return Leftovers(len(found), sum(size for _, size in found))
+
+    def _sweep_tmp(self, dry_run: bool = False) -> Leftovers:
+        """Delete what killed processes left (see :meth:`_scan_leftovers`); the
+        caller holds the lock exclusive.  Returns what was (or would be) removed."""
+        found = self._scan_leftovers(locked=True)
+        if not dry_run:
+            for path, _ in found:
+                with contextlib.suppress(FileNotFoundError):
+                    remove_tree(path)
+        return Leftovers(len(found), sum(size for _, size in found))
 
     def clear(self) -> None:
         """Remove every blob and copy (and stale staging); the lock and databases stay.

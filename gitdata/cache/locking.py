@@ -54,3 +54,28 @@ class CacheLock:
                 del modes[key]
         finally:
             os.close(fd)  # closing releases the flock
+
+    @contextlib.contextmanager
+    def try_exclusive(self) -> Iterator[bool]:
+        """Hold the lock exclusive for the ``with`` body if no one else holds it
+        now; yields whether it was granted (never waits)."""
+        key = str(self.path)
+        modes = _held_modes()
+        if key in modes:
+            yield modes[key] == "exclusive"
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            modes[key] = "exclusive"
+            try:
+                yield True
+            finally:
+                del modes[key]
+        finally:
+            os.close(fd)

@@ -57,6 +57,16 @@ def is_tmp_name(name: str) -> bool:
     return name.startswith(TMP_PREFIXES)
 
 
+def is_store_folder(name: str) -> bool:
+    """``records/<name>`` is a name gd gives a store's records folder (16 hex digits)."""
+    return bool(_STORE_DIR.fullmatch(name))
+
+
+def is_temp_name(name: str) -> bool:
+    """A temporary file gd's atomic writes use beside their target (``.<name>.<random>.tmp``)."""
+    return name[:1] == "." and name.endswith(".tmp")
+
+
 def real_dir(path: str | os.PathLike[str]) -> bool:
     """``path`` is a folder itself, not a symlink to one (gd never removes through links)."""
     try:

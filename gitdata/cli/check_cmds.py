@@ -226,11 +226,12 @@ def _cache():
 def cache_show(
     ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help=JSON_HELP)
 ) -> None:
-    """Show the cache's location, size and budget."""
+    """Show the cache's location, size and budget, and what killed commands left in it."""
     if ctx.invoked_subcommand:
         return
     gctx, cache = _cache()
     usage = cache.usage()
+    left = cache.leftovers()
     limit = gctx.settings.cache_size_limit
     info = {
         "path": str(gctx.settings.cache_dir),
@@ -238,12 +239,13 @@ def cache_show(
         "blobs": usage.blobs,
         "copies": usage.copies,
         "limit": limit,
+        "leftovers": {"entries": left.entries, "bytes": left.bytes},
     }
     if json_out:
         emit_json(info)
         return
     print_table(
-        ["cache", "size", "blobs", "copies", "budget"],
+        ["cache", "size", "blobs", "copies", "budget", "leftovers"],
         [
             [
                 info["path"],
@@ -251,9 +253,12 @@ def cache_show(
                 usage.blobs,
                 usage.copies,
                 human_size(limit) if limit is not None else "unlimited",
+                f"{left.entries} ({human_size(left.bytes)})" if left.entries else "none",
             ]
         ],
     )
+    if left.entries:
+        note(f"{left.entries} leftover(s) of killed commands; gd cache prune removes them")
 
 
 @cache_app.command("prune")
@@ -275,6 +280,8 @@ def cache_prune(
         "removed_copies": report.removed_copies,
         "freed_bytes": report.freed_bytes,
         "remaining_bytes": report.remaining_bytes,
+        "removed_leftovers": report.removed_leftovers,
+        "leftover_bytes": report.leftover_bytes,
         "dry_run": dry_run,
     }
     if json_out:
@@ -284,6 +291,11 @@ def cache_prune(
         say(
             f"{verb} {human_size(report.freed_bytes)} ({report.removed_blobs} blobs, {report.removed_copies} copies); {human_size(report.remaining_bytes)} remain"
         )
+        if report.removed_leftovers:
+            verb = "would remove" if dry_run else "removed"
+            say(
+                f"{verb} {report.removed_leftovers} leftover(s) of killed commands ({human_size(report.leftover_bytes)})"
+            )
 
 
 @cache_app.command("verify")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 
+from gitdata.codec import load_yaml_mapping
 from gitdata.core.ids import new_version_id
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import Manifest, file_folder_clash
@@ -32,7 +33,7 @@ from gitdata.ops.reader import (
 )
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.ops.upload import upload
-from gitdata.storage import object_key, version_key
+from gitdata.storage import Store, object_key, version_key
 from gitdata.storage.locks import store_lock
 
 
@@ -75,6 +76,9 @@ def finalize(
         return _commit(ctx, draft_id)  # raises: closed or unknown
     storage = upload_args.get("storage") if auto_upload else None
     store = ctx.store_for_writing(storage or ctx.state.draft_storage(draft_id))
+    closed = _closed_before(ctx, draft_id, store)
+    if closed is not None:
+        return closed
     try:
         with store_lock(
             store, exclusive=False, operation="close", stale_after=ctx.settings.lock_stale
@@ -97,6 +101,24 @@ def finalize(
             "parents of drafts on the machine it runs on); open a new draft on a "
             "version that exists",
         ) from None
+
+
+def _closed_before(ctx: Context, draft_id: str, store: Store) -> VersionRecord | None:
+    """The record of a draft a killed close already wrote (the commit point) before it
+    could remove the draft; the close is finished: the draft file goes.  None if the
+    store has no record of it."""
+    key = version_key(draft_id)
+    if not store.exists(key):
+        return None
+    record = VersionRecord.from_dict(
+        load_yaml_mapping(store.get_bytes(key), key), f"{store.url}/{key}"
+    )
+    if record.id != draft_id:
+        raise IntegrityError(f"record {key} holds id {record.id}", key=key)
+    ctx.state.remember_home(record.id, store.url)
+    ctx.state.delete_draft(draft_id)
+    ctx.state.set_current(record.id)
+    return record
 
 
 def _draft_parents(ctx: Context, draft_id: str) -> list[str]:

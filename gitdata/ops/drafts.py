@@ -58,8 +58,13 @@ def create_draft(
     tags: list[str] | None = None,
     description: str | None = None,
     storage: str | None = None,
+    draft_id: str | None = None,
 ) -> Draft:
-    """Open a new draft whose files start as the merged content of ``parents``."""
+    """Open a new draft whose files start as the merged content of ``parents``.
+
+    ``draft_id`` is the id to give it (one chosen earlier, e.g. to mark the draft
+    before it exists); by default a new random one.
+    """
     validate_names(project, name)
     parents = list(parents or [])
     if len(set(parents)) != len(parents):
@@ -81,7 +86,7 @@ def create_draft(
         )
     merged = ctx.parent_files([r.id for r in parent_records])
     draft = Draft(
-        id=new_version_id(),
+        id=draft_id or new_version_id(),
         project=project,
         name=name,
         version=version,

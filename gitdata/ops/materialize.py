@@ -28,6 +28,7 @@ from gitdata.errors import (
     local_disk_error,
     os_errors_name,
 )
+from gitdata.ops import scratch
 from gitdata.ops.context import Context
 from gitdata.ops.target import check_target, write_marker
 from gitdata.storage import object_key, run_parallel
@@ -260,13 +261,18 @@ def _auto_prune(ctx: Context, protect_bytes: int) -> None:
 
 
 def _swap_in(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` with two renames (old content removed last)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.gd-old-{os.getpid()}")
+    """Replace ``target`` by ``staging`` with two renames (old content removed last).
+
+    The old tree is locked while it is renamed aside and removed, so a get killed
+    meanwhile leaves a ``.T.gd-old-<pid>`` that the next get can tell is nobody's.
+    """
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    old = target.with_name(f".{target.name}{scratch.OLD_TAG}{os.getpid()}")
+    with scratch.holding(target):
         os.rename(target, old)
-    os.rename(staging, target)
-    if old is not None:
+        os.rename(staging, target)
         remove_tree(old)
 
 
@@ -281,16 +287,18 @@ def _umask() -> int:
     return mask
 
 
-def _make_staging(target: Path) -> Path:
-    """The folder beside ``target`` a get fills before swapping it in; made with the
-    mode a ``mkdir`` would give (mkdtemp's 0700 would become the target's mode)."""
+def _make_staging(target: Path) -> tuple[Path, scratch.DirLock]:
+    """The folder beside ``target`` a get fills before swapping it in (locked by this
+    process, see ops/scratch.py); made with the mode a ``mkdir`` would give
+    (mkdtemp's 0700 would become the target's mode)."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.gd-tmp-"))
+        scratch.sweep(target.parent)  # what killed gets left beside their targets here
+        staging, lock = scratch.make_staging(target)
     except OSError as exc:
         raise local_disk_error(exc, "the get target", target) from None
     os.chmod(staging, 0o777 & ~_umask())
-    return staging
+    return staging, lock
 
 
 def materialize(
@@ -318,7 +326,7 @@ def materialize(
     check_target(target, overwrite=overwrite)
     entries = select_entries(manifest, part, num_parts)
     files = [(e.path, e.sha256) for e in entries]
-    staging = _make_staging(target)
+    staging, staging_lock = _make_staging(target)
     try:
         with os_errors_name(staging), ctx.cache.shared_lock():
             if mode == "link":
@@ -348,5 +356,8 @@ def materialize(
                     ctx.cache.salvage(staging, files)
             remove_tree(staging)
         raise
+    finally:
+        staging_lock.release()
+    scratch.sweep(target.parent)  # an old tree a kill kept while the target was missing
     _auto_prune(ctx, sum(e.size for e in entries))
     return target

@@ -7,7 +7,10 @@ Layout under ``Settings.state_dir`` (``$XDG_STATE_HOME/gitdata``)::
     drafts/<id>.lock     flock held while a process edits that draft
     drafts/<id>.oneshot  marks a draft a one-shot ``gd sync --project --name`` made
                          (JSON: project, name, storage); flock held while that
-                         command runs, so a rerun resumes only an interrupted one
+                         command runs, so a rerun resumes only an interrupted one.
+                         Written before the draft, so a kill never leaves a
+                         one-shot's draft without it; one whose draft is gone and
+                         that nobody holds is a leftover (remove_leftovers)
     current              id of the dataset created or used last
 """
 
@@ -18,6 +21,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,8 @@ from gitdata.core.manifest import METHOD_STORED, FileEntry
 from gitdata.errors import DatasetNotFoundError, FormatError, os_errors_name
 
 DRAFT_FORMAT = 1
+_STALE_TMP_SECONDS = 3600  # an atomic write's temp file this old belongs to a killed process
+_CLAIM_ATTEMPTS = 100
 
 # parents -> their merged files (parent merge order), supplied by the context.
 BaseLoader = Callable[[list[str]], dict[str, FileEntry]]
@@ -300,19 +306,58 @@ class StateDir:
         """
         path = self._one_shot_path(draft_id)
         self.drafts_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(_CLAIM_ATTEMPTS):
+            fd = _lock_existing(path, create=info is not None)
+            if fd is None:
+                if info is None:
+                    return None
+                # a new id's marker: only a sweep of leftovers can hold or remove it
+                time.sleep(0.01)
+                continue
+            if info is not None:
+                os.ftruncate(fd, 0)
+                os.write(fd, json.dumps(info, sort_keys=True).encode())
+            return OneShotClaim(fd)
+        return None
+
+    def remove_leftovers(self) -> int:
+        """Remove what killed commands left in ``drafts/``; returns how many files.
+
+        A one-shot marker or a lock file whose draft is gone, once no running
+        command holds it (its flock can be taken), and temp files of atomic
+        writes not touched for an hour.  Drafts themselves are never removed here.
+        """
+        removed = 0
         try:
-            fd = os.open(path, os.O_RDWR | (os.O_CREAT if info is not None else 0), 0o644)
-        except FileNotFoundError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        if info is not None:
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(info, sort_keys=True).encode())
-        return OneShotClaim(fd)
+            entries = list(os.scandir(self.drafts_dir))
+        except OSError:
+            return 0
+        stale = time.time() - _STALE_TMP_SECONDS
+        for e in entries:
+            stem, dot, kind = e.name.rpartition(".")
+            with contextlib.suppress(OSError):
+                if not e.is_file(follow_symlinks=False):
+                    continue
+                if kind in ("oneshot", "lock") and is_version_id(stem):
+                    if self.draft_path(stem).exists():
+                        continue
+                    fd = _lock_existing(Path(e.path), create=False)
+                    if fd is None:
+                        continue  # held by a running command (or gone)
+                    try:
+                        if not self.draft_path(stem).exists():
+                            os.unlink(e.path)
+                            removed += 1
+                    finally:
+                        os.close(fd)
+                elif (
+                    e.name.startswith(".")
+                    and kind == "tmp"
+                    and e.stat(follow_symlinks=False).st_mtime < stale
+                ):
+                    os.unlink(e.path)
+                    removed += 1
+        return removed
 
     def one_shot_drafts(self) -> list[tuple[DraftHeader, dict[str, Any]]]:
         """Open drafts a one-shot sync made, with what their marker records."""
@@ -359,6 +404,25 @@ class StateDir:
         else:
             with contextlib.suppress(FileNotFoundError):
                 (self.root / "current").unlink()
+
+
+def _lock_existing(path: Path, *, create: bool) -> int | None:
+    """An fd holding an flock on the file at ``path`` (created if ``create``); None when
+    the file is absent or another process holds it.  The lock is re-checked to be on
+    the file still at ``path``: one removed meanwhile as a leftover does not count."""
+    try:
+        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        st, mine = os.stat(path), os.fstat(fd)
+        if (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
+            return fd
+    except (BlockingIOError, FileNotFoundError):
+        pass
+    os.close(fd)
+    return None
 
 
 class OneShotClaim:

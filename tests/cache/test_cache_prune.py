@@ -106,12 +106,13 @@ def test_prune_sweeps_stale_staging_only(cache: LocalCache):
     (tmp / "blob-stale").write_bytes(b"left by a crash")
     (tmp / "copy-stale").mkdir()
     (tmp / "copy-stale/f").write_bytes(b"")
-    (tmp / "get-recent.zip").write_bytes(b"another process is writing this")
+    # written without the cache lock, so prune cannot tell it is not being written
+    (tmp / "chunk-recent.zip").write_bytes(b"another process is writing this")
     old = time.time() - 7200
     os.utime(tmp / "blob-stale", (old, old))
     os.utime(tmp / "copy-stale", (old, old))
     cache.prune(10**9)
-    assert tmp_entries(cache) == ["get-recent.zip"]
+    assert tmp_entries(cache) == ["chunk-recent.zip"]
 
 
 def test_clear_removes_read_only_copies_and_blobs(cache: LocalCache):
