@@ -76,14 +76,20 @@ def hook(
             for line in notes:
                 typer.echo(f"gitdata: {line}", err=True)
     elif name in ("post-checkout", "post-merge"):
-        # Never block git: report problems and carry on.
+        # Never block git (it has already checked out): report problems and carry on.
+        # A folder refused on its own (its pointer does not match the store's record)
+        # is reported and the hook exits non-zero, which git passes on as its status.
+        refused: list = []
         try:
             if ws.settings.hooks["bound_folders"] == "warn":
                 _report_stale(ws)
                 return
-            _update_bound(ws, quiet_when_current=True)
+            refused = [u for u in _update_bound(ws, quiet_when_current=True) if u.refused]
         except Exception as exc:  # noqa: BLE001
             typer.echo(f"gitdata: bound folders not updated: {exc}", err=True)
+        _report_refused(refused)
+        if refused:
+            raise typer.Exit(refused[0].refused.exit_code)
     else:
         raise typer.BadParameter(f"unknown hook {name!r}")
 
@@ -223,9 +229,21 @@ def diff(
                     say(f"    {mark} {p}")
 
 
+def _report_refused(refused: list) -> None:
+    """One stderr line per bound folder refused on its own, then the first hint."""
+    for u in refused:
+        typer.echo(f"gitdata: {u.path}: not updated: {u.refused}", err=True)
+    if refused and refused[0].refused.hint:
+        typer.echo(f"gitdata: hint: {refused[0].refused.hint}", err=True)
+
+
 def _update_bound(ws, only=None, quiet_when_current=False) -> list:
+    """Update bound folders and report each (folders refused on their own are left to
+    the caller: their ``refused`` holds the error)."""
     updates = ws.update_bound(only)
     for u in updates:
+        if u.refused is not None:
+            continue
         if u.no_pointer:
             held = f" (holds {u.old_id[:12]})" if u.old_id else ""
             typer.echo(
@@ -256,9 +274,19 @@ def checkout(
 
     updates = _update_bound(Workspace(), paths or None, quiet_when_current=json_out)
     if json_out:
-        emit_json([u.__dict__ for u in updates])
+        emit_json([u.to_dict() for u in updates])
     elif not updates:
         say("no bound folders (bind one with gd get --project P --name N --link DIR --bind)")
+    refused = [u for u in updates if u.refused is not None]
+    if len(refused) == 1:
+        raise refused[0].refused  # its own one-line error, hint and exit code
+    if refused:
+        _report_refused(refused)
+        first = refused[0].refused
+        raise type(first)(
+            f"{len(refused)} bound folders not updated: " + ", ".join(u.path for u in refused),
+            hint=first.hint,
+        )
 
 
 @app.command("merge-driver", hidden=True)
@@ -269,7 +297,7 @@ def merge_driver_cmd(
     path: str = typer.Argument("pointer"),
 ) -> None:
     """git's merge driver for pointer files (configured by gd init)."""
-    from gitdata.errors import GitDataError, MergeConflictError
+    from gitdata.errors import GitDataError, IntegrityError, MergeConflictError
     from gitdata.repo_api import Workspace
 
     try:
@@ -286,6 +314,10 @@ def merge_driver_cmd(
         if exc.fields.get("merge_side"):
             raise  # a file git named cannot be read or written: gd's one-line error
         typer.echo(f"gitdata: could not merge {path}: {exc}", err=True)
+        if isinstance(exc, IntegrityError):
+            # a pointer that does not match the store's record: nothing was merged
+            typer.echo(f"gitdata: left as a conflict; {exc.hint}", err=True)
+            raise typer.Exit(1) from None
         typer.echo(
             "gitdata: left as a conflict; when the store is reachable run: gd merge --resolve",
             err=True,

@@ -35,6 +35,7 @@ from gitdata.core.manifest import FileEntry
 from gitdata.errors import (
     FormatError,
     GitDataError,
+    IntegrityError,
     InvalidInputError,
     NotFoundError,
     UnsafePathError,
@@ -44,6 +45,7 @@ from gitdata.gitio.repo import GitRepo
 from gitdata.ops.context import Context
 from gitdata.ops.materialize import ensure_blobs
 from gitdata.ops.reader import load_manifest, load_record
+from gitdata.ops.resolve import check_pointer
 from gitdata.ops.scan import hash_file
 from gitdata.ops.state import atomic_write
 from gitdata.ops.target import read_marker, write_marker
@@ -81,6 +83,15 @@ class BindUpdate:
     kept_modified: list[str] = field(default_factory=list)
     up_to_date: bool = False
     no_pointer: bool = False  # the working tree has no pointer: folder left as is
+    # why this folder was refused (nothing written into it): a pointer that does not
+    # match the store's record, or a symlink leading out of the folder
+    refused: GitDataError | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """JSON form (``error``: the refusal's message, or None)."""
+        out = {k: v for k, v in vars(self).items() if k != "refused"}
+        out["error"] = str(self.refused) if self.refused is not None else None
+        return out
 
 
 def _state_path(repo: GitRepo) -> Path:
@@ -357,14 +368,21 @@ def _prune(folder: Path, removed: Iterable[str]) -> int:
 
 
 def update_folder(ctx: Context, repo: GitRepo, binding: Binding, pointer: Pointer) -> BindUpdate:
-    """Bring a bound folder to ``pointer``'s version, incrementally."""
+    """Bring a bound folder to ``pointer``'s version, incrementally.
+
+    The pointer is cross-checked first (:func:`check_pointer`): one that does not match
+    the store's record and manifest raises :class:`IntegrityError` before anything is
+    written into the folder.
+    """
     rel, mode, old_id = binding.path, binding.mode, binding.id
     result = BindUpdate(rel, binding.project, binding.name, old_id, pointer.id)
     folder = repo.workdir / rel
     if old_id == pointer.id and folder.is_dir():
         result.up_to_date = True
         return result
-    new = load_manifest(ctx, load_record(ctx, pointer.id).manifest).as_dict()
+    # the pointer must match the store's record and manifest before anything is written
+    record = check_pointer(ctx, pointer, pointer_relpath(binding.project, binding.name))
+    new = load_manifest(ctx, record.manifest).as_dict()
     old: dict[str, FileEntry] = {}
     if old_id and folder.is_dir():
         with contextlib.suppress(NotFoundError):
@@ -436,7 +454,13 @@ def _remark(
 
 
 def checkout(ctx: Context, repo: GitRepo, only: list[str] | None = None) -> list[BindUpdate]:
-    """Update every bound folder (or those under ``only``) to the working-tree pointers."""
+    """Update every bound folder (or those under ``only``) to the working-tree pointers.
+
+    A folder whose pointer does not match the store's record (:class:`IntegrityError`)
+    or that holds a symlink leading out of it (:class:`UnsafePathError`) is refused on
+    its own: nothing is written into it, its update carries the error in ``refused``,
+    and the other folders are still updated.
+    """
     wanted = [os.path.abspath(p) for p in only or []]
     out = []
     for binding in sorted(load_bindings(repo).values(), key=lambda b: b.path):
@@ -459,5 +483,17 @@ def checkout(ctx: Context, repo: GitRepo, only: list[str] | None = None) -> list
                 )
             )
             continue
-        out.append(update_folder(ctx, repo, binding, pointer))
+        try:
+            out.append(update_folder(ctx, repo, binding, pointer))
+        except (IntegrityError, UnsafePathError) as exc:
+            out.append(
+                BindUpdate(
+                    binding.path,
+                    binding.project,
+                    binding.name,
+                    binding.id,
+                    pointer.id,
+                    refused=exc,
+                )
+            )
     return out

@@ -292,6 +292,10 @@ def check_push(
     could get its data (``hooks.allow_local_store`` / ``GD_ALLOW_LOCAL_STORE=1``
     allow it for a path every machine mounts).
 
+    Every pushed pointer file is also cross-checked against the store's record and
+    manifest of its version (:func:`check_pointer`): a mismatch refuses the push,
+    naming the file (``path@commit``) and the field.
+
     ``stdin_text`` is what git passes: ``<local ref> <local sha> <remote ref> <remote sha>``
     per line.  Returns the number of pointer versions checked.
     """
@@ -299,8 +303,10 @@ def check_push(
     local_refused = _local_store_refused(ctx, remote_url)
     problems: list[str] = []
     stranded: list[str] = []
+    mismatched = 0
     checked = 0
     seen: set[str] = set()
+    missing: set[str] = set()
     for line in stdin_text.splitlines():
         parts = line.split()
         if len(parts) != 4 or parts[1] == _ZERO:
@@ -308,36 +314,54 @@ def check_push(
         local_sha, remote_sha = parts[1], parts[3]
         exclude = [remote_sha] if remote_sha != _ZERO else []
         for commit, rel, data in pointers_in_commits(repo, local_sha, exclude):
+            source = f"{rel}@{commit[:12]}"
             try:
-                p = decode_pointer(data, f"{rel}@{commit[:12]}")
+                p = decode_pointer(data, source)
             except GitDataError as exc:
                 problems.append(str(exc))
                 continue
-            if p.id in seen:
-                continue
+            first = p.id not in seen
             seen.add(p.id)
-            checked += 1
+            if first:
+                checked += 1
             if local_refused:
-                stranded.append(p.id)
-                problems.append(
-                    f"{p.project}/{p.name} {p.version} (id {p.id}) in commit {commit[:12]} "
-                    f"is in the local store {ctx.settings.storage}, which nobody cloning "
-                    f"from {remote_url} can reach"
-                )
+                if first:
+                    stranded.append(p.id)
+                    problems.append(
+                        f"{p.project}/{p.name} {p.version} (id {p.id}) in commit {commit[:12]} "
+                        f"is in the local store {ctx.settings.storage}, which nobody cloning "
+                        f"from {remote_url} can reach"
+                    )
                 continue
-            if not _in_store(ctx, p.id):
+            if first and not _in_store(ctx, p.id):
                 if _upload_from_local(ctx, p.id):
                     if notes is not None:
                         notes.append(
                             f"uploaded {p.project}/{p.name} {p.version} to {ctx.store.url}"
                         )
-                    continue
-                problems.append(
-                    f"{p.project}/{p.name} {p.version} (id {p.id}) in commit {commit[:12]} "
-                    f"is not in the store {_store_label(ctx)}"
-                )
+                else:
+                    missing.add(p.id)
+                    problems.append(
+                        f"{p.project}/{p.name} {p.version} (id {p.id}) in commit {commit[:12]} "
+                        f"is not in the store {_store_label(ctx)}"
+                    )
+            if p.id in missing:
+                continue
+            # every pushed pointer file (not only the first naming an id) must match the
+            # store's record and manifest of its version (docs/format.md section 9)
+            try:
+                check_pointer(ctx, p, rel, source)
+            except (IntegrityError, FormatError) as exc:
+                mismatched += 1
+                problems.append(str(exc))
     if problems:
         hint = "close/upload those versions to the shared store, then push again"
+        if mismatched:
+            hint = (
+                "a pushed pointer does not match the store's record of its version: restore "
+                "it from an earlier commit (git log -p FILE) or check the store "
+                "(gd verify --remote), then push again"
+            )
         if stranded:
             hint = (
                 "use a store your team can reach: gd init --storage URL (and commit "
@@ -346,8 +370,13 @@ def check_push(
                 "for each version listed, and push again (if the local path is shared, "
                 "e.g. NFS, set hooks.allow_local_store: true or GD_ALLOW_LOCAL_STORE=1)"
             )
+        what = (
+            f"push refused: {mismatched} pushed pointer(s) do not match the store's record"
+            if mismatched == len(problems)
+            else f"push refused: {len(problems)} dataset version(s) nobody else could get"
+        )
         raise HookRefusedError(
-            f"push refused: {len(problems)} dataset version(s) nobody else could get",
+            what,
             problems=problems,
             hint=hint,
         )
@@ -374,30 +403,46 @@ def diff_revisions(
     ctx: Context, old_rev: str | None = "HEAD", new_rev: str | None = None, cwd: Path | None = None
 ) -> list[DatasetDiff]:
     """Datasets whose pointer differs between ``old_rev`` and ``new_rev`` (None = working
-    tree), with file-level changes from the manifests (no data is downloaded)."""
+    tree), with file-level changes from the manifests (no data is downloaded).
+
+    Every pointer read is cross-checked against the store's record and manifest of its
+    version (:func:`check_pointer`): a mismatch raises :class:`IntegrityError` naming
+    the file (``path@rev``) and the field, rather than diffing content the pointer does
+    not pin.
+    """
     from gitdata.core.lineage import diff
-    from gitdata.ops.reader import load_manifest, load_record
+    from gitdata.ops.reader import load_manifest
 
     repo = require_repo(cwd)
     old = repo.pointer_blobs(old_rev)
     new = repo.pointer_blobs(new_rev)
     out: list[DatasetDiff] = []
+
+    def read(blobs: dict[str, bytes], rel: str, rev: str | None) -> Pointer | None:
+        if rel not in blobs:
+            return None
+        source = rel if rev is None else f"{rel}@{rev}"
+        return decode_pointer(blobs[rel], source)
+
+    def files(p: Pointer | None, rel: str, rev: str | None) -> dict:
+        if p is None:
+            return {}
+        record = check_pointer(ctx, p, rel, rel if rev is None else f"{rel}@{rev}")
+        return load_manifest(ctx, record.manifest).as_dict()
+
     for rel in sorted(set(old) | set(new)):
         if old.get(rel) == new.get(rel):
             continue
-        a = decode_pointer(old[rel], f"{rel}@{old_rev}") if rel in old else None
-        b = decode_pointer(new[rel], f"{rel}@{new_rev or 'working tree'}") if rel in new else None
+        a = read(old, rel, old_rev)
+        b = read(new, rel, new_rev)
+        # both sides are checked even when they name the same id: a hand-edited
+        # manifest or count beside an unchanged id is a mismatch, not a cosmetic change
+        files_a, files_b = files(a, rel, old_rev), files(b, rel, new_rev)
         if a and b and a.id == b.id:
             continue  # only cosmetic pointer changes
         ref = b or a
         assert ref is not None
-
-        def files(p):
-            return (
-                {} if p is None else load_manifest(ctx, load_record(ctx, p.id).manifest).as_dict()
-            )
-
-        changes = diff(files(a), files(b))
+        changes = diff(files_a, files_b)
         out.append(
             DatasetDiff(
                 ref.project,

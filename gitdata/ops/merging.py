@@ -145,9 +145,16 @@ def merged_pointer(
     *,
     prefer: str | None = None,
     take: Mapping[str, str] | None = None,
+    rel: str | None = None,
 ) -> Pointer:
-    """The pointer a three-way merge of pointer files gives (a new version if both moved)."""
-    from gitdata.gitio.pointer import pointer_from_record
+    """The pointer a three-way merge of pointer files gives (a new version if both moved).
+
+    When both sides moved, each is cross-checked against the store's record and
+    manifest of its version before their content is merged (:func:`check_pointer`;
+    ``rel`` is the pointer file's repository path, errors name it ``rel (ours)``).
+    """
+    from gitdata.gitio.pointer import pointer_from_record, pointer_relpath
+    from gitdata.ops.resolve import check_pointer
 
     if ours.id == theirs.id:
         return ours
@@ -157,6 +164,11 @@ def merged_pointer(
     if base is not None and base.id == theirs.id:
         return ours
     mctx = _context_for(ctx, ours)
+    # git passes the file's path; run by hand without one, it is the dataset's own path
+    path = rel if rel and rel.startswith(POINTER_DIR + "/") else None
+    path = path or pointer_relpath(ours.project, ours.name)
+    for side, pointer in (("ours", ours), ("theirs", theirs)):
+        check_pointer(mctx, pointer, path, f"{path} ({side})")
     record = merge_versions(mctx, ours.id, theirs.id, prefer=prefer, take=take)
     return pointer_from_record(
         record,
@@ -206,7 +218,7 @@ def merge_driver(ctx: Context, base_file: str, ours_file: str, theirs_file: str,
             f"{rel}: deleted on one side and changed on the other",
             hint="keep one side with git checkout --ours/--theirs, then git add",
         )
-    merged = merged_pointer(ctx, base, ours, theirs)
+    merged = merged_pointer(ctx, base, ours, theirs, rel=rel)
     try:
         Path(ours_file).write_text(encode_pointer(merged), encoding="utf-8")
     except OSError as exc:
@@ -257,7 +269,7 @@ def resolve_conflicts(
     for rel, (b, o, t) in todo:
         assert o is not None and t is not None
         try:
-            merged.append((rel, merged_pointer(ctx, b, o, t, prefer=prefer, take=take)))
+            merged.append((rel, merged_pointer(ctx, b, o, t, prefer=prefer, take=take, rel=rel)))
         except MergeConflictError as exc:
             raise MergeConflictError(f"{rel}: {exc.message}", hint=exc.hint, **exc.fields) from None
     for rel, pointer in merged:

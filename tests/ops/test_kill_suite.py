@@ -3,8 +3,9 @@
 Each operation runs as a real `gd` process and is killed with SIGKILL after a delay
 spread evenly over the time an uninterrupted run takes (fixed points, not chance).
 After every kill: every closed version in the store verifies deeply, the target of a
-get holds no file with wrong content, and rerunning the command completes. The figures
-are in docs/reliability.md.
+get holds no file with wrong content, and rerunning the command completes. At the end
+the independent spec reader (tests/spec_reader.py) reads every version the suite closed
+and agrees with gd about each. The figures are in docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from gitdata.storage import open_store
 from tests.conftest import make_tree, read_tree
+from tests.storage.spec_check import spec_reader_agrees_with_gd
 
 POINTS = 20
 pytestmark = pytest.mark.slow
@@ -61,6 +64,13 @@ def _kill_after(env, cwd, delay: float, *args) -> None:
 
 
 _VERIFIED: set[str] = set()
+
+
+def _spec_reader_agrees(env, tmp_path: Path) -> int:
+    """The spec reader reads every closed version as gd does (file list, sizes and
+    sha256; it checks each file's bytes against its sha256 itself)."""
+    store = open_store(env["GD_STORAGE"])
+    return spec_reader_agrees_with_gd(store, tmp_path / "spec-mirror", compare_bytes=False)
 
 
 def _every_version_verifies(env, cwd) -> int:
@@ -123,7 +133,7 @@ def test_kill_during_close_and_one_shot_sync(tmp_path: Path):
             == "closed"
         )
         assert _open_drafts() == [], f"kill at point {i} of close: a draft was left behind"
-    _every_version_verifies(env, cwd)
+    assert _spec_reader_agrees(env, tmp_path) == _every_version_verifies(env, cwd)
 
 
 def test_kill_during_get_leaves_no_wrong_file(tmp_path: Path):
@@ -154,3 +164,4 @@ def test_kill_during_get_leaves_no_wrong_file(tmp_path: Path):
             assert read_tree(target) == expected
             left = sorted(p.name for p in tmp_path.glob(f".{target.name}.gd-*"))
             assert left == [], f"kill at point {i}: the rerun left {left} beside the target"
+    assert _spec_reader_agrees(env, tmp_path) == 1

@@ -1,7 +1,9 @@
 """One conformance suite for every store kind (restic-style backend tests).
 
 Every test taking ``store`` runs on a local folder and on the local S3 (Ceph
-RGW), GCS (fake-gcs-server) and Azure (Azurite) servers.
+RGW), GCS (fake-gcs-server) and Azure (Azurite) servers.  After each, the
+independent spec reader (tests/spec_reader.py) reads the store it leaves and must
+agree with gd about every closed version (tests/storage/spec_check.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from spec_reader import SpecError, read_store
 
+from gitdata import Dataset
 from gitdata.errors import (
     FormatError,
     InvalidInputError,
@@ -22,6 +26,8 @@ from gitdata.errors import (
 )
 from gitdata.storage import object_key, open_store, run_parallel, version_key
 from gitdata.storage.transfer import is_transient, with_retries
+from tests.conftest import make_tree
+from tests.storage.spec_check import spec_reader_agrees_with_gd
 
 
 def sha(data: bytes) -> str:
@@ -29,10 +35,29 @@ def sha(data: bytes) -> str:
 
 
 @pytest.fixture
-def store(store_url: str):
+def store(store_url: str, tmp_path: Path):
     s = open_store(store_url)
     s.ensure_initialized()
-    return s
+    yield s
+    # whatever the test left, the spec reader reads it as gd does
+    spec_reader_agrees_with_gd(s, tmp_path / "spec-mirror-after")
+
+
+def test_closed_versions_are_read_by_the_spec_reader(store, tmp_path: Path):
+    files = {"a/b.txt": "b", "deflated.bin": bytes(5000), "empty": b"", "z y.txt": "z"}
+    src = make_tree(tmp_path / "src", files)
+    parent = Dataset.create(dataset_project="spec", dataset_name="check", output_uri=store.url)
+    parent.add_files(src)
+    parent.upload(compression="deflate")
+    parent.finalize()
+    child = Dataset.create(
+        dataset_project="spec", dataset_name="check", parent_datasets=[parent.id]
+    )
+    (src / "a/b.txt").write_text("b2")
+    (src / "empty").unlink()
+    child.sync_folder(src)
+    child.finalize(auto_upload=True)
+    assert spec_reader_agrees_with_gd(store, tmp_path / "spec-mirror") == 2
 
 
 def test_round_trip_bytes_and_range(store):
@@ -119,16 +144,17 @@ def test_get_file_interrupted_leaves_no_partial(store, tmp_path: Path, monkeypat
         Path(dst).write_bytes(b"partial")
         raise OSError(5, "I/O error")
 
-    if store.is_local:
-        import shutil
-
-        monkeypatch.setattr(shutil, "copyfile", broken)
-    else:
-        monkeypatch.setattr(store.fs, "get_file", broken)
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(StorageUnavailableError):
-        store.get_file(key, out / "final.bin")
+    with monkeypatch.context() as patch:  # undone before the store fixture's spec check
+        if store.is_local:
+            import shutil
+
+            patch.setattr(shutil, "copyfile", broken)
+        else:
+            patch.setattr(store.fs, "get_file", broken)
+        with pytest.raises(StorageUnavailableError):
+            store.get_file(key, out / "final.bin")
     assert list(out.iterdir()) == []  # neither the final name nor a temp file
 
 
@@ -217,6 +243,8 @@ def test_marker_written_and_unknown_format_refused(tmp_path: Path):
     with pytest.raises(FormatError) as info:
         open_store(str(root)).ensure_initialized()
     assert info.value.hint == "upgrade gd"
+    with pytest.raises(SpecError, match="unknown store marker"):
+        read_store(root)  # the spec reader refuses it too
 
 
 def test_open_store_urls(tmp_path: Path, monkeypatch):
