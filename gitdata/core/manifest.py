@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gitdata.core.paths import is_normal_path
+from gitdata.core.paths import brief_path, is_normal_path, limit_problem
 from gitdata.errors import FormatError, UnsafePathError
 
 MANIFEST_FORMAT = 1
@@ -28,6 +28,9 @@ _METHODS = (METHOD_STORED, METHOD_DEFLATE)
 # reader stops decompressing there, so a gzip bomb costs at most this much.
 MAX_MANIFEST_JSON = 512 * 2**21
 _GUNZIP_STEP = 16 * 1024 * 1024
+# DEFLATE's largest expansion: a 258-byte match coded in 2 bits (RFC 1951).  A deflate
+# entry declaring more than this times its stored length is impossible (forged).
+MAX_DEFLATE_RATIO = 1032
 
 
 def _gunzip(data: bytes, limit: int, source: str) -> bytes:
@@ -152,12 +155,18 @@ class Manifest:
             raise FormatError(
                 f"manifest {source} is not valid gzip JSON: {exc}", file=source
             ) from None
+        except RecursionError:
+            raise FormatError(
+                f"manifest {source} nests JSON arrays or objects too deeply to parse",
+                file=source,
+            ) from None
         if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
             raise FormatError(f"manifest {source} has no 'files' list", file=source)
         fmt = doc.get("format")
         if fmt != MANIFEST_FORMAT:
             raise FormatError(
-                f"manifest {source} has format {fmt!r}; this gd reads format {MANIFEST_FORMAT}",
+                f"manifest {source} has format {_brief_value(fmt)}; this gd reads format "
+                f"{MANIFEST_FORMAT}",
                 file=source,
                 hint="upgrade gd" if isinstance(fmt, int) and fmt > MANIFEST_FORMAT else None,
             )
@@ -168,7 +177,7 @@ class Manifest:
             key = _path_key(entry)
             if previous is not None and key <= previous:
                 raise FormatError(
-                    f"manifest {source}: entries not strictly sorted by path at #{i} ({entry.path!r})",
+                    f"manifest {source}: entries not strictly sorted by path at #{i} ({brief_path(entry.path)})",
                     file=source,
                 )
             previous = key
@@ -178,7 +187,8 @@ class Manifest:
         clash = file_folder_clash(m._entries)
         if clash is not None:
             raise FormatError(
-                f"manifest {source}: {clash[0]!r} is a file and also the folder of {clash[1]!r}",
+                f"manifest {source}: {brief_path(clash[0])} is a file and also the folder of "
+                f"{brief_path(clash[1])}",
                 file=source,
             )
         return m
@@ -202,6 +212,12 @@ def file_folder_clash(paths: Iterable[str]) -> tuple[str, str] | None:
     return None
 
 
+def _brief_value(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def _path_key(entry: FileEntry) -> bytes:
     return entry.path.encode("utf-8")
 
@@ -220,9 +236,17 @@ def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
         raise FormatError(f"manifest {source}: entry #{index} lacks {exc}", file=source) from None
     method = item.get("method", METHOD_STORED)
     if not isinstance(path, str) or not is_normal_path(path):
+        problem = limit_problem(path) if isinstance(path, str) else None
         raise UnsafePathError(
-            f"manifest {source}: unsafe or non-normal path {path!r} at entry #{index}",
-            path=str(path),
+            f"manifest {source}: "
+            + (
+                f"path {brief_path(path)} at entry #{index} {problem}"
+                if problem
+                else f"unsafe or non-normal path {brief_path(path)} at entry #{index}"
+            ),
+            path=path.encode("utf-8", "backslashreplace").decode()
+            if isinstance(path, str)
+            else str(path),
             file=source,
         )
     if (
@@ -230,14 +254,27 @@ def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
         or min(size, offset, length) < 0
     ):
         raise FormatError(
-            f"manifest {source}: bad size, offset or length for {path!r}", file=source
+            f"manifest {source}: bad size, offset or length for {brief_path(path)}", file=source
         )
-    if not (_is_hex64(sha) and _is_hex64(chunk)):
-        raise FormatError(f"manifest {source}: bad sha256 or chunk for {path!r}", file=source)
+    if not (
+        isinstance(sha, str) and isinstance(chunk, str) and _is_hex64(sha) and _is_hex64(chunk)
+    ):
+        raise FormatError(
+            f"manifest {source}: bad sha256 or chunk for {brief_path(path)}", file=source
+        )
     if method not in _METHODS:
-        raise FormatError(f"manifest {source}: unknown method {method!r} for {path!r}", file=source)
+        raise FormatError(
+            f"manifest {source}: unknown method {_brief_value(method)} for {brief_path(path)}",
+            file=source,
+        )
+    if method == METHOD_DEFLATE and size > MAX_DEFLATE_RATIO * length:
+        raise FormatError(
+            f"manifest {source}: deflate entry {brief_path(path)} declares {size} bytes from "
+            f"{length} stored bytes, more than DEFLATE can expand ({MAX_DEFLATE_RATIO} times)",
+            file=source,
+        )
     if method == METHOD_STORED and length != size:
         raise FormatError(
-            f"manifest {source}: stored entry {path!r} has length != size", file=source
+            f"manifest {source}: stored entry {brief_path(path)} has length != size", file=source
         )
     return FileEntry(path, size, sha, chunk, offset, length, method)

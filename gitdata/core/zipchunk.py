@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from gitdata.core.manifest import METHOD_DEFLATE, METHOD_STORED
+from gitdata.core.paths import brief_path
 from gitdata.errors import FormatError, IntegrityError
 
 _LOCAL_SIG = 0x04034B50
@@ -301,3 +302,19 @@ def decode_member(raw: bytes, method: str, size: int, sha256: str, where: str = 
             actual=actual,
         )
     return data
+
+
+def check_member_extent(
+    path: str, offset: int, length: int, chunk_size: int, where: str = "chunk"
+) -> None:
+    """Refuse (:class:`IntegrityError`) a manifest entry whose member reaches past the
+    end of its chunk, before any of it is read (docs/format.md, section 5): a forged
+    size or offset must not make a reader ask for, or allocate, bytes the chunk lacks."""
+    if offset + length > chunk_size:
+        raise IntegrityError(
+            f"manifest entry {brief_path(path)} asks for bytes {offset}..{offset + length} "
+            f"of chunk {where}, which has only {chunk_size} bytes (a corrupt or forged "
+            "manifest)",
+            key=where,
+            path=path,
+        )

@@ -23,6 +23,7 @@ folder that leads out of it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from gitdata.core.ids import is_version_id
 from gitdata.core.manifest import FileEntry
+from gitdata.core.paths import MAX_COMPONENT_BYTES, check_path_room
 from gitdata.errors import (
     FormatError,
     GitDataError,
@@ -306,7 +308,10 @@ def _matches(path: Path, entry: FileEntry, ctx: Context) -> bool:
 
 def _place(ctx: Context, target: Path, entry: FileEntry, mode: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.gd-tmp")
+    tmp_name = f".{target.name}.gd-tmp"
+    if len(tmp_name.encode("utf-8")) > MAX_COMPONENT_BYTES:  # a legal name near the limit
+        tmp_name = f".{hashlib.sha256(target.name.encode('utf-8')).hexdigest()[:16]}.gd-tmp"
+    tmp = target.with_name(tmp_name)
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     blob = ctx.cache.blob_path(entry.sha256)
@@ -388,6 +393,7 @@ def update_folder(ctx: Context, repo: GitRepo, binding: Binding, pointer: Pointe
         with contextlib.suppress(NotFoundError):
             old = load_manifest(ctx, load_record(ctx, old_id).manifest).as_dict()
     _check_no_escape(binding, folder, [*old, *new])
+    check_path_room(str(folder / ".gd-tmp"), new, what="bound folder")  # _place's temp name
     needed = [
         e
         for p, e in new.items()

@@ -8,14 +8,19 @@ new content is gitdata.ops.upload; closing it is gitdata.ops.commit.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.manifest import FileEntry
 from gitdata.core.merge import Conflict
-from gitdata.core.paths import join_dataset_path, match_pattern, normalize_dataset_path
+from gitdata.core.paths import (
+    join_dataset_path,
+    limit_problem,
+    match_pattern,
+    normalize_dataset_path,
+)
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import utc_now
 from gitdata.errors import (
@@ -194,6 +199,7 @@ def add_files(
                     clash.setdefault(f.abspath, str(given))
         if clashes:
             raise _collision_error(clashes)
+        _check_limits(planned)
         unique = list({f.abspath: f for f, _ in planned.values()}.values())
         hashes = hash_files(unique, ctx.stat_cache, progress)
         changed = 0
@@ -204,6 +210,15 @@ def add_files(
 
 
 _SHOWN_CLASHES = 3
+
+
+def _check_limits(paths: Iterable[str]) -> None:
+    """Refuse (UnsafePathError) a dataset path past a limit of docs/format.md section 6
+    (a name over 255 bytes, a path over 4095 bytes or 256 folders deep) before the
+    draft changes: no reader would accept the version."""
+    for path in paths:
+        if limit_problem(path) is not None:
+            normalize_dataset_path(path)  # raises, naming the limit
 
 
 def _collision_error(clashes: dict[str, dict[str, str]]) -> InvalidInputError:
@@ -248,8 +263,9 @@ def sync_folder(
     folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
     with editing(ctx, draft_id) as draft:
         found = scan_folder(root)
-        hashes = hash_files(found, ctx.stat_cache, progress)
         wanted = {join_dataset_path(folder, f.rel) for f in found}
+        _check_limits(wanted)
+        hashes = hash_files(found, ctx.stat_cache, progress)
         removed = [
             p
             for p in draft.files

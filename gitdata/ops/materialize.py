@@ -17,10 +17,10 @@ from pathlib import Path
 
 from gitdata.cache.fsutil import remove_tree, write_all
 from gitdata.core.manifest import FileEntry, Manifest
-from gitdata.core.paths import normalize_dataset_path
+from gitdata.core.paths import check_path_room, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, ByteShare, Progress
 from gitdata.core.sharding import select_part
-from gitdata.core.zipchunk import decode_member
+from gitdata.core.zipchunk import check_member_extent, decode_member
 from gitdata.errors import (
     IntegrityError,
     InvalidInputError,
@@ -91,6 +91,9 @@ def _fetch_members(
             if len(members) > _WHOLE_CHUNK_MEMBERS:
                 _read_whole_chunk(ctx, key, members, deliver, progress)
                 return
+            chunk_size = store.size(key)  # one HEAD: a forged extent is never requested
+            for e in members:
+                check_member_extent(e.path, e.offset, e.length, chunk_size, where)
             for e in members:
                 raw = store.get_range(key, e.offset, e.length)
                 deliver(e, decode_member(raw, e.method, e.size, e.sha256, where))
@@ -120,6 +123,9 @@ def _read_whole_chunk(ctx: Context, key: str, members: list[FileEntry], deliver,
         received = ByteShare(progress, sum(e.size for e in members), extent)
         ctx.store.get_file(key, Path(tmp), progress=received)
         with open(tmp, "rb") as fh:
+            chunk_size = os.fstat(fh.fileno()).st_size
+            for e in members:
+                check_member_extent(e.path, e.offset, e.length, chunk_size, where)
             for e in members:
                 fh.seek(e.offset)
                 raw = fh.read(e.length)
@@ -234,6 +240,8 @@ def cached_copy(
     key = copy_key(version_id, part, num_parts)
     entries = select_entries(manifest, part, num_parts)
     files = [(e.path, e.sha256) for e in entries]
+    room = max(str(cache.copy_path(key)), str(cache.tmp_dir / "copy-12345678"), key=len)
+    check_path_room(room, (p for p, _ in files), what="cache folder")
     with cache.shared_lock():
         if cache.has_copy(key):
             cache.check_copy(key, files)  # a damaged copy is removed, and rebuilt below
@@ -326,6 +334,9 @@ def materialize(
     check_target(target, overwrite=overwrite)
     entries = select_entries(manifest, part, num_parts)
     files = [(e.path, e.sha256) for e in entries]
+    # the tree is built under a longer sibling name (pid and mkdtemp's 8 characters)
+    longest = f".{target.name}{scratch.STAGING_TAG}{os.getpid()}-12345678"
+    check_path_room(str(target.parent / longest), (p for p, _ in files))
     staging, staging_lock = _make_staging(target)
     try:
         with os_errors_name(staging), ctx.cache.shared_lock():

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from gitdata.core.manifest import Manifest
 from gitdata.core.paths import normalize_dataset_path
-from gitdata.core.zipchunk import decode_member
+from gitdata.core.zipchunk import check_member_extent, decode_member
 from gitdata.errors import IntegrityError, LocalPathNotFoundError, ObjectNotFoundError
 from gitdata.ops.context import Context
 from gitdata.storage import object_key, version_key
@@ -24,13 +24,15 @@ def read_file(ctx: Context, manifest: Manifest, path: str, source: str = "datase
         if len(data) == entry.size:
             return data
     key = object_key(entry.chunk)
+    where = f"{ctx.store.url}/{key}"
     try:
+        check_member_extent(entry.path, entry.offset, entry.length, ctx.store.size(key), where)
         raw = ctx.store.get_range(key, entry.offset, entry.length)
     except ObjectNotFoundError:
         raise IntegrityError(
             f"chunk {key} is missing from store {ctx.store.url}", key=key
         ) from None
-    data = decode_member(raw, entry.method, entry.size, entry.sha256, f"{ctx.store.url}/{key}")
+    data = decode_member(raw, entry.method, entry.size, entry.sha256, where)
     cache.put_blob_bytes(entry.sha256, data, verified=True)
     return data
 
