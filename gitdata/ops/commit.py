@@ -15,7 +15,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass
 
-from gitdata.core.ids import new_version_id, next_version
+from gitdata.core.ids import is_version_id, new_version_id, next_version
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
@@ -24,6 +24,7 @@ from gitdata.errors import (
     ConflictError,
     DatasetNotFoundError,
     DatasetStateError,
+    FormatError,
     GitDataError,
     IntegrityError,
     InvalidInputError,
@@ -32,13 +33,13 @@ from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing, parent_files, validate_names
 from gitdata.ops.reader import (
     encode_record,
-    list_records,
     load_manifest,
     load_record,
 )
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.ops.upload import upload
 from gitdata.storage import object_key, version_key
+from gitdata.storage.keys import VERSIONS_PREFIX
 from gitdata.storage.locks import store_lock
 
 
@@ -300,11 +301,18 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
 def _dataset_records(ctx: Context, draft: Draft) -> list[VersionRecord]:
     """The records of the draft's dataset in its store, as listed right now."""
     store_ctx = _store_context(ctx, draft.storage)
-    return [
-        r
-        for r in list_records(store_ctx)
-        if r.project == draft.project and r.name == draft.name and r.id != draft.id
-    ]
+    out = []
+    for key in store_ctx.store.list(VERSIONS_PREFIX):
+        vid = key.rsplit("/", 1)[-1].removesuffix(".yaml")
+        if vid == draft.id or not key.endswith(".yaml") or not is_version_id(vid):
+            continue  # its own record is never read back (nor cached) here
+        try:
+            record = load_record(store_ctx, vid)
+        except (DatasetNotFoundError, FormatError, IntegrityError):
+            continue  # deleted meanwhile, or unreadable: listings report those
+        if record.project == draft.project and record.name == draft.name:
+            out.append(record)
+    return out
 
 
 def _free_version(ctx: Context, draft: Draft) -> str:
