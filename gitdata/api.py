@@ -130,6 +130,9 @@ class Dataset:
         self.progress: Progress = NULL_PROGRESS
         # Paths the parents changed differently (create / squash): the later one was kept.
         self.merge_conflicts: list[dict[str, str | None]] = []
+        # True once finalize()/upload() found that another gd process had closed this
+        # draft first, with the content this object would have closed (docs/api.md).
+        self.closed_elsewhere = False
 
     # ----------------------------------------------------------- properties
     @property
@@ -347,6 +350,8 @@ class Dataset:
         """
         if verbose:
             _no_effect("upload(verbose=True)", _NO_PRINT)
+        if self._adopt_closed():
+            return  # closed meanwhile by another process, with this content: all stored
         self._require_draft("upload")
         if isinstance(compression, int) and not isinstance(compression, bool):
             compression = _ZIP_METHODS.get(compression, compression)
@@ -359,15 +364,34 @@ class Dataset:
             if retries < 0:
                 raise InvalidInputError(f"retries must be >= 0, not {retries}")
             ctx = Context(dataclasses.replace(ctx.settings, retries=retries))
-        uploading.upload(
-            ctx,
-            self._id,
-            storage=output_url,
-            chunk_size=target,
-            max_workers=max_workers,
-            compression=compression,
-            progress=self.progress if show_progress else NULL_PROGRESS,
-        )
+        try:
+            uploading.upload(
+                ctx,
+                self._id,
+                storage=output_url,
+                chunk_size=target,
+                max_workers=max_workers,
+                compression=compression,
+                progress=self.progress if show_progress else NULL_PROGRESS,
+            )
+        except DatasetStateError:
+            if not self._adopt_closed():
+                raise
+
+    def closed_on_this_machine(self) -> bool:
+        """True for a closed version a close on this machine wrote (its store is
+        remembered here): a ``gd close`` that finds it closed has nothing left to do."""
+        return self.is_final() and self._ctx.state.home_of(self._id) is not None
+
+    def _adopt_closed(self) -> bool:
+        """True when the draft this object opened was closed by another process since,
+        holding what this object would close (then it becomes that closed version);
+        :class:`ConflictError` when the content differs.  False while it is a draft."""
+        if self._draft is None or self._ctx.state.has_draft(self._id):
+            return False
+        record = commit.closed_meanwhile(self._ctx, self._draft)
+        self._record, self._draft, self.closed_elsewhere = record, None, True
+        return True
 
     def finalize(
         self, verbose: bool = False, raise_on_error: bool = True, auto_upload: bool = False
@@ -376,11 +400,12 @@ class Dataset:
         if verbose:
             _no_effect("finalize(verbose=True)", _NO_PRINT)
         try:
-            self._require_draft("finalize")
-            store_url = self._ctx.state.load_draft(self._id).storage
-            if auto_upload:
-                uploading.upload(self._ctx, self._id, progress=self.progress)
-            record = commit.finalize(self._ctx, self._id)
+            if self.closed_elsewhere and self._record is not None:
+                record, store_url = self._record, self._store_url_of_closed()
+            else:
+                closed = self._finalize(auto_upload)
+                record, store_url = closed.record, self._store_url_of_closed()
+                self.closed_elsewhere = not closed.closed_here
         except Exception:
             if raise_on_error:
                 raise
@@ -388,6 +413,30 @@ class Dataset:
         self._record, self._draft = record, None
         self.pointer_path = write_repo_pointer(record, store_url)
         return True
+
+    def _finalize(self, auto_upload: bool) -> commit.Closed:
+        """Close the draft; a close another process finished first counts when it
+        holds the same content (``closed_here`` False)."""
+        try:
+            if not self._adopt_closed():
+                self._require_draft("finalize")
+                # what this object closes: the draft as it is now
+                self._draft = self._ctx.state.load_draft(self._id)
+                if auto_upload:
+                    self.upload()
+        except (DatasetStateError, DatasetNotFoundError):
+            if not self._adopt_closed():
+                raise
+        if self.closed_elsewhere:
+            assert self._record is not None
+            return commit.Closed(self._record, closed_here=False)
+        return commit.close_draft(self._ctx, self._id, expected=self._draft)
+
+    def _store_url_of_closed(self) -> str:
+        """The store the version closes into (for its pointer)."""
+        if self._draft is not None:
+            return self._draft.storage
+        return self._ctx.state.home_of(self._id) or self._ctx.settings.storage
 
     def publish(self, raise_on_error: bool = True) -> bool:
         """ClearML's publish; closed versions are already final here."""

@@ -210,8 +210,13 @@ def close(
 ) -> None:
     """Upload what is pending, then close the version: it is immutable from now on."""
     ds = open_target(dataset_id, storage)
-    ds.upload(output_url=storage, chunk_size=chunk_size, max_workers=max_workers)
-    ds.finalize()
+    if ds.closed_on_this_machine():
+        # a second close of one draft that started after the first had finished:
+        # the draft's content is what the first closed (docs/cli.md, gd close)
+        ds.closed_elsewhere = True
+    else:
+        ds.upload(output_url=storage, chunk_size=chunk_size, max_workers=max_workers)
+        ds.finalize()
     record = ds.record
     assert record is not None
     if json_out:
@@ -224,11 +229,18 @@ def close(
                 "state": "closed",
                 "stats": record.stats,
                 "pointer": str(ds.pointer_path) if ds.pointer_path else None,
+                "already_closed": ds.closed_elsewhere,
             }
         )
     else:
         s = record.stats
-        say(f"closed {ds.project}/{ds.name} {ds.version} (id {ds.id})")
+        if ds.closed_elsewhere:
+            say(
+                f"already closed {ds.project}/{ds.name} {ds.version} (id {ds.id}): another gd "
+                "process closed this draft first, with the same content"
+            )
+        else:
+            say(f"closed {ds.project}/{ds.name} {ds.version} (id {ds.id})")
         note(
             f"{s['files']} files: {s['added']} added, {s['modified']} modified, {s['removed']} removed"
         )

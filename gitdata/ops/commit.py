@@ -10,17 +10,21 @@ draft is checked, so gc cannot remove a chunk between that check and the record.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import warnings
+from dataclasses import dataclass
 
-from gitdata.codec import load_yaml_mapping
-from gitdata.core.ids import new_version_id
+from gitdata.core.ids import is_version_id, new_version_id, next_version
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
 from gitdata.core.record import VersionRecord, utc_now
 from gitdata.errors import (
+    ConflictError,
     DatasetNotFoundError,
     DatasetStateError,
+    FormatError,
     GitDataError,
     IntegrityError,
     InvalidInputError,
@@ -29,11 +33,13 @@ from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing, parent_files, validate_names
 from gitdata.ops.reader import (
     encode_record,
+    load_manifest,
     load_record,
 )
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.ops.upload import upload
 from gitdata.storage import Store, object_key, version_key
+from gitdata.storage.keys import VERSIONS_PREFIX
 from gitdata.storage.locks import store_lock
 
 
@@ -64,6 +70,25 @@ def _check_readable(data: bytes, manifest: Manifest, draft_id: str) -> None:
         )
 
 
+class VersionRenumberedWarning(UserWarning):
+    """The version number a draft was opened with was closed meanwhile by another
+    machine; the draft closed as the next free number instead."""
+
+
+class DuplicateVersionWarning(UserWarning):
+    """Another record of the dataset, closed at the same instant elsewhere, holds the
+    same version number (docs/format.md §12: ``--version`` then names both)."""
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What a close did: the version's record, and whether this call wrote it
+    (False: another gd process closed the same draft, with the same content, first)."""
+
+    record: VersionRecord
+    closed_here: bool = True
+
+
 def finalize(
     ctx: Context, draft_id: str, *, auto_upload: bool = False, **upload_args
 ) -> VersionRecord:
@@ -72,8 +97,93 @@ def finalize(
     Holds a shared lock on the draft's store throughout (the upload included);
     refuses with :class:`~gitdata.errors.StoreLockedError` while gc runs there.
     """
+    return close_draft(ctx, draft_id, auto_upload=auto_upload, **upload_args).record
+
+
+def close_draft(
+    ctx: Context,
+    draft_id: str,
+    *,
+    expected: Draft | None = None,
+    auto_upload: bool = False,
+    **upload_args,
+) -> Closed:
+    """Close the draft as :func:`finalize` does, and say who closed it.
+
+    Two closes of one draft are serialised by the draft's lock; the one that gets
+    it second finds the draft gone and the record there.  It then succeeds
+    (``closed_here`` False) when that record holds what it would have closed
+    (``expected``, else the draft as read on entry), and raises
+    :class:`~gitdata.errors.ConflictError` when it does not.
+    """
+    if expected is None and ctx.state.has_draft(draft_id):
+        with contextlib.suppress(DatasetNotFoundError):
+            expected = ctx.state.load_draft(draft_id)
     if not ctx.state.has_draft(draft_id):
-        return _commit(ctx, draft_id)  # raises: closed or unknown
+        if expected is None:
+            return _commit(ctx, draft_id)  # raises: closed or unknown
+        return Closed(closed_meanwhile(ctx, expected), closed_here=False)
+    try:
+        return _finalize(ctx, draft_id, auto_upload=auto_upload, **upload_args)
+    except (DatasetStateError, DatasetNotFoundError):
+        if expected is None or ctx.state.has_draft(draft_id):
+            raise
+        return Closed(closed_meanwhile(ctx, expected), closed_here=False)
+
+
+def closed_meanwhile(ctx: Context, expected: Draft) -> VersionRecord:
+    """The record another process closed ``expected``'s draft as, if it holds the
+    same content and metadata; else :class:`ConflictError` (a discarded draft:
+    :class:`DatasetNotFoundError`)."""
+    store_ctx = _store_context(ctx, expected.storage)
+    try:
+        record = load_record(store_ctx, expected.id)
+    except DatasetNotFoundError:
+        raise DatasetNotFoundError(
+            f"draft {expected.id} was discarded by another gd process; nothing was closed",
+            dataset_id=expected.id,
+            hint="open a new draft: gd create",
+        ) from None
+    differs = _differences(store_ctx, expected, record)
+    if differs:
+        raise ConflictError(
+            f"draft {expected.id} was closed by another gd process meanwhile, with other "
+            f"{differs} than this command would have closed",
+            dataset_id=expected.id,
+            hint=f"the closed version is kept; open a child to add your changes: "
+            f"gd create --parents {expected.id} ...",
+        )
+    ctx.state.set_current(record.id)
+    return record
+
+
+def _differences(ctx: Context, expected: Draft, record: VersionRecord) -> str:
+    """What differs between a draft and the record it was closed as ('' if nothing)."""
+    wanted = {p: (f.size, f.sha256) for p, f in expected.files.items()}
+    closed = {e.path: (e.size, e.sha256) for e in load_manifest(ctx, record.manifest)}
+    differs = []
+    if wanted != closed:
+        paths = sorted(p for p in set(wanted) | set(closed) if wanted.get(p) != closed.get(p))
+        differs.append(f"files ({len(paths)} path(s), e.g. {paths[0]})")
+    for label, mine, theirs in (
+        ("tags", list(expected.tags), list(record.tags)),
+        ("description", expected.description, record.description),
+        ("metadata", dict(expected.metadata), dict(record.metadata)),
+    ):
+        if mine != theirs:
+            differs.append(label)
+    return ", ".join(differs)
+
+
+def _store_context(ctx: Context, storage: str | None) -> Context:
+    """A Context reading the store ``storage`` (``ctx`` itself when it already does)."""
+    if not storage or storage == ctx.settings.storage:
+        return ctx
+    return Context(dataclasses.replace(ctx.settings, storage=storage))
+
+
+def _finalize(ctx: Context, draft_id: str, *, auto_upload: bool, **upload_args) -> Closed:
+    """The close proper: upload (if asked) and commit under the store's shared lock."""
     storage = upload_args.get("storage") if auto_upload else None
     store = ctx.store_for_writing(storage or ctx.state.draft_storage(draft_id))
     closed = _closed_before(ctx, draft_id, store)
@@ -103,22 +213,18 @@ def finalize(
         ) from None
 
 
-def _closed_before(ctx: Context, draft_id: str, store: Store) -> VersionRecord | None:
-    """The record of a draft a killed close already wrote (the commit point) before it
-    could remove the draft; the close is finished: the draft file goes.  None if the
-    store has no record of it."""
-    key = version_key(draft_id)
-    if not store.exists(key):
+def _closed_before(ctx: Context, draft_id: str, store: Store) -> Closed | None:
+    """A draft whose record a killed close already wrote (the commit point) before it
+    could remove the draft: when the record holds the draft's content the close is
+    finished and the draft file goes, without uploading again (else ConflictError,
+    the draft kept).  None if the store has no record of it."""
+    if not store.exists(version_key(draft_id)):
         return None
-    record = VersionRecord.from_dict(
-        load_yaml_mapping(store.get_bytes(key), key), f"{store.url}/{key}"
-    )
-    if record.id != draft_id:
-        raise IntegrityError(f"record {key} holds id {record.id}", key=key)
-    ctx.state.remember_home(record.id, store.url)
-    ctx.state.delete_draft(draft_id)
-    ctx.state.set_current(record.id)
-    return record
+    with editing(ctx, draft_id, save=False) as draft:
+        record = closed_meanwhile(ctx, draft)
+        ctx.state.remember_home(record.id, store.url)
+        ctx.state.delete_draft(draft_id)
+    return Closed(record, closed_here=False)
 
 
 def _draft_parents(ctx: Context, draft_id: str) -> list[str]:
@@ -127,7 +233,7 @@ def _draft_parents(ctx: Context, draft_id: str) -> list[str]:
     return list(header.parents) if header is not None else []
 
 
-def _commit(ctx: Context, draft_id: str) -> VersionRecord:
+def _commit(ctx: Context, draft_id: str) -> Closed:
     """The commit itself; the caller holds (and has just confirmed) the store lock."""
     with editing(ctx, draft_id, save=False) as draft:
         pending = [p for p, f in draft.files.items() if not f.stored]
@@ -172,11 +278,12 @@ def _commit(ctx: Context, draft_id: str) -> VersionRecord:
         manifest_sha = hashlib.sha256(data).hexdigest()
         store.put_bytes(object_key(manifest_sha), data)
         changes = diff(parent_files(ctx, draft), manifest.as_dict())
+        version = _free_version(ctx, draft)
         record = VersionRecord(
             id=draft.id,
             project=draft.project,
             name=draft.name,
-            version=draft.version,
+            version=version,
             parents=list(draft.parents),
             manifest=manifest_sha,
             stats={
@@ -191,13 +298,87 @@ def _commit(ctx: Context, draft_id: str) -> VersionRecord:
             created=utc_now(),
         )
         if not store.put_bytes(version_key(record.id), encode_record(record)):
-            raise IntegrityError(f"a record for {record.id} already exists in {store.url}")
-        with contextlib.suppress(Exception):
-            ctx.cache.put_blob_bytes(manifest_sha, data)
-    ctx.state.remember_home(record.id, store.url)
-    ctx.state.delete_draft(draft_id)
+            # Closed already: a close killed after its record and before removing the
+            # draft.  The same content is that close's version; anything else is refused.
+            record, closed_here = closed_meanwhile(ctx, draft), False
+        else:
+            closed_here = True
+        ctx.state.remember_home(record.id, store.url)
+        # Removed under the draft's lock: a close waiting for it then finds no draft
+        # (drafts.editing checks again) instead of committing the draft a second time.
+        ctx.state.delete_draft(draft_id)
+    with contextlib.suppress(Exception):
+        ctx.cache.put_blob_bytes(manifest_sha, data)
+    if closed_here:
+        _warn_duplicates(ctx, draft, record)
     ctx.state.set_current(record.id)
-    return record
+    return Closed(record, closed_here)
+
+
+def _dataset_records(ctx: Context, draft: Draft) -> list[VersionRecord]:
+    """The records of the draft's dataset in its store, as listed right now."""
+    store_ctx = _store_context(ctx, draft.storage)
+    out = []
+    for key in store_ctx.store.list(VERSIONS_PREFIX):
+        vid = key.rsplit("/", 1)[-1].removesuffix(".yaml")
+        if vid == draft.id or not key.endswith(".yaml") or not is_version_id(vid):
+            continue  # its own record is never read back (nor cached) here
+        try:
+            record = load_record(store_ctx, vid)
+        except (DatasetNotFoundError, FormatError, IntegrityError):
+            continue  # deleted meanwhile, or unreadable: listings report those
+        if record.project == draft.project and record.name == draft.name:
+            out.append(record)
+    return out
+
+
+def _free_version(ctx: Context, draft: Draft) -> str:
+    """The version the draft closes as (docs/format.md §12, *Latest and auto-bump*).
+
+    Its own, unless another record of the dataset holds it by now (closed on
+    another machine after this draft was opened): a number gd picked moves to the
+    next free one (with a :class:`VersionRenumberedWarning`); one the user gave is
+    refused with :class:`ConflictError`.
+    """
+    records = _dataset_records(ctx, draft)
+    holder = next((r for r in records if r.version == draft.version), None)
+    if holder is None:
+        return draft.version
+    where = f"{draft.project}/{draft.name}"
+    if not draft.auto_version:
+        raise ConflictError(
+            f"version {draft.version} of {where} was closed meanwhile as {holder.id} "
+            "(on another machine or by another draft); nothing was written",
+            dataset_id=draft.id,
+            hint="open the draft again with another --version (gd create ... --version X), "
+            "or without --version to take the next free number",
+        )
+    drafts_here = [
+        h.version
+        for h in ctx.state.list_draft_headers()
+        if h.project == draft.project and h.name == draft.name and h.id != draft.id
+    ]
+    version = next_version([r.version for r in records] + drafts_here)
+    warnings.warn(
+        f"version {draft.version} of {where} was closed meanwhile as {holder.id}; "
+        f"{draft.id} is closed as {version}",
+        VersionRenumberedWarning,
+        stacklevel=2,
+    )
+    return version
+
+
+def _warn_duplicates(ctx: Context, draft: Draft, record: VersionRecord) -> None:
+    """After the record: another close at the same instant may have taken the number."""
+    others = [r.id for r in _dataset_records(ctx, draft) if r.version == record.version]
+    if others:
+        warnings.warn(
+            f"version {record.version} of {record.project}/{record.name} is also held by "
+            f"{', '.join(others)}, closed at the same time elsewhere; select by --id "
+            "(gd get --version refuses the number until one is deleted)",
+            DuplicateVersionWarning,
+            stacklevel=2,
+        )
 
 
 def squash(

@@ -82,6 +82,7 @@ def create_draft(
             )
         parent_records.append(load_record(ctx, pid))
     existing = ctx.taken_versions(project, name)
+    auto_version = version is None
     if version is None:
         version = next_version(existing)
     elif version in existing:
@@ -101,6 +102,7 @@ def create_draft(
         created=utc_now(),
         storage=storage or ctx.settings.storage,
         files={p: DraftFile.from_entry(e) for p, e in merged.items()},
+        auto_version=auto_version,
     )
     ctx.state.save_draft(draft)
     ctx.state.set_current(draft.id)
@@ -121,14 +123,14 @@ def parent_conflicts(ctx: Context, parents: list[str]) -> list[Conflict]:
 def editing(ctx: Context, draft_id: str, *, save: bool = True) -> Iterator[Draft]:
     """Lock, load, yield, and save a draft (nothing is saved if the body raises)."""
     if not ctx.state.has_draft(draft_id):
-        # Distinguish "closed" from "unknown" for the error message.
-        load_record(ctx, draft_id)
-        raise DatasetStateError(
-            f"dataset {draft_id} is closed; closed versions are immutable",
-            dataset_id=draft_id,
-            hint=f"create a child version: gd create --parents {draft_id} ...",
-        )
+        raise _closed_error(ctx, draft_id)
     with ctx.state.draft_lock(draft_id):
+        if not ctx.state.has_draft(draft_id):
+            # Closed (or discarded) by the process this one waited for: the draft is
+            # removed under this lock, so it is checked again once the lock is held.
+            # The wait may have made a new lock file: remove it, leave nothing behind.
+            ctx.state.delete_draft(draft_id)
+            raise _closed_error(ctx, draft_id)
         draft = ctx.state.load_draft(draft_id)
         try:
             yield draft
@@ -137,6 +139,16 @@ def editing(ctx: Context, draft_id: str, *, save: bool = True) -> Iterator[Draft
             raise
         if save:
             ctx.state.save_draft(draft)
+
+
+def _closed_error(ctx: Context, draft_id: str) -> DatasetStateError:
+    """The error for editing a closed version (an unknown id raises DatasetNotFoundError)."""
+    load_record(ctx, draft_id)  # distinguishes "closed" from "unknown"
+    return DatasetStateError(
+        f"dataset {draft_id} is closed; closed versions are immutable",
+        dataset_id=draft_id,
+        hint=f"create a child version: gd create --parents {draft_id} ...",
+    )
 
 
 def _place(draft: Draft, path: str, hashed: Hashed, source: str) -> str | None:

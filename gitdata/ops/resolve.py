@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitdata.core.record import VersionRecord
-from gitdata.errors import DatasetNotFoundError, IntegrityError, InvalidInputError
+from gitdata.errors import ConflictError, DatasetNotFoundError, IntegrityError, InvalidInputError
 from gitdata.gitio.pointer import Pointer, pointer_from_record, pointer_relpath
 from gitdata.gitio.repo import find_repo
 from gitdata.ops.context import Context
@@ -72,7 +72,10 @@ def resolve(
             raise DatasetNotFoundError(
                 f"no pointer for {project}/{name} at revision {rev}", project=project, name=name
             )
-        hit = find_latest(list_records(ctx), project, name, version, tags)
+        records = list_records(ctx)
+        hit = find_latest(records, project, name, version, tags)
+        if hit is not None and version is not None:
+            _refuse_ambiguous(records, hit, version)
         if hit is None:
             what = "/".join(x for x in (project, name) if x) + (
                 f" version {version}" if version else ""
@@ -87,6 +90,24 @@ def resolve(
     if not use_current:
         raise _nothing_given()
     return by_id(ctx, current_id(ctx), how="last used")
+
+
+def _refuse_ambiguous(records: list, hit: VersionRecord, version: str) -> None:
+    """Two records of one dataset holding one version number (closed at the same
+    instant on two machines, docs/format.md §12): a number that names both is refused."""
+    same = [
+        r.id
+        for r in records
+        if r.project == hit.project and r.name == hit.name and r.version == version
+    ]
+    if len(same) > 1:
+        raise ConflictError(
+            f"version {version} of {hit.project}/{hit.name} is held by {len(same)} versions: "
+            f"{', '.join(same)}",
+            dataset_id=same[0],
+            hint="give the one you mean with --id (gd search lists them); gd delete the "
+            "other to make the number unique again",
+        )
 
 
 _CROSS_CHECK_HINT = (

@@ -94,6 +94,9 @@ class Draft:
     storage: str
     metadata: dict[str, Any] = field(default_factory=dict)
     files: dict[str, DraftFile] = field(default_factory=dict)
+    # True when gd picked ``version`` (no --version given): close may then move it to
+    # the next free number if another machine closed that one first (docs/format.md §12)
+    auto_version: bool = False
 
     def to_json(self, base: dict[str, FileEntry]) -> dict[str, Any]:
         """Only what differs from ``base`` (the merged parents) is written, so a
@@ -133,6 +136,7 @@ class Draft:
             "created": self.created,
             "storage": self.storage,
             "metadata": self.metadata,
+            "auto_version": self.auto_version,
             "changed": changed,
             "removed": sorted(p for p in base if p not in self.files),
         }
@@ -160,6 +164,7 @@ class Draft:
                 storage=doc["storage"],
                 metadata=dict(doc.get("metadata") or {}),
                 files=files,
+                auto_version=doc.get("auto_version") is True,  # older drafts: explicit
             )
         except (KeyError, TypeError) as exc:
             raise FormatError(f"draft {source} is damaged ({exc})", file=source) from None

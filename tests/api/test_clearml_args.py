@@ -166,6 +166,7 @@ ARGS: dict[str, dict[str, Any]] = {
     },
     "is_final": {},
     "is_dirty": {},
+    "closed_on_this_machine": {},
 }
 
 
