@@ -544,6 +544,10 @@ class Dataset:
             hint=f"gd close --id {self._id}",
         )
 
+    def get_manifest(self) -> Manifest:
+        """The closed version's manifest: each file's size, hash and place in its chunk."""
+        return self._manifest()
+
     def _files(self) -> dict[str, Any]:
         """path -> object with .size/.sha256, for drafts and closed versions alike."""
         meta = self._meta()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gitdata.cache import LocalCache
     from gitdata.core.graph_layout import Lineage
     from gitdata.core.record import VersionRecord
-    from gitdata.gitio.history import PointerRevision
+    from gitdata.gitio.history import PointerRevision, TimelineEntry
     from gitdata.gitio.hooks import HookChange
     from gitdata.gitio.pointer import Pointer
     from gitdata.gitio.repo import GitRepo
@@ -140,6 +140,12 @@ class Workspace:
         from gitdata.gitio.history import pointer_log
 
         return pointer_log(self.repo(), project, name, rev, max_count)
+
+    def timeline(self, rev: str = "HEAD", max_count: int = 200) -> list[TimelineEntry]:
+        """Commits that changed pointers, newest first, and what each then pinned."""
+        from gitdata.gitio.history import pointer_timeline
+
+        return pointer_timeline(self.repo(), rev, max_count)
 
     def diff(self, old_rev: str, new_rev: str | None) -> list[DatasetDiff]:
         """Which datasets changed between two revisions, and how."""

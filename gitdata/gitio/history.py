@@ -71,6 +71,60 @@ def pointer_log(
     return out
 
 
+@dataclass
+class TimelineEntry:
+    """One commit that changed pointers: what each changed pointer pins after it."""
+
+    commit: str
+    author: str
+    date: str
+    message: str
+    changes: list[tuple[str, Pointer | None]]  # (pointer path, pointer; None = deleted)
+
+
+def pointer_timeline(repo: GitRepo, rev: str = "HEAD", max_count: int = 200) -> list[TimelineEntry]:
+    """The newest ``max_count`` commits reachable from ``rev`` that changed any pointer
+    (against their first parent), newest first.  A malformed pointer is skipped."""
+    import pygit2
+
+    r = repo.repo
+    start = repo._commit(rev)
+    if start is None:
+        return []
+    out: list[TimelineEntry] = []
+    order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
+    for commit in r.walk(start.id, order):
+        if commit.parents and _blob_id(commit.tree, POINTER_DIR) == _blob_id(
+            commit.parents[0].tree, POINTER_DIR
+        ):
+            continue  # the pointer folder's tree is unchanged: one lookup, no walk
+        mine = repo.tree_pointer_blobs(commit.tree)
+        before = repo.tree_pointer_blobs(commit.parents[0].tree) if commit.parents else {}
+        changes: list[tuple[str, Pointer | None]] = []
+        for path in sorted(set(mine) | set(before)):
+            if mine.get(path) == before.get(path):
+                continue
+            if path not in mine:
+                changes.append((path, None))
+                continue
+            with contextlib.suppress(Exception):
+                changes.append((path, decode_pointer(mine[path], f"{path}@{str(commit.id)[:12]}")))
+        if changes:
+            message = commit.message.strip().splitlines()
+            out.append(
+                TimelineEntry(
+                    str(commit.id),
+                    commit.author.name,
+                    _when(commit),
+                    message[0] if message else "",
+                    changes,
+                )
+            )
+            if len(out) >= max_count:
+                break
+    return out
+
+
 def staged_pointer_changes(repo: GitRepo) -> dict[str, bytes | None]:
     """Pointer files whose staged content differs from HEAD: path -> staged bytes (None = deleted)."""
     r = repo.repo

@@ -1,0 +1,182 @@
+"""What the pages show, read through the library's API only (no second store reader).
+
+A :class:`Catalog` is bound to one store (and, inside a repository, its git
+history).  It keeps the last few versions it opened, so paging a listing of a
+million files decodes the manifest once, not once per page.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitdata.api import Dataset
+from gitdata.core.lineage import ChangeSet, diff
+from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.errors import InvalidInputError
+
+VERSION_ID_CHARS = frozenset("0123456789abcdef")
+
+
+def check_version_id(text: str) -> str:
+    """``text`` if it looks like a version id (32 lowercase hex digits), else an error."""
+    if len(text) != 32 or not set(text) <= VERSION_ID_CHARS:
+        raise InvalidInputError(f"{text[:40]!r} is not a version id")
+    return text
+
+
+@dataclass
+class DatasetRow:
+    """One dataset (project/name) and its versions, newest last."""
+
+    project: str
+    name: str
+    versions: list[dict[str, Any]]
+
+    @property
+    def latest(self) -> dict[str, Any]:
+        return self.versions[-1]
+
+    @property
+    def tags(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for v in self.versions:
+            for t in v["tags"]:
+                seen.setdefault(t, None)
+        return list(seen)
+
+
+@dataclass
+class FilePage:
+    """One page of a version's file listing."""
+
+    entries: list[FileEntry]
+    total: int  # files matching the filter
+    page: int
+    pages: int
+    per_page: int
+    query: str = ""
+
+
+@dataclass
+class Comparison:
+    """Two versions and what changed from ``source`` to ``target``."""
+
+    source: Dataset
+    target: Dataset
+    changes: ChangeSet
+    sizes_before: dict[str, int] = field(default_factory=dict)
+    sizes_after: dict[str, int] = field(default_factory=dict)
+
+
+def _matches(row: dict[str, Any], needle: str) -> bool:
+    hay = " ".join([row["project"], row["name"], row["description"], *row["tags"]]).lower()
+    return needle in hay
+
+
+class Catalog:
+    """The store (and the repository's pointer history) as the web UI reads it."""
+
+    def __init__(self, storage: str | None = None, keep: int = 4) -> None:
+        self.storage = storage
+        self._keep = keep
+        self._datasets: OrderedDict[str, Dataset] = OrderedDict()
+        self._manifests: OrderedDict[str, Manifest] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ datasets
+    def datasets(self, query: str = "") -> list[DatasetRow]:
+        """Every dataset with a closed version, grouped by project/name, sorted; with
+        ``query``, those whose project, name, tags or description contain it (any case)."""
+        rows = Dataset.list_datasets(storage=self.storage)
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in rows:
+            grouped.setdefault((row["project"], row["name"]), []).append(row)
+        needle = query.strip().lower()
+        out = []
+        for (project, name), versions in sorted(grouped.items()):
+            versions.sort(key=lambda r: r["created"])
+            if needle and not any(_matches(v, needle) for v in versions):
+                continue
+            out.append(DatasetRow(project, name, versions))
+        return out
+
+    def versions_of(self, project: str, name: str) -> list[dict[str, Any]]:
+        """The closed versions of one dataset, oldest first, with their records' stats."""
+        rows = [r for r in Dataset.list_datasets(storage=self.storage) if (r["project"], r["name"]) == (project, name)]
+        rows.sort(key=lambda r: r["created"])
+        for row in rows:
+            record = self.version(row["id"]).record
+            row["stats"] = dict(record.stats) if record else {}
+        return rows
+
+    # ------------------------------------------------------------ one version
+    def version(self, version_id: str) -> Dataset:
+        """The closed version ``version_id`` (DatasetNotFoundError when there is none);
+        its record only: the manifest is read by :meth:`manifest`."""
+        check_version_id(version_id)
+        with self._lock:
+            hit = self._datasets.get(version_id)
+            if hit is not None:
+                self._datasets.move_to_end(version_id)
+                return hit
+        ds = Dataset.get(dataset_id=version_id, storage=self.storage)
+        with self._lock:
+            self._datasets[version_id] = ds
+            while len(self._datasets) > 256:
+                self._datasets.popitem(last=False)
+        return ds
+
+    def manifest(self, version_id: str) -> Manifest:
+        """Its manifest, decoded once while it stays among the last few opened."""
+        with self._lock:
+            hit = self._manifests.get(version_id)
+            if hit is not None:
+                self._manifests.move_to_end(version_id)
+                return hit
+        manifest = self.version(version_id).get_manifest()
+        with self._lock:
+            self._manifests[version_id] = manifest
+            while len(self._manifests) > self._keep:
+                self._manifests.popitem(last=False)
+        return manifest
+
+    def files(self, version_id: str, page: int = 1, per_page: int = 100, query: str = "") -> FilePage:
+        """One page of the version's files in path order; ``query`` is a substring of the
+        path, or a glob when it holds ``*``, ``?`` or ``[``."""
+        manifest = self.manifest(version_id)
+        per_page = max(1, min(per_page, 1000))
+        entries: list[FileEntry]
+        if query:
+            if any(c in query for c in "*?["):
+                entries = [e for e in manifest if fnmatch.fnmatchcase(e.path, query)]
+            else:
+                entries = [e for e in manifest if query in e.path]
+        else:
+            entries = list(manifest)
+        total = len(entries)
+        pages = max(1, -(-total // per_page))
+        page = max(1, min(page, pages))
+        start = (page - 1) * per_page
+        return FilePage(entries[start : start + per_page], total, page, pages, per_page, query)
+
+    def lineage(self, version_id: str) -> dict[str, list[str]]:
+        """id -> parent ids of the version and every ancestor still in the store."""
+        return self.version(version_id).get_dependency_graph()
+
+    def compare(self, source_id: str, target_id: str) -> Comparison:
+        """What changed from ``source_id`` to ``target_id``, with both sides' sizes."""
+        source, target = self.version(source_id), self.version(target_id)
+        before, after = self.manifest(source_id), self.manifest(target_id)
+        changes = diff(before.as_dict(), after.as_dict())
+        touched = set(changes.added) | set(changes.modified) | set(changes.removed)
+        return Comparison(
+            source,
+            target,
+            changes,
+            {p: e.size for p in touched if (e := before.get(p)) is not None},
+            {p: e.size for p in touched if (e := after.get(p)) is not None},
+        )
