@@ -8,6 +8,7 @@ from gitdata.cli import (  # noqa: F401 - registers commands
     git_cmds,
     read_cmds,
     transfer_cmds,
+    ui_cmds,
 )
 from gitdata.cli.app import app
 
