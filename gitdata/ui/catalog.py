@@ -16,6 +16,7 @@ from typing import Any
 from gitdata.api import Dataset
 from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.core.summary import ChangeSummary, summarize
 from gitdata.errors import InvalidInputError
 
 VERSION_ID_CHARS = frozenset("0123456789abcdef")
@@ -85,6 +86,7 @@ class Catalog:
         self._keep = keep
         self._datasets: OrderedDict[str, Dataset] = OrderedDict()
         self._manifests: OrderedDict[str, Manifest] = OrderedDict()
+        self._contents: OrderedDict[str, ChangeSummary] = OrderedDict()
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ datasets
@@ -162,6 +164,20 @@ class Catalog:
         page = max(1, min(page, pages))
         start = (page - 1) * per_page
         return FilePage(entries[start : start + per_page], total, page, pages, per_page, query)
+
+    def content(self, version_id: str) -> ChangeSummary:
+        """What the version holds, tallied by top-level folder and file type (every file
+        counted as added to an empty version); kept like the manifest."""
+        with self._lock:
+            hit = self._contents.get(version_id)
+            if hit is not None:
+                return hit
+        tallied = summarize({}, self.manifest(version_id).as_dict(), renames=False)
+        with self._lock:
+            self._contents[version_id] = tallied
+            while len(self._contents) > self._keep:
+                self._contents.popitem(last=False)
+        return tallied
 
     def lineage(self, version_id: str) -> dict[str, list[str]]:
         """id -> parent ids of the version and every ancestor still in the store."""

@@ -12,9 +12,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitdata.api import Dataset
+from gitdata.core.summary import ChangeSummary, Tally
 from gitdata.ui import svg
 from gitdata.ui.catalog import Catalog, Comparison, DatasetRow, FilePage
-from gitdata.ui.html import Html, esc, join, link, num, page, query, size, table, tag
+from gitdata.ui.html import (
+    Html,
+    Num,
+    esc,
+    human_size,
+    join,
+    link,
+    num,
+    page,
+    query,
+    size,
+    table,
+    tag,
+)
 
 SHORT = 12
 
@@ -340,3 +354,90 @@ def error(status: int, message: str) -> Html:
 def history_of(catalog: Catalog, ds: Dataset) -> list[dict[str, Any]]:
     """The dataset's closed versions, oldest first, for the charts."""
     return catalog.versions_of(ds.project, ds.name)
+
+
+# ------------------------------------------------------------------ summaries
+_KIND_CLASS = {"added": "add", "modified": "mod", "removed": "del", "renamed": "mod"}
+
+
+def _group_rows(groups: list[Tally], limit: int) -> list[list[Any]]:
+    rows: list[list[Any]] = [
+        [
+            tag("span", g.key or "(top level)", class_="mono"),
+            num(g.files),
+            num(g.added),
+            num(g.modified),
+            num(g.removed),
+            num(g.renamed),
+            Num(esc(("+" if g.delta > 0 else "") + human_size(g.delta))),
+        ]
+        for g in groups[:limit]
+    ]
+    if len(groups) > limit:
+        rows.append([tag("span", f"and {len(groups) - limit:,} more", class_="muted")])
+    return rows
+
+
+def summary(s: ChangeSummary, limit: int = 20) -> Html:
+    """The change-set summary: totals per kind, by top-level folder and by file type,
+    and the largest changes."""
+    if s.is_empty():
+        return tag("p", "no changes", class_="muted", id="no-changes")
+    t = s.totals
+    totals = table(
+        ["", "files", "bytes"],
+        [
+            [tag("span", "added", class_="add"), num(t.added), size(t.added_bytes)],
+            [tag("span", "modified", class_="mod"), num(t.modified), size(t.modified_bytes)],
+            [tag("span", "removed", class_="del"), num(t.removed), size(t.removed_bytes)],
+            [tag("span", "renamed", class_="mod"), num(t.renamed), size(t.renamed_bytes)],
+            ["net change", "", Num(esc(("+" if t.delta > 0 else "") + human_size(t.delta)))],
+        ],
+        id="summary-totals",
+    )
+    heads = ["", "files", "added", "modified", "removed", "renamed", "net"]
+    largest = table(
+        ["", "path", "size", "before"],
+        (
+            [
+                tag("span", c.kind, class_=_KIND_CLASS[c.kind]),
+                tag(
+                    "span",
+                    f"{c.old_path} → {c.path}" if c.old_path else c.path,
+                    class_="mono path",
+                ),
+                size(c.size) if c.kind != "removed" else "",
+                size(c.old_size) if c.kind != "added" else "",
+            ]
+            for c in s.largest(limit)
+        ),
+        id="largest-changes",
+    )
+    return join(
+        [
+            tag("div", tag("div", tag("h3", "Totals"), totals, class_="card"),
+                tag("div", tag("h3", "By top-level folder"),
+                    table(heads, _group_rows(s.by_folder, limit), id="summary-folders"),
+                    class_="card"),
+                tag("div", tag("h3", "By file type"),
+                    table(heads, _group_rows(s.by_type, limit), id="summary-types"),
+                    class_="card"),
+                class_="grid"),
+            tag("h3", "Largest changes"),
+            largest,
+        ]
+    )
+
+
+def breakdown(content: ChangeSummary, limit: int = 15) -> Html:
+    """What the version holds, by top-level folder and by file type (bytes)."""
+    folders = [(g.key or "(top level)", g.added_bytes) for g in content.by_folder[:limit]]
+    types = [(g.key or "(no extension)", g.added_bytes) for g in content.by_type[:limit]]
+    return tag(
+        "div",
+        tag("div", tag("h3", "Bytes by top-level folder"),
+            svg.bars(folders, unit="bytes", title="bytes by folder"), class_="card"),
+        tag("div", tag("h3", "Bytes by file type"),
+            svg.bars(types, unit="bytes", title="bytes by type"), class_="card"),
+        class_="grid",
+    )

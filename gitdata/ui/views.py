@@ -57,7 +57,7 @@ class Views:
             ds,
             lineage=self._lineage(ds),
             summary=pages.summary(summary),
-            breakdown=pages.breakdown(self.catalog.manifest(version_id)),
+            breakdown=pages.breakdown(self.catalog.content(version_id)),
             history=self.catalog.versions_of(ds.project, ds.name),
             listing=pages.file_table(ds, files, self.links),
             links=self.links,
