@@ -41,16 +41,16 @@ def join(parts: Iterable[Part], sep: str = "") -> Html:
     return Html(sep.join(esc(p) for p in parts))
 
 
-def tag(name: str, *children: Part, **attrs: Part) -> Html:
-    """``<name attrs>children</name>``; ``class_`` stands for ``class``, ``None``
+def tag(element: str, /, *children: Part, **attrs: Part) -> Html:
+    """``<element attrs>children</element>``; ``class_`` stands for ``class``, ``None``
     attributes are left out, attribute values are escaped."""
     rendered = "".join(
         f' {k.rstrip("_").replace("_", "-")}="{esc(v)}"' for k, v in attrs.items() if v is not None
     )
-    return Html(f"<{name}{rendered}>{join(children)}</{name}>")
+    return Html(f"<{element}{rendered}>{join(children)}</{element}>")
 
 
-def link(href: str, *children: Part, **attrs: Part) -> Html:
+def link(href: str, /, *children: Part, **attrs: Part) -> Html:
     """An ``<a>``; ``href`` is escaped like any attribute."""
     return tag("a", *children, href=href, **attrs)
 

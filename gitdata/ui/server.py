@@ -12,8 +12,10 @@ offline.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import threading
+import traceback
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +100,11 @@ class _Handler(BaseHTTPRequestHandler):
             except GitDataError as exc:
                 self._send(HTTPStatus.INTERNAL_SERVER_ERROR, pages.error(500, exc.message),
                            send_body)
+            except Exception as exc:  # noqa: BLE001 - one bad page must not stop the server
+                if os.environ.get("GD_DEBUG"):
+                    traceback.print_exc()
+                self._send(HTTPStatus.INTERNAL_SERVER_ERROR,
+                           pages.error(500, f"internal error: {type(exc).__name__}"), send_body)
             else:
                 self._send(HTTPStatus.OK, body, send_body)
             return

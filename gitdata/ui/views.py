@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitdata.api import Dataset
-from gitdata.errors import InvalidInputError, NotARepositoryError
+from gitdata.errors import GitDataError, InvalidInputError, NotARepositoryError
 from gitdata.ui import pages, svg
 from gitdata.ui.catalog import Catalog, check_version_id
 from gitdata.ui.html import Html
@@ -31,11 +31,11 @@ class Views:
         graph = self.catalog.lineage(ds.id)
         placed = layout(graph)
         nodes = []
-        for n in placed.nodes:
+        for row, n in enumerate(placed.nodes):  # one row per version, connectors aside
             try:
                 other = self.catalog.version(n.id)
-            except Exception:  # noqa: BLE001 - a vanished ancestor is drawn unnamed
-                nodes.append(svg.DagNode(n.id, n.id[:8], n.row, n.column))
+            except GitDataError:  # a vanished ancestor is drawn unnamed
+                nodes.append(svg.DagNode(n.id, n.id[:8], row, n.column))
                 continue
             stats = other.record.stats if other.record else {}
             label = (
@@ -44,7 +44,7 @@ class Views:
                 f"-{stats.get('removed', 0):,}"
             )
             nodes.append(
-                svg.DagNode(n.id, label, n.row, n.column, squashed=bool(other.squashed_from))
+                svg.DagNode(n.id, label, row, n.column, squashed=bool(other.squashed_from))
             )
         return svg.dag(nodes, placed.edges, current=ds.id, href=self.links.version)
 

@@ -15,6 +15,7 @@ from gitdata.ui.server import make_server, serve_in_background
 from tests.conftest import make_tree
 
 HOSTILE = '<script>document.title="owned"</script><img src=x onerror=alert(1)>'
+HOSTILE_NAME = "<b onmouseover=alert(1)>evil<b>"  # a name holds no "/"
 
 
 @dataclass
@@ -28,6 +29,7 @@ class History:
     squash: str
     hostile: str
     many: str
+    store: str = ""
 
 
 def _close(ds: Dataset) -> str:
@@ -36,57 +38,70 @@ def _close(ds: Dataset) -> str:
     return ds.id
 
 
-def build_history(tmp: Path) -> History:
+def build_history(tmp: Path, store: str) -> History:
     src = make_tree(
         tmp / "v1",
         {"images/a.png": b"A" * 3000, "images/b.png": b"B" * 2000, "labels/a.txt": "cat\n",
          "README.md": "# cats\n"},
     )
-    ds = Dataset.create(dataset_project="vision", dataset_name="cats", dataset_tags=["raw"],
+    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=store, dataset_tags=["raw"],
                         description="first cut")
     ds.add_files(str(src))
     v1 = _close(ds)
 
-    ds = Dataset.create(dataset_project="vision", dataset_name="cats", parent_datasets=[v1])
+    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=store, parent_datasets=[v1])
     ds.remove_files("labels/a.txt")
     extra = make_tree(tmp / "v2", {"images/c.png": b"C" * 5000, "labels/b.txt": "cat\n"})
     ds.add_files(str(extra))
     v2 = _close(ds)
 
-    ds = Dataset.create(dataset_project="vision", dataset_name="cats", parent_datasets=[v1])
+    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=store, parent_datasets=[v1])
     side = make_tree(tmp / "side", {"extra/d.csv": "x,y\n1,2\n"})
     ds.add_files(str(side))
     branch = _close(ds)
 
-    ds = Dataset.create(dataset_project="vision", dataset_name="cats",
+    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=store,
                         parent_datasets=[v2, branch], dataset_tags=["merged"])
     merge = _close(ds)
 
-    squash = Dataset.squash("cats-flat", dataset_ids=[v1, v2], dataset_project="vision").id
+    squash = Dataset.squash(
+        "cats-flat", dataset_ids=[v1, v2], dataset_project="vision", output_url=store
+    ).id
 
-    ds = Dataset.create(dataset_project="evil", dataset_name=HOSTILE, dataset_tags=[HOSTILE],
-                        description=HOSTILE)
-    ds.add_files(str(make_tree(tmp / "evil", {"<b>x</b>.txt": HOSTILE})))
+    ds = Dataset.create(output_uri=store, dataset_project="evil", dataset_name=HOSTILE_NAME,
+                        dataset_tags=[HOSTILE], description=HOSTILE)
+    ds.add_files(str(make_tree(tmp / "evil", {"<i>x<i>.txt": HOSTILE})))
     hostile = _close(ds)
 
     many_src = tmp / "many"
     make_tree(many_src, {f"part{i // 100:02d}/f{i:04d}.txt": f"{i}\n" for i in range(450)})
-    ds = Dataset.create(dataset_project="text", dataset_name="many")
+    ds = Dataset.create(dataset_project="text", dataset_name="many", output_uri=store)
     ds.add_files(str(many_src))
     many = _close(ds)
     shutil.rmtree(tmp)
     return History(v1, v2, branch, merge, squash, hostile, many)
 
 
-@pytest.fixture
-def history(tmp_path: Path) -> History:
-    return build_history(tmp_path / "sources")
+@pytest.fixture(scope="session")
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    """Built once per session, in a store of its own (tests only read it)."""
+    root = tmp_path_factory.mktemp("ui-history")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+            mp.setenv(var, str(root / "home" / var.lower()))
+        mp.chdir(root)  # outside any repository: no pointer is written anywhere
+        mp.delenv("GD_STORAGE", raising=False)
+        mp.delenv("GD_CACHE_DIR", raising=False)
+        store = str(root / "store")
+        history = build_history(root / "sources", store)
+    history.store = store
+    return history
 
 
 @pytest.fixture
 def ui_url(history: History) -> Iterator[str]:
-    """The base URL of a UI server over the default store (any free port)."""
-    server = make_server(Catalog(), "127.0.0.1", 0)
+    """The base URL of a UI server over the history's store (any free port)."""
+    server = make_server(Catalog(history.store), "127.0.0.1", 0)
     serve_in_background(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
