@@ -10,11 +10,10 @@ from __future__ import annotations
 import fnmatch
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gitdata.api import Dataset
-from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.summary import ChangeSummary, summarize
 from gitdata.errors import InvalidInputError
@@ -68,9 +67,7 @@ class Comparison:
 
     source: Dataset
     target: Dataset
-    changes: ChangeSet
-    sizes_before: dict[str, int] = field(default_factory=dict)
-    sizes_after: dict[str, int] = field(default_factory=dict)
+    summary: ChangeSummary
 
 
 def _matches(row: dict[str, Any], needle: str) -> bool:
@@ -184,15 +181,7 @@ class Catalog:
         return self.version(version_id).get_dependency_graph()
 
     def compare(self, source_id: str, target_id: str) -> Comparison:
-        """What changed from ``source_id`` to ``target_id``, with both sides' sizes."""
+        """What changed from ``source_id`` to ``target_id`` (renames paired by content)."""
         source, target = self.version(source_id), self.version(target_id)
         before, after = self.manifest(source_id), self.manifest(target_id)
-        changes = diff(before.as_dict(), after.as_dict())
-        touched = set(changes.added) | set(changes.modified) | set(changes.removed)
-        return Comparison(
-            source,
-            target,
-            changes,
-            {p: e.size for p in touched if (e := before.get(p)) is not None},
-            {p: e.size for p in touched if (e := after.get(p)) is not None},
-        )
+        return Comparison(source, target, summarize(before.as_dict(), after.as_dict()))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitdata.api import Dataset
-from gitdata.core.summary import ChangeSummary, Tally
+from gitdata.core.summary import ChangeSummary, FileChange, Tally
 from gitdata.ui import svg
 from gitdata.ui.catalog import Catalog, Comparison, DatasetRow, FilePage
 from gitdata.ui.html import (
@@ -270,54 +270,66 @@ def files_page(ds: Dataset, files: FilePage, links: Links) -> Html:
 
 
 # ------------------------------------------------------------------ compare
-def compare(c: Comparison, summary: Html, links: Links) -> Html:
+def _signed_size(delta: int) -> Num:
+    return Num(esc(("+" if delta > 0 else "-" if delta < 0 else "") + human_size(abs(delta))))
+
+
+def change_rows(changes: list[FileChange], limit: int = 1000) -> list[list[Any]]:
+    """One row per change: kind, path (``old → new`` for a rename), sizes, delta."""
+    return [
+        [
+            tag("span", c.kind, class_=_KIND_CLASS[c.kind]),
+            tag("span", f"{c.old_path} → {c.path}" if c.old_path else c.path, class_="mono path"),
+            size(c.old_size) if c.kind != "added" else "",
+            size(c.size) if c.kind != "removed" else "",
+            _signed_size(c.delta),
+        ]
+        for c in changes[:limit]
+    ]
+
+
+def compare(c: Comparison, links: Links, limit: int = 1000) -> Html:
     """What changed from one version to another, with sizes and size deltas."""
-    ch = c.changes
-
-    def rows(paths: list[str], sign: str) -> list[list[Any]]:
-        out = []
-        for p in paths[:1000]:
-            before, after = c.sizes_before.get(p), c.sizes_after.get(p)
-            delta = (after or 0) - (before or 0)
-            out.append(
-                [
-                    tag("span", sign, class_={"+": "add", "~": "mod", "-": "del"}[sign]),
-                    tag("span", p, class_="mono path"),
-                    size(before) if before is not None else "",
-                    size(after) if after is not None else "",
-                    tag("span", ("+" if delta > 0 else "") + f"{delta:,} B", class_="num"),
-                ]
-            )
-        return out
-
+    s, t = c.summary, c.summary.totals
     head = tag(
         "h1",
         "Compare ",
-        _to(links.version(c.source.id), f"{c.source.version}", class_="source"),
+        _to(links.version(c.source.id), c.source.version, class_="source"),
         " → ",
-        _to(links.version(c.target.id), f"{c.target.version}", class_="target"),
+        _to(links.version(c.target.id), c.target.version, class_="target"),
     )
     line = tag(
         "p",
         f"{c.source.project}/{c.source.name} {c.source.id[:SHORT]} → "
         f"{c.target.project}/{c.target.name} {c.target.id[:SHORT]}: "
-        f"{len(ch.added):,} added, {len(ch.modified):,} modified, {len(ch.removed):,} removed",
+        f"{t.added:,} added, {t.modified:,} modified, {t.removed:,} removed, "
+        f"{t.renamed:,} renamed; net {_signed_size(t.delta)}",
         id="compare-summary",
     )
-    tables = join(
-        tag(
-            "section",
-            tag("h2", f"{title} ({len(paths):,})"),
-            table(["", "path", "before", "after", "Δ"], rows(paths, sign), id=f"{title}-files"),
-            tag("p", f"first 1,000 of {len(paths):,}", class_="muted") if len(paths) > 1000 else "",
+    sections = []
+    for title, changes in (
+        ("added", s.added),
+        ("modified", s.modified),
+        ("removed", s.removed),
+        ("renamed", s.renamed),
+    ):
+        if not changes:
+            continue
+        more = (
+            tag("p", f"the first {limit:,} of {len(changes):,}", class_="muted")
+            if len(changes) > limit
+            else ""
         )
-        for title, paths, sign in (
-            ("added", ch.added, "+"),
-            ("modified", ch.modified, "~"),
-            ("removed", ch.removed, "-"),
+        sections.append(
+            tag(
+                "section",
+                tag("h2", f"{title} ({len(changes):,})"),
+                table(["", "path", "before", "after", "Δ"], change_rows(changes, limit),
+                      id=f"{title}-files"),
+                more,
+            )
         )
-    )
-    return page("gitdata: compare", join([head, line, summary, tables]))
+    return page("gitdata: compare", join([head, line, summary(s), *sections]))
 
 
 # ------------------------------------------------------------------ timeline
@@ -369,7 +381,7 @@ def _group_rows(groups: list[Tally], limit: int) -> list[list[Any]]:
             num(g.modified),
             num(g.removed),
             num(g.renamed),
-            Num(esc(("+" if g.delta > 0 else "") + human_size(g.delta))),
+            _signed_size(g.delta),
         ]
         for g in groups[:limit]
     ]
@@ -391,27 +403,13 @@ def summary(s: ChangeSummary, limit: int = 20) -> Html:
             [tag("span", "modified", class_="mod"), num(t.modified), size(t.modified_bytes)],
             [tag("span", "removed", class_="del"), num(t.removed), size(t.removed_bytes)],
             [tag("span", "renamed", class_="mod"), num(t.renamed), size(t.renamed_bytes)],
-            ["net change", "", Num(esc(("+" if t.delta > 0 else "") + human_size(t.delta)))],
+            ["net change", "", _signed_size(t.delta)],
         ],
         id="summary-totals",
     )
     heads = ["", "files", "added", "modified", "removed", "renamed", "net"]
     largest = table(
-        ["", "path", "size", "before"],
-        (
-            [
-                tag("span", c.kind, class_=_KIND_CLASS[c.kind]),
-                tag(
-                    "span",
-                    f"{c.old_path} → {c.path}" if c.old_path else c.path,
-                    class_="mono path",
-                ),
-                size(c.size) if c.kind != "removed" else "",
-                size(c.old_size) if c.kind != "added" else "",
-            ]
-            for c in s.largest(limit)
-        ),
-        id="largest-changes",
+        ["", "path", "before", "after", "Δ"], change_rows(s.largest(limit)), id="largest-changes"
     )
     return join(
         [

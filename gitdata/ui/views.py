@@ -74,8 +74,7 @@ class Views:
             raise InvalidInputError("compare needs ?source=ID&target=ID")
         check_version_id(source)
         check_version_id(target)
-        c = self.catalog.compare(source, target)
-        return pages.compare(c, pages.summary(c.target.compare_summary(c.source)), self.links)
+        return pages.compare(self.catalog.compare(source, target), self.links)
 
     def timeline(self) -> Html:
         """Which commit pinned which version."""

@@ -60,7 +60,7 @@ def test_file_listing_pages_and_filters_server_side(ui_url, history) -> None:
 def test_compare_page(ui_url, history) -> None:
     status, _, body = request(ui_url, f"/compare?source={history.v1}&target={history.v2}")
     assert status == 200
-    assert "1 added" not in body or "2 added" in body
+    assert "1 added, 0 modified, 0 removed, 1 renamed" in body  # labels/a.txt -> b.txt
     assert "images/c.png" in body and "labels/a.txt" in body
 
 
