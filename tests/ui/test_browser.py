@@ -68,6 +68,22 @@ def by(kind: str):
     return {"css": By.CSS_SELECTOR, "link": By.LINK_TEXT, "name": By.NAME}[kind]
 
 
+def wait_for(b, css: str) -> None:
+    """Until the page that a click or submit opened shows ``css``."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(b, 30).until(ec.presence_of_element_located((by("css"), css)))
+
+
+def wait_url(b, part: str) -> None:
+    """Until the browser is on a URL holding ``part``."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(b, 30).until(ec.url_contains(part))
+
+
 def test_walk_through_the_ui(browser, ui_url, history, shots) -> None:
     b = browser
     b.get(ui_url + "/")
@@ -78,18 +94,19 @@ def test_walk_through_the_ui(browser, ui_url, history, shots) -> None:
     box = b.find_element(by("name"), "q")
     box.send_keys("merged")
     box.submit()
+    wait_url(b, "q=merged")
     names = [td.text for td in b.find_elements(by("css"), "#datasets tbody tr td:nth-child(2)")]
     assert names == ["cats"], names
 
     b.find_element(by("css"), "#datasets a.latest").click()
-    assert history.merge in b.current_url
+    wait_url(b, history.merge)
     assert b.find_element(by("css"), "#identity").text.count(history.merge) == 1
     b.save_screenshot(str(shots / "version.png"))
 
     # the lineage DAG: click the node of the first version
     node = b.find_element(by("css"), f'#lineage g.node[data-id="{history.v1}"]')
     b.execute_script("arguments[0].parentNode.dispatchEvent(new MouseEvent('click', {bubbles: true}))", node)
-    assert b.current_url.endswith(f"/version/{history.v1}")
+    wait_url(b, f"/version/{history.v1}")
     assert "first cut" in b.find_element(by("css"), "#identity").text
 
     # compare the first version with the merge, from the merge's page
@@ -98,6 +115,7 @@ def test_walk_through_the_ui(browser, ui_url, history, shots) -> None:
 
     Select(b.find_element(by("css"), "#compare-form select")).select_by_value(history.v1)
     b.find_element(by("css"), "#compare-form button").click()
+    wait_for(b, "#compare-summary")
     summary = b.find_element(by("css"), "#compare-summary").text
     assert "added" in summary and "removed" in summary
     added = b.find_element(by("css"), "#added-files").text
@@ -111,10 +129,12 @@ def test_file_listing_pages_in_the_browser(browser, ui_url, history) -> None:
     first = b.find_elements(by("css"), "#file-table .path")
     assert len(first) == 100 and first[0].text == "part00/f0000.txt"
     b.find_element(by("css"), "a[rel=next]").click()
+    wait_url(b, "page=2")
     assert b.find_elements(by("css"), "#file-table .path")[0].text == "part01/f0100.txt"
     box = b.find_element(by("css"), "#file-search input[name=q]")
     box.send_keys("part03/*")
     box.submit()
+    wait_url(b, "q=part03")
     paths = [e.text for e in b.find_elements(by("css"), "#file-table .path")]
     assert len(paths) == 100 and all(p.startswith("part03/") for p in paths)
 
