@@ -10,8 +10,9 @@ from __future__ import annotations
 import fnmatch
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from gitdata.api import Dataset
 from gitdata.core.manifest import FileEntry, Manifest
@@ -19,6 +20,7 @@ from gitdata.core.summary import ChangeSummary, summarize
 from gitdata.errors import InvalidInputError
 
 VERSION_ID_CHARS = frozenset("0123456789abcdef")
+T = TypeVar("T")
 
 
 def check_version_id(text: str) -> str:
@@ -70,6 +72,28 @@ class Comparison:
     summary: ChangeSummary
 
 
+class _Recent(Generic[T]):
+    """The last ``size`` values made, by key; safe to share between server threads
+    (two threads may both make a missing value: the later one is kept)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
 def _matches(row: dict[str, Any], needle: str) -> bool:
     hay = " ".join([row["project"], row["name"], row["description"], *row["tags"]]).lower()
     return needle in hay
@@ -80,11 +104,10 @@ class Catalog:
 
     def __init__(self, storage: str | None = None, keep: int = 4) -> None:
         self.storage = storage
-        self._keep = keep
-        self._datasets: OrderedDict[str, Dataset] = OrderedDict()
-        self._manifests: OrderedDict[str, Manifest] = OrderedDict()
-        self._contents: OrderedDict[str, ChangeSummary] = OrderedDict()
-        self._lock = threading.Lock()
+        self._datasets: _Recent[Dataset] = _Recent(256)  # records only: small
+        self._manifests: _Recent[Manifest] = _Recent(keep)  # up to a million entries each
+        self._contents: _Recent[ChangeSummary] = _Recent(keep)
+        self._summaries: _Recent[ChangeSummary] = _Recent(keep)
 
     # ------------------------------------------------------------ datasets
     def datasets(self, query: str = "") -> list[DatasetRow]:
@@ -105,7 +128,11 @@ class Catalog:
 
     def versions_of(self, project: str, name: str) -> list[dict[str, Any]]:
         """The closed versions of one dataset, oldest first, with their records' stats."""
-        rows = [r for r in Dataset.list_datasets(storage=self.storage) if (r["project"], r["name"]) == (project, name)]
+        rows = [
+            r
+            for r in Dataset.list_datasets(storage=self.storage)
+            if (r["project"], r["name"]) == (project, name)
+        ]
         rows.sort(key=lambda r: r["created"])
         for row in rows:
             record = self.version(row["id"]).record
@@ -117,33 +144,29 @@ class Catalog:
         """The closed version ``version_id`` (DatasetNotFoundError when there is none);
         its record only: the manifest is read by :meth:`manifest`."""
         check_version_id(version_id)
-        with self._lock:
-            hit = self._datasets.get(version_id)
-            if hit is not None:
-                self._datasets.move_to_end(version_id)
-                return hit
-        ds = Dataset.get(dataset_id=version_id, storage=self.storage)
-        with self._lock:
-            self._datasets[version_id] = ds
-            while len(self._datasets) > 256:
-                self._datasets.popitem(last=False)
-        return ds
+        return self._datasets.get(
+            version_id, lambda: Dataset.get(dataset_id=version_id, storage=self.storage)
+        )
 
     def manifest(self, version_id: str) -> Manifest:
         """Its manifest, decoded once while it stays among the last few opened."""
-        with self._lock:
-            hit = self._manifests.get(version_id)
-            if hit is not None:
-                self._manifests.move_to_end(version_id)
-                return hit
-        manifest = self.version(version_id).get_manifest()
-        with self._lock:
-            self._manifests[version_id] = manifest
-            while len(self._manifests) > self._keep:
-                self._manifests.popitem(last=False)
-        return manifest
+        return self._manifests.get(version_id, lambda: self.version(version_id).get_manifest())
 
-    def files(self, version_id: str, page: int = 1, per_page: int = 100, query: str = "") -> FilePage:
+    def content(self, version_id: str) -> ChangeSummary:
+        """What the version holds, tallied by top-level folder and file type (every file
+        counted as added to an empty version)."""
+        return self._contents.get(
+            version_id,
+            lambda: summarize({}, self.manifest(version_id).as_dict(), renames=False),
+        )
+
+    def change_summary(self, version_id: str) -> ChangeSummary:
+        """The version's changes against its merged parents (the library's summary)."""
+        return self._summaries.get(version_id, lambda: self.version(version_id).change_summary())
+
+    def files(
+        self, version_id: str, page: int = 1, per_page: int = 100, query: str = ""
+    ) -> FilePage:
         """One page of the version's files in path order; ``query`` is a substring of the
         path, or a glob when it holds ``*``, ``?`` or ``[``."""
         manifest = self.manifest(version_id)
@@ -161,20 +184,6 @@ class Catalog:
         page = max(1, min(page, pages))
         start = (page - 1) * per_page
         return FilePage(entries[start : start + per_page], total, page, pages, per_page, query)
-
-    def content(self, version_id: str) -> ChangeSummary:
-        """What the version holds, tallied by top-level folder and file type (every file
-        counted as added to an empty version); kept like the manifest."""
-        with self._lock:
-            hit = self._contents.get(version_id)
-            if hit is not None:
-                return hit
-        tallied = summarize({}, self.manifest(version_id).as_dict(), renames=False)
-        with self._lock:
-            self._contents[version_id] = tallied
-            while len(self._contents) > self._keep:
-                self._contents.popitem(last=False)
-        return tallied
 
     def lineage(self, version_id: str) -> dict[str, list[str]]:
         """id -> parent ids of the version and every ancestor still in the store."""

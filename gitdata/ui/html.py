@@ -144,8 +144,8 @@ def page(title: str, body: Html, *, nav: bool = True) -> Html:
         else tag("header", tag("span", "gitdata", class_="brand"))
     )
     return Html(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head>"
         f"<body>{header}<main>{body}</main></body></html>\n"
     )

@@ -41,9 +41,7 @@ class Links:
     files: Callable[[str, int, str], str | None] = lambda vid, p, q: query(
         f"/version/{vid}/files", page=p if p > 1 else None, q=q or None
     )
-    compare: Callable[[str, str], str | None] = lambda a, b: query(
-        "/compare", source=a, target=b
-    )
+    compare: Callable[[str, str], str | None] = lambda a, b: query("/compare", source=a, target=b)
     forms: bool = True  # search and compare forms (a saved report has no server)
 
 
@@ -59,6 +57,11 @@ def _to(href: str | None, *children: Any, **attrs: Any) -> Html:
     return link(href, *children, **attrs) if href else join(children)
 
 
+def short_link(links: Links, vid: str) -> Html:
+    """A version's short id, linked to its page when pages link."""
+    return _to(links.version(vid), _short(vid))
+
+
 def _short(vid: str) -> Html:
     return tag("code", vid[:SHORT], title=vid)
 
@@ -72,8 +75,10 @@ def index(rows: list[DatasetRow], q: str) -> Html:
     """Every dataset, searchable by project, name, tags and description."""
     form = tag(
         "form",
-        Html('<input type="search" name="q" placeholder="project, name, tag or description" '
-             f'value="{esc(q)}" aria-label="search">'),
+        Html(
+            '<input type="search" name="q" placeholder="project, name, tag or description" '
+            f'value="{esc(q)}" aria-label="search">'
+        ),
         Html('<button type="submit">Search</button>'),
         class_="inline",
         action="/",
@@ -120,9 +125,7 @@ def _identity(ds: Dataset, links: Links) -> Html:
         ["manifest", tag("code", record.manifest)],
         [
             "parents",
-            join(
-                (_to(links.version(p), _short(p), class_="parent") for p in ds.parents), ", "
-            )
+            join((_to(links.version(p), _short(p), class_="parent") for p in ds.parents), ", ")
             if ds.parents
             else tag("span", "none", class_="muted"),
         ],
@@ -233,8 +236,10 @@ def file_table(ds: Dataset, files: FilePage, links: Links) -> Html:
         parts.append(
             tag(
                 "form",
-                Html('<input type="search" name="q" placeholder="path contains, or a glob" '
-                     f'value="{esc(files.query)}" aria-label="filter files">'),
+                Html(
+                    '<input type="search" name="q" placeholder="path contains, or a glob" '
+                    f'value="{esc(files.query)}" aria-label="filter files">'
+                ),
                 Html('<button type="submit">Filter</button>'),
                 action=f"/version/{ds.id}/files",
                 method="get",
@@ -244,11 +249,15 @@ def file_table(ds: Dataset, files: FilePage, links: Links) -> Html:
         )
     pager: list[Any] = [tag("span", f"{shown}; page {files.page} of {files.pages}", class_="muted")]
     if files.page > 1:
-        pager.insert(0, _to(links.files(ds.id, files.page - 1, files.query), "‹ previous", rel="prev"))
+        pager.insert(
+            0, _to(links.files(ds.id, files.page - 1, files.query), "‹ previous", rel="prev")
+        )
     if files.page < files.pages:
         pager.append(_to(links.files(ds.id, files.page + 1, files.query), "next ›", rel="next"))
     if not links.forms and files.pages > 1:
-        pager.append(tag("span", f"(this report lists the first {files.per_page:,})", class_="muted"))
+        pager.append(
+            tag("span", f"(this report lists the first {files.per_page:,})", class_="muted")
+        )
     parts.append(tag("div", *pager, class_="pager"))
     parts.append(grid)
     return join(parts)
@@ -324,8 +333,11 @@ def compare(c: Comparison, links: Links, limit: int = 1000) -> Html:
             tag(
                 "section",
                 tag("h2", f"{title} ({len(changes):,})"),
-                table(["", "path", "before", "after", "Δ"], change_rows(changes, limit),
-                      id=f"{title}-files"),
+                table(
+                    ["", "path", "before", "after", "Δ"],
+                    change_rows(changes, limit),
+                    id=f"{title}-files",
+                ),
                 more,
             )
         )
@@ -336,8 +348,12 @@ def compare(c: Comparison, links: Links, limit: int = 1000) -> Html:
 def timeline(entries: list[Any] | None, links: Links) -> Html:
     """Which commit pinned which version (inside a repository)."""
     if entries is None:
-        body = tag("p", "Not inside a git repository: start gd ui in one to see which "
-                   "commit pinned which version.", class_="muted")
+        body = tag(
+            "p",
+            "Not inside a git repository: start gd ui in one to see which "
+            "commit pinned which version.",
+            class_="muted",
+        )
     else:
         rows = []
         for e in entries:
@@ -349,12 +365,14 @@ def timeline(entries: list[Any] | None, links: Links) -> Html:
                         e.author,
                         e.message,
                         f"{pointer.project}/{pointer.name}" if pointer else path,
-                        _to(links.version(pointer.id), pointer.version) if pointer else
-                        tag("span", "deleted", class_="del"),
+                        _to(links.version(pointer.id), pointer.version)
+                        if pointer
+                        else tag("span", "deleted", class_="del"),
                     ]
                 )
-        body = table(["commit", "date", "author", "message", "dataset", "version"], rows,
-                     id="timeline")
+        body = table(
+            ["commit", "date", "author", "message", "dataset", "version"], rows, id="timeline"
+        )
     return page("gitdata: timeline", join([tag("h1", "Timeline"), body]))
 
 
@@ -413,14 +431,23 @@ def summary(s: ChangeSummary, limit: int = 20) -> Html:
     )
     return join(
         [
-            tag("div", tag("div", tag("h3", "Totals"), totals, class_="card"),
-                tag("div", tag("h3", "By top-level folder"),
+            tag(
+                "div",
+                tag("div", tag("h3", "Totals"), totals, class_="card"),
+                tag(
+                    "div",
+                    tag("h3", "By top-level folder"),
                     table(heads, _group_rows(s.by_folder, limit), id="summary-folders"),
-                    class_="card"),
-                tag("div", tag("h3", "By file type"),
+                    class_="card",
+                ),
+                tag(
+                    "div",
+                    tag("h3", "By file type"),
                     table(heads, _group_rows(s.by_type, limit), id="summary-types"),
-                    class_="card"),
-                class_="grid"),
+                    class_="card",
+                ),
+                class_="grid",
+            ),
             tag("h3", "Largest changes"),
             largest,
         ]
@@ -433,9 +460,17 @@ def breakdown(content: ChangeSummary, limit: int = 15) -> Html:
     types = [(g.key or "(no extension)", g.added_bytes) for g in content.by_type[:limit]]
     return tag(
         "div",
-        tag("div", tag("h3", "Bytes by top-level folder"),
-            svg.bars(folders, unit="bytes", title="bytes by folder"), class_="card"),
-        tag("div", tag("h3", "Bytes by file type"),
-            svg.bars(types, unit="bytes", title="bytes by type"), class_="card"),
+        tag(
+            "div",
+            tag("h3", "Bytes by top-level folder"),
+            svg.bars(folders, unit="bytes", title="bytes by folder"),
+            class_="card",
+        ),
+        tag(
+            "div",
+            tag("h3", "Bytes by file type"),
+            svg.bars(types, unit="bytes", title="bytes by type"),
+            class_="card",
+        ),
         class_="grid",
     )

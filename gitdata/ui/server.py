@@ -70,8 +70,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(send_body=False)
 
     def _refuse_method(self) -> None:
-        self._send(HTTPStatus.METHOD_NOT_ALLOWED, pages.error(405, "this server only reads"),
-                   True, {"Allow": "GET, HEAD"})
+        self._send(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            pages.error(405, "this server only reads"),
+            True,
+            {"Allow": "GET, HEAD"},
+        )
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method
 
@@ -81,9 +85,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, send_body: bool) -> None:
         if not self._host_ok():
-            self._send(HTTPStatus.MISDIRECTED_REQUEST,
-                       pages.error(421, "this server answers only requests for the loopback"),
-                       send_body)
+            self._send(
+                HTTPStatus.MISDIRECTED_REQUEST,
+                pages.error(421, "this server answers only requests for the loopback"),
+                send_body,
+            )
             return
         parts = urlsplit(self.path)
         params = {k: v[-1] for k, v in parse_qs(parts.query, max_num_fields=20).items()}
@@ -98,20 +104,25 @@ class _Handler(BaseHTTPRequestHandler):
             except (InvalidInputError, ValueError) as exc:
                 self._send(HTTPStatus.BAD_REQUEST, pages.error(400, str(exc)), send_body)
             except GitDataError as exc:
-                self._send(HTTPStatus.INTERNAL_SERVER_ERROR, pages.error(500, exc.message),
-                           send_body)
+                self._send(
+                    HTTPStatus.INTERNAL_SERVER_ERROR, pages.error(500, exc.message), send_body
+                )
             except Exception as exc:  # noqa: BLE001 - one bad page must not stop the server
                 if os.environ.get("GD_DEBUG"):
                     traceback.print_exc()
-                self._send(HTTPStatus.INTERNAL_SERVER_ERROR,
-                           pages.error(500, f"internal error: {type(exc).__name__}"), send_body)
+                self._send(
+                    HTTPStatus.INTERNAL_SERVER_ERROR,
+                    pages.error(500, f"internal error: {type(exc).__name__}"),
+                    send_body,
+                )
             else:
                 self._send(HTTPStatus.OK, body, send_body)
             return
         self._send(HTTPStatus.NOT_FOUND, pages.error(404, "no such page"), send_body)
 
-    def _send(self, status: HTTPStatus, body: Html, send_body: bool,
-              extra: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: HTTPStatus, body: Html, send_body: bool, extra: dict[str, str] | None = None
+    ) -> None:
         data = body.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -134,8 +145,9 @@ def _page_number(params: dict[str, str]) -> int:
         raise InvalidInputError("page must be a number") from None
 
 
-def make_server(catalog: Catalog, host: str = "127.0.0.1", port: int = 0,
-                *, repo: bool = True) -> ThreadingHTTPServer:
+def make_server(
+    catalog: Catalog, host: str = "127.0.0.1", port: int = 0, *, repo: bool = True
+) -> ThreadingHTTPServer:
     """A server for ``catalog`` on ``host:port`` (port 0: any free one), not yet serving.
 
     ``repo`` adds the git timeline when the process runs inside a repository.
@@ -144,10 +156,14 @@ def make_server(catalog: Catalog, host: str = "127.0.0.1", port: int = 0,
     routes: list[tuple[re.Pattern[str], Callable[..., Html]]] = [
         (re.compile(r"/"), lambda p: views.index(p.get("q", ""))),
         (re.compile(rf"/version/({_ID})"), lambda vid, p: views.version(vid)),
-        (re.compile(rf"/version/({_ID})/files"),
-         lambda vid, p: views.files(vid, _page_number(p), p.get("q", ""))),
-        (re.compile(r"/compare"),
-         lambda p: views.compare(p.get("source", ""), p.get("target", ""))),
+        (
+            re.compile(rf"/version/({_ID})/files"),
+            lambda vid, p: views.files(vid, _page_number(p), p.get("q", "")),
+        ),
+        (
+            re.compile(r"/compare"),
+            lambda p: views.compare(p.get("source", ""), p.get("target", "")),
+        ),
         (re.compile(r"/timeline"), lambda p: views.timeline()),
     ]
     handler = type(

@@ -54,12 +54,12 @@ def dag(
             continue
         (x1, y1), (x2, y2) = at[child], at[parent]
         mid = (y1 + y2) / 2
-        parts.append(
-            f'<path class="edge" d="M{x1},{y1} C{x1},{mid} {x2},{mid} {x2},{y2}"/>'
-        )
+        parts.append(f'<path class="edge" d="M{x1},{y1} C{x1},{mid} {x2},{mid} {x2},{y2}"/>')
     for n in nodes:
         x, y = at[n.id]
-        classes = "node" + (" current" if n.id == current else "") + (" squash" if n.squashed else "")
+        classes = (
+            "node" + (" current" if n.id == current else "") + (" squash" if n.squashed else "")
+        )
         shape = (
             f'<g class="{classes}" data-id="{esc(n.id)}"><circle cx="{x}" cy="{y}" r="6"/>'
             f'<text x="{label_x}" y="{y + 4}">{esc(n.label)}</text>'
@@ -105,7 +105,9 @@ def stacked(rows: Sequence[tuple[str, int, int, int]], *, title: str = "") -> Ht
         for value, colour in zip(counts, ("#1f7a3a", "#d08a1c", "#b42323"), strict=True):
             w = round(bar_w * value / top)
             if w:
-                parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{_BAR_H}" fill="{colour}"/>')
+                parts.append(
+                    f'<rect x="{x}" y="{y}" width="{w}" height="{_BAR_H}" fill="{colour}"/>'
+                )
             x += w
         a, m, r = counts
         parts.append(f'<text x="{x + 6}" y="{y + 13}">+{a:,} ~{m:,} -{r:,}</text>')

@@ -52,11 +52,25 @@ class Views:
         """The page of one version."""
         ds = self.catalog.version(version_id)
         files = self.catalog.files(version_id, 1, per_page)
-        summary = ds.change_summary()
+        shown = pages.summary(self.catalog.change_summary(version_id))
+        if len(ds.parents) > 1:
+            # a merge's change set against its merged parents is often empty: what it
+            # brought into the first parent's line is what people want to see
+            brought = self.catalog.compare(ds.parents[0], version_id).summary
+            shown = Html(
+                shown
+                + pages.tag(
+                    "h3",
+                    "Brought in by the merge (against the first parent, ",
+                    pages.short_link(self.links, ds.parents[0]),
+                    ")",
+                )
+                + pages.summary(brought)
+            )
         return pages.version(
             ds,
             lineage=self._lineage(ds),
-            summary=pages.summary(summary),
+            summary=shown,
             breakdown=pages.breakdown(self.catalog.content(version_id)),
             history=self.catalog.versions_of(ds.project, ds.name),
             listing=pages.file_table(ds, files, self.links),

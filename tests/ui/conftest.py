@@ -41,35 +41,58 @@ def _close(ds: Dataset) -> str:
 def build_history(tmp: Path, store: str) -> History:
     src = make_tree(
         tmp / "v1",
-        {"images/a.png": b"A" * 3000, "images/b.png": b"B" * 2000, "labels/a.txt": "cat\n",
-         "README.md": "# cats\n"},
+        {
+            "images/a.png": b"A" * 3000,
+            "images/b.png": b"B" * 2000,
+            "labels/a.txt": "cat\n",
+            "README.md": "# cats\n",
+        },
     )
-    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=store, dataset_tags=["raw"],
-                        description="first cut")
+    ds = Dataset.create(
+        dataset_project="vision",
+        dataset_name="cats",
+        output_uri=store,
+        dataset_tags=["raw"],
+        description="first cut",
+    )
     ds.add_files(str(src))
     v1 = _close(ds)
 
-    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=store, parent_datasets=[v1])
+    ds = Dataset.create(
+        dataset_project="vision", dataset_name="cats", output_uri=store, parent_datasets=[v1]
+    )
     ds.remove_files("labels/a.txt")
     extra = make_tree(tmp / "v2", {"images/c.png": b"C" * 5000, "labels/b.txt": "cat\n"})
     ds.add_files(str(extra))
     v2 = _close(ds)
 
-    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=store, parent_datasets=[v1])
+    ds = Dataset.create(
+        dataset_project="vision", dataset_name="cats", output_uri=store, parent_datasets=[v1]
+    )
     side = make_tree(tmp / "side", {"extra/d.csv": "x,y\n1,2\n"})
     ds.add_files(str(side))
     branch = _close(ds)
 
-    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=store,
-                        parent_datasets=[v2, branch], dataset_tags=["merged"])
+    ds = Dataset.create(
+        dataset_project="vision",
+        dataset_name="cats",
+        output_uri=store,
+        parent_datasets=[v2, branch],
+        dataset_tags=["merged"],
+    )
     merge = _close(ds)
 
     squash = Dataset.squash(
         "cats-flat", dataset_ids=[v1, v2], dataset_project="vision", output_url=store
     ).id
 
-    ds = Dataset.create(output_uri=store, dataset_project="evil", dataset_name=HOSTILE_NAME,
-                        dataset_tags=[HOSTILE], description=HOSTILE)
+    ds = Dataset.create(
+        output_uri=store,
+        dataset_project="evil",
+        dataset_name=HOSTILE_NAME,
+        dataset_tags=[HOSTILE],
+        description=HOSTILE,
+    )
     ds.add_files(str(make_tree(tmp / "evil", {"<i>x<i>.txt": HOSTILE})))
     hostile = _close(ds)
 

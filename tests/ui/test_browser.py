@@ -27,7 +27,9 @@ def browser() -> Iterator[object]:
 
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         if os.environ.get("GD_TEST_SERVERS") == "required":
-            pytest.fail("Chromium and chromedriver are required (apt install chromium chromium-driver)")
+            pytest.fail(
+                "Chromium and chromedriver are required (apt install chromium chromium-driver)"
+            )
         pytest.skip("no Chromium here (apt install chromium chromium-driver)")
     profile = tempfile.mkdtemp(prefix="gd-chromium-")
     options = webdriver.ChromeOptions()
@@ -105,7 +107,9 @@ def test_walk_through_the_ui(browser, ui_url, history, shots) -> None:
 
     # the lineage DAG: click the node of the first version
     node = b.find_element(by("css"), f'#lineage g.node[data-id="{history.v1}"]')
-    b.execute_script("arguments[0].parentNode.dispatchEvent(new MouseEvent('click', {bubbles: true}))", node)
+    b.execute_script(
+        "arguments[0].parentNode.dispatchEvent(new MouseEvent('click', {bubbles: true}))", node
+    )
     wait_url(b, f"/version/{history.v1}")
     assert "first cut" in b.find_element(by("css"), "#identity").text
 
