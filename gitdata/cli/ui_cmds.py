@@ -35,8 +35,8 @@ def ui(
         server = make_server(Catalog(storage), host, port)
     except OSError as exc:
         raise typer.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    bound_host, bound_port = server.server_address[:2]
-    shown = f"[{bound_host}]" if ":" in str(bound_host) else str(bound_host)
+    bound_host, bound_port = str(server.server_address[0]), server.server_address[1]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     url = f"http://{shown}:{bound_port}/"
     say(f"gd ui: serving {url} (read-only; Ctrl-C stops)")
     sys.stdout.flush()  # whoever started us (a script, a test) reads the address now

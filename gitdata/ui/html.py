@@ -8,7 +8,7 @@ to :func:`tag` or :func:`join` is escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlencode
 
 
@@ -65,7 +65,7 @@ def _cell(value: Part) -> Html:
     return tag("td", value, class_="num") if isinstance(value, Num) else tag("td", value)
 
 
-def table(headers: list[str], rows: Iterable[list[Part]], **attrs: Part) -> Html:
+def table(headers: list[str], rows: Iterable[Sequence[Part]], **attrs: Part) -> Html:
     """A table; :class:`Num` cells are right-aligned."""
     head = tag("tr", *(tag("th", h) for h in headers))
     body = join(tag("tr", *(_cell(c) for c in row)) for row in rows)

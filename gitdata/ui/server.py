@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import threading
 import traceback
 from collections.abc import Callable
@@ -171,7 +172,12 @@ def make_server(
         (_Handler,),
         {"views": views, "loopback_only": is_loopback(host), "routes": routes},
     )
-    server = ThreadingHTTPServer((host, port), handler)
+    kind = type(
+        "GitdataUiServer",
+        (ThreadingHTTPServer,),
+        {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET},
+    )
+    server = kind((host, port), handler)
     server.daemon_threads = True
     return server
 
