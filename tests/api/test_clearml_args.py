@@ -129,6 +129,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "change_set": {},
     "change_summary": {},
     "compare_summary": {"older": IMPL},
+    "get_manifest": {},
     "make_current": {},
     "read_bytes": {"path": IMPL},
     "open": {"path": IMPL, "mode": IMPL},
