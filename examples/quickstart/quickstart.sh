@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gitdata quickstart: a throwaway git repo, a dataset, a child version, local copies,
-# a comparison. Uses the embedded default store ($XDG_DATA_HOME/gitdata/store).
+# a comparison, a report and the lineage graph. Uses the embedded default store ($XDG_DATA_HOME/gitdata/store).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 gd() { python3 -m gitdata "$@"; }   # same as the `gd` command, even before the shell rehashes
@@ -43,4 +43,9 @@ gd search --project quickstart
 
 echo "== 5. training code: one line of the ClearML API, pinned by the commit's pointer"
 python3 "$HERE/../train.py" --project quickstart --name flowers
+echo "== 6. one file to share: the version page as self-contained HTML (gd ui serves them all)"
+gd report --id "$V2" --output ../flowers-v2.html
+
+echo "== 7. the lineage of the dataset"
+gd graph --project quickstart --name flowers
 echo "== done: everything is under $WORK"

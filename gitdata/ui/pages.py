@@ -13,6 +13,7 @@ from typing import Any
 
 from gitdata.api import Dataset
 from gitdata.core.summary import ChangeSummary, FileChange, Tally
+from gitdata.errors import mask_credentials
 from gitdata.ui import svg
 from gitdata.ui.catalog import Catalog, Comparison, DatasetRow, FilePage
 from gitdata.ui.html import (
@@ -123,6 +124,7 @@ def _identity(ds: Dataset, links: Links) -> Html:
         ["tags", _tags(ds.tags)],
         ["description", ds.description],
         ["manifest", tag("code", record.manifest)],
+        ["store", tag("code", mask_credentials(ds.storage_url))],
         [
             "parents",
             join((_to(links.version(p), _short(p), class_="parent") for p in ds.parents), ", ")
