@@ -102,8 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body = render(*m.groups(), params)
             except NotFoundError as exc:
                 self._send(HTTPStatus.NOT_FOUND, pages.error(404, exc.message), send_body)
-            except (InvalidInputError, ValueError) as exc:
-                self._send(HTTPStatus.BAD_REQUEST, pages.error(400, str(exc)), send_body)
+            except InvalidInputError as exc:
+                self._send(HTTPStatus.BAD_REQUEST, pages.error(400, exc.message), send_body)
             except GitDataError as exc:
                 self._send(
                     HTTPStatus.INTERNAL_SERVER_ERROR, pages.error(500, exc.message), send_body
