@@ -275,3 +275,25 @@ def summarize(
         if path not in renamed_from:
             changes.append(FileChange(REMOVED, path, 0, old[path].size))
     return ChangeSummary.from_changes(changes)
+
+
+def holdings(files: Iterable[tuple[str, int]]) -> tuple[list[Tally], list[Tally]]:
+    """What a version holds, by top-level folder and by file type: each (path, size)
+    counted as an added file of that size.  One pass, no object per file (a million
+    files in about a second), largest groups first."""
+    folders: dict[str, list[int]] = {}
+    types: dict[str, list[int]] = {}
+    for path, size in files:
+        for groups, key in ((folders, top_folder(path)), (types, file_type(path))):
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [1, size]
+            else:
+                group[0] += 1
+                group[1] += size
+
+    def tallies(groups: dict[str, list[int]]) -> list[Tally]:
+        out = [Tally(key, added=n, added_bytes=b, delta=b) for key, (n, b) in groups.items()]
+        return sorted(out, key=_group_order)
+
+    return tallies(folders), tallies(types)

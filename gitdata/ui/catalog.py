@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from gitdata.api import Dataset
 from gitdata.core.manifest import FileEntry, Manifest
-from gitdata.core.summary import ChangeSummary, summarize
+from gitdata.core.summary import ChangeSummary, Tally, holdings, summarize
 from gitdata.errors import InvalidInputError
 
 VERSION_ID_CHARS = frozenset("0123456789abcdef")
@@ -106,8 +106,9 @@ class Catalog:
         self.storage = storage
         self._datasets: _Recent[Dataset] = _Recent(256)  # records only: small
         self._manifests: _Recent[Manifest] = _Recent(keep)  # up to a million entries each
-        self._contents: _Recent[ChangeSummary] = _Recent(keep)
+        self._contents: _Recent[tuple[list[Tally], list[Tally]]] = _Recent(keep)
         self._summaries: _Recent[ChangeSummary] = _Recent(keep)
+        self._comparisons: _Recent[ChangeSummary] = _Recent(keep)
 
     # ------------------------------------------------------------ datasets
     def datasets(self, query: str = "") -> list[DatasetRow]:
@@ -152,12 +153,11 @@ class Catalog:
         """Its manifest, decoded once while it stays among the last few opened."""
         return self._manifests.get(version_id, lambda: self.version(version_id).get_manifest())
 
-    def content(self, version_id: str) -> ChangeSummary:
-        """What the version holds, tallied by top-level folder and file type (every file
-        counted as added to an empty version)."""
+    def content(self, version_id: str) -> tuple[list[Tally], list[Tally]]:
+        """What the version holds, tallied by top-level folder and by file type."""
         return self._contents.get(
             version_id,
-            lambda: summarize({}, self.manifest(version_id).as_dict(), renames=False),
+            lambda: holdings((e.path, e.size) for e in self.manifest(version_id)),
         )
 
     def change_summary(self, version_id: str) -> ChangeSummary:
@@ -192,5 +192,11 @@ class Catalog:
     def compare(self, source_id: str, target_id: str) -> Comparison:
         """What changed from ``source_id`` to ``target_id`` (renames paired by content)."""
         source, target = self.version(source_id), self.version(target_id)
-        before, after = self.manifest(source_id), self.manifest(target_id)
-        return Comparison(source, target, summarize(before.as_dict(), after.as_dict()))
+
+        def compute() -> ChangeSummary:
+            before, after = self.manifest(source_id), self.manifest(target_id)
+            return summarize(before.as_dict(), after.as_dict())
+
+        return Comparison(
+            source, target, self._comparisons.get(f"{source_id}..{target_id}", compute)
+        )

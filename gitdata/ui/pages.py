@@ -456,10 +456,11 @@ def summary(s: ChangeSummary, limit: int = 20) -> Html:
     )
 
 
-def breakdown(content: ChangeSummary, limit: int = 15) -> Html:
+def breakdown(content: tuple[list[Tally], list[Tally]], limit: int = 15) -> Html:
     """What the version holds, by top-level folder and by file type (bytes)."""
-    folders = [(g.key or "(top level)", g.added_bytes) for g in content.by_folder[:limit]]
-    types = [(g.key or "(no extension)", g.added_bytes) for g in content.by_type[:limit]]
+    by_folder, by_type = content
+    folders = [(g.key or "(top level)", g.added_bytes) for g in by_folder[:limit]]
+    types = [(g.key or "(no extension)", g.added_bytes) for g in by_type[:limit]]
     return tag(
         "div",
         tag(

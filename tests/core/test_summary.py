@@ -101,3 +101,19 @@ def test_summary_accounts_for_every_difference(old, new):
     assert sum(g.files for g in s.by_folder) == s.totals.files == sum(g.files for g in s.by_type)
     for c in s.renamed:
         assert c.old_path is not None and old[c.old_path].sha256 == new[c.path].sha256
+
+
+def test_holdings_tally_by_folder_and_type() -> None:
+    from gitdata.core.summary import holdings
+
+    folders, types = holdings([("img/a.JPG", 10), ("img/b.jpg", 5), ("notes", 3), ("t/x.csv", 1)])
+    assert [(t.key, t.added, t.added_bytes) for t in folders] == [
+        ("img/", 2, 15),
+        ("", 1, 3),
+        ("t/", 1, 1),
+    ]
+    assert [(t.key, t.added, t.added_bytes) for t in types] == [
+        (".jpg", 2, 15),
+        ("", 1, 3),
+        (".csv", 1, 1),
+    ]
