@@ -43,8 +43,13 @@ def sha(i: int, salt: str = "") -> str:
     return hashlib.sha256(f"{salt}{i}".encode()).hexdigest()
 
 
-def write_version(ctx: Context, entries: list[FileEntry], parents: list[str], version: str,
-                  changes: tuple[int, int, int]) -> str:
+def write_version(
+    ctx: Context,
+    entries: list[FileEntry],
+    parents: list[str],
+    version: str,
+    changes: tuple[int, int, int],
+) -> str:
     manifest = Manifest(entries)
     data = manifest.encode()
     manifest_sha = hashlib.sha256(data).hexdigest()
@@ -52,10 +57,19 @@ def write_version(ctx: Context, entries: list[FileEntry], parents: list[str], ve
     vid = new_version_id()
     added, modified, removed = changes
     record = VersionRecord(
-        id=vid, project="bench", name="big", version=version, parents=parents,
+        id=vid,
+        project="bench",
+        name="big",
+        version=version,
+        parents=parents,
         manifest=manifest_sha,
-        stats={"files": len(manifest), "bytes": manifest.total_size, "added": added,
-               "modified": modified, "removed": removed},
+        stats={
+            "files": len(manifest),
+            "bytes": manifest.total_size,
+            "added": added,
+            "modified": modified,
+            "removed": removed,
+        },
         created=utc_now(),
     )
     ctx.store.put_bytes(version_key(vid), encode_record(record))
@@ -66,8 +80,14 @@ def build(ctx: Context, n: int) -> tuple[str, str]:
     chunk = sha(0, "chunk")
     exts = (".jpg", ".png", ".txt", ".json")
     base = [
-        FileEntry(f"d{i % 1000:03d}/f{i:07d}{exts[i % 4]}", 1000 + i % 5000, sha(i), chunk,
-                  i * 10, 1000 + i % 5000)
+        FileEntry(
+            f"d{i % 1000:03d}/f{i:07d}{exts[i % 4]}",
+            1000 + i % 5000,
+            sha(i),
+            chunk,
+            i * 10,
+            1000 + i % 5000,
+        )
         for i in range(n)
     ]
     v1 = write_version(ctx, base, [], "1.0.0", (n, 0, 0))
@@ -98,8 +118,9 @@ def timed_get(port: int, path: str) -> tuple[float, int, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gd-bench-ui-") as tmp:
@@ -136,8 +157,10 @@ def main() -> None:
             rows.append((label, took, size))
         server.shutdown()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{args.files:,} files; store written in {built:.1f} s; "
-          f"{platform.python_version()}, {os.cpu_count()} cores")
+    print(
+        f"{args.files:,} files; store written in {built:.1f} s; "
+        f"{platform.python_version()}, {os.cpu_count()} cores"
+    )
     print()
     print("| request | seconds | bytes sent |")
     print("|---|---:|---:|")

@@ -94,13 +94,22 @@ def test_gd_ui_port_in_use_is_one_line(tmp_path, history) -> None:
 
 def test_gd_report_is_one_self_contained_file(tmp_path, history) -> None:
     out = tmp_path / "report.html"
-    r = run_gd("report", "--id", history.merge, "--output", str(out), "--storage", history.store,
-               env=env(), cwd=tmp_path)
+    r = run_gd(
+        "report",
+        "--id",
+        history.merge,
+        "--output",
+        str(out),
+        "--storage",
+        history.store,
+        env=env(),
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     html = out.read_text()
     assert history.merge in html and "<svg" in html and 'id="summary"' in html
     # nothing to fetch: no src= at all, no link to a server, no external URL
-    assert " src=" not in html and "href=\"/" not in html
+    assert " src=" not in html and 'href="/' not in html
     assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", html)
 
 
@@ -109,14 +118,32 @@ def test_gd_report_refuses_a_symlinked_output(tmp_path, history) -> None:
     elsewhere.write_text("mine")
     out = tmp_path / "report.html"
     out.symlink_to(elsewhere)
-    r = run_gd("report", "--id", history.v1, "--output", str(out), "--storage", history.store,
-               env=env(), cwd=tmp_path)
+    r = run_gd(
+        "report",
+        "--id",
+        history.v1,
+        "--output",
+        str(out),
+        "--storage",
+        history.store,
+        env=env(),
+        cwd=tmp_path,
+    )
     assert r.returncode == 2 and "symlink" in r.stderr
     assert elsewhere.read_text() == "mine"
 
 
 def test_gd_report_of_unknown_version_is_one_line(tmp_path, history) -> None:
-    r = run_gd("report", "--id", "0" * 32, "--output", str(tmp_path / "r.html"),
-               "--storage", history.store, env=env(), cwd=tmp_path)
+    r = run_gd(
+        "report",
+        "--id",
+        "0" * 32,
+        "--output",
+        str(tmp_path / "r.html"),
+        "--storage",
+        history.store,
+        env=env(),
+        cwd=tmp_path,
+    )
     assert r.returncode == 3 and "Traceback" not in r.stderr
     assert not (tmp_path / "r.html").exists()
