@@ -11,11 +11,14 @@ import typer
 from gitdata.cli.app import app
 from gitdata.cli.build_cmds import ID_HELP, JSON_HELP
 from gitdata.cli.output import emit_json, note, say, warn
+from gitdata.errors import local_disk_error
 
 
 @app.command()
 def ui(
-    port: int = typer.Option(8470, "--port", help="Port to listen on (0: any free port)."),
+    port: int = typer.Option(
+        8470, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."
+    ),
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address to bind (default: this machine only)."
     ),
@@ -79,11 +82,15 @@ def write_new_file(path: Path, data: bytes) -> None:
         raise typer.BadParameter(f"{path} is a symlink; gd does not write through links")
     if path.is_dir():
         raise typer.BadParameter(f"{path} is a folder; give a file name")
-    tmp = path.with_name(f".{path.name}.gd-tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.report-tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as fh:
             fh.write(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise local_disk_error(exc, "the report", path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -147,3 +147,19 @@ def test_gd_report_of_unknown_version_is_one_line(tmp_path, history) -> None:
     )
     assert r.returncode == 3 and "Traceback" not in r.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_gd_report_makes_missing_folders_and_names_an_unwritable_place(tmp_path, history) -> None:
+    out = tmp_path / "reports" / "ci" / "v1.html"
+    r = run_gd("report", "--id", history.v1, "--output", str(out), "--storage", history.store,
+               env=env(), cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0 and out.is_file(), r.stderr
+    r = run_gd("report", "--id", history.v1, "--output", "/proc/x.html", "--storage",
+               history.store, env=env(), cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 4 and "cannot write the report /proc/x.html" in r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
+def test_gd_ui_refuses_a_port_out_of_range(tmp_path) -> None:
+    r = run_gd("ui", "--port", "99999", env=env(), cwd=tmp_path)
+    assert r.returncode == 2 and "99999" in r.stderr and "internal error" not in r.stderr
