@@ -93,7 +93,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         parts = urlsplit(self.path)
-        params = {k: v[-1] for k, v in parse_qs(parts.query, max_num_fields=20).items()}
+        try:
+            params = {k: v[-1] for k, v in parse_qs(parts.query, max_num_fields=20).items()}
+        except ValueError:
+            self._send(HTTPStatus.BAD_REQUEST, pages.error(400, "too many query fields"), send_body)
+            return
         for pattern, render in self.routes:
             m = pattern.fullmatch(parts.path)
             if m is None:

@@ -104,6 +104,16 @@ def test_unknown_version_is_404_and_bad_compare_400(ui_url, history) -> None:
     assert request(ui_url, f"/version/{history.many}/files?page=abc")[0] == 400
 
 
+def test_odd_requests_get_an_answer(ui_url, history) -> None:
+    many = "&".join(f"k{i}=v" for i in range(50))
+    assert request(ui_url, f"/?{many}")[0] == 400
+    assert request(ui_url, "/?q=" + "x" * 5000)[0] == 200  # a long search finds nothing
+    assert request(ui_url, "/?q=%ff%fe")[0] == 200  # not UTF-8: replaced, not a crash
+    assert request(ui_url, f"/version/{history.many}/files?page=99999")[0] == 200  # last page
+    status, _, body = request(ui_url, "/", method="HEAD")
+    assert status == 200 and body == ""
+
+
 def test_foreign_host_header_is_refused(ui_url, history) -> None:
     # a DNS-rebinding page would send its own host name
     assert request(ui_url, "/", headers={"Host": "evil.example:8470"})[0] == 421
