@@ -46,6 +46,5 @@ python3 "$HERE/../train.py" --project quickstart --name flowers
 echo "== 6. one file to share: the version page as self-contained HTML (gd ui serves them all)"
 gd report --id "$V2" --output ../flowers-v2.html
 
-echo "== 7. the lineage of the dataset"
+echo "== done: everything is under $WORK; the lineage of the dataset:"
 gd graph --project quickstart --name flowers
-echo "== done: everything is under $WORK"

@@ -25,6 +25,9 @@ def test_quickstart_script_runs(tmp_path: Path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     out = result.stdout
     assert "== done" in out
+    # it ends with the lineage drawn by gd graph: the child above its parent
+    tail = out.rsplit("== done", 1)[1].splitlines()[1:]
+    assert [line.split()[:2] for line in tail if line.strip()] == [["*", "1.0.1"], ["*", "1.0.0"]]
     # the default store under XDG_DATA_HOME received the versions
     store = Path(os.environ["XDG_DATA_HOME"]) / "gitdata" / "store"
     assert (store / "versions").is_dir() and len(list((store / "versions").iterdir())) >= 2
