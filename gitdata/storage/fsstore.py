@@ -16,7 +16,6 @@ from typing import Any, Protocol, TypeVar
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.errors import (
-    DISK_FAILING_ERRNOS,
     DISK_FULL_ERRNOS,
     BucketNotFoundError,
     FormatError,
@@ -28,6 +27,7 @@ from gitdata.errors import (
     StorageUnavailableError,
     StoreNotFoundError,
     local_disk_error,
+    os_errors_name,
 )
 from gitdata.storage import faults
 from gitdata.storage.faults import classify, redact
@@ -138,6 +138,8 @@ class FsspecStore:
         except GitDataError:
             raise
         except Exception as exc:
+            if op == "read" and isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+                raise  # the full disk is the reader's (a cache, a target): named upstream
             raise self._translate(op, key, exc) from exc
 
     def _translate(self, op: str, key: str, exc: BaseException) -> GitDataError:
@@ -183,12 +185,13 @@ class FsspecStore:
                 key=key,
                 hint=_ENDPOINT_HINTS.get(self.protocol, "check the path or the network"),
             )
-        if (
-            self.is_local
-            and isinstance(exc, OSError)
-            and exc.errno in DISK_FULL_ERRNOS | DISK_FAILING_ERRNOS
-        ):
-            return local_disk_error(exc, f"the store {self.url}", exc.filename or self.root)
+        if self.is_local and isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            return local_disk_error(
+                exc,
+                f"the store {self.url}",
+                exc.filename or self.root,
+                elsewhere="remove what no commit needs (gd gc), or use another store",
+            )
         if isinstance(exc, OSError) and exc.strerror:
             reason = redact(exc.strerror, self._secrets)
         return StorageUnavailableError(
@@ -292,11 +295,14 @@ class FsspecStore:
         os.close(fd)
         track_scratch(tmp)
         try:
-            if self.is_local:
-                self._call("read", key, lambda: shutil.copyfile(self._path(key), tmp))
-            else:
-                callback = _byte_callback(progress)
-                self._call("read", key, lambda: self.fs.get_file(self._path(key), tmp, **callback))
+            with os_errors_name(tmp):  # a full disk here is the reader's, not the store's
+                if self.is_local:
+                    self._call("read", key, lambda: shutil.copyfile(self._path(key), tmp))
+                else:
+                    callback = _byte_callback(progress)
+                    self._call(
+                        "read", key, lambda: self.fs.get_file(self._path(key), tmp, **callback)
+                    )
             os.replace(tmp, local_path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
