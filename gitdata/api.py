@@ -27,6 +27,7 @@ from gitdata.core.manifest import Manifest
 from gitdata.core.paths import match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import VersionRecord
+from gitdata.core.selection import Selection
 from gitdata.core.summary import ChangeSummary, FileChange, Tally, summarize
 from gitdata.errors import (
     DatasetNotFoundError,
@@ -570,8 +571,19 @@ class Dataset:
         num_parts: int | None = None,
         raise_on_error: bool = True,
         max_workers: int | None = None,
+        dataset_path: str | Sequence[str] | None = None,
+        only_added: bool = False,
     ) -> str:
-        """Path of a read-only cached copy (files are hardlinks into the cache)."""
+        """Path of a read-only cached copy (files are hardlinks into the cache).
+
+        ``dataset_path``: only the files under these folders or matching these
+        wildcards (as :meth:`list_files` matches one; several: any of them);
+        ``only_added``: only the files this version added or modified against its
+        merged parents.  Both narrow before ``part``/``num_parts`` split; only the
+        wanted chunk members are fetched, and the narrowed copy is cached apart
+        from the full one.  A narrowing that matches no file raises
+        ``LocalPathNotFoundError`` (a ``LookupError``) and writes nothing.
+        """
         if use_soft_links is not None:
             _no_effect(
                 "get_local_copy(use_soft_links=...)",
@@ -587,8 +599,7 @@ class Dataset:
             self._ctx,
             self._id,
             manifest,
-            part=part,
-            num_parts=num_parts,
+            selection=_selection(dataset_path, only_added, part, num_parts),
             max_workers=max_workers,
             progress=self.progress,
         )
@@ -602,8 +613,13 @@ class Dataset:
         num_parts: int | None = None,
         raise_on_error: bool = True,
         max_workers: int | None = None,
+        dataset_path: str | Sequence[str] | None = None,
+        only_added: bool = False,
     ) -> str | None:
         """An independent, writable copy in ``target_folder``.
+
+        ``dataset_path`` and ``only_added`` narrow it as in :meth:`get_local_copy`;
+        the tree's marker records them, so :meth:`verify` checks the same files.
 
         ``overwrite`` replaces only an empty folder or a tree gd made that holds
         nothing else; the current folder, ``$HOME``, ``/`` and folders with a
@@ -612,7 +628,13 @@ class Dataset:
         returns None instead of raising, as in ClearML; other failures raise.
         """
         try:
-            path = self._materialize(target_folder, "copy", overwrite, part, num_parts, max_workers)
+            path = self._materialize(
+                target_folder,
+                "copy",
+                overwrite,
+                _selection(dataset_path, only_added, part, num_parts),
+                max_workers,
+            )
         except TargetNotEmptyError:
             if raise_on_error:
                 raise
@@ -626,24 +648,32 @@ class Dataset:
         part: int | None = None,
         num_parts: int | None = None,
         max_workers: int | None = None,
+        dataset_path: str | Sequence[str] | None = None,
+        only_added: bool = False,
     ) -> str:
         """A read-only tree of hardlinks (symlinks across filesystems) in ``target_folder``.
 
-        ``overwrite`` follows the same rule as :meth:`get_mutable_local_copy`.
+        ``overwrite`` follows the same rule as :meth:`get_mutable_local_copy`;
+        ``dataset_path`` and ``only_added`` narrow it as in :meth:`get_local_copy`.
         """
-        return str(
-            self._materialize(target_folder, "link", overwrite, part, num_parts, max_workers)
-        )
+        selection = _selection(dataset_path, only_added, part, num_parts)
+        return str(self._materialize(target_folder, "link", overwrite, selection, max_workers))
 
-    def _materialize(self, target, mode, overwrite, part, num_parts, max_workers) -> Path:
+    def _materialize(
+        self,
+        target: str | Path,
+        mode: str,
+        overwrite: bool,
+        selection: Selection,
+        max_workers: int | None,
+    ) -> Path:
         return materialize.materialize(
             self._ctx,
             self._manifest(),
             Path(target_folder_str(target)),
             mode=mode,
             overwrite=overwrite,
-            part=part,
-            num_parts=num_parts,
+            selection=selection,
             max_workers=max_workers,
             progress=self.progress,
             version_id=self._id,
@@ -804,12 +834,21 @@ class Dataset:
         if verbose:
             _no_effect("verify_dataset_hash(verbose=True)", _NO_PRINT)
         folder = Path(local_copy_path) if local_copy_path else Path(self.get_local_copy())
-        report = maintenance.verify_folder(self._manifest(), folder, size_only=skip_hash)
+        report = maintenance.verify_tree(
+            self._ctx, self._id, self._manifest(), folder, size_only=skip_hash
+        )
         return report.bad_files
 
     def verify(self, folder: str | Path, *, size_only: bool = False, raise_on_error: bool = False):
-        """Full verification report of a folder (see :class:`~gitdata.ops.maintenance.VerifyReport`)."""
-        report = maintenance.verify_folder(self._manifest(), Path(folder), size_only=size_only)
+        """Full verification report of a folder (see :class:`~gitdata.ops.maintenance.VerifyReport`).
+
+        A tree a partial get made (its marker records ``dataset_path``,
+        ``only_added`` or a shard of this version) is checked against those files
+        only; ``report.selection`` then says which.
+        """
+        report = maintenance.verify_tree(
+            self._ctx, self._id, self._manifest(), Path(folder), size_only=size_only
+        )
         if raise_on_error and not report.ok:
             raise VerificationFailedError(
                 f"{len(report.bad_files)} file(s) do not match", bad_files=report.bad_files
@@ -1018,6 +1057,16 @@ def _delete_entire(
         maintenance.delete_version(ctx, r.id, force=True, delete_files=delete_files)
         for r in reversed(records)
     ]
+
+
+def _selection(
+    dataset_path: str | Sequence[str] | None,
+    only_added: bool,
+    part: int | None,
+    num_parts: int | None,
+) -> Selection:
+    """The files a get of these arguments fetches."""
+    return Selection.of(dataset_path, only_added=only_added, part=part, num_parts=num_parts)
 
 
 def target_folder_str(target: str | Path) -> str:

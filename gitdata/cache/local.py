@@ -5,8 +5,9 @@ Layout of a cache folder::
     <root>/blobs/ab/<sha256>   file contents (and manifests) named by their sha256,
                                mode 0444, hash-checked before they enter
     <root>/copies/<key>/       read-only trees of hardlinks to blobs: the folder
-                               get_local_copy() returns; <key> is a version id or
-                               <id>.part-<i>-of-<n>; folders are mode 0555
+                               get_local_copy() returns; <key> is a version id,
+                               then .filter-<16 hex> for a filtered get and
+                               .part-<i>-of-<n> for a shard; folders are mode 0555
     <root>/tmp/                staging on the same filesystem; everything is written
                                here first and published with an atomic rename (what
                                killed processes leave here is removed by prune and

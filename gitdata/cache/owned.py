@@ -5,7 +5,7 @@ creates or initialises the cache), and there only entries of the shapes it
 makes itself (docs/format.md section 10)::
 
     blobs/<aa>/<64 hex, starting with aa>   regular files
-    copies/<32 hex>[.part-<i>-of-<n>]       folders
+    copies/<32 hex>[.filter-<16 hex>][.part-<i>-of-<n>]   folders
     tmp/<prefix>...                         prefixes in TMP_PREFIXES
 
 A folder with no marker that holds only such entries (and gd's databases,
@@ -30,7 +30,7 @@ TMP_PREFIXES = ("blob-", "copy-", "trash-", "get-", "chunk-")
 
 _HEX2 = re.compile(r"[0-9a-f]{2}")
 _SHA = re.compile(r"[0-9a-f]{64}")
-COPY_KEY = re.compile(r"[0-9a-f]{32}(?:\.part-[0-9]+-of-[0-9]+)?")
+COPY_KEY = re.compile(r"[0-9a-f]{32}(?:\.filter-[0-9a-f]{16})?(?:\.part-[0-9]+-of-[0-9]+)?")
 _STORE_DIR = re.compile(r"[0-9a-f]{16}")
 _DB_FILES = {f"{db}{suffix}" for db in ("state.db", "stat.db") for suffix in ("", "-wal", "-shm")}
 _TOP_FILES = {"lock", CACHE_MARKER} | _DB_FILES

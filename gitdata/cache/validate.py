@@ -19,12 +19,14 @@ def check_sha(sha256: str) -> str:
 
 
 def check_key(key: str) -> str:
-    """``key`` if it is a copy key of gd's shape: ``<version id>[.part-<i>-of-<n>]``."""
+    """``key`` if it is a copy key of gd's shape:
+    ``<version id>[.filter-<16 hex>][.part-<i>-of-<n>]``."""
     if not isinstance(key, str) or not is_copy_key(key):
         raise InvalidInputError(
             f"invalid cache copy key {key!r}",
             key=str(key),
-            hint="copy keys are a version id (32 hex digits), optionally .part-<i>-of-<n>",
+            hint="copy keys are a version id (32 hex digits), optionally "
+            ".filter-<16 hex> and .part-<i>-of-<n>",
         )
     return key
 

@@ -77,8 +77,11 @@ def verify(
             size_mismatch=report.size_mismatch,
             hash_mismatch=report.hash_mismatch,
             extra=report.extra,
+            selection=report.selection.to_dict() if report.selection else None,
         )
         result["ok"] = result["ok"] and report.ok
+        # a tree a partial get made is checked against the files that get picked
+        picked = report.selection.describe() if report.selection else ""
         if not json_out:
             _echo_problems(
                 ("missing", report.missing),
@@ -89,6 +92,7 @@ def verify(
             if report.ok:
                 say(
                     f"ok: {report.checked} file(s) match {ds.id}"
+                    + (f" (the files of: gd get {picked})" if picked else "")
                     + (" (sizes only)" if filesize else "")
                 )
             else:

@@ -56,6 +56,17 @@ def get(
     link: Path = typer.Option(None, "--link", help="Make a read-only linked tree in this folder."),
     part: int = typer.Option(None, "--part", help="Shard index (0-based), with --num-parts."),
     num_parts: int = typer.Option(None, "--num-parts", help="Number of shards."),
+    filters: list[str] = typer.Option(
+        None,
+        "--filter",
+        help="Only files under this folder or matching this wildcard (as gd list "
+        "--filter; repeat for several). Only their chunk members are fetched.",
+    ),
+    only_added: bool = typer.Option(
+        False,
+        "--only-added",
+        help="Only the files this version added or modified against its parents.",
+    ),
     overwrite: bool = typer.Option(
         False,
         "--overwrite",
@@ -75,19 +86,27 @@ def get(
         raise typer.BadParameter("--copy and --link are exclusive")
     if bind and not (copy or link):
         raise typer.BadParameter("--bind needs --link DIR or --copy DIR")
+    if bind and (filters or only_added):
+        raise typer.BadParameter(
+            "--bind keeps the whole version in the folder; it does not go with "
+            "--filter or --only-added"
+        )
     ds = find_version(dataset_id, project, name, version, rev, storage)
     # everything --bind needs is checked before a file is written, so its failure leaves nothing
     binding = _check_bind(ds, copy or link) if bind else None
+    narrow = {
+        "part": part,
+        "num_parts": num_parts,
+        "max_workers": max_workers,
+        "dataset_path": filters or None,
+        "only_added": only_added,
+    }
     if copy:
-        path = ds.get_mutable_local_copy(
-            copy, overwrite=overwrite, part=part, num_parts=num_parts, max_workers=max_workers
-        )
+        path = ds.get_mutable_local_copy(copy, overwrite=overwrite, **narrow)
     elif link:
-        path = ds.get_linked_copy(
-            link, overwrite=overwrite, part=part, num_parts=num_parts, max_workers=max_workers
-        )
+        path = ds.get_linked_copy(link, overwrite=overwrite, **narrow)
     else:
-        path = ds.get_local_copy(part=part, num_parts=num_parts, max_workers=max_workers)
+        path = ds.get_local_copy(**narrow)
     if binding is not None:
         _bind(ds, binding, Path(path), "copy" if copy else "link")
     if json_out:

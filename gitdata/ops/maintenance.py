@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitdata.core.lineage import ChangeSet, diff
-from gitdata.core.manifest import Manifest
+from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.record import VersionRecord
+from gitdata.core.selection import Selection
 from gitdata.errors import (
     GitDataError,
     HasDependentsError,
@@ -20,8 +21,10 @@ from gitdata.errors import (
 from gitdata.gitio.history import INDEX, WORK_TREE, pointer_reach
 from gitdata.gitio.repo import GitRepo
 from gitdata.ops.context import Context
+from gitdata.ops.materialize import select_entries
 from gitdata.ops.reader import forget_record, list_records, load_manifest, load_record
 from gitdata.ops.scan import hash_file, scan_folder
+from gitdata.ops.target import read_marker
 from gitdata.storage import object_key, version_key
 from gitdata.storage.locks import store_lock
 
@@ -35,6 +38,9 @@ class VerifyReport:
     hash_mismatch: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     checked: int = 0
+    # the files the folder was checked against, when its marker says a partial get
+    # (filter, only_added, shard) made it; None: the whole version
+    selection: Selection | None = None
 
     @property
     def bad_files(self) -> list[str]:
@@ -46,7 +52,9 @@ class VerifyReport:
         return not self.bad_files
 
 
-def verify_folder(manifest: Manifest, folder: Path, *, size_only: bool = False) -> VerifyReport:
+def verify_folder(
+    manifest: Iterable[FileEntry], folder: Path, *, size_only: bool = False
+) -> VerifyReport:
     """Check ``folder`` against ``manifest``: sizes always, sha256 unless ``size_only``."""
     if not folder.is_dir():
         raise LocalPathNotFoundError(f"not a folder: {folder}", path=str(folder))
@@ -63,6 +71,27 @@ def verify_folder(manifest: Manifest, folder: Path, *, size_only: bool = False) 
         elif not size_only and hash_file(os.path.join(folder, e.path)) != e.sha256:
             report.hash_mismatch.append(e.path)
     report.extra = sorted(local)
+    return report
+
+
+def verify_tree(
+    ctx: Context, version_id: str, manifest: Manifest, folder: Path, *, size_only: bool = False
+) -> VerifyReport:
+    """Check ``folder`` against the version, or against the files a partial get of it
+    picked when the folder's marker (ops/target.py) records one for this version.
+
+    The selection is computed again from the manifest (not taken from the marker's
+    file list), so a file the get put there and that went missing is reported.
+    """
+    marker = read_marker(folder) if folder.is_dir() else None
+    if marker is None or marker.version_id != version_id or marker.selection.whole:
+        return verify_folder(manifest, folder, size_only=size_only)
+    try:
+        entries = select_entries(ctx, manifest, marker.selection, version_id=version_id)
+    except LocalPathNotFoundError:
+        entries = []  # the recorded filter matches nothing: every file there is extra
+    report = verify_folder(entries, folder, size_only=size_only)
+    report.selection = marker.selection
     return report
 
 

@@ -12,6 +12,7 @@ import os
 import tempfile
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from gitdata.cache.fsutil import remove_tree, write_all
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.paths import check_path_room, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, ByteShare, Progress
-from gitdata.core.sharding import select_part
+from gitdata.core.selection import Selection, select
 from gitdata.core.zipchunk import check_member_extent, decode_member
 from gitdata.errors import (
     IntegrityError,
@@ -34,46 +35,95 @@ from gitdata.ops.target import check_target, write_marker
 from gitdata.storage import object_key, run_parallel
 from gitdata.storage.transfer import track_scratch, untrack_scratch
 
-# Fetch a whole chunk when more than this many of its members are needed;
-# otherwise ranged reads of just those members are cheaper.
+# Fetch a whole chunk only when more than this many of its members are needed
+# (and little else is in it: see _read_whole); otherwise ranged reads of just
+# those members are cheaper.
 _WHOLE_CHUNK_MEMBERS = 8
+# What one more request costs, in bytes a download could carry meanwhile (a round
+# trip of tens of milliseconds at tens of MB/s).
+_REQUEST_BYTES = 1 << 20
 
 
-def select_entries(manifest: Manifest, part: int | None, num_parts: int | None) -> list[FileEntry]:
-    """All entries, or those of one shard."""
+def select_entries(
+    ctx: Context,
+    manifest: Manifest,
+    selection: Selection,
+    *,
+    version_id: str | None = None,
+) -> list[FileEntry]:
+    """The entries of ``manifest`` that ``selection`` picks (all of them when whole).
+
+    ``only_added`` compares with the merged parents of ``version_id``'s record;
+    patterns or ``only_added`` that leave nothing raise LocalPathNotFoundError.
+    """
     entries = list(manifest)
-    if part is None and num_parts is None:
+    if selection.whole:
         return entries
-    if part is None or num_parts is None:
-        raise InvalidInputError("--part and --num-parts go together")
-    return select_part(
-        entries,
-        part,
-        num_parts,
-        size_of=lambda e: e.size,
-        chunk_of=lambda e: e.chunk,
-        path_of=lambda e: e.path,
-    )
+
+    def changed() -> set[str]:
+        if version_id is None:
+            raise InvalidInputError("only_added needs the version's id")
+        before = ctx.parent_files(list(ctx.record(version_id).parents))
+        return {
+            e.path for e in entries if (old := before.get(e.path)) is None or old.sha256 != e.sha256
+        }
+
+    source = f"version {version_id}" if version_id else "the version"
+    return select(entries, selection, changed=changed, source=source)
 
 
-def copy_key(version_id: str, part: int | None, num_parts: int | None) -> str:
-    """Cache key of a version's (or shard's) read-only copy."""
-    return version_id if part is None else f"{version_id}.part-{part}-of-{num_parts}"
+def _selection(selection: Selection | None, part: int | None, num_parts: int | None) -> Selection:
+    """``selection`` with the shard arguments given beside it."""
+    sel = selection or Selection()
+    if part is None and num_parts is None:
+        return sel
+    return Selection.of(sel.patterns, only_added=sel.only_added, part=part, num_parts=num_parts)
 
 
-def _fetch_members(
+def copy_key(version_id: str, selection: Selection | None = None) -> str:
+    """Cache key of a version's (or a selection's) read-only copy."""
+    return (selection or Selection()).copy_key(version_id)
+
+
+def chunk_extents(manifest: Manifest) -> dict[str, int]:
+    """chunk -> the end of its last member the manifest knows (a lower bound of its size)."""
+    out: dict[str, int] = {}
+    for e in manifest:
+        out[e.chunk] = max(out.get(e.chunk, 0), e.offset + e.length)
+    return out
+
+
+def _read_whole(members: list[FileEntry], extent: int) -> bool:
+    """Whether to fetch a chunk whole rather than its wanted ``members`` by ranged reads.
+
+    Many members are cheaper in one request, unless that request would bring
+    much that is not wanted: a chunk is read whole only when more than
+    :data:`_WHOLE_CHUNK_MEMBERS` members are wanted and the bytes between and
+    around them (``extent`` is what is known of the chunk's size) cost less than
+    the requests a ranged read of each would add (about :data:`_REQUEST_BYTES`
+    each).  A partial get of a few files of a big chunk thus never downloads it.
+    """
+    if len(members) <= _WHOLE_CHUNK_MEMBERS:
+        return False
+    unwanted = max(extent, *(e.offset + e.length for e in members)) - sum(e.length for e in members)
+    return unwanted <= (len(members) - 1) * _REQUEST_BYTES
+
+
+def fetch_members(
     ctx: Context,
     wanted: list[FileEntry],
-    deliver,
+    deliver: Callable[[FileEntry, bytes], object],
     *,
     max_workers: int | None,
     progress: Progress,
+    extents: Mapping[str, int] | None = None,
 ) -> None:
     """Read each wanted content from its chunk, verify it, and hand it to ``deliver``.
 
     ``deliver(entry, data)`` is called once per distinct content.  A chunk
-    with many wanted members is fetched whole; otherwise ranged reads fetch
-    only those members.
+    with many wanted members and little else is fetched whole; otherwise
+    ranged reads fetch only those members (:func:`_read_whole`; ``extents``:
+    what the manifest tells of each chunk's size, see :func:`chunk_extents`).
     """
     if not wanted:
         return
@@ -88,7 +138,7 @@ def _fetch_members(
         key = object_key(chunk)
         where = f"{store.url}/{key}"
         try:
-            if len(members) > _WHOLE_CHUNK_MEMBERS:
+            if _read_whole(members, (extents or {}).get(chunk, 0)):
                 _read_whole_chunk(ctx, key, members, deliver, progress)
                 return
             chunk_size = store.size(key)  # one HEAD: a forged extent is never requested
@@ -158,9 +208,11 @@ def ensure_blobs(
     *,
     max_workers: int | None = None,
     progress: Progress = NULL_PROGRESS,
+    extents: Mapping[str, int] | None = None,
 ) -> None:
-    """Fetch every entry's content that the cache lacks, verified by sha256."""
-    _fetch_members(
+    """Fetch every entry's content that the cache lacks, verified by sha256
+    (``extents``: see :func:`chunk_extents`)."""
+    fetch_members(
         ctx,
         _distinct_missing(ctx, entries),
         lambda e, data: ctx.cache.put_blob_bytes(
@@ -168,6 +220,7 @@ def ensure_blobs(
         ),  # decode_member verified it
         max_workers=max_workers,
         progress=progress,
+        extents=extents,
     )
 
 
@@ -178,6 +231,7 @@ def extract_into(
     *,
     max_workers: int | None = None,
     progress: Progress = NULL_PROGRESS,
+    extents: Mapping[str, int] | None = None,
 ) -> None:
     """Write entries into ``staging`` as writable files: cached content is copied
     from the cache (hash-checked), the rest goes straight from the store's
@@ -186,7 +240,7 @@ def extract_into(
     bad = set(ctx.cache.copy_tree([(e.path, e.sha256) for e in cached], staging))
     done = {e.path for e in cached} - bad
     todo = [e for e in entries if e.path not in done]
-    _write_members(ctx, todo, staging, 0o644, max_workers, progress)
+    _write_members(ctx, todo, staging, 0o644, max_workers, progress, extents)
 
 
 def _write_members(
@@ -196,6 +250,7 @@ def _write_members(
     mode: int,
     max_workers: int | None,
     progress: Progress,
+    extents: Mapping[str, int] | None = None,
 ) -> None:
     """Fetch each entry's content and write it at ``staging/<path>`` with ``mode``."""
     paths_by_sha: dict[str, list[str]] = defaultdict(list)
@@ -220,8 +275,13 @@ def _write_members(
                 os.close(fd)
 
     distinct = {e.sha256: e for e in entries}
-    _fetch_members(
-        ctx, list(distinct.values()), deliver, max_workers=max_workers, progress=progress
+    fetch_members(
+        ctx,
+        list(distinct.values()),
+        deliver,
+        max_workers=max_workers,
+        progress=progress,
+        extents=extents,
     )
 
 
@@ -234,11 +294,15 @@ def cached_copy(
     num_parts: int | None = None,
     max_workers: int | None = None,
     progress: Progress = NULL_PROGRESS,
+    selection: Selection | None = None,
 ) -> Path:
-    """The read-only cached copy folder of a version (or shard); built if absent."""
+    """The read-only cached copy folder of a version (or of the files ``selection``
+    picks: its own copy, see :meth:`Selection.copy_key`); built if absent."""
     cache = ctx.cache
-    key = copy_key(version_id, part, num_parts)
-    entries = select_entries(manifest, part, num_parts)
+    sel = _selection(selection, part, num_parts)
+    entries = select_entries(ctx, manifest, sel, version_id=version_id)
+    key = copy_key(version_id, sel)
+    extents = chunk_extents(manifest)
     files = [(e.path, e.sha256) for e in entries]
     room = max(str(cache.copy_path(key)), str(cache.tmp_dir / "copy-12345678"), key=len)
     check_path_room(room, (p for p, _ in files), what="cache folder")
@@ -250,7 +314,7 @@ def cached_copy(
 
             def fill(staging: Path, missing: list[tuple[str, str]]) -> None:
                 wanted = [replace(by_sha[sha], path=rel) for rel, sha in missing]
-                _write_members(ctx, wanted, staging, 0o444, max_workers, progress)
+                _write_members(ctx, wanted, staging, 0o444, max_workers, progress, extents)
 
             cache.publish_copy(key, files, fill)
         cache.touch((e.sha256 for e in entries), key)
@@ -321,18 +385,24 @@ def materialize(
     max_workers: int | None = None,
     progress: Progress = NULL_PROGRESS,
     version_id: str | None = None,
+    selection: Selection | None = None,
 ) -> Path:
-    """Put the version (or shard) into ``target``: ``mode`` 'link' (read-only) or 'copy'.
+    """Put the version (or the files ``selection`` picks, or a shard) into ``target``:
+    ``mode`` 'link' (read-only) or 'copy'.
 
     An existing non-empty ``target`` is replaced only with ``overwrite`` and only
     if it is a tree gitdata made that holds nothing else (see ops/target.py);
-    the new tree gets a marker (``ops.target.MARKER_NAME``) listing its files.
+    the new tree gets a marker (``ops.target.MARKER_NAME``) listing its files
+    and the selection.  A selection that matches nothing raises before anything
+    is written.
     """
     if mode not in ("link", "copy"):
         raise InvalidInputError(f"unknown mode {mode!r}")
     target = Path(os.path.abspath(target))
     check_target(target, overwrite=overwrite)
-    entries = select_entries(manifest, part, num_parts)
+    sel = _selection(selection, part, num_parts)
+    entries = select_entries(ctx, manifest, sel, version_id=version_id)
+    extents = chunk_extents(manifest)
     files = [(e.path, e.sha256) for e in entries]
     # the tree is built under a longer sibling name (pid and mkdtemp's 8 characters)
     longest = f".{target.name}{scratch.STAGING_TAG}{os.getpid()}-12345678"
@@ -341,18 +411,26 @@ def materialize(
     try:
         with os_errors_name(staging), ctx.cache.shared_lock():
             if mode == "link":
-                ensure_blobs(ctx, entries, max_workers=max_workers, progress=progress)
+                ensure_blobs(
+                    ctx, entries, max_workers=max_workers, progress=progress, extents=extents
+                )
                 ctx.cache.link_tree(files, staging)
                 ctx.cache.touch(sha for _, sha in files)
             else:
-                extract_into(ctx, entries, staging, max_workers=max_workers, progress=progress)
+                extract_into(
+                    ctx,
+                    entries,
+                    staging,
+                    max_workers=max_workers,
+                    progress=progress,
+                    extents=extents,
+                )
         write_marker(
             staging,
             (e.path for e in entries),
             version_id=version_id,
             mode=mode,
-            part=part,
-            num_parts=num_parts,
+            selection=sel,
         )
         # the download may have taken long: look again right before swapping
         check_target(target, overwrite=overwrite)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gitdata.core.manifest import Manifest
+from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.paths import normalize_dataset_path
-from gitdata.core.zipchunk import check_member_extent, decode_member
-from gitdata.errors import IntegrityError, LocalPathNotFoundError, ObjectNotFoundError
+from gitdata.core.progress import NULL_PROGRESS
+from gitdata.core.zipchunk import decode_member
+from gitdata.errors import IntegrityError, LocalPathNotFoundError
 from gitdata.ops.context import Context
+from gitdata.ops.materialize import fetch_members
 from gitdata.storage import object_key, version_key
 
 
 def read_file(ctx: Context, manifest: Manifest, path: str, source: str = "dataset") -> bytes:
-    """One file's content: from the cache if there, else a ranged read of its chunk member."""
+    """One file's content: from the cache if there, else a ranged read of its chunk member
+    (as a partial get reads it, :func:`gitdata.ops.materialize.fetch_members`)."""
     path = normalize_dataset_path(path)
     entry = manifest.get(path)
     if entry is None:
@@ -23,18 +26,16 @@ def read_file(ctx: Context, manifest: Manifest, path: str, source: str = "datase
         data = cache.blob_path(entry.sha256).read_bytes()
         if len(data) == entry.size:
             return data
-    key = object_key(entry.chunk)
-    where = f"{ctx.store.url}/{key}"
-    try:
-        check_member_extent(entry.path, entry.offset, entry.length, ctx.store.size(key), where)
-        raw = ctx.store.get_range(key, entry.offset, entry.length)
-    except ObjectNotFoundError:
-        raise IntegrityError(
-            f"chunk {key} is missing from store {ctx.store.url}", key=key
-        ) from None
-    data = decode_member(raw, entry.method, entry.size, entry.sha256, where)
-    cache.put_blob_bytes(entry.sha256, data, verified=True)
-    return data
+    # the path every partial get takes (ops/materialize.py): one member of a chunk is
+    # always a ranged read after a HEAD that checks its extent, never a chunk download
+    got: list[bytes] = []
+
+    def deliver(e: FileEntry, data: bytes) -> None:
+        cache.put_blob_bytes(e.sha256, data, verified=True)  # decode_member verified it
+        got.append(data)
+
+    fetch_members(ctx, [entry], deliver, max_workers=1, progress=NULL_PROGRESS)
+    return got[0]
 
 
 @dataclass

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from gitdata.cache.fsutil import write_all
 from gitdata.cache.trees import parent_folders
+from gitdata.core.selection import Selection
 from gitdata.errors import ConflictError, TargetNotEmptyError, UnsafePathError
 
 MARKER_NAME = ".gitdata-tree.json"
@@ -48,6 +49,8 @@ class TreeMarker:
     version_id: str | None
     mode: str
     files: frozenset[str]
+    # which files of the version the get that made the tree asked for
+    selection: Selection = Selection()
 
 
 def is_marker_file(path: str | os.PathLike[str]) -> bool:
@@ -67,10 +70,11 @@ def write_marker(
     *,
     version_id: str | None,
     mode: str,
-    part: int | None = None,
-    num_parts: int | None = None,
+    selection: Selection | None = None,
 ) -> None:
-    """Record in ``folder`` that gitdata put ``paths`` there (atomically replaced).
+    """Record in ``folder`` that gitdata put ``paths`` there (atomically replaced),
+    and which files of the version were asked for (``selection``: filter
+    patterns, ``only_added``, shard; all files when None).
 
     A version that itself holds a file named like the marker at its root gets
     no marker: its tree is then treated as the user's (never replaced).
@@ -83,8 +87,7 @@ def write_marker(
         "format": 1,
         "id": version_id,
         "mode": mode,
-        "part": part,
-        "num_parts": num_parts,
+        **(selection or Selection()).to_dict(),
         "files": files,
     }
     data = json.dumps(doc, ensure_ascii=False).encode()
@@ -121,7 +124,29 @@ def read_marker(folder: Path) -> TreeMarker | None:
         version_id=vid if isinstance(vid, str) else None,
         mode=str(doc.get("mode")),
         files=frozenset(files),
+        selection=_selection(doc),
     )
+
+
+def _selection(doc: dict) -> Selection:
+    """The selection a marker records; one it cannot read counts as the whole version."""
+    patterns, only_added = doc.get("filter"), doc.get("only_added", False)
+    part, num_parts = doc.get("part"), doc.get("num_parts")
+    if patterns is None:
+        patterns = []
+    if (
+        not isinstance(patterns, list)
+        or not all(isinstance(p, str) for p in patterns)
+        or not isinstance(only_added, bool)
+        or not all(
+            n is None or (isinstance(n, int) and not isinstance(n, bool)) for n in (part, num_parts)
+        )
+    ):
+        return Selection()
+    try:
+        return Selection.of(patterns, only_added=only_added, part=part, num_parts=num_parts)
+    except ValueError:
+        return Selection()
 
 
 def _within(inner: str, outer: str) -> bool:

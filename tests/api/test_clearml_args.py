@@ -103,6 +103,8 @@ ARGS: dict[str, dict[str, Any]] = {
         "num_parts": IMPL,
         "raise_on_error": warns(False),
         "max_workers": IMPL,
+        "dataset_path": IMPL,
+        "only_added": IMPL,
     },
     "get_mutable_local_copy": {
         "target_folder": IMPL,
@@ -111,6 +113,8 @@ ARGS: dict[str, dict[str, Any]] = {
         "num_parts": IMPL,
         "raise_on_error": IMPL,
         "max_workers": IMPL,
+        "dataset_path": IMPL,
+        "only_added": IMPL,
     },
     "get_linked_copy": {
         "target_folder": IMPL,
@@ -118,6 +122,8 @@ ARGS: dict[str, dict[str, Any]] = {
         "part": IMPL,
         "num_parts": IMPL,
         "max_workers": IMPL,
+        "dataset_path": IMPL,
+        "only_added": IMPL,
     },
     "list_files": {"dataset_path": IMPL, "recursive": IMPL, "dataset_id": IMPL},
     "file_entries": {"dataset_path": IMPL},
