@@ -88,6 +88,9 @@ def add(
     non_recursive: bool = typer.Option(
         False, "--non-recursive", help="Do not descend into sub-folders."
     ),
+    max_workers: int = typer.Option(
+        None, "--max-workers", help="Accepted for clearml-data; gd hashes in one thread."
+    ),
     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -99,6 +102,7 @@ def add(
         wildcard=wildcard or None,
         dataset_path=dataset_folder,
         recursive=not non_recursive,
+        max_workers=max_workers,
     )
     if json_out:
         emit_json({"id": ds.id, "added": total})

@@ -345,3 +345,10 @@ def test_verbose_is_accepted_by_the_building_commands(gd, src: Path, tmp_path: P
     assert "closed p/n" in gd("close", "--verbose").stdout
     path = gd("get", "--id", vid, "--verbose").stdout.strip()
     assert sorted(p.name for p in Path(path).iterdir()) == ["a.txt", "sub"]
+
+
+def test_add_max_workers_is_accepted_with_a_warning(gd, src: Path):
+    gd("create", "--project", "p", "--name", "n")
+    r = gd("add", "--files", str(src), "--max-workers", "8")
+    assert "3 file(s) added" in r.stdout
+    assert "gd: warning:" in r.stderr and "max_workers" in r.stderr
