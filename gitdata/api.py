@@ -39,7 +39,7 @@ from gitdata.errors import (
     UnsupportedArgumentError,
     VerificationFailedError,
 )
-from gitdata.gitio.repo import find_repo
+from gitdata.gitio.repo import GitRepo, find_repo
 from gitdata.ops import commit, diskfaults, drafts, maintenance, materialize, reader, views
 from gitdata.ops import upload as uploading
 from gitdata.ops.context import Context
@@ -194,6 +194,22 @@ class Dataset:
         """True for a draft with content not uploaded yet."""
         meta = self._meta()
         return isinstance(meta, Draft) and any(not f.stored for f in meta.files.values())
+
+    def require_uploaded(self, action: str) -> None:
+        """Refuse (:class:`DatasetStateError`, naming the count) a draft with content
+        not uploaded yet: ``gd close --disable-upload`` closes only what is stored."""
+        meta = self._meta()
+        if not isinstance(meta, Draft):
+            return
+        pending = sorted(p for p, f in meta.files.items() if not f.stored)
+        if pending:
+            raise DatasetStateError(
+                f"cannot {action}: {len(pending)} file(s) of {self._id} not uploaded yet "
+                f"(e.g. {pending[0]})",
+                dataset_id=self._id,
+                pending=len(pending),
+                hint="run gd upload first, or close without --disable-upload (which uploads)",
+            )
 
     def __repr__(self) -> str:
         meta = self._meta()
@@ -985,9 +1001,11 @@ class Dataset:
         or working tree) pins it or a version built on it (``gd delete --force``).
 
         ``delete_files=False`` removes only the record; its manifest and chunks
-        stay for ``gd gc``.  ``entire_dataset=True`` (with ``force``) deletes every
-        version of ``dataset_project``/``dataset_name`` (of ``dataset_version`` if
-        given) and returns a report per closed version.
+        stay for ``gd gc``.  ``entire_dataset=True`` deletes every version of
+        ``dataset_project``/``dataset_name`` (of ``dataset_version`` if given) and
+        this machine's drafts of it, returning a report per closed version; the
+        refusals above are checked for every one of them before anything is
+        deleted (ClearML demands ``force=True`` here; gitdata checks instead).
         """
         if delete_external_files:
             _unsupported(
@@ -1000,7 +1018,13 @@ class Dataset:
         ctx = Context.for_storage(storage)
         if entire_dataset and not dataset_id:
             return _delete_entire(
-                ctx, dataset_project, dataset_name, dataset_version, force, delete_files
+                ctx,
+                dataset_project,
+                dataset_name,
+                dataset_version,
+                force,
+                delete_files,
+                find_repo(),
             )
         if dataset_id and ctx.state.has_draft(dataset_id):
             ctx.state.delete_draft(dataset_id)
@@ -1025,15 +1049,15 @@ def _delete_entire(
     version: str | None,
     force: bool,
     delete_files: bool,
+    repo: GitRepo | None,
 ) -> list[maintenance.DeleteReport]:
-    """ClearML's ``delete(entire_dataset=True)``: every version (and draft) of one dataset."""
-    if not force:
-        raise InvalidInputError(
-            "deleting an entire dataset needs force=True",
-            hint="pass force=True: every version of the dataset goes, whatever depends on it",
-        )
+    """ClearML's ``delete(entire_dataset=True)``: every version (and draft) of one
+    dataset, each refusal checked for all of them first unless ``force``."""
     if not (project and name):
-        raise InvalidInputError("entire_dataset=True needs dataset_project and dataset_name")
+        raise InvalidInputError(
+            "entire_dataset=True needs dataset_project and dataset_name",
+            hint="gd delete --entire-dataset --project P --name N",
+        )
 
     def match(meta: VersionRecord | Any) -> bool:
         return (
@@ -1050,13 +1074,12 @@ def _delete_entire(
             project=project,
             name=name,
         )
-    for d in drafts:
+    reports = maintenance.delete_versions(
+        ctx, [r.id for r in records], force=force, delete_files=delete_files, repo=repo
+    )
+    for d in drafts:  # only once every closed version is gone: a refusal leaves them too
         ctx.state.delete_draft(d.id)
-    # children first, so each delete sees fewer dependents (force covers the rest)
-    return [
-        maintenance.delete_version(ctx, r.id, force=True, delete_files=delete_files)
-        for r in reversed(records)
-    ]
+    return reports
 
 
 def _selection(
@@ -1139,8 +1162,16 @@ def one_shot_sync(
     *,
     progress: Progress = NULL_PROGRESS,
     notify: Callable[[str], None] = lambda message: None,
+    version: str | None = None,
+    close: bool = True,
+    chunk_size: int | None = None,
 ) -> tuple[Dataset, dict[str, Any], bool]:
     """``gd sync --project P --name N``: create (or resume) a draft, sync, upload, close.
+
+    ``version`` names the new version (default: the next one); ``chunk_size`` is
+    the upload's target chunk size in MB.  ``close=False`` (``--skip-close``)
+    uploads but leaves the draft open and current, as a hand-made draft: a later
+    one-shot sync never resumes or discards it.
 
     Everything that can be checked is checked before a draft exists.  A draft
     this command created is removed again when a later step fails, unless the
@@ -1187,11 +1218,16 @@ def one_shot_sync(
                 draft_id, {"project": project, "name": name, "storage": store_url}
             )
             ds = Dataset._create(
-                name, project, tags or None, parents or None, None, storage, None, draft_id
+                name, project, tags or None, parents or None, version, storage, None, draft_id
             )
         ds.progress = progress
         removed, added, modified = ds.sync_folder(folder, dataset_path=dataset_folder)
-        ds.finalize(auto_upload=True)
+        if chunk_size is not None or not close:
+            ds.upload(chunk_size=chunk_size)
+        if close:
+            ds.finalize(auto_upload=True)
+        else:
+            ds._ctx.state.unmark_one_shot(ds.id)
     except BaseException as exc:
         if created and (ds is None or not _interrupted(exc)):
             # this command made the draft (or its marker): a failure leaves no trace
@@ -1202,7 +1238,7 @@ def one_shot_sync(
         if claim is not None:
             claim.release()
     result = {"id": ds.id, "removed": removed, "added": added, "modified": modified}
-    result.update(state="closed", version=ds.version, resumed=not created)
+    result.update(state="closed" if close else "draft", version=ds.version, resumed=not created)
     if ds.pointer_path:
         result["pointer"] = str(ds.pointer_path)
     return ds, result, not created

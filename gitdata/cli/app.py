@@ -25,7 +25,9 @@ FLAGS: dict[str, bool] = {"debug": False, "quiet": False}
 
 # Options that take several values after one flag, as clearml-data's do
 # (``--files a b c``).  They are expanded to repeated flags before parsing.
-MULTI_VALUE_OPTIONS = frozenset({"--files", "--parents", "--tags", "--ids", "--wildcard"})
+MULTI_VALUE_OPTIONS = frozenset(
+    {"--files", "--parents", "--tags", "--ids", "--wildcard", "--filter"}
+)
 
 
 def expand_multi_value(args: list[str]) -> list[str]:

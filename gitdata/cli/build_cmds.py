@@ -11,6 +11,7 @@ from gitdata.cli.output import RichProgress, emit_json, note, say, warn_merge_co
 
 ID_HELP = "Dataset id (default: the dataset created or used last)."
 JSON_HELP = "Print machine-readable JSON on stdout."
+VERBOSE_HELP = "Verbose reporting (clearml-data's flag; gd's output already reports counts)."
 
 
 def open_target(dataset_id: str | None, storage: str | None = None):
@@ -38,7 +39,9 @@ def create(
     ),
     tags: list[str] = typer.Option(None, "--tags", help="Tags."),
     description: str = typer.Option(None, "--description", help="Free text."),
-    storage: str = typer.Option(None, "--storage", help="Store URL for this version."),
+    storage: str = typer.Option(
+        None, "--storage", "--output-uri", help="Store URL for this version."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Create a new draft dataset version (it becomes the current dataset)."""
@@ -85,6 +88,10 @@ def add(
     non_recursive: bool = typer.Option(
         False, "--non-recursive", help="Do not descend into sub-folders."
     ),
+    max_workers: int = typer.Option(
+        None, "--max-workers", help="Accepted for clearml-data; gd hashes in one thread."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Add files or folders to a draft."""
@@ -95,6 +102,7 @@ def add(
         wildcard=wildcard or None,
         dataset_path=dataset_folder,
         recursive=not non_recursive,
+        max_workers=max_workers,
     )
     if json_out:
         emit_json({"id": ds.id, "added": total})
@@ -109,6 +117,7 @@ def remove(
     non_recursive: bool = typer.Option(
         False, "--non-recursive", help="Wildcards do not cross folders."
     ),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Remove files from a draft (nothing is downloaded)."""
@@ -139,9 +148,21 @@ def sync(
         "--name",
         help="With --project: create a new version, sync, close (an interrupted run resumes).",
     ),
+    version: str = typer.Option(
+        None, "--version", help="Version string of the new version (default: bump the latest)."
+    ),
     parents: list[str] = typer.Option(None, "--parents", help="Parents of the new version."),
     tags: list[str] = typer.Option(None, "--tags", help="Tags of the new version."),
-    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    storage: str = typer.Option(None, "--storage", "--output-uri", help="Store URL."),
+    skip_close: bool = typer.Option(
+        False,
+        "--skip-close",
+        help="With --project/--name: upload but leave the new version an open draft.",
+    ),
+    chunk_size: int = typer.Option(
+        None, "--chunk-size", help="Target chunk size in MB (with --project/--name)."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Make a draft exactly the content of a local folder (added, modified, removed)."""
@@ -161,8 +182,20 @@ def sync(
             storage,
             progress=RichProgress.maybe(),
             notify=note,
+            version=version,
+            close=not skip_close,
+            chunk_size=chunk_size,
         )
     else:
+        for flag, value in (
+            ("--version", version),
+            ("--parents", parents),
+            ("--tags", tags),
+            ("--chunk-size", chunk_size),
+        ):
+            if value:
+                # these describe the new version a one-shot sync makes; an --id draft has its own
+                raise typer.BadParameter(f"{flag} goes with --project/--name (a new version)")
         ds = open_target(dataset_id)
         removed, added, modified = ds.sync_folder(folder, dataset_path=dataset_folder)
         result = {"id": ds.id, "removed": removed, "added": added, "modified": modified}
@@ -172,7 +205,12 @@ def sync(
         say(
             f"{ds.id}: {result['added']} added, {result['modified']} modified, {result['removed']} removed"
         )
-        if one_shot:
+        if one_shot and skip_close:
+            note(
+                f"uploaded {ds.project}/{ds.name} {ds.version}, left open (--skip-close): "
+                f"gd close --id {ds.id} closes it"
+            )
+        elif one_shot:
             note(f"closed {ds.project}/{ds.name} {ds.version}" + (" (resumed)" if resumed else ""))
 
 
@@ -185,6 +223,7 @@ def upload(
     chunk_size: int = typer.Option(None, "--chunk-size", help="Target chunk size in MB."),
     max_workers: int = typer.Option(None, "--max-workers", help="Parallel uploads."),
     compression: str = typer.Option(None, "--compression", help="stored (default) or deflate."),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Upload a draft's pending content (resumable; content already stored is skipped)."""
@@ -206,6 +245,12 @@ def close(
     ),
     chunk_size: int = typer.Option(None, "--chunk-size", help="Target chunk size in MB."),
     max_workers: int = typer.Option(None, "--max-workers", help="Parallel uploads."),
+    disable_upload: bool = typer.Option(
+        False,
+        "--disable-upload",
+        help="Do not upload: close only when nothing is pending (else exit 3, nothing changes).",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Upload what is pending, then close the version: it is immutable from now on."""
@@ -215,7 +260,10 @@ def close(
         # the draft's content is what the first closed (docs/cli.md, gd close)
         ds.closed_elsewhere = True
     else:
-        ds.upload(output_url=storage, chunk_size=chunk_size, max_workers=max_workers)
+        if disable_upload:
+            ds.require_uploaded("close --disable-upload")
+        else:
+            ds.upload(output_url=storage, chunk_size=chunk_size, max_workers=max_workers)
         ds.finalize()
     record = ds.record
     assert record is not None

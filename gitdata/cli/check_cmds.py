@@ -34,6 +34,9 @@ def verify(
     storage: str = typer.Option(
         None, "--storage", help="Store to read from (default: where the version lives)."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Also print an 'ok' line for every file that matches."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Verify a local folder (and/or, with --remote, the store) against a version; exit 9 on problems."""
@@ -83,6 +86,11 @@ def verify(
         # a tree a partial get made is checked against the files that get picked
         picked = report.selection.describe() if report.selection else ""
         if not json_out:
+            if verbose:
+                bad = set(report.bad_files)
+                for path in ds.list_files():
+                    if path not in bad:
+                        say(f"ok: {path}")
             _echo_problems(
                 ("missing", report.missing),
                 ("size differs", report.size_mismatch),
@@ -117,6 +125,9 @@ def compare(
     storage: str = typer.Option(
         None, "--storage", help="Store to read from (default: where the version lives)."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Also list every changed path (+ added, ~ modified, - removed)."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Compare two versions: files added, modified, removed and renamed from source to target."""
@@ -140,6 +151,15 @@ def compare(
         )
         return
     views.compare_versions(source, target, summary, limit=limit)
+    if verbose:
+        _list_changes(summary.change_set())
+
+
+def _list_changes(changes: Any) -> None:
+    """One line per changed path, as ``gd show --files`` prints them."""
+    for mark, paths in (("+", changes.added), ("~", changes.modified), ("-", changes.removed)):
+        for p in paths:
+            say(f"  {mark} {p}")
 
 
 @app.command()
@@ -148,6 +168,9 @@ def squash(
     ids: list[str] = typer.Option(..., "--ids", help="Versions to squash, merged in order."),
     project: str = typer.Option(None, "--project", help="Project (default: the first version's)."),
     storage: str = typer.Option(None, "--storage", help="Store URL."),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Also list every file of the new version."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Squash versions into one new version without parents (no data is copied)."""
@@ -170,11 +193,26 @@ def squash(
         warn_merge_conflicts(ds.merge_conflicts)
         say(ds.id)
         note(f"squashed {len(ids)} versions into {ds.project}/{ds.name} {ds.version}")
+        if verbose:
+            for path in ds.list_files():
+                say(f"  + {path}")
 
 
 @app.command()
 def delete(
-    dataset_id: str = typer.Option(..., "--id", help="Version (or draft) to delete."),
+    dataset_id: str = typer.Option(None, "--id", help="Version (or draft) to delete."),
+    project: str = typer.Option(None, "--project", help="Project (with --name, instead of --id)."),
+    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
+    version: str = typer.Option(
+        None,
+        "--version",
+        help="A version string (default: the latest; with --entire-dataset: all).",
+    ),
+    entire_dataset: bool = typer.Option(
+        False,
+        "--entire-dataset",
+        help="Every version of --project/--name (and this machine's drafts of it).",
+    ),
     force: bool = typer.Option(
         False,
         "--force",
@@ -187,24 +225,54 @@ def delete(
 
     Inside a git repository, a version that a pointer on any ref (or in the index or
     working tree) pins, directly or as an ancestor, is refused unless --force.
+    With --entire-dataset every version of --project/--name goes; each refusal is
+    checked for all of them before anything is deleted.
     """
     from gitdata.api import Dataset
 
-    report = Dataset.delete(dataset_id=dataset_id, force=force, storage=storage)
+    if dataset_id and (project or name or version):
+        raise typer.BadParameter("give either --id or --project/--name[/--version], not both")
+    if (project or name or version) and not (project and name):
+        raise typer.BadParameter("--project and --name go together")
+    if entire_dataset and not project:
+        raise typer.BadParameter("--entire-dataset needs --project and --name (not --id)")
+    if not (dataset_id or project):
+        raise typer.BadParameter("give --id ID, or --project P --name N")
+    if entire_dataset:
+        reports = Dataset.delete(
+            dataset_project=project,
+            dataset_name=name,
+            dataset_version=version,
+            entire_dataset=True,
+            force=force,
+            storage=storage,
+        )
+        assert isinstance(reports, list)
+        _report_entire(project, name, reports, json_out)
+        return
+    report = Dataset.delete(
+        dataset_id=dataset_id,
+        dataset_project=project,
+        dataset_name=name,
+        dataset_version=version,
+        force=force,
+        storage=storage,
+    )
     assert not isinstance(report, list)  # a list only with entire_dataset=True
+    shown = dataset_id or (report.version_id if report is not None else "")
     result: dict[str, Any]
     if report is None:
-        result = {"id": dataset_id, "deleted": "draft"}
-        text = f"discarded draft {dataset_id}"
+        result = {"id": shown, "deleted": "draft"}
+        text = f"discarded draft {shown}"
     else:
         result = {
-            "id": dataset_id,
+            "id": shown,
             "deleted": "version",
             "objects_removed": report.objects_removed,
             "bytes_freed": report.bytes_freed,
             "orphaned_children": report.orphaned_children,
         }
-        text = f"deleted {dataset_id}: {report.objects_removed} object(s), {human_size(report.bytes_freed)} freed"
+        text = f"deleted {shown}: {report.objects_removed} object(s), {human_size(report.bytes_freed)} freed"
     if json_out:
         emit_json(result)
     else:
@@ -213,6 +281,29 @@ def delete(
             note(
                 f"children keep their data but lose this parent: {', '.join(report.orphaned_children)}"
             )
+
+
+def _report_entire(
+    project: str | None, name: str | None, reports: list[Any], json_out: bool
+) -> None:
+    """What ``gd delete --entire-dataset`` removed."""
+    objects = sum(r.objects_removed for r in reports)
+    freed = sum(r.bytes_freed for r in reports)
+    if json_out:
+        emit_json(
+            {
+                "project": project,
+                "name": name,
+                "deleted": [r.version_id for r in reports],
+                "objects_removed": objects,
+                "bytes_freed": freed,
+            }
+        )
+        return
+    say(
+        f"deleted {len(reports)} version(s) of {project}/{name}: {objects} object(s), "
+        f"{human_size(freed)} freed"
+    )
 
 
 cache_app = typer.Typer(help="Show, prune, verify or clear the local cache.", no_args_is_help=False)

@@ -9,7 +9,7 @@ import typer
 
 from gitdata.cli import views
 from gitdata.cli.app import app
-from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, open_target
+from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, VERBOSE_HELP, open_target
 from gitdata.cli.output import RichProgress, emit_json, human_size, note, print_table, say
 
 
@@ -79,6 +79,7 @@ def get(
     ),
     max_workers: int = typer.Option(None, "--max-workers", help="Parallel downloads."),
     storage: str = typer.Option(None, "--storage", help="Store URL."),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Get a version: the cached read-only copy path, or --link / --copy into a folder."""
@@ -122,8 +123,16 @@ def list_cmd(
     dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
     project: str = typer.Option(None, "--project", help="Project (with --name)."),
     name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
-    filter_: str = typer.Option(
-        None, "--filter", help="Only paths matching this path or wildcard."
+    version: str = typer.Option(
+        None, "--version", help="A specific version string (with --project/--name)."
+    ),
+    filter_: list[str] = typer.Option(
+        None, "--filter", help="Only paths matching one of these paths or wildcards."
+    ),
+    modified: bool = typer.Option(
+        False,
+        "--modified",
+        help="Only the files this version added or modified against its parents.",
     ),
     non_recursive: bool = typer.Option(
         False, "--non-recursive", help="Wildcards do not cross folders."
@@ -134,9 +143,18 @@ def list_cmd(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List a version's files without downloading them."""
-    ds = find_version(dataset_id, project, name, storage=storage)
+    if version and not (project and name):
+        raise typer.BadParameter("--version goes with --project and --name")
+    ds = find_version(dataset_id, project, name, version, storage=storage)
     files = ds.file_entries_dict
-    paths = ds.list_files(filter_, recursive=not non_recursive)
+    owner = ds.id if modified else None
+    if filter_:
+        chosen: set[str] = set()
+        for pattern in filter_:
+            chosen.update(ds.list_files(pattern, recursive=not non_recursive, dataset_id=owner))
+        paths = sorted(chosen, key=str.encode)
+    else:
+        paths = ds.list_files(recursive=not non_recursive, dataset_id=owner)
     if json_out:
         emit_json(
             [{"path": p, "size": files[p]["size"], "sha256": files[p]["sha256"]} for p in paths]
@@ -156,7 +174,17 @@ def search(
     tags: list[str] = typer.Option(None, "--tags", help="Versions carrying all these tags."),
     ids: list[str] = typer.Option(None, "--ids", help="Only these ids."),
     description: str = typer.Option(None, "--description", help="Part of the description."),
-    drafts: bool = typer.Option(False, "--drafts", help="Include open drafts of this machine."),
+    drafts: bool = typer.Option(
+        False,
+        "--drafts",
+        "--not-only-completed",
+        help="Include open drafts of this machine.",
+    ),
+    non_recursive: bool = typer.Option(
+        False,
+        "--non-recursive-project-search",
+        help="--project matches that project only, not its sub-projects.",
+    ),
     storage: str = typer.Option(None, "--storage", help="Store URL."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -169,6 +197,7 @@ def search(
         tags=tags or None,
         ids=ids or None,
         only_completed=not drafts,
+        recursive_project_search=not non_recursive,
         storage=storage,
     )
     if description:

@@ -190,6 +190,49 @@ def delete_version(
         return _delete(ctx, version_id, force, delete_files, repo, lock.confirm)
 
 
+def delete_versions(
+    ctx: Context,
+    version_ids: list[str],
+    *,
+    force: bool = False,
+    delete_files: bool = True,
+    repo: GitRepo | None = None,
+) -> list[DeleteReport]:
+    """Delete several closed versions (one dataset's, ``gd delete --entire-dataset``).
+
+    Every refusal :func:`delete_version` makes for one version is checked for
+    all of them before anything is deleted, unless ``force``: a version outside
+    the set naming one of them as a parent (:class:`HasDependentsError`), or a
+    pointer in ``repo`` pinning one of them or a version built on one
+    (:class:`PinnedVersionError`).  Children go before their parents, under one
+    exclusive store lock.
+    """
+    wanted = set(version_ids)
+    with store_lock(
+        ctx.store, exclusive=True, operation="delete", stale_after=ctx.settings.lock_stale
+    ) as lock:
+        records = list_records(ctx)
+        for vid in version_ids:
+            load_record(ctx, vid)  # an unknown id fails before anything is deleted
+        if not force:
+            if repo is not None:
+                for vid in version_ids:
+                    _refuse_pinned(repo, vid, records)
+            outside = sorted(
+                r.id for r in records if r.id not in wanted and wanted & set(r.parents)
+            )
+            if outside:
+                raise HasDependentsError(
+                    f"{len(outside)} other version(s) name a version being deleted as a "
+                    f"parent: {', '.join(outside)}",
+                    dataset_id=version_ids[0] if version_ids else None,
+                    dependents=outside,
+                    hint="delete those first, or pass --force (their data stays readable)",
+                )
+        order = [r.id for r in reversed(records) if r.id in wanted]
+        return [_delete(ctx, vid, True, delete_files, None, lock.confirm) for vid in order]
+
+
 def _delete(
     ctx: Context,
     version_id: str,

@@ -325,6 +325,12 @@ class StateDir:
             return OneShotClaim(fd)
         return None
 
+    def unmark_one_shot(self, draft_id: str) -> None:
+        """Make a one-shot sync's draft an ordinary one (``gd sync --skip-close``):
+        no later one-shot sync resumes or discards it."""
+        with contextlib.suppress(FileNotFoundError):
+            self._one_shot_path(draft_id).unlink()
+
     def remove_leftovers(self) -> int:
         """Remove what killed commands left in ``drafts/``; returns how many files.
 

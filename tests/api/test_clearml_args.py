@@ -21,6 +21,7 @@ from gitdata import Dataset
 from gitdata.errors import (
     DatasetNotFoundError,
     GitDataError,
+    HasDependentsError,
     InvalidInputError,
     UnsupportedArgumentError,
 )
@@ -174,6 +175,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "is_final": {},
     "is_dirty": {},
     "closed_on_this_machine": {},
+    "require_uploaded": {"action": IMPL},
 }
 
 
@@ -337,7 +339,7 @@ def test_delete_files_true_still_removes_the_objects(src: Path):
     assert objects() == set()
 
 
-def test_delete_entire_dataset_needs_force_and_removes_every_version(src: Path):
+def test_delete_entire_dataset_checks_dependents_first_and_removes_every_version(src: Path):
     v1 = closed(src)
     (src / "more.txt").write_text("more")
     v2 = Dataset.create(dataset_project="proj", dataset_name="ds", parent_datasets=[v1.id])
@@ -345,9 +347,13 @@ def test_delete_entire_dataset_needs_force_and_removes_every_version(src: Path):
     v2.finalize(auto_upload=True)
     draft = Dataset.create(dataset_project="proj", dataset_name="ds", parent_datasets=[v2.id])
     other = closed(make_tree(src.parent / "other", {"o.txt": "other"}), name="other")
-    with pytest.raises(InvalidInputError, match="force=True"):
+    child = Dataset.create(dataset_project="proj", dataset_name="kid", parent_datasets=[v2.id])
+    child.finalize(auto_upload=True)
+    # a version of another dataset is built on v2: refused, and nothing (not even the draft) goes
+    with pytest.raises(HasDependentsError, match=child.id):
         Dataset.delete(dataset_project="proj", dataset_name="ds", entire_dataset=True)
-    assert Dataset.get(dataset_id=v1.id).is_final()
+    assert Dataset.get(dataset_id=v1.id).is_final() and Dataset.get(dataset_id=v2.id).is_final()
+    assert not Dataset.get(dataset_id=draft.id).is_final()
     reports = Dataset.delete(
         dataset_project="proj", dataset_name="ds", entire_dataset=True, force=True
     )
