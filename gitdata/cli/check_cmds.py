@@ -116,8 +116,8 @@ def verify(
 def compare(
     source: str = typer.Option(..., "--source", help="Older version id."),
     target: str = typer.Option(..., "--target", help="Newer version id."),
-    filter_: str = typer.Option(
-        None, "--filter", help="Only paths matching this path or wildcard."
+    filter_: list[str] = typer.Option(
+        None, "--filter", help="Only paths matching one of these paths or wildcards."
     ),
     limit: int = typer.Option(
         views.DEFAULT_LIMIT, "--limit", min=1, help="Rows shown per table (the rest is counted)."
@@ -136,7 +136,7 @@ def compare(
     new = Dataset.get(dataset_id=target, storage=storage)
     summary = new.compare_summary(Dataset.get(dataset_id=source, storage=storage))
     if filter_:
-        summary = summary.matching(filter_)
+        summary = summary.matching(*filter_)
     if json_out:
         changes = summary.change_set()
         emit_json(

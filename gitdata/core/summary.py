@@ -203,9 +203,10 @@ class ChangeSummary:
             if keep(c.path) or (c.old_path is not None and keep(c.old_path))
         )
 
-    def matching(self, pattern: str) -> ChangeSummary:
-        """Only the changes under a path or matching a wildcard (as ``gd list --filter``)."""
-        return self.filtered(lambda path: match_pattern(path, pattern))
+    def matching(self, *patterns: str) -> ChangeSummary:
+        """Only the changes under a path or matching a wildcard (as ``gd list --filter``);
+        with several patterns, those matching any of them."""
+        return self.filtered(lambda path: any(match_pattern(path, p) for p in patterns))
 
     def change_set(self) -> ChangeSet:
         """The plain change set (a rename is a removed and an added path again)."""

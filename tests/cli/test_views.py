@@ -247,3 +247,18 @@ def test_graph_refuses_bad_arguments_and_unknown_versions(gd, tmp_path: Path):
     assert gd("graph", "--project", "vision", "--name", "dogs", ok=False).exit_code == 3
     # without arguments: the current dataset
     assert did[:8] in gd("graph").stdout
+
+
+def test_compare_takes_several_filters(gd, tmp_path) -> None:
+    from tests.conftest import make_tree
+
+    src = make_tree(tmp_path / "s", {"a/x.txt": "1", "b/y.txt": "2", "c/z.txt": "3"})
+    gd("create", "--project", "p", "--name", "f")
+    gd("add", "--files", str(src))
+    v1 = gd("close", "--json").json()["id"]
+    for rel in ("a/x.txt", "b/y.txt", "c/z.txt"):
+        (src / rel).write_text("changed")
+    child = gd("sync", "--project", "p", "--name", "f", "--folder", str(src), "--json")
+    v2 = child.json()["id"]
+    out = gd("compare", "--source", v1, "--target", v2, "--filter", "a", "c/*", "--json").json()
+    assert out["modified"] == ["a/x.txt", "c/z.txt"]
