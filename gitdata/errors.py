@@ -131,6 +131,11 @@ class InvalidInputError(GitDataError, ValueError):
     exit_code = EXIT_INVALID
 
 
+class AmbiguousIdError(InvalidInputError):
+    """A short id (a prefix) names more than one version or draft; ``candidates``
+    holds the first few, ``matches`` how many there are."""
+
+
 class UnsupportedArgumentError(GitDataError, NotImplementedError):
     """A ClearML argument gitdata cannot honour, where going on without it would mislead."""
 

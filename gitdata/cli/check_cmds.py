@@ -119,7 +119,9 @@ def compare(
     from gitdata.api import Dataset
 
     new = Dataset.get(dataset_id=target, storage=storage)
-    summary = new.compare_summary(Dataset.get(dataset_id=source, storage=storage))
+    old = Dataset.get(dataset_id=source, storage=storage)
+    source, target = old.id, new.id  # short ids given: full ones shown
+    summary = new.compare_summary(old)
     if filter_:
         summary = summary.matching(filter_)
     if json_out:
@@ -184,8 +186,9 @@ def delete(
     Inside a git repository, a version that a pointer on any ref (or in the index or
     working tree) pins, directly or as an ancestor, is refused unless --force.
     """
-    from gitdata.api import Dataset
+    from gitdata.api import Dataset, resolve_id
 
+    dataset_id = resolve_id(dataset_id, storage)  # a short id names the full one below
     report = Dataset.delete(dataset_id=dataset_id, force=force, storage=storage)
     assert not isinstance(report, list)  # a list only with entire_dataset=True
     result: dict[str, Any]
