@@ -149,6 +149,8 @@ def sync(
     if one_shot:
         if dataset_id:
             raise typer.BadParameter("give either --id or --project/--name, not both")
+        if project is None or name is None:
+            raise typer.BadParameter("--project and --name go together")
         from gitdata.api import one_shot_sync
 
         ds, result, resumed = one_shot_sync(
@@ -163,6 +165,9 @@ def sync(
             notify=note,
         )
     else:
+        if parents or tags:
+            # they describe the new version a one-shot sync makes; a draft has its own
+            raise typer.BadParameter("--parents and --tags go with --project/--name")
         ds = open_target(dataset_id)
         removed, added, modified = ds.sync_folder(folder, dataset_path=dataset_folder)
         result = {"id": ds.id, "removed": removed, "added": added, "modified": modified}
