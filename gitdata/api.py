@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import inspect
 import re
+import shlex
 import sys
 import warnings
 import zipfile
@@ -272,10 +273,13 @@ class Dataset:
     def _require_draft(self, action: str) -> None:
         if not self._ctx.state.has_draft(self._id):
             reader.load_record(self._ctx, self._id)  # unknown id -> DatasetNotFoundError
+            meta = self._meta()
             raise DatasetStateError(
                 f"cannot {action} dataset {self._id}: it is closed (immutable)",
                 dataset_id=self._id,
                 hint=f"create a child version: Dataset.create(parent_datasets=['{self._id}'])",
+                cli_hint=f"create a child version: gd create --project {shlex.quote(meta.project)} "
+                f"--name {shlex.quote(meta.name)} --parents {self._id[:12]}",
             )
         self._record = None
 

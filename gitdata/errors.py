@@ -79,16 +79,21 @@ class GitDataError(Exception):
     """Base class: a failure with a clear one-line message and an exit code.
 
     The message and hint never carry URL credentials (:func:`mask_credentials`).
+    ``hint`` is written for the Python API; ``cli_hint``, when given, says the same
+    with gd's commands and flags, and is what the CLI shows instead.
     """
 
     exit_code: int = EXIT_INTERNAL
 
-    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, cli_hint: str | None = None, **fields: Any
+    ) -> None:
         message = mask_credentials(message)
         hint = mask_credentials(hint) if hint else hint
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.cli_hint = mask_credentials(cli_hint) if cli_hint else cli_hint
         self.fields = fields
         for key, value in fields.items():
             setattr(self, key, value)
