@@ -24,7 +24,8 @@ _PASS_THROUGH: tuple[type[BaseException], ...] = (
 
 # Global flags from the callback (-q, --debug), read by output helpers; "json":
 # --json was on the command line (errors are then a JSON object on stdout too).
-FLAGS: dict[str, bool] = {"debug": False, "quiet": False, "json": False}
+# "emitted": the command already wrote its JSON document (then an error adds none).
+FLAGS: dict[str, bool] = {"debug": False, "quiet": False, "json": False, "emitted": False}
 
 # Commands that pick up where an interrupted run stopped (content already sent or
 # fetched is kept): an interruption's hint says so.
@@ -75,6 +76,7 @@ class GdGroup(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         args = list(args)
         FLAGS["json"] = "--json" in args[: args.index("--") if "--" in args else len(args)]
+        FLAGS["emitted"] = False
         try:
             return super().parse_args(ctx, expand_multi_value(hoist_global_flags(args)))
         except _ClickException as exc:
@@ -257,8 +259,9 @@ def cli_hint(exc: Any) -> str | None:
 
 def report_json_error(code: int, kind: str, fields: dict[str, Any], hint: str | None) -> None:
     """With --json: ``{"error": {"code", "type", "message", "hint", ...fields}}`` on
-    stdout (docs/cli.md, "Errors with --json"); nothing without --json."""
-    if not FLAGS["json"]:
+    stdout (docs/cli.md, "Errors with --json"); nothing without --json, nor when the
+    command already wrote its result document (stdout holds one JSON document)."""
+    if not FLAGS["json"] or FLAGS["emitted"]:
         return
     from gitdata.cli.output import emit_json
 
