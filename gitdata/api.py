@@ -10,10 +10,12 @@ byte budget, stores hold relative keys).  docs/api.md lists the differences.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
 import re
+import shlex
 import sys
 import warnings
 import zipfile
@@ -43,7 +45,7 @@ from gitdata.gitio.repo import GitRepo, find_repo
 from gitdata.ops import commit, diskfaults, drafts, maintenance, materialize, reader, views
 from gitdata.ops import upload as uploading
 from gitdata.ops.context import Context
-from gitdata.ops.resolve import Resolved, by_id, resolve, write_repo_pointer
+from gitdata.ops.resolve import Resolved, by_id, expand_id, resolve, write_repo_pointer
 from gitdata.ops.state import Draft
 
 if TYPE_CHECKING:
@@ -261,11 +263,12 @@ class Dataset:
         draft_id: str | None = None,
     ) -> Dataset:
         """:meth:`create`, optionally with the id chosen beforehand (``draft_id``)."""
-        parents = [p.id if isinstance(p, Dataset) else p for p in (parent_datasets or [])]
+        base = Context.for_storage(output_uri)
+        parents = [
+            p.id if isinstance(p, Dataset) else expand_id(base, p) for p in (parent_datasets or [])
+        ]
         # a child lives in its parents' store unless output_uri names one
-        ctx = _home_context(
-            Context.for_storage(output_uri), parents[0] if parents else None, bool(output_uri)
-        )
+        ctx = _home_context(base, parents[0] if parents else None, bool(output_uri))
         project = dataset_project
         if project is None and len(parents) >= 1:
             project = reader.load_record(ctx, parents[0]).project
@@ -287,10 +290,13 @@ class Dataset:
     def _require_draft(self, action: str) -> None:
         if not self._ctx.state.has_draft(self._id):
             reader.load_record(self._ctx, self._id)  # unknown id -> DatasetNotFoundError
+            meta = self._meta()
             raise DatasetStateError(
                 f"cannot {action} dataset {self._id}: it is closed (immutable)",
                 dataset_id=self._id,
                 hint=f"create a child version: Dataset.create(parent_datasets=['{self._id}'])",
+                cli_hint=f"create a child version: gd create --project {shlex.quote(meta.project)} "
+                f"--name {shlex.quote(meta.name)} --parents {self._id[:12]}",
             )
         self._record = None
 
@@ -517,7 +523,7 @@ class Dataset:
             _no_effect("get(shallow_search=True)", _NO_PAGES)
         if include_archived:
             _no_effect("get(include_archived=True)", _NO_ARCHIVE)
-        ctx = _home_context(Context.for_storage(storage), dataset_id, storage is not None)
+        ctx, dataset_id = _home(Context.for_storage(storage), dataset_id, storage is not None)
         try:
             found = resolve(
                 ctx,
@@ -888,12 +894,11 @@ class Dataset:
         Paths the versions changed differently keep the later version's file and
         are listed in ``merge_conflicts``.
         """
-        ids = [d.id if isinstance(d, Dataset) else d for d in dataset_ids or []]
+        base = Context.for_storage(output_url)
+        ids = [d.id if isinstance(d, Dataset) else expand_id(base, d) for d in dataset_ids or []]
         for project, name in dataset_project_name_pairs or []:
             ids.append(cls.get(dataset_project=project, dataset_name=name, storage=output_url).id)
-        ctx = _home_context(
-            Context.for_storage(output_url), ids[0] if ids else None, bool(output_url)
-        )
+        ctx = _home_context(base, ids[0] if ids else None, bool(output_url))
         record, conflicts = commit.squash(
             ctx, name=dataset_name, version_ids=ids, project=dataset_project
         )
@@ -976,8 +981,9 @@ class Dataset:
                 return False
             if tags and not set(tags) <= set(row["tags"]):
                 return False
-            return not (ids and row["id"] not in ids)
+            return not (ids and row["id"] not in wanted)
 
+        wanted = _ids_among([r["id"] for r in rows], ids or [])
         return [r for r in rows if keep(r)]
 
     @classmethod
@@ -1016,6 +1022,8 @@ class Dataset:
         if shallow_search:
             _no_effect("delete(shallow_search=True)", _NO_PAGES)
         ctx = Context.for_storage(storage)
+        if dataset_id:
+            dataset_id = expand_id(ctx, dataset_id)
         if entire_dataset and not dataset_id:
             return _delete_entire(
                 ctx,
@@ -1111,6 +1119,38 @@ def _row(vid, project, name, version, tags, parents, created, state, description
     }
 
 
+def _ids_among(known: list[str], given: list[str]) -> set[str]:
+    """The ids of ``known`` that ``given`` names, each a full id or a unique prefix
+    (6+ hex characters).  A full id or a prefix matching nothing names nothing (a
+    filter); a prefix matching several is refused, as everywhere else."""
+    from gitdata.ops.resolve import check_id_prefix, pick_id
+
+    out: set[str] = set()
+    for text in given:
+        value = check_id_prefix(text)
+        if len(value) == 32:
+            out.add(value)
+            continue
+        with contextlib.suppress(DatasetNotFoundError):
+            out.add(pick_id(value, known))
+    return out
+
+
+def _home(ctx: Context, dataset_id: str | None, explicit: bool) -> tuple[Context, str | None]:
+    """(the context of the store ``dataset_id`` lives in, its full id); a short id
+    (a unique prefix) is expanded first (:func:`gitdata.ops.resolve.expand_id`)."""
+    if not dataset_id:
+        return ctx, dataset_id
+    dataset_id = expand_id(ctx, dataset_id)
+    return _home_context(ctx, dataset_id, explicit), dataset_id
+
+
+def resolve_id(dataset_id: str, storage: str | None = None) -> str:
+    """The full id of ``dataset_id``: a full id, or a unique prefix of 6+ hex
+    characters of a version in the store (``storage``) or a draft of this machine."""
+    return expand_id(Context.for_storage(storage), dataset_id)
+
+
 def _home_context(ctx: Context, dataset_id: str | None, explicit_storage: bool) -> Context:
     """The context of the store ``dataset_id`` lives in.
 
@@ -1134,14 +1174,16 @@ def _home_context(ctx: Context, dataset_id: str | None, explicit_storage: bool) 
 
 
 def context_for_version(dataset_id: str, storage: str | None = None) -> Context:
-    """The context of the store ``dataset_id`` lives in (``storage`` overrides)."""
-    return _home_context(Context.for_storage(storage), dataset_id, storage is not None)
+    """The context of the store ``dataset_id`` (a full or short id) lives in
+    (``storage`` overrides)."""
+    return _home(Context.for_storage(storage), dataset_id, storage is not None)[0]
 
 
 def open_dataset(dataset_id: str, storage: str | None = None) -> Dataset:
-    """A Dataset for an id, draft or closed (used by the CLI)."""
-    ctx = _home_context(Context.for_storage(storage), dataset_id, storage is not None)
-    return Dataset(by_id(ctx, dataset_id), ctx)
+    """A Dataset for an id (full or a unique prefix), draft or closed (used by the CLI)."""
+    ctx, full = _home(Context.for_storage(storage), dataset_id, storage is not None)
+    assert full is not None
+    return Dataset(by_id(ctx, full), ctx)
 
 
 def _interrupted(exc: BaseException) -> bool:
@@ -1191,6 +1233,7 @@ def one_shot_sync(
             f"not a folder: {folder}", path=str(folder), hint="--folder names a local folder"
         )
     normalize_dataset_path(dataset_folder or "", allow_empty=True)
+    parents = [resolve_id(p, storage) for p in parents]
     if not parents:
         try:
             parents = [Dataset.get(dataset_project=project, dataset_name=name, storage=storage).id]
@@ -1303,4 +1346,5 @@ __all__ = [
     "normalize_dataset_path",
     "one_shot_sync",
     "open_dataset",
+    "resolve_id",
 ]

@@ -79,16 +79,21 @@ class GitDataError(Exception):
     """Base class: a failure with a clear one-line message and an exit code.
 
     The message and hint never carry URL credentials (:func:`mask_credentials`).
+    ``hint`` is written for the Python API; ``cli_hint``, when given, says the same
+    with gd's commands and flags, and is what the CLI shows instead.
     """
 
     exit_code: int = EXIT_INTERNAL
 
-    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, cli_hint: str | None = None, **fields: Any
+    ) -> None:
         message = mask_credentials(message)
         hint = mask_credentials(hint) if hint else hint
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.cli_hint = mask_credentials(cli_hint) if cli_hint else cli_hint
         self.fields = fields
         for key, value in fields.items():
             setattr(self, key, value)
@@ -129,6 +134,11 @@ class InvalidInputError(GitDataError, ValueError):
     """An argument or combination of arguments that cannot be acted on."""
 
     exit_code = EXIT_INVALID
+
+
+class AmbiguousIdError(InvalidInputError):
+    """A short id (a prefix) names more than one version or draft; ``candidates``
+    holds the first few, ``matches`` how many there are."""
 
 
 class UnsupportedArgumentError(GitDataError, NotImplementedError):

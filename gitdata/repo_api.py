@@ -58,6 +58,13 @@ class Workspace:
 
         return current_id(self._ctx)
 
+    def resolve_id(self, dataset_id: str) -> str:
+        """The full id of ``dataset_id``: a full id, or a unique prefix (6+ hex
+        characters) of a version in this store or a draft of this machine."""
+        from gitdata.ops.resolve import expand_id
+
+        return expand_id(self._ctx, dataset_id)
+
     def home_of(self, dataset_id: str) -> str | None:
         """The store a version was closed in on this machine, if known."""
         return self._ctx.state.home_of(dataset_id)
@@ -163,7 +170,7 @@ class Workspace:
         from gitdata.ops.views import project_lineage, version_lineage
 
         if dataset_id is not None:
-            return version_lineage(self._ctx, dataset_id)
+            return version_lineage(self._ctx, self.resolve_id(dataset_id))
         if project is None:
             raise InvalidInputError("give a dataset id or a project")
         return project_lineage(self._ctx, project, name)
@@ -215,6 +222,7 @@ class Workspace:
         """Three-way merge two versions into a new one (MergeConflictError if undecided)."""
         from gitdata.ops.merging import merge_versions
 
+        ours_id, theirs_id = self.resolve_id(ours_id), self.resolve_id(theirs_id)
         return merge_versions(self._ctx, ours_id, theirs_id, prefer=prefer, take=take)
 
     def resolve_conflicts(
@@ -255,8 +263,14 @@ class Workspace:
         The source defaults to the store the version was closed in here.
         """
         from gitdata.ops.replicate import copy_version
+        from gitdata.ops.resolve import expand_id
 
-        vid = dataset_id or self.current_id()
+        if dataset_id:
+            # a short id is looked up in the source store (pull --from URL) when given
+            where = self._ctx.store_for(src_url) if src_url else None
+            vid = expand_id(self._ctx, dataset_id, where)
+        else:
+            vid = self.current_id()
         src = self._ctx.store_for(src_url or self._ctx.state.home_of(vid))
         dst = self._ctx.store_for_writing(dst_url)
         report = copy_version(src, dst, vid, self._ctx.settings.cache_dir / "tmp")

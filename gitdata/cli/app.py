@@ -12,7 +12,9 @@ from typer.core import TyperGroup
 
 # typer ships its own copy of click; take its exception classes from typer's
 # public ones instead of importing click (which would be a different copy).
-_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
 _PASS_THROUGH: tuple[type[BaseException], ...] = (
     _ClickException,
     typer.Exit,
@@ -20,8 +22,15 @@ _PASS_THROUGH: tuple[type[BaseException], ...] = (
     SystemExit,
 )
 
-# Global flags from the callback (-q, --debug), read by output helpers.
-FLAGS: dict[str, bool] = {"debug": False, "quiet": False}
+# Global flags from the callback (-q, --debug), read by output helpers; "json":
+# --json was on the command line (errors are then a JSON object on stdout too).
+# "emitted": the command already wrote its JSON document (then an error adds none).
+FLAGS: dict[str, bool] = {"debug": False, "quiet": False, "json": False, "emitted": False}
+
+# Commands that pick up where an interrupted run stopped (content already sent or
+# fetched is kept): an interruption's hint says so.
+RESUMABLE_COMMANDS = frozenset({"upload", "close", "get", "sync", "push", "pull"})
+RESUME_HINT = "run the same command again to resume"
 
 # Options that take several values after one flag, as clearml-data's do
 # (``--files a b c``).  They are expanded to repeated flags before parsing.
@@ -67,12 +76,19 @@ class GdGroup(TyperGroup):
     """Expands multi-value flags and turns library errors into one-line messages."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, expand_multi_value(hoist_global_flags(list(args))))
+        args = list(args)
+        FLAGS["json"] = "--json" in args[: args.index("--") if "--" in args else len(args)]
+        FLAGS["emitted"] = False
+        try:
+            return super().parse_args(ctx, expand_multi_value(hoist_global_flags(args)))
+        except _ClickException as exc:
+            report_usage_json(exc, ctx)
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         from gitdata.api import explain_os_error
         from gitdata.cli.output import stop_progress_bars
-        from gitdata.errors import EXIT_INTERNAL, GitDataError
+        from gitdata.errors import EXIT_INTERNAL, GitDataError, StorageUnavailableError
 
         try:
             try:
@@ -89,12 +105,21 @@ class GdGroup(TyperGroup):
         except GitDataError as exc:
             if debug_enabled():
                 raise
-            report_error(exc.message, exc.hint, exc.fields.get("problems"))
+            hint = cli_hint(exc)
+            if _resumable(ctx) and isinstance(exc, StorageUnavailableError):
+                hint = f"{hint}; then {RESUME_HINT}" if hint else RESUME_HINT
+            report_json_error(exc.exit_code, type(exc).__name__, exc.to_dict(), hint)
+            report_error(exc.message, hint, exc.fields.get("problems"))
             raise typer.Exit(exc.exit_code) from None
+        except _ClickException as exc:
+            report_usage_json(exc, ctx)
+            raise
         except _PASS_THROUGH:
             raise
         except KeyboardInterrupt:
-            report_error("interrupted")
+            hint = RESUME_HINT if _resumable(ctx) else None
+            report_json_error(130, "KeyboardInterrupt", {"message": "interrupted"}, hint)
+            report_error("interrupted", hint)
             exit_now_if_transfers_running(130)
             raise typer.Exit(130) from None
         except BrokenPipeError as exc:
@@ -104,18 +129,12 @@ class GdGroup(TyperGroup):
                 raise typer.Exit(EXIT_BROKEN_PIPE) from None
             if debug_enabled():
                 raise
-            report_error(
-                f"internal error: {type(exc).__name__}: {exc}",
-                "run again with --debug for a traceback, and please report it",
-            )
+            report_internal_error(exc)
             raise typer.Exit(EXIT_INTERNAL) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
             if debug_enabled():
                 raise
-            report_error(
-                f"internal error: {type(exc).__name__}: {exc}",
-                "run again with --debug for a traceback, and please report it",
-            )
+            report_internal_error(exc)
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
@@ -227,6 +246,58 @@ def exit_now_if_transfers_running(code: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _resumable(ctx: Any) -> bool:
+    """Whether the command being run resumes where an interrupted run stopped."""
+    return getattr(ctx, "invoked_subcommand", None) in RESUMABLE_COMMANDS
+
+
+def cli_hint(exc: Any) -> str | None:
+    """The hint to show on the command line: the error's ``cli_hint`` (naming gd
+    commands and flags) when it has one, else its hint (written for the library)."""
+    return getattr(exc, "cli_hint", None) or exc.hint
+
+
+def report_json_error(code: int, kind: str, fields: dict[str, Any], hint: str | None) -> None:
+    """With --json: ``{"error": {"code", "type", "message", "hint", ...fields}}`` on
+    stdout (docs/cli.md, "Errors with --json"); nothing without --json, nor when the
+    command already wrote its result document (stdout holds one JSON document)."""
+    if not FLAGS["json"] or FLAGS["emitted"]:
+        return
+    from gitdata.cli.output import emit_json
+
+    body: dict[str, Any] = {"code": code, "type": kind}
+    body.update((k, v) for k, v in fields.items() if k != "error")
+    body["hint"] = hint
+    with contextlib.suppress(OSError, ValueError):  # a closed stdout: stderr still says it
+        emit_json({"error": body})
+        sys.stdout.flush()
+
+
+def report_usage_json(exc: Any, ctx: Any) -> None:
+    """With --json: a click usage error as the JSON error object (click then prints
+    its usage lines on stderr and exits 2, as without --json)."""
+    if not FLAGS["json"]:
+        return
+    sub = getattr(exc, "ctx", None) or ctx
+    helper = f"{sub.command_path} -h" if sub is not None else "gd -h"
+    report_json_error(
+        exc.exit_code,
+        type(exc).__name__,
+        {"message": exc.format_message()},
+        f"{helper} lists the options",
+    )
+
+
+def report_internal_error(exc: BaseException) -> None:
+    """A bug in gd: one line, the --debug hint, and the JSON error with --json."""
+    from gitdata.errors import EXIT_INTERNAL
+
+    message = f"internal error: {type(exc).__name__}: {exc}"
+    hint = "run again with --debug for a traceback, and please report it"
+    report_json_error(EXIT_INTERNAL, "InternalError", {"message": message}, hint)
+    report_error(message, hint)
 
 
 def report_error(message: str, hint: str | None = None, details: list[str] | None = None) -> None:

@@ -170,6 +170,8 @@ def sync(
     if one_shot:
         if dataset_id:
             raise typer.BadParameter("give either --id or --project/--name, not both")
+        if project is None or name is None:
+            raise typer.BadParameter("--project and --name go together")
         from gitdata.api import one_shot_sync
 
         ds, result, resumed = one_shot_sync(

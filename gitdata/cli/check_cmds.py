@@ -134,7 +134,9 @@ def compare(
     from gitdata.api import Dataset
 
     new = Dataset.get(dataset_id=target, storage=storage)
-    summary = new.compare_summary(Dataset.get(dataset_id=source, storage=storage))
+    old = Dataset.get(dataset_id=source, storage=storage)
+    source, target = old.id, new.id  # short ids given: full ones shown
+    summary = new.compare_summary(old)
     if filter_:
         summary = summary.matching(*filter_)
     if json_out:
@@ -228,7 +230,7 @@ def delete(
     With --entire-dataset every version of --project/--name goes; each refusal is
     checked for all of them before anything is deleted.
     """
-    from gitdata.api import Dataset
+    from gitdata.api import Dataset, resolve_id
 
     if dataset_id and (project or name or version):
         raise typer.BadParameter("give either --id or --project/--name[/--version], not both")
@@ -238,6 +240,8 @@ def delete(
         raise typer.BadParameter("--entire-dataset needs --project and --name (not --id)")
     if not (dataset_id or project):
         raise typer.BadParameter("give --id ID, or --project P --name N")
+    if dataset_id:
+        dataset_id = resolve_id(dataset_id, storage)  # a short id names the full one below
     if entire_dataset:
         reports = Dataset.delete(
             dataset_project=project,

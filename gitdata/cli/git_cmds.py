@@ -347,6 +347,10 @@ def merge(
     conflicted pointer files after git merge. Conflicting paths are never guessed."""
     from gitdata.repo_api import Workspace
 
+    if prefer not in (None, "ours", "theirs"):
+        raise typer.BadParameter(f"--prefer {prefer!r}: use ours or theirs")
+    if resolve and (ours or theirs):
+        raise typer.BadParameter("give OURS_ID THEIRS_ID, or --resolve, not both")
     choices = Workspace.parse_take(take)
     if resolve:
         done = Workspace(storage).resolve_conflicts(prefer=prefer, take=choices)

@@ -63,6 +63,7 @@ def emit_json(data: Any) -> None:
     # characters become \uXXXX too (the same string once parsed)
     text = _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     sys.stdout.write(mask_credentials(text) + "\n")
+    FLAGS["emitted"] = True
 
 
 def say(message: str) -> None:

@@ -26,6 +26,8 @@ def find_version(
 
     if dataset_id and (project or name):
         raise typer.BadParameter("give either --id or --project/--name, not both")
+    if rev and not (project and name):
+        raise typer.BadParameter("--rev goes with --project and --name")
     if project or name:
         if not (project and name):
             raise typer.BadParameter("--project and --name go together")
@@ -92,6 +94,8 @@ def get(
             "--bind keeps the whole version in the folder; it does not go with "
             "--filter or --only-added"
         )
+    if (part is None) != (num_parts is None):
+        raise typer.BadParameter("--part and --num-parts go together")
     ds = find_version(dataset_id, project, name, version, rev, storage)
     # everything --bind needs is checked before a file is written, so its failure leaves nothing
     binding = _check_bind(ds, copy or link) if bind else None

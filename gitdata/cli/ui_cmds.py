@@ -67,7 +67,8 @@ def report(
     from gitdata.ui.catalog import Catalog
     from gitdata.ui.views import report as render
 
-    vid = dataset_id or Workspace(storage).current_id()
+    ws = Workspace(storage)
+    vid = ws.resolve_id(dataset_id) if dataset_id else ws.current_id()
     html = render(Catalog(storage), vid)
     write_new_file(output, html.encode("utf-8"))
     if json_out:

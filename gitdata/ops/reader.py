@@ -21,6 +21,7 @@ from gitdata.errors import (
 from gitdata.ops.context import Context
 from gitdata.ops.state import atomic_write
 from gitdata.storage import object_key, version_key
+from gitdata.storage.fsstore import FsspecStore
 
 
 class UnreadableRecordWarning(UserWarning):
@@ -123,15 +124,21 @@ def _load_manifest(ctx: Context, sha256: str) -> Manifest:
     return manifest
 
 
-def list_records(ctx: Context) -> list[VersionRecord]:
-    """Every closed version in the store, oldest first."""
+def list_record_ids(ctx: Context, store: FsspecStore | None = None) -> list[str]:
+    """Ids of every closed version in the store (``ctx``'s, or ``store``): one
+    listing, no record is read."""
     ids = []
-    for key in ctx.store.list("versions/"):
+    for key in (store or ctx.store).list("versions/"):
         name = key.rsplit("/", 1)[-1]
         if name.endswith(".yaml") and is_version_id(name[:-5]):
             ids.append(name[:-5])
+    return ids
+
+
+def list_records(ctx: Context) -> list[VersionRecord]:
+    """Every closed version in the store, oldest first."""
     records = []
-    for vid in ids:
+    for vid in list_record_ids(ctx):
         try:
             records.append(load_record(ctx, vid))
         except DatasetNotFoundError:

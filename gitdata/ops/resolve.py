@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitdata.core.ids import is_version_id
 from gitdata.core.record import VersionRecord
-from gitdata.errors import ConflictError, DatasetNotFoundError, IntegrityError, InvalidInputError
+from gitdata.errors import (
+    AmbiguousIdError,
+    ConflictError,
+    DatasetNotFoundError,
+    IntegrityError,
+    InvalidInputError,
+    StoreNotFoundError,
+)
 from gitdata.gitio.pointer import Pointer, pointer_from_record, pointer_relpath
 from gitdata.gitio.repo import find_repo
 from gitdata.ops.context import Context
-from gitdata.ops.reader import find_latest, list_records, load_manifest, load_record
+from gitdata.ops.reader import (
+    find_latest,
+    list_record_ids,
+    list_records,
+    load_manifest,
+    load_record,
+)
 from gitdata.ops.state import Draft
+from gitdata.storage.fsstore import FsspecStore
 
 
 @dataclass
@@ -25,6 +43,73 @@ class Resolved:
     @property
     def id(self) -> str:
         return self.record.id if self.record else self.draft.id  # type: ignore[union-attr]
+
+
+# A short id is a prefix of at least this many hex characters (docs/cli.md, "Ids").
+MIN_ID_PREFIX = 6
+_HEX = re.compile(r"[0-9a-f]+")
+_SHOWN_CANDIDATES = 5
+_ID_HINT = "ids are 32 hex characters; any unique prefix of 6 or more works (gd search lists them)"
+
+
+def expand_id(ctx: Context, text: str, store: FsspecStore | None = None) -> str:
+    """The full id ``text`` names: a full id as it is, or the one version or draft
+    whose id starts with the prefix ``text`` (6+ hex characters).
+
+    Candidates are the closed versions of ``ctx``'s store (or ``store``), this machine's drafts
+    and the versions closed on this machine (whatever store they are in).  Too
+    short or not hex: :class:`InvalidInputError`; several matches:
+    :class:`AmbiguousIdError` (the first five and a count); none:
+    :class:`DatasetNotFoundError`.
+    """
+    value = text.strip().lower()
+    if is_version_id(value):
+        return value
+    check_id_prefix(text)
+    known = set(ctx.state.draft_ids()) | set(ctx.state.home_ids())
+    with contextlib.suppress(StoreNotFoundError):  # no store yet: drafts may still match
+        known.update(list_record_ids(ctx, store))
+    return pick_id(text, known, where=store.url if store else ctx.settings.storage)
+
+
+def check_id_prefix(text: str) -> str:
+    """``text`` lower-cased when it can be an id or a short id (hex, 6 to 32
+    characters); else :class:`InvalidInputError`."""
+    value = text.strip().lower()
+    if not _HEX.fullmatch(value) or len(value) > 32:
+        raise InvalidInputError(f"not a dataset id: {text!r}", dataset_id=text, hint=_ID_HINT)
+    if len(value) < MIN_ID_PREFIX:
+        raise InvalidInputError(
+            f"dataset id {text!r} is too short: give at least {MIN_ID_PREFIX} hex characters",
+            dataset_id=text,
+            hint=_ID_HINT,
+        )
+    return value
+
+
+def pick_id(text: str, known: Iterable[str], *, where: str | None = None) -> str:
+    """The one id of ``known`` that starts with ``text`` (see :func:`expand_id`)."""
+    value = check_id_prefix(text)
+    found = sorted({i for i in known if i.startswith(value)})
+    if not found:
+        raise DatasetNotFoundError(
+            f"no dataset version or draft id starts with {value}"
+            + (f" (store {where})" if where else ""),
+            dataset_id=value,
+            hint="check --storage / GD_STORAGE, or list ids with gd search --drafts",
+        )
+    if len(found) > 1:
+        shown = ", ".join(found[:_SHOWN_CANDIDATES])
+        more = len(found) - _SHOWN_CANDIDATES
+        raise AmbiguousIdError(
+            f"dataset id {value} is ambiguous: {len(found)} ids start with it: {shown}"
+            + (f" (and {more} more)" if more > 0 else ""),
+            dataset_id=value,
+            candidates=found[:_SHOWN_CANDIDATES],
+            matches=len(found),
+            hint="give more characters of the id",
+        )
+    return found[0]
 
 
 def by_id(ctx: Context, version_id: str, how: str = "id") -> Resolved:

@@ -255,6 +255,19 @@ class StateDir:
             return None
         return storage if isinstance(storage, str) else None
 
+    def draft_ids(self) -> list[str]:
+        """Ids of this machine's open drafts (file names only: nothing is read)."""
+        if not self.drafts_dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.drafts_dir.glob("*.json") if is_version_id(p.stem))
+
+    def home_ids(self) -> list[str]:
+        """Ids of the versions closed on this machine (see :meth:`remember_home`)."""
+        homes = self.root / "homes"
+        if not homes.is_dir():
+            return []
+        return sorted(p.name for p in homes.iterdir() if is_version_id(p.name))
+
     def list_draft_headers(self) -> list[DraftHeader]:
         """Every open draft's metadata; cheap (no parent manifests, no store access)."""
         out = []

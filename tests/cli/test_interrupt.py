@@ -55,7 +55,10 @@ def test_ctrl_c_during_upload_stops_now_and_resumes(storage_servers, tmp_path: P
         upload.send_signal(signal.SIGINT)
         _out, err = upload.communicate(timeout=60)
         assert upload.returncode == 130
-        assert err.strip().splitlines() == ["gd: error: interrupted"]
+        assert err.strip().splitlines() == [
+            "gd: error: interrupted",
+            "hint: run the same command again to resume",
+        ]
         # it stopped instead of finishing the queued chunks first
         assert len(landed()) < CHUNKS
         cache_tmp = Path(os.environ["XDG_CACHE_HOME"]) / "gitdata" / "tmp"
@@ -107,7 +110,10 @@ def test_ctrl_c_during_get_leaves_nothing_half_written(storage_servers, tmp_path
         get.send_signal(signal.SIGINT)
         _out, err = get.communicate(timeout=60)
         assert get.returncode == 130
-        assert err.strip().splitlines() == ["gd: error: interrupted"]
+        assert err.strip().splitlines() == [
+            "gd: error: interrupted",
+            "hint: run the same command again to resume",
+        ]
         assert not target.exists()
         assert not list(tmp_path.glob(".copy.gd-tmp-*")), "a staging folder was left behind"
         cache_tmp = Path(os.environ["XDG_CACHE_HOME"]) / "gitdata" / "tmp"
