@@ -21,32 +21,10 @@ from gitdata.errors import IntegrityError
 from gitdata.gitio.hooks import install_hooks
 from gitdata.gitio.repo import find_repo
 from tests.conftest import make_tree, read_tree
-from tests.ops.test_git_hooks import close_version
+from tests.ops.test_git_hooks import close_version, env, gd, git
 from tests.ops.test_git_merge import branches
 
-ROOT = Path(__file__).resolve().parents[2]
 CATS = ".gitdata/datasets/vision/cats.yaml"
-
-
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    r = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env())
-    if check and r.returncode:
-        raise AssertionError(f"git {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}")
-    return r
-
-
-def gd(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gitdata", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env=env(),
-    )
 
 
 def close(tmp_path: Path, name: str, files: dict[str, str]) -> Dataset:
