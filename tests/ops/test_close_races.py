@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -144,33 +143,6 @@ def pause_record(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, thre
 
     monkeypatch.setattr(FsspecStore, "put_bytes", wrapper)
     return reached, release
-
-
-@pytest.fixture
-def in_thread() -> Iterator[Callable[[Callable[[], object]], dict]]:
-    threads: list[threading.Thread] = []
-
-    def start(fn: Callable[[], object]) -> dict:
-        out: dict = {}
-
-        def run() -> None:
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    out["value"] = fn()
-                out["warnings"] = [str(w.message) for w in caught]
-            except BaseException as exc:  # noqa: BLE001 - handed to the test
-                out["error"] = exc
-
-        t = threading.Thread(target=run, daemon=True)
-        t.start()
-        out["thread"] = t
-        threads.append(t)
-        return out
-
-    yield start
-    for t in threads:
-        t.join(30)
 
 
 # ------------------------------------------------------- 1. two closes of one draft

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -101,30 +101,6 @@ def pause_before(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[threadi
         return reached, release
 
     return install
-
-
-@pytest.fixture
-def in_thread() -> Iterator[Callable[[Callable[[], object]], dict]]:
-    threads: list[threading.Thread] = []
-
-    def start(fn: Callable[[], object]) -> dict:
-        out: dict = {}
-
-        def run() -> None:
-            try:
-                out["value"] = fn()
-            except BaseException as exc:  # noqa: BLE001 - handed to the test
-                out["error"] = exc
-
-        t = threading.Thread(target=run, daemon=True)
-        t.start()
-        out["thread"] = t
-        threads.append(t)
-        return out
-
-    yield start
-    for t in threads:
-        t.join(30)
 
 
 # ------------------------------------------------------------------ concurrent close
