@@ -111,6 +111,16 @@ def find_repo_root(start: Path | None = None) -> Path | None:
     return None
 
 
+def human_size(n: int) -> str:
+    """1536 -> '1.5 KiB' (the sizes gd shows; :func:`parse_size` reads them back)."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
 def parse_size(value: object, what: str = "size") -> int | None:
     """Parse ``10GB``, ``512MiB``, ``1000`` (bytes) or ``none``/``unlimited``."""
     if value is None:

@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from gitdata.cli.app import FLAGS
+from gitdata.config import human_size  # noqa: F401 - the commands format sizes through output
 from gitdata.errors import mask_credentials
 
 
@@ -96,16 +97,6 @@ def warn_merge_conflicts(conflicts: list[dict[str, Any]]) -> None:
             f"{len(paths)} path(s) changed differently by the merged versions; "
             f"the later version's file was kept: {list_some(paths)}"
         )
-
-
-def human_size(n: int) -> str:
-    """1536 -> '1.5 KiB'."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def print_table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:

@@ -11,6 +11,8 @@ import html
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlencode
 
+from gitdata.config import human_size
+
 
 class Html(str):
     """Markup that is already safe (built by this module from escaped parts)."""
@@ -80,16 +82,6 @@ def num(n: int) -> Num:
 def size(n: int) -> Num:
     """A byte count for a number cell."""
     return Num(esc(human_size(n)))
-
-
-def human_size(n: int) -> str:
-    """Bytes as B / KiB / MiB / GiB / TiB with one decimal."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024:
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
 
 
 STYLE = """

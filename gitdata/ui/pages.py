@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitdata.api import Dataset
+from gitdata.config import human_size
 from gitdata.core.summary import ChangeSummary, FileChange, Tally
 from gitdata.errors import mask_credentials
 from gitdata.ui import svg
@@ -20,7 +21,6 @@ from gitdata.ui.html import (
     Html,
     Num,
     esc,
-    human_size,
     join,
     link,
     num,

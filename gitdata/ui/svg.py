@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gitdata.ui.html import Html, esc, human_size, join
+from gitdata.config import human_size
+from gitdata.ui.html import Html, esc, join
 
 _W = 560  # chart width in px
 _BAR_H = 18

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from gitdata.config import human_size
 from gitdata.ui import svg
-from gitdata.ui.html import Html, esc, human_size, join, link, query, table, tag
+from gitdata.ui.html import Html, esc, join, link, query, table, tag
 
 
 def test_everything_given_is_escaped() -> None:
