@@ -21,10 +21,11 @@ from gitdata.errors import (
     GitDataError,
     local_disk_error,
 )
+from gitdata.ops.scratch import STAGING_TAG
 from gitdata.ops.target import MARKER_NAME
 from gitdata.storage.keys import MARKER_KEY
 
-_STAGING = re.compile(r"^\.(?P<name>.+)\.gd-tmp-[^/]*$")
+_STAGING = re.compile(rf"^\.(?P<name>.+){re.escape(STAGING_TAG)}[^/]*$")
 _EXPLAINED = DISK_FULL_ERRNOS | DISK_FAILING_ERRNOS | UNWRITABLE_ERRNOS
 _ELSEWHERE = {
     "the cache": "shrink the cache (gd cache prune --max-size SIZE) or point GD_CACHE_DIR "
