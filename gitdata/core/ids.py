@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
-_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_ID_RE = re.compile(r"[0-9a-f]{32}")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -19,7 +19,7 @@ def new_version_id() -> str:
 
 def is_version_id(value: object) -> bool:
     """True for a 32-character lowercase hex id."""
-    return isinstance(value, str) and bool(_ID_RE.match(value))
+    return isinstance(value, str) and bool(_ID_RE.fullmatch(value))  # "$" would take "...\n"
 
 
 def is_sha256(value: object) -> bool:

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from gitdata.api import Dataset
+from gitdata.core.ids import is_version_id
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.summary import ChangeSummary, Tally, holdings, summarize
 from gitdata.errors import InvalidInputError
 
-VERSION_ID_CHARS = frozenset("0123456789abcdef")
 T = TypeVar("T")
 
 
 def check_version_id(text: str) -> str:
     """``text`` if it looks like a version id (32 lowercase hex digits), else an error."""
-    if len(text) != 32 or not set(text) <= VERSION_ID_CHARS:
+    if not is_version_id(text):
         raise InvalidInputError(f"{text[:40]!r} is not a version id")
     return text
 

@@ -113,3 +113,11 @@ def test_record_round_trip_keeps_unknown_keys():
 def test_record_validation(bad):
     with pytest.raises(FormatError):
         VersionRecord.from_dict(_record(**bad), "r")
+
+
+def test_a_version_id_is_exactly_32_lowercase_hex_digits() -> None:
+    from gitdata.core.ids import is_version_id
+
+    assert is_version_id("0123456789abcdef" * 2)
+    for bad in ("a" * 32 + "\n", "A" * 32, "a" * 31, "a" * 33, "g" * 32, None, 5):
+        assert not is_version_id(bad), repr(bad)
