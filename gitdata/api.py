@@ -42,7 +42,16 @@ from gitdata.errors import (
     VerificationFailedError,
 )
 from gitdata.gitio.repo import GitRepo, find_repo
-from gitdata.ops import commit, diskfaults, drafts, maintenance, materialize, reader, views
+from gitdata.ops import (
+    commit,
+    diskfaults,
+    drafts,
+    maintenance,
+    materialize,
+    metadata,
+    reader,
+    views,
+)
 from gitdata.ops import upload as uploading
 from gitdata.ops.context import Context
 from gitdata.ops.resolve import Resolved, by_id, expand_id, resolve, write_repo_pointer
@@ -462,8 +471,63 @@ class Dataset:
         return self._ctx.state.home_of(self._id) or self._ctx.settings.storage
 
     def publish(self, raise_on_error: bool = True) -> bool:
-        """ClearML's publish; closed versions are already final here."""
-        return self.is_final() or self.finalize(raise_on_error=raise_on_error)
+        """Mark this closed version published (readers can ask for published versions
+        only: ``Dataset.get(..., only_published=True)``); the mark is kept for good.
+
+        An open draft cannot be published (as in ClearML): close it first.  With
+        ``raise_on_error=False`` that case returns False instead of raising.
+        """
+        if not self.is_final() and not raise_on_error:
+            return False
+        metadata.publish(self._ctx, self._id)
+        self._record = reader.load_record(self._ctx, self._id)
+        return True
+
+    def is_published(self) -> bool:
+        """Whether this version was published (``gd publish``)."""
+        meta = self._meta()
+        return isinstance(meta, VersionRecord) and meta.published
+
+    def set_description(self, description: str) -> None:
+        """Set the description: in place on a draft; on a closed version as a
+        metadata change kept with its history (docs/format.md §13)."""
+        metadata.set_description(self._ctx, self._id, description)
+        if self._draft is not None:
+            self._draft = None
+        else:
+            self._record = reader.load_record(self._ctx, self._id)
+
+    @classmethod
+    def rename(
+        cls,
+        new_dataset_name: str,
+        dataset_project: str,
+        dataset_name: str,
+        storage: str | None = None,
+    ) -> metadata.MetadataChange:
+        """Rename every version of ``dataset_project``/``dataset_name`` (and this
+        machine's drafts of it) to ``new_dataset_name``; inside a git repository its
+        pointer file moves too, staged for the next commit."""
+        return metadata.rename(
+            Context.for_storage(storage), dataset_project, dataset_name, new_name=new_dataset_name
+        )
+
+    @classmethod
+    def move_to_project(
+        cls,
+        new_dataset_project: str,
+        dataset_project: str,
+        dataset_name: str,
+        storage: str | None = None,
+    ) -> metadata.MetadataChange:
+        """Move every version of ``dataset_project``/``dataset_name`` to the project
+        ``new_dataset_project`` (the pointer file moves as for :meth:`rename`)."""
+        return metadata.rename(
+            Context.for_storage(storage),
+            dataset_project,
+            dataset_name,
+            new_project=new_dataset_project,
+        )
 
     def set_metadata(
         self, metadata: Any, metadata_name: str = "metadata", ui_visible: bool = True
@@ -547,6 +611,8 @@ class Dataset:
             raise
         if (only_completed or only_published) and found.record is None:
             raise DatasetNotFoundError(f"dataset {found.id} is not closed yet", dataset_id=found.id)
+        if only_published and found.record is not None and not found.record.published:
+            found = _published_instead(ctx, found, dataset_id, dataset_version)
         ds = cls(found, ctx)
         if writable_copy:
             return cls.create(
@@ -810,6 +876,20 @@ class Dataset:
         return meta.storage if isinstance(meta, Draft) else self._ctx.settings.storage
 
     @property
+    def former_names(self) -> list[str]:
+        """``project/name`` this version had before renames and moves, oldest first."""
+        meta = self._meta()
+        if not isinstance(meta, VersionRecord):
+            return []
+        return [f"{p}/{n}" for p, n in meta.former_names]
+
+    @property
+    def metadata_history(self) -> list[dict[str, Any]]:
+        """The metadata changes of this closed version, oldest first: ``{"at", "set"}``."""
+        meta = self._meta()
+        return list(meta.meta_history) if isinstance(meta, VersionRecord) else []
+
+    @property
     def squashed_from(self) -> list[str]:
         """The versions this one is a squash of ([] when it is no squash)."""
         meta = self._meta()
@@ -948,6 +1028,7 @@ class Dataset:
                     r.created,
                     "closed",
                     r.description,
+                    r.published,
                 )
             )
         if not only_completed:
@@ -1100,12 +1181,41 @@ def _selection(
     return Selection.of(dataset_path, only_added=only_added, part=part, num_parts=num_parts)
 
 
+def _published_instead(
+    ctx: Context, found: Resolved, dataset_id: str | None, version: str | None
+) -> Resolved:
+    """``get(only_published=True)``: the newest published version of the dataset
+    ``found`` belongs to, unless an id or version string asked for that one."""
+    record = found.record
+    assert record is not None
+    if not dataset_id and version is None:
+        published = [
+            r
+            for r in reader.list_records(ctx)
+            if r.published and (r.project, r.name) == (record.project, record.name)
+        ]
+        if published:
+            newest = max(published, key=lambda r: (r.published_at or "", r.created))
+            return Resolved(newest, None, "latest published")
+    raise DatasetNotFoundError(
+        f"dataset {record.project}/{record.name} has no published version"
+        if not dataset_id and version is None
+        else f"dataset version {record.id} is not published",
+        dataset_id=record.id,
+        project=record.project,
+        name=record.name,
+        hint=f"publish one with gd publish --id {record.id}, or drop only_published",
+    )
+
+
 def target_folder_str(target: str | Path) -> str:
     """Expand ``~`` in a user-given folder."""
     return str(Path(target).expanduser())
 
 
-def _row(vid, project, name, version, tags, parents, created, state, description) -> dict[str, Any]:
+def _row(
+    vid, project, name, version, tags, parents, created, state, description, published=False
+) -> dict[str, Any]:
     return {
         "id": vid,
         "project": project,
@@ -1116,6 +1226,7 @@ def _row(vid, project, name, version, tags, parents, created, state, description
         "created": created,
         "state": state,
         "description": description,
+        "published": published,
     }
 
 

@@ -228,6 +228,10 @@ class PinnedVersionError(ConflictError):
     pins it or a version built on it; ``pinned_by`` names them, ``paths`` the pointers."""
 
 
+class PublishedVersionError(ConflictError):
+    """A published version (``gd publish``) cannot be deleted without ``force``."""
+
+
 class StoreLockedError(ConflictError):
     """Another process holds a conflicting lock on the store (docs/format.md §11):
     ``holders`` describes them, ``locks`` gives their keys."""

@@ -6,6 +6,7 @@ from gitdata.cli import (  # noqa: F401 - registers commands
     build_cmds,
     check_cmds,
     git_cmds,
+    meta_cmds,
     read_cmds,
     transfer_cmds,
     ui_cmds,

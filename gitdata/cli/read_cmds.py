@@ -269,6 +269,9 @@ def show(
         "renamed": [{"from": c.old_path, "to": c.path} for c in summary.renamed],
         "store": ds.storage_url,
         "squashed_from": ds.squashed_from,
+        "published": ds.is_published(),
+        "former_names": ds.former_names,
+        "metadata_history": ds.metadata_history,
         "summary": summary.to_dict(limit),
     }
     merged = ds.merged_changes()

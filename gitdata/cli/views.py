@@ -151,6 +151,18 @@ def show_version(
     rows += [("parents", ", ".join(info["parents"]) or "none")]
     if info.get("squashed_from"):
         rows.append(("squash of", ", ".join(info["squashed_from"])))
+    if info.get("published"):
+        rows.append(("published", "yes"))
+    if info.get("former_names"):
+        rows.append(("formerly", ", ".join(info["former_names"])))
+    changed = len(info.get("metadata_history") or [])
+    if changed:
+        rows.append(
+            (
+                "changed",
+                f"{changed} metadata change(s), the last at {info['metadata_history'][-1]['at']}",
+            )
+        )
     rows.append(("totals", f"{info['files']} files, {human_size(info['bytes'])}"))
     for label, value in rows:
         line = Text(f"{label:<13}", style="dim")

@@ -69,6 +69,16 @@ class VersionRecord:
     created: str = ""
     state: str = STATE_CLOSED
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the store's metadata events (docs/format.md §13) make of the record: never
+    # part of the record's own bytes (to_dict leaves them out), set by the reader.
+    published: bool = False
+    published_at: str | None = None
+    former_names: list[tuple[str, str]] = field(default_factory=list)
+    meta_history: list[dict[str, Any]] = field(default_factory=list)
+
+    def had_name(self, project: str, name: str) -> bool:
+        """Whether the version is or was ``project/name`` (a rename keeps old pointers valid)."""
+        return (project, name) == (self.project, self.name) or (project, name) in self.former_names
 
     def to_dict(self) -> dict[str, Any]:
         """Ordered plain dict in canonical key order; unknown keys last."""

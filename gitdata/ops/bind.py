@@ -503,3 +503,14 @@ def checkout(ctx: Context, repo: GitRepo, only: list[str] | None = None) -> list
                 )
             )
     return out
+
+
+def rekey_binding(repo: GitRepo, old_key: str, project: str, name: str) -> None:
+    """A renamed or moved dataset keeps its bound folder in this clone."""
+    bindings = load_bindings(repo)
+    binding = bindings.pop(old_key, None)
+    if binding is None:
+        return
+    binding.project, binding.name = project, name
+    bindings[binding.key] = binding
+    _save_bindings(repo, bindings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitdata.config import Settings, resolve_settings
 from gitdata.core.manifest import FileEntry
@@ -33,6 +33,8 @@ class Context:
         self.settings = settings or resolve_settings()
         self._merged: dict[tuple[str, ...], MergeResult[FileEntry]] = {}
         self._stores: dict[str, FsspecStore] = {}
+        # per-command memos of other modules (e.g. the store's metadata events)
+        self.memo: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def for_storage(cls, storage: str | None = None) -> Context:
@@ -174,11 +176,15 @@ class Context:
     def records_dir(self) -> Path:
         """Local copies of this store's closed version records (immutable, so safe to
         cache).  Keyed by store: the same id in two stores is two records to trust."""
+        return self.records_dir_for(self.settings.storage)
+
+    def records_dir_for(self, url: str) -> Path:
+        """Local copies of the records (and metadata events) of the store at ``url``."""
         import hashlib
 
         from gitdata.storage.opener import store_identity
 
-        ident = store_identity(self.settings.storage)
+        ident = store_identity(url)
         key = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
         return self.settings.cache_dir / "records" / key
 

@@ -28,6 +28,7 @@ from gitdata.errors import GitDataError, InvalidInputError
 from gitdata.gitio.history import reachable_pointer_ids
 from gitdata.gitio.repo import GitRepo
 from gitdata.ops.context import Context
+from gitdata.ops.events import remove_orphan_events
 from gitdata.ops.reader import forget_record, list_records, load_manifest
 from gitdata.storage import version_key
 from gitdata.storage.locks import StoreLock, store_lock
@@ -59,6 +60,7 @@ class GcReport:
     dry_run: bool = False
     aborted_uploads: int = 0
     stale_locks: int = 0
+    removed_events: int = 0  # metadata events whose versions are all gone
 
 
 def _age(created: str, now: float) -> float:
@@ -128,9 +130,11 @@ def _collect(
         reachable |= reachable_pointer_ids(repo, reflog=reflog)
     draft_parents, draft_chunks = _draft_roots(ctx)
     records = {r.id: r for r in list_records(ctx)}
+    # published versions (gd publish) are roots too: only gd delete --force removes them
+    published = {vid for vid, r in records.items() if r.published}
     keep_ids = set(
         ancestors(
-            [i for i in reachable | draft_parents if i in records],
+            [i for i in reachable | draft_parents | published if i in records],
             lambda vid: list(records[vid].parents) if vid in records else [],
         )
     ) & set(records)
@@ -173,6 +177,9 @@ def _collect(
         for key, _ in doomed:
             lock.ensure_fresh()
             ctx.store.delete(key)
+        report.removed_events = remove_orphan_events(
+            ctx, set(records) - set(report.removed_versions)
+        )
         report.aborted_uploads = ctx.store.abort_stale_uploads(grace_seconds)
         for key in lock.stale_locks():
             ctx.store.delete(key)

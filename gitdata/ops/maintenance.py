@@ -17,6 +17,7 @@ from gitdata.errors import (
     HasDependentsError,
     LocalPathNotFoundError,
     PinnedVersionError,
+    PublishedVersionError,
 )
 from gitdata.gitio.history import INDEX, WORK_TREE, pointer_reach
 from gitdata.gitio.repo import GitRepo
@@ -212,9 +213,10 @@ def delete_versions(
         ctx.store, exclusive=True, operation="delete", stale_after=ctx.settings.lock_stale
     ) as lock:
         records = list_records(ctx)
-        for vid in version_ids:
-            load_record(ctx, vid)  # an unknown id fails before anything is deleted
+        # an unknown id fails before anything is deleted
+        doomed = [load_record(ctx, vid) for vid in version_ids]
         if not force:
+            _refuse_published(doomed)
             if repo is not None:
                 for vid in version_ids:
                     _refuse_pinned(repo, vid, records)
@@ -233,6 +235,19 @@ def delete_versions(
         return [_delete(ctx, vid, True, delete_files, None, lock.confirm) for vid in order]
 
 
+def _refuse_published(records: list[VersionRecord]) -> None:
+    published = [r.id for r in records if r.published]
+    if published:
+        raise PublishedVersionError(
+            f"version {published[0]} is published"
+            + (f" (and {len(published) - 1} more)" if len(published) > 1 else "")
+            + "; published versions are kept",
+            dataset_id=published[0],
+            published=published,
+            hint="pass --force to delete it all the same",
+        )
+
+
 def _delete(
     ctx: Context,
     version_id: str,
@@ -243,6 +258,8 @@ def _delete(
 ) -> DeleteReport:
     record = load_record(ctx, version_id)
     records = list_records(ctx)
+    if not force:
+        _refuse_published([record])
     if repo is not None and not force:
         _refuse_pinned(repo, version_id, records)
     children = sorted(r.id for r in records if version_id in r.parents)

@@ -19,6 +19,7 @@ from gitdata.errors import (
     ObjectNotFoundError,
 )
 from gitdata.ops.context import Context
+from gitdata.ops.events import current_record, store_events, with_events
 from gitdata.ops.state import atomic_write
 from gitdata.storage import object_key, version_key
 from gitdata.storage.fsstore import FsspecStore
@@ -29,12 +30,18 @@ class UnreadableRecordWarning(UserWarning):
 
 
 def load_record(ctx: Context, version_id: str) -> VersionRecord:
-    """The closed version ``version_id`` (local record cache first, then the store)."""
+    """The closed version ``version_id`` (local record cache first, then the store),
+    with the store's metadata events applied (renames, descriptions, publish)."""
     if not is_version_id(version_id):
         raise InvalidInputError(
             f"not a dataset id: {version_id!r}",
             hint="ids are 32 hex characters (gd search lists them)",
         )
+    return current_record(ctx, load_raw_record(ctx, version_id))
+
+
+def load_raw_record(ctx: Context, version_id: str) -> VersionRecord:
+    """The record of ``version_id`` as stored, without its metadata events."""
     local = ctx.records_dir / f"{version_id}.yaml"
     try:
         return VersionRecord.from_dict(
@@ -138,9 +145,10 @@ def list_record_ids(ctx: Context, store: FsspecStore | None = None) -> list[str]
 def list_records(ctx: Context) -> list[VersionRecord]:
     """Every closed version in the store, oldest first."""
     records = []
+    events = store_events(ctx)
     for vid in list_record_ids(ctx):
         try:
-            records.append(load_record(ctx, vid))
+            records.append(with_events(load_raw_record(ctx, vid), events))
         except DatasetNotFoundError:
             continue  # deleted while we listed
         except (FormatError, IntegrityError) as exc:

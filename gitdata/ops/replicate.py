@@ -18,8 +18,9 @@ from pathlib import Path
 from gitdata.codec import load_yaml_mapping
 from gitdata.core.lineage import ancestors
 from gitdata.core.manifest import Manifest
+from gitdata.core.metaevent import EVENTS_PREFIX, MetadataEvent, is_event_key
 from gitdata.core.record import VersionRecord
-from gitdata.errors import IntegrityError, ObjectNotFoundError
+from gitdata.errors import FormatError, IntegrityError, ObjectNotFoundError
 from gitdata.storage import Store, object_key, version_key
 from gitdata.storage.locks import store_lock
 
@@ -31,6 +32,7 @@ class CopyReport:
     versions: int = 0
     objects: int = 0
     bytes: int = 0
+    events: int = 0  # metadata events (renames, descriptions, publish) copied
 
 
 def _record(store: Store, vid: str) -> VersionRecord | None:
@@ -58,7 +60,29 @@ def copy_version(src: Store, dst: Store, version_id: str, tmp_dir: Path) -> Copy
             f"version {version_id} is not in {src.url}", key=version_key(version_id)
         )
     with store_lock(dst, exclusive=False, operation="copy") as lock:
-        return _copy(src, dst, order, records, tmp_dir, lock.confirm)
+        report = _copy(src, dst, order, records, tmp_dir, lock.confirm)
+        report.events = copy_events(src, dst, set(order))
+        return report
+
+
+def copy_events(src: Store, dst: Store, ids: set[str]) -> int:
+    """Copy the metadata events of ``src`` that name any of ``ids`` and that ``dst``
+    lacks (after the records: docs/format.md §13); how many were copied."""
+    have = set(dst.list(EVENTS_PREFIX))
+    copied = 0
+    for key in src.list(EVENTS_PREFIX):
+        if key in have or not is_event_key(key):
+            continue
+        try:
+            data = src.get_bytes(key)
+            event = MetadataEvent.from_dict(key, load_yaml_mapping(data, f"{src.url}/{key}"))
+        except (ObjectNotFoundError, FormatError):
+            continue  # gone meanwhile, or one a reader would skip too
+        if ids.isdisjoint(event.ids):
+            continue
+        if dst.put_bytes(key, data):
+            copied += 1
+    return copied
 
 
 def _copy(

@@ -246,7 +246,9 @@ def check_pointer(
     check_pointer_path(pointer, path, where)
     if record is None:
         record = load_record(ctx, pointer.id)
-    _check_names(pointer, record.project, record.name, where, "the store's version of")
+    if not record.had_name(pointer.project, pointer.name):
+        # a pointer committed before a rename or move keeps the name it had
+        _check_names(pointer, record.project, record.name, where, "the store's version of")
     if record.version != pointer.version:
         raise _mismatch(
             where, "version", f"is {pointer.version}, but the store's record says {record.version}"
