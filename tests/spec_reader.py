@@ -140,3 +140,65 @@ def read_version(root: Path, record: dict[str, Any]) -> dict[str, bytes]:
     if int((record.get("stats") or {}).get("files", len(files))) != len(files):
         raise SpecError("stats.files differs from the manifest")
     return files
+
+
+_EVENT_KEY = re.compile(r"(\d{8}T\d{12})Z-[0-9a-f]{16}\.yaml")
+_SETTABLE = ("project", "name", "description", "published")
+
+
+def _event_at(stamp: str) -> str:
+    return f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}.{stamp[15:21]}Z"
+
+
+def read_names(root: Path) -> dict[str, dict[str, Any]]:
+    """Every version's current project, name, description, published flag and former
+    names, from its record and the store's metadata events (§13); bad events skipped."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((root / "versions").glob("*.yaml")):
+        record = parse_yaml(path.read_bytes())
+        out[record["id"]] = {
+            "project": record["project"],
+            "name": record["name"],
+            "description": record.get("description") or "",
+            "published": False,
+            "former": [],
+        }
+    folder = root / "events"
+    names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    for name in names:
+        m = _EVENT_KEY.fullmatch(name)
+        if not m:
+            continue
+        try:
+            event = parse_yaml((folder / name).read_bytes())
+        except (SpecError, UnicodeDecodeError):
+            continue
+        changes = event.get("set")
+        ids = event.get("ids")
+        if (
+            event.get("format") != 1
+            or event.get("at") != _event_at(m.group(1))
+            or not isinstance(ids, list)
+            or not isinstance(changes, dict)
+            or not any(k in changes for k in _SETTABLE)
+            or ("published" in changes and changes["published"] is not True)
+            or any(
+                k in changes
+                and (not isinstance(changes[k], str) or not changes[k] or ".." in changes[k])
+                for k in ("project", "name")
+            )
+        ):
+            continue
+        for vid in ids:
+            version = out.get(vid)
+            if version is None:
+                continue
+            before = (version["project"], version["name"])
+            for k in ("project", "name", "description"):
+                if k in changes:
+                    version[k] = changes[k]
+            if (version["project"], version["name"]) != before and before not in version["former"]:
+                version["former"].append(before)
+            if changes.get("published") is True:
+                version["published"] = True
+    return out

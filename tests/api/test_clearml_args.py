@@ -76,6 +76,20 @@ ARGS: dict[str, dict[str, Any]] = {
     },
     "finalize": {"verbose": warns(True), "raise_on_error": IMPL, "auto_upload": IMPL},
     "publish": {"raise_on_error": IMPL},
+    "is_published": {},
+    "set_description": {"description": IMPL},
+    "rename": {
+        "new_dataset_name": IMPL,
+        "dataset_project": IMPL,
+        "dataset_name": IMPL,
+        "storage": IMPL,
+    },
+    "move_to_project": {
+        "new_dataset_project": IMPL,
+        "dataset_project": IMPL,
+        "dataset_name": IMPL,
+        "storage": IMPL,
+    },
     "set_metadata": {"metadata": IMPL, "metadata_name": IMPL, "ui_visible": warns(False)},
     "get_metadata": {"metadata_name": IMPL},
     "get": {
