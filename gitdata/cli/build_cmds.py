@@ -29,7 +29,9 @@ def open_target(dataset_id: str | None, storage: str | None = None):
 
 @app.command()
 def create(
-    project: str = typer.Option(..., "--project", help="Project the dataset belongs to."),
+    project: str = typer.Option(
+        None, "--project", help="Project the dataset belongs to (default: the first parent's)."
+    ),
     name: str = typer.Option(..., "--name", help="Dataset name."),
     version: str = typer.Option(
         None, "--version", help="Version string (default: bump the latest)."
@@ -46,6 +48,12 @@ def create(
 ) -> None:
     """Create a new draft dataset version (it becomes the current dataset)."""
     from gitdata.api import Dataset
+
+    if project is None and not parents:
+        # clearml-data takes the project of the first parent; with no parent there is none
+        raise typer.BadParameter(
+            "missing: a new version without --parents needs a project", param_hint="'--project'"
+        )
 
     ds = Dataset.create(
         dataset_name=name,

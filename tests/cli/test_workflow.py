@@ -314,3 +314,22 @@ def test_close_refuses_a_file_that_is_also_a_folder(gd, tmp_path: Path):
     assert r.exit_code == 4 and "'a' is a file and also the folder of 'a/b'" in r.stderr
     gd("remove", "--files", "a")
     gd("close")
+
+
+def test_create_without_project_needs_a_parent(gd) -> None:
+    """``create --name N`` without --project: with --parents the project is the first
+    parent's (clearml-data's rule); with neither, a usage error and no draft."""
+    make_tree(Path("src"), {"a.txt": "a"})
+    parent = gd("create", "--project", "p", "--name", "n", "--json").json()["id"]
+    gd("add", "--files", "src")
+    gd("close")
+
+    r = gd("create", "--name", "orphan", "--json", ok=False)
+    assert r.exit_code == 2
+    assert r.json()["error"]["type"] == "BadParameter"
+    assert "--project" in r.json()["error"]["message"]
+    assert [d["id"] for d in gd("search", "--drafts", "--json").json()] == [parent]
+    assert gd("list", "--json").json()[0]["path"] == "a.txt"  # the current one is unchanged
+
+    child = gd("create", "--name", "child", "--parents", parent, "--json").json()
+    assert (child["project"], child["name"], child["parents"]) == ("p", "child", [parent])
