@@ -162,6 +162,9 @@ def rename(
     ]
     ids = [r.id for r in records if (r.project, r.name) == (project, name)]
     if not ids and not drafts:
+        finished = _finish_interrupted(records, project, name, to_project, to_name, cwd)
+        if finished is not None:
+            return finished
         raise DatasetNotFoundError(
             f"no dataset {project}/{name} in store {ctx.store.url}",
             project=project,
@@ -179,8 +182,32 @@ def rename(
             editing(ctx, draft_id) as draft,
         ):
             draft.project, draft.name = to_project, to_name
-    moved = move_pointer(project, name, to_project, to_name, cwd=cwd)
+    moved = move_pointer(project, name, to_project, to_name, cwd=cwd, ids=set(ids + drafts))
     return MetadataChange(ids, changes, event=key, drafts=drafts, pointers=moved)
+
+
+def _finish_interrupted(
+    records: list[VersionRecord],
+    project: str,
+    name: str,
+    to_project: str,
+    to_name: str,
+    cwd: Path | None,
+) -> MetadataChange | None:
+    """The same rename run again after one that was stopped between its event and
+    the pointer move: the store has it already, so only the pointer moves."""
+    repo = find_repo(cwd)
+    pointer = repo.read_pointer(project, name, None) if repo is not None else None
+    if pointer is None:
+        return None
+    by_id = {r.id: r for r in records}
+    record = by_id.get(pointer.id)
+    if record is None or (record.project, record.name) != (to_project, to_name):
+        return None
+    ids = [r.id for r in records if (r.project, r.name) == (to_project, to_name)]
+    moved = move_pointer(project, name, to_project, to_name, cwd=cwd, ids={pointer.id})
+    changes = {k: v for k, v in (("project", to_project), ("name", to_name)) if v}
+    return MetadataChange(ids, changes, pointers=moved)
 
 
 def _refuse_taken(ctx: Context, records: list[VersionRecord], project: str, name: str) -> None:
@@ -198,15 +225,24 @@ def _refuse_taken(ctx: Context, records: list[VersionRecord], project: str, name
 
 
 def move_pointer(
-    project: str, name: str, to_project: str, to_name: str, *, cwd: Path | None = None
+    project: str,
+    name: str,
+    to_project: str,
+    to_name: str,
+    *,
+    ids: set[str],
+    cwd: Path | None = None,
 ) -> list[str]:
-    """Move the work tree's pointer of ``project/name`` (if any) to its new path,
-    rewritten with the new project/name, and stage the move; bound folders follow."""
+    """Move the work tree's pointer of ``project/name`` to its new path, rewritten
+    with the new project/name, and stage the move; a bound folder follows.
+
+    Only a pointer pinning one of ``ids`` (the versions renamed) moves: one pinning
+    a version of another store keeps the name that store knows it by."""
     repo = find_repo(cwd)
     if repo is None:
         return []
     pointer = repo.read_pointer(project, name, None)
-    if pointer is None:
+    if pointer is None or pointer.id not in ids:
         return []
     old_rel = pointer_relpath(project, name)
     new_rel = pointer_relpath(to_project, to_name)

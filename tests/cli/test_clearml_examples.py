@@ -612,7 +612,6 @@ def search_ids(in_process: Runner, *args: str) -> list[str]:
     return [r["id"] for r in json.loads(stdout)]
 
 
-@pytest.mark.xfail(strict=True, reason="needs set-description")
 def test_set_description_example(in_process: Runner, tmp_path: Path) -> None:
     values = {"project": "meta", "name": "described", "description": "cats and dogs, cleaned"}
     closed_version(in_process, tmp_path, values)
@@ -630,7 +629,6 @@ def test_set_description_example(in_process: Runner, tmp_path: Path) -> None:
     assert json.loads(stdout)[0]["description"] == "cats and dogs, cleaned"
 
 
-@pytest.mark.xfail(strict=True, reason="needs rename")
 def test_rename_example(in_process: Runner, tmp_path: Path) -> None:
     values = {"project": "meta", "name": "before", "new_name": "after"}
     closed_version(in_process, tmp_path, values)
@@ -648,7 +646,6 @@ def test_rename_example(in_process: Runner, tmp_path: Path) -> None:
     assert search_ids(in_process, "--project", "meta", "--name", "before") == []
 
 
-@pytest.mark.xfail(strict=True, reason="needs move")
 def test_move_example(in_process: Runner, tmp_path: Path) -> None:
     values = {"project": "old_home", "name": "moved", "new_project": "new_home"}
     closed_version(in_process, tmp_path, values)
@@ -666,7 +663,6 @@ def test_move_example(in_process: Runner, tmp_path: Path) -> None:
     assert search_ids(in_process, "--project", "old_home") == []
 
 
-@pytest.mark.xfail(strict=True, reason="needs publish")
 def test_publish_example(in_process: Runner, tmp_path: Path) -> None:
     values = {"project": "meta", "name": "published"}
     closed_version(in_process, tmp_path, values)

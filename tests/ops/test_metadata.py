@@ -265,3 +265,40 @@ def test_the_spec_reader_sees_the_same_names(tmp_path: Path):
         )
         assert seen["former"] == record.former_names
     assert spec[v1.id]["former"] == [("vision", "cats"), ("vision", "felines")]
+
+
+def test_a_rename_stopped_before_the_pointer_moved_is_finished_by_running_it_again(
+    repo: Path, tmp_path: Path, monkeypatch
+):
+    ds = closed(tmp_path)
+    git(repo, "commit", "-qm", "cats")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(metadata, "move_pointer", killed)
+        with pytest.raises(KeyboardInterrupt):
+            metadata.rename(Context(), "vision", "cats", new_name="felines")
+    # meanwhile the old pointer is still valid (its name is a former name)
+    assert Dataset.get(dataset_project="vision", dataset_name="cats").id == ds.id
+    again = metadata.rename(Context(), "vision", "cats", new_name="felines")
+    assert again.pointers == [".gitdata/datasets/vision/felines.yaml"] and again.event is None
+    assert len(store_keys("events/")) == 1
+    assert not (repo / ".gitdata/datasets/vision/cats.yaml").exists()
+
+
+def test_a_pointer_of_another_store_does_not_move(repo: Path, tmp_path: Path):
+    closed(tmp_path)  # pinned in the repo, in the default store
+    other = str(tmp_path / "other-store")
+    ds = Dataset.create(dataset_project="vision", dataset_name="cats", output_uri=other)
+    ds.sync_folder(make_tree(tmp_path / "o", {"z.txt": "z"}))
+    ds.finalize(auto_upload=True)
+    change = metadata.rename(Context.for_storage(other), "vision", "cats", new_name="felines")
+    assert change.ids == [ds.id]
+    # the work tree's pointer pins ds (the last close), so it moves
+    assert change.pointers == [".gitdata/datasets/vision/felines.yaml"]
+    first = [r for r in list_records(Context()) if r.name == "cats"]
+    assert len(first) == 1  # the default store's version keeps its name
+    change2 = metadata.rename(Context(), "vision", "cats", new_name="kittens")
+    assert change2.ids == [first[0].id] and change2.pointers == []  # no pointer of it here
