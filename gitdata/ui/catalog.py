@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from gitdata.core.summary import ChangeSummary, Tally, holdings, summarize
 from gitdata.errors import InvalidInputError
 
 T = TypeVar("T")
+# seconds a version's record (with its metadata events) is shown before it is read again
+METADATA_MAX_AGE = 5.0
 
 
 def check_version_id(text: str) -> str:
@@ -76,19 +79,23 @@ class _Recent(Generic[T]):
     """The last ``size`` values made, by key; safe to share between server threads
     (two threads may both make a missing value: the later one is kept)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_age: float | None = None) -> None:
         self._size = size
-        self._items: OrderedDict[str, T] = OrderedDict()
+        self._max_age = max_age
+        self._items: OrderedDict[str, tuple[float, T]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: str, make: Callable[[], T]) -> T:
+        now = time.monotonic()
         with self._lock:
-            if key in self._items:
+            hit = self._items.get(key)
+            if hit is not None and (self._max_age is None or now - hit[0] <= self._max_age):
                 self._items.move_to_end(key)
-                return self._items[key]
+                return hit[1]
         value = make()
         with self._lock:
-            self._items[key] = value
+            self._items[key] = (now, value)
+            self._items.move_to_end(key)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return value
@@ -104,7 +111,9 @@ class Catalog:
 
     def __init__(self, storage: str | None = None, keep: int = 4) -> None:
         self.storage = storage
-        self._datasets: _Recent[Dataset] = _Recent(256)  # records only: small
+        # records only (small); re-read after a few seconds, since a version's name,
+        # description and published mark can change (metadata events, format.md §13)
+        self._datasets: _Recent[Dataset] = _Recent(256, max_age=METADATA_MAX_AGE)
         self._manifests: _Recent[Manifest] = _Recent(keep)  # up to a million entries each
         self._contents: _Recent[tuple[list[Tally], list[Tally]]] = _Recent(keep)
         self._summaries: _Recent[ChangeSummary] = _Recent(keep)

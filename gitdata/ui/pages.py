@@ -123,6 +123,8 @@ def _identity(ds: Dataset, links: Links) -> Html:
         ["created", record.created],
         ["tags", _tags(ds.tags)],
         ["description", ds.description],
+        *([["published", "yes"]] if ds.is_published() else []),
+        *([["formerly", ", ".join(ds.former_names)]] if ds.former_names else []),
         ["manifest", tag("code", record.manifest)],
         ["store", tag("code", mask_credentials(ds.storage_url))],
         [
