@@ -8,8 +8,8 @@ from pathlib import Path
 from gitdata import Dataset
 from gitdata.ui import catalog as catalog_module
 from gitdata.ui import pages
-from gitdata.ui.pages import Links
 from gitdata.ui.catalog import Catalog
+from gitdata.ui.pages import Links
 from tests.conftest import make_tree
 
 
