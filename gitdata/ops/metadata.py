@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitdata.codec import dump_yaml
+from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.core.metaevent import MetadataEvent, event_key
 from gitdata.core.record import VersionRecord, utc_now
 from gitdata.errors import (
@@ -72,7 +72,7 @@ def write_event(ctx: Context, ids: list[str], changes: dict[str, Any]) -> str:
     key = event_key(at, secrets.token_hex(8))
     event = MetadataEvent(key=key, at=at, ids=tuple(ids), changes=dict(changes))
     data = dump_yaml(event.to_dict()).encode("utf-8")
-    MetadataEvent.from_dict(key, _reparse(data, key))  # never write what readers refuse
+    MetadataEvent.from_dict(key, load_yaml_mapping(data, key))  # never write what readers refuse
     with store_lock(
         store, exclusive=False, operation="metadata", stale_after=ctx.settings.lock_stale
     ) as lock:
@@ -88,12 +88,6 @@ def write_event(ctx: Context, ids: list[str], changes: dict[str, Any]) -> str:
         store.put_bytes(key, data)
     forget_events(ctx)
     return key
-
-
-def _reparse(data: bytes, key: str) -> dict[str, Any]:
-    from gitdata.codec import load_yaml_mapping
-
-    return load_yaml_mapping(data, key)
 
 
 def set_description(ctx: Context, version_id: str, description: str) -> MetadataChange:
