@@ -200,7 +200,11 @@ def _finish_interrupted(
         return None
     ids = [r.id for r in records if (r.project, r.name) == (to_project, to_name)]
     moved = move_pointer(project, name, to_project, to_name, cwd=cwd, ids={pointer.id})
-    changes = {k: v for k, v in (("project", to_project), ("name", to_name)) if v}
+    changes = {
+        k: new
+        for k, old, new in (("project", project, to_project), ("name", name, to_name))
+        if new != old
+    }
     return MetadataChange(ids, changes, pointers=moved)
 
 

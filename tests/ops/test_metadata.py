@@ -284,6 +284,7 @@ def test_a_rename_stopped_before_the_pointer_moved_is_finished_by_running_it_aga
     assert Dataset.get(dataset_project="vision", dataset_name="cats").id == ds.id
     again = metadata.rename(Context(), "vision", "cats", new_name="felines")
     assert again.pointers == [".gitdata/datasets/vision/felines.yaml"] and again.event is None
+    assert again.changes == {"name": "felines"}
     assert len(store_keys("events/")) == 1
     assert not (repo / ".gitdata/datasets/vision/cats.yaml").exists()
 
