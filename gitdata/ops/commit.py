@@ -227,6 +227,20 @@ def _closed_before(ctx: Context, draft_id: str, store: Store) -> Closed | None:
     return Closed(record, closed_here=False)
 
 
+def finish_killed_close(ctx: Context, draft_id: str) -> VersionRecord | None:
+    """The record of a draft whose close was killed after its commit point, the
+    leftover draft file removed; None when the draft is still open (or its record
+    holds other content, which a close reports)."""
+    try:
+        store = ctx.store_for(ctx.state.draft_storage(draft_id))
+        if not store.exists(version_key(draft_id)):
+            return None
+        closed = _closed_before(ctx, draft_id, store)
+    except GitDataError:  # offline, or another content: the draft stays as it was
+        return None
+    return closed.record if closed is not None else None
+
+
 def _draft_parents(ctx: Context, draft_id: str) -> list[str]:
     """The parents a draft file names, read without loading them."""
     header = next((h for h in ctx.state.list_draft_headers() if h.id == draft_id), None)

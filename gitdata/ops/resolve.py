@@ -115,7 +115,13 @@ def pick_id(text: str, known: Iterable[str], *, where: str | None = None) -> str
 def by_id(ctx: Context, version_id: str, how: str = "id") -> Resolved:
     """A draft of this machine, or a closed version in the store."""
     if ctx.state.has_draft(version_id):
-        return Resolved(None, ctx.state.load_draft(version_id), how)
+        from gitdata.ops.commit import finish_killed_close
+
+        closed = finish_killed_close(ctx, version_id)
+        if closed is not None:
+            return Resolved(closed, None, how)
+        with contextlib.suppress(DatasetNotFoundError):  # else closed meanwhile
+            return Resolved(None, ctx.state.load_draft(version_id), how)
     return Resolved(load_record(ctx, version_id), None, how)
 
 

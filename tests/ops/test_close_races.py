@@ -276,11 +276,23 @@ def test_rerun_close_with_other_content_than_the_record_is_refused(
     tmp_path: Path, store: Path, src: Path
 ):
     env = env_of(tmp_path, "m", store)
-    draft_id, path, _ = _killed_after_record(env, tmp_path, src)
-    record_bytes = (store / "versions" / f"{draft_id}.yaml").read_bytes()
+    draft_id = json.loads(
+        gd(env, tmp_path, "create", "--project", "vision", "--name", "cats", "--json").stdout
+    )["id"]
+    assert gd(env, tmp_path, "add", "--files", str(src)).returncode == 0
+    assert gd(env, tmp_path, "upload").returncode == 0
+    path = Path(env["XDG_STATE_HOME"]) / "gitdata" / "drafts" / f"{draft_id}.json"
+    closed_as = path.read_bytes()
     extra = make_tree(tmp_path / "more", {"extra.txt": "late"})
     assert gd(env, tmp_path, "add", "--id", draft_id, "--files", str(extra)).returncode == 0
     assert gd(env, tmp_path, "upload", "--id", draft_id).returncode == 0
+    with_extra = path.read_bytes()
+    path.write_bytes(closed_as)
+    assert gd(env, tmp_path, "close").returncode == 0
+    path.write_bytes(with_extra)  # a draft with more than its record holds
+    record_bytes = (store / "versions" / f"{draft_id}.yaml").read_bytes()
+    shown = gd(env, tmp_path, "show", "--id", draft_id, "--json")
+    assert json.loads(shown.stdout)["state"] == "draft"  # not taken for the closed one
     kept = path.read_bytes()
     rerun = gd(env, tmp_path, "close", "--id", draft_id)
     assert rerun.returncode == 8, rerun.stderr

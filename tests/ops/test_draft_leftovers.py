@@ -107,6 +107,17 @@ def test_a_close_killed_after_its_record_is_finished_by_the_next_close(src: Path
     assert Context().state.current() == draft
 
 
+def test_any_command_naming_a_close_killed_after_its_record_sees_it_closed(src: Path):
+    draft = json.loads(_gd("create", "--project", "p", "--name", "n", "--json").stdout)["id"]
+    _gd("add", "--files", str(src))
+    _killed("delete_draft", "close", "--id", draft)
+    assert f"{draft}.json" in _left()
+    checked = json.loads(_gd("verify", "--id", draft, "--remote", "--json").stdout)
+    assert checked["ok"] is True
+    assert _left() == [], "the leftover draft of a finished close goes"
+    assert json.loads(_gd("show", "--id", draft, "--json").stdout)["state"] == "closed"
+
+
 def test_only_markers_and_locks_nobody_holds_and_whose_draft_is_gone_are_removed():
     state = Context().state
     folder = state.drafts_dir
