@@ -343,6 +343,37 @@ class Dataset:
             progress=self.progress,
         )
 
+    def add_external_files(
+        self,
+        source_url: str | Sequence[str],
+        wildcard: str | list[str] | None = None,
+        dataset_path: str | None = None,
+        recursive: bool = True,
+        verbose: bool = False,
+        max_workers: int | None = None,
+    ) -> int:
+        """Link objects that stay at their URLs (file://, s3://, gs://, azure://, http(s)://).
+
+        A folder URL links every object below it at ``dataset_path/<path below it>``;
+        each object's size, sha256 and ETag are recorded, and a get reads it from its
+        URL and checks it.  Returns the number of paths added or changed.
+        """
+        from gitdata.ops.links import add_links
+
+        if verbose:
+            _no_effect("add_external_files(verbose=True)", _NO_PRINT)
+        self._require_draft("add external files to")
+        return add_links(
+            self._ctx,
+            self._id,
+            source_url,
+            wildcard=wildcard,
+            dataset_path=dataset_path,
+            recursive=recursive,
+            max_workers=max_workers,
+            progress=self.progress,
+        )
+
     def remove_files(
         self, dataset_path: str | None = None, recursive: bool = True, verbose: bool = False
     ) -> int:
@@ -795,6 +826,44 @@ class Dataset:
     def file_entries_dict(self) -> dict[str, dict[str, Any]]:
         """path -> {size, sha256} (a simplified form of ClearML's)."""
         return {p: {"size": f.size, "sha256": f.sha256} for p, f in self._files().items()}
+
+    @property
+    def link_entries(self) -> list[dict[str, Any]]:
+        """The external files: path, size, sha256, url and etag of each, sorted by path."""
+        return list(self.link_entries_dict.values())
+
+    @property
+    def link_entries_dict(self) -> dict[str, dict[str, Any]]:
+        """path -> {path, size, sha256, url, etag} for each external file."""
+        out: dict[str, dict[str, Any]] = {}
+        files = self._files()
+        for p in sorted(files, key=str.encode):
+            f = files[p]
+            if f.url is not None:
+                out[p] = {
+                    "path": p,
+                    "size": f.size,
+                    "sha256": f.sha256,
+                    "url": f.url,
+                    "etag": f.etag,
+                }
+        return out
+
+    def get_num_chunks(self, include_parents: bool = True) -> int:
+        """How many chunks the version's files sit in; without ``include_parents``,
+        only the chunks holding files this version added or changed."""
+        files = self._files()
+        if include_parents:
+            wanted = list(files.values())
+        else:
+            changes = self._changes(None)
+            wanted = [files[p] for p in (*changes.added, *changes.modified) if p in files]
+        return len({f.chunk for f in wanted if f.url is None and f.chunk})
+
+    @property
+    def dataset_version(self) -> str:
+        """The version string (ClearML's name for :attr:`version`)."""
+        return self.version
 
     def _owners(self) -> dict[str, str]:
         """path -> id of the version that gave the file its current content.

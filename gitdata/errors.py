@@ -251,6 +251,15 @@ class ObjectNotFoundError(NotFoundError):
     """A key asked of the store does not exist there; ``key`` names it."""
 
 
+class ExternalFileNotFoundError(NotFoundError):
+    """An external file's URL (``gd add --links``) names nothing; ``url`` names it."""
+
+
+class ExternalFileChangedError(IntegrityError):
+    """An external file no longer holds the content recorded when it was added
+    (its size or sha256 differ, or it is gone); ``url`` and ``path`` name it."""
+
+
 class BucketNotFoundError(NotFoundError):
     """The bucket or container a store URL names does not exist; ``bucket`` names it."""
 

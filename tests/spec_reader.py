@@ -112,7 +112,7 @@ def read_store(root: Path) -> dict[str, dict[str, bytes]]:
 def read_version(root: Path, record: dict[str, Any]) -> dict[str, bytes]:
     """One version's files from its record."""
     doc = json.loads(gzip.decompress(_object(root, record["manifest"])))
-    if doc.get("format") != 1:
+    if doc.get("format") not in (1, 2):
         raise SpecError("unknown manifest format")
     files: dict[str, bytes] = {}
     chunks: dict[str, bytes] = {}
@@ -122,6 +122,14 @@ def read_version(root: Path, record: dict[str, Any]) -> dict[str, bytes]:
         if files and key <= previous:
             raise SpecError("manifest entries not sorted")
         previous = key
+        if "url" in entry:  # an external file (§4, "External files"): format 2 only
+            if doc["format"] != 2 or {"chunk", "offset", "length", "method"} & set(entry):
+                raise SpecError(f"{entry['path']}: a link in format 1, or with chunk keys")
+            data = _read_url(entry["url"])
+            if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise SpecError(f"{entry['path']}: external file changed at its URL")
+            files[entry["path"]] = data
+            continue
         chunk = chunks.get(entry["chunk"])
         if chunk is None:
             chunk = chunks[entry["chunk"]] = _object(root, entry["chunk"])
@@ -140,6 +148,20 @@ def read_version(root: Path, record: dict[str, Any]) -> dict[str, bytes]:
     if int((record.get("stats") or {}).get("files", len(files))) != len(files):
         raise SpecError("stats.files differs from the manifest")
     return files
+
+
+def _read_url(url: str) -> bytes:
+    """The bytes at a file:// or http(s):// link URL (the cloud schemes need their SDKs)."""
+    import urllib.parse
+    import urllib.request
+
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "file":
+        return Path(urllib.parse.unquote(parsed.path)).read_bytes()
+    if parsed.scheme in ("http", "https"):
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return bytes(response.read())
+    raise SpecError(f"this reader cannot fetch {parsed.scheme}:// links")
 
 
 _EVENT_KEY = re.compile(r"(\d{8}T\d{12})Z-[0-9a-f]{16}\.yaml")

@@ -35,7 +35,7 @@ RESUME_HINT = "run the same command again to resume"
 # Options that take several values after one flag, as clearml-data's do
 # (``--files a b c``).  They are expanded to repeated flags before parsing.
 MULTI_VALUE_OPTIONS = frozenset(
-    {"--files", "--parents", "--tags", "--ids", "--wildcard", "--filter"}
+    {"--files", "--links", "--parents", "--tags", "--ids", "--wildcard", "--filter"}
 )
 
 

@@ -86,7 +86,13 @@ def create(
 @app.command()
 def add(
     dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
-    files: list[str] = typer.Option(..., "--files", help="Files or folders to add."),
+    files: list[str] = typer.Option(None, "--files", help="Files or folders to add."),
+    links: list[str] = typer.Option(
+        None,
+        "--links",
+        help="External files: URLs (file://, s3://, gs://, azure://, http(s)://) "
+        "linked where they are, not copied.",
+    ),
     dataset_folder: str = typer.Option(
         None, "--dataset-folder", help="Place files under this dataset folder."
     ),
@@ -102,16 +108,27 @@ def add(
     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Add files or folders to a draft."""
+    """Add files or folders to a draft, or link external files (--links)."""
+    if not files and not links:
+        raise typer.BadParameter("give --files or --links (or both)")
     ds = open_target(dataset_id)
-    # one call for every source: colliding dataset paths are refused before anything changes
-    total = ds.add_files(
-        list(files),
-        wildcard=wildcard or None,
-        dataset_path=dataset_folder,
-        recursive=not non_recursive,
-        max_workers=max_workers,
-    )
+    total = 0
+    if files:
+        # one call for every source: colliding dataset paths are refused before anything changes
+        total += ds.add_files(
+            list(files),
+            wildcard=wildcard or None,
+            dataset_path=dataset_folder,
+            recursive=not non_recursive,
+            max_workers=max_workers,
+        )
+    if links:
+        total += ds.add_external_files(
+            list(links),
+            wildcard=wildcard or None,
+            dataset_path=dataset_folder,
+            recursive=not non_recursive,
+        )
     if json_out:
         emit_json({"id": ds.id, "added": total})
     else:

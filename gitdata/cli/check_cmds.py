@@ -58,6 +58,8 @@ def verify(
                 "missing": rep.missing,
                 "short": rep.short,
                 "corrupt": rep.corrupt,
+                "links": rep.links,
+                "links_changed": rep.links_changed,
             }
         )
         result["ok"] = rep.ok
@@ -66,10 +68,12 @@ def verify(
                 ("missing from store", rep.missing),
                 ("truncated", rep.short),
                 ("corrupt", rep.corrupt),
+                ("external file changed", rep.links_changed),
             )
             if rep.ok:
+                links = f", {rep.links} external file(s) unchanged" if rep.links else ""
                 say(
-                    f"store ok: {rep.chunks} chunk(s) of {ds.id} present"
+                    f"store ok: {rep.chunks} chunk(s) of {ds.id} present{links}"
                     + (", hashes checked" if deep else "")
                 )
     if folder is not None:

@@ -14,11 +14,16 @@ import re
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gitdata.core.paths import brief_path, is_normal_path, limit_problem
 from gitdata.errors import FormatError, UnsafePathError
 
 MANIFEST_FORMAT = 1
+# A manifest holding an external file (a link) is written as format 2, so a reader
+# that predates links refuses it ("upgrade gd") instead of misreading it.
+MANIFEST_FORMAT_LINKS = 2
+_READ_FORMATS = (MANIFEST_FORMAT, MANIFEST_FORMAT_LINKS)
 METHOD_STORED = "stored"
 METHOD_DEFLATE = "deflate"
 _METHODS = (METHOD_STORED, METHOD_DEFLATE)
@@ -65,7 +70,8 @@ def _gunzip(data: bytes, limit: int, source: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class FileEntry:
-    """One file of a version: where its bytes live inside a chunk."""
+    """One file of a version: where its bytes live inside a chunk, or, for an
+    external file (a link), the URL they are read from (``chunk`` is then empty)."""
 
     path: str
     size: int
@@ -74,6 +80,18 @@ class FileEntry:
     offset: int
     length: int
     method: str = METHOD_STORED
+    url: str | None = None
+    etag: str | None = None
+
+    @property
+    def is_link(self) -> bool:
+        """True for an external file: its content stays at ``url``."""
+        return self.url is not None
+
+
+def link_entry(path: str, size: int, sha256: str, url: str, etag: str | None) -> FileEntry:
+    """The entry of an external file (no chunk)."""
+    return FileEntry(path, size, sha256, "", 0, 0, METHOD_STORED, url, etag)
 
 
 class Manifest:
@@ -115,14 +133,29 @@ class Manifest:
         return sum(e.size for e in self._entries.values())
 
     def chunks(self) -> set[str]:
-        """Hashes of every chunk this manifest reaches."""
-        return {e.chunk for e in self._entries.values()}
+        """Hashes of every chunk this manifest reaches (links reach none)."""
+        return {e.chunk for e in self._entries.values() if not e.is_link}
+
+    def links(self) -> list[FileEntry]:
+        """The external files, sorted by path."""
+        return [e for e in self._entries.values() if e.is_link]
 
     def encode(self) -> bytes:
         """Canonical compressed bytes (see module docstring)."""
-        files = []
+        files: list[dict[str, object]] = []
         for e in self._entries.values():
-            item = {
+            if e.is_link:
+                link: dict[str, object] = {
+                    "path": e.path,
+                    "size": e.size,
+                    "sha256": e.sha256,
+                    "url": e.url,
+                }
+                if e.etag is not None:
+                    link["etag"] = e.etag
+                files.append(link)
+                continue
+            item: dict[str, object] = {
                 "path": e.path,
                 "size": e.size,
                 "sha256": e.sha256,
@@ -133,7 +166,8 @@ class Manifest:
             if e.method != METHOD_STORED:
                 item["method"] = e.method
             files.append(item)
-        doc = {"format": MANIFEST_FORMAT, "files": files}
+        fmt = MANIFEST_FORMAT_LINKS if any(e.is_link for e in self) else MANIFEST_FORMAT
+        doc = {"format": fmt, "files": files}
         raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         if len(raw) > MAX_MANIFEST_JSON:
             raise FormatError(
@@ -163,17 +197,23 @@ class Manifest:
         if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
             raise FormatError(f"manifest {source} has no 'files' list", file=source)
         fmt = doc.get("format")
-        if fmt != MANIFEST_FORMAT:
+        if type(fmt) is not int or fmt not in _READ_FORMATS:
             raise FormatError(
-                f"manifest {source} has format {_brief_value(fmt)}; this gd reads format "
-                f"{MANIFEST_FORMAT}",
+                f"manifest {source} has format {_brief_value(fmt)}; this gd reads formats "
+                f"{MANIFEST_FORMAT} and {MANIFEST_FORMAT_LINKS}",
                 file=source,
-                hint="upgrade gd" if isinstance(fmt, int) and fmt > MANIFEST_FORMAT else None,
+                hint="upgrade gd" if isinstance(fmt, int) and fmt > MANIFEST_FORMAT_LINKS else None,
             )
         entries: list[FileEntry] = []
         previous = None
         for i, item in enumerate(doc["files"]):
             entry = _entry_from_json(item, source, i)
+            if entry.is_link and fmt != MANIFEST_FORMAT_LINKS:
+                raise FormatError(
+                    f"manifest {source}: external file {brief_path(entry.path)} in a format "
+                    f"{fmt} manifest (links need format {MANIFEST_FORMAT_LINKS})",
+                    file=source,
+                )
             key = _path_key(entry)
             if previous is not None and key <= previous:
                 raise FormatError(
@@ -225,6 +265,8 @@ def _path_key(entry: FileEntry) -> bytes:
 def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
     if not isinstance(item, dict):
         raise FormatError(f"manifest {source}: entry #{index} is not an object", file=source)
+    if "url" in item:
+        return _link_from_json(item, source, index)
     try:
         path = item["path"]
         size = item["size"]
@@ -235,20 +277,7 @@ def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
     except KeyError as exc:
         raise FormatError(f"manifest {source}: entry #{index} lacks {exc}", file=source) from None
     method = item.get("method", METHOD_STORED)
-    if not isinstance(path, str) or not is_normal_path(path):
-        problem = limit_problem(path) if isinstance(path, str) else None
-        raise UnsafePathError(
-            f"manifest {source}: "
-            + (
-                f"path {brief_path(path)} at entry #{index} {problem}"
-                if problem
-                else f"unsafe or non-normal path {brief_path(path)} at entry #{index}"
-            ),
-            path=path.encode("utf-8", "backslashreplace").decode()
-            if isinstance(path, str)
-            else str(path),
-            file=source,
-        )
+    _check_path(path, source, index)
     if (
         not (type(size) is int and type(offset) is int and type(length) is int)
         or min(size, offset, length) < 0
@@ -278,3 +307,69 @@ def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
             f"manifest {source}: stored entry {brief_path(path)} has length != size", file=source
         )
     return FileEntry(path, size, sha, chunk, offset, length, method)
+
+
+_MAX_URL = 4096
+_MAX_ETAG = 1024
+
+
+def _check_path(path: Any, source: str, index: int) -> None:
+    """Refuse an entry's path that is not a safe, normal dataset path (section 6)."""
+    if isinstance(path, str) and is_normal_path(path):
+        return
+    problem = limit_problem(path) if isinstance(path, str) else None
+    raise UnsafePathError(
+        f"manifest {source}: "
+        + (
+            f"path {brief_path(path)} at entry #{index} {problem}"
+            if problem
+            else f"unsafe or non-normal path {brief_path(path)} at entry #{index}"
+        ),
+        path=path.encode("utf-8", "backslashreplace").decode()
+        if isinstance(path, str)
+        else str(path),
+        file=source,
+    )
+
+
+def _link_from_json(item: dict[str, object], source: str, index: int) -> FileEntry:
+    """An external file's entry: path, size, sha256, url and an optional etag."""
+    if set(item) - {"path", "size", "sha256", "url", "etag"}:
+        extra = sorted(set(item) - {"path", "size", "sha256", "url", "etag"})
+        raise FormatError(
+            f"manifest {source}: external file entry #{index} has keys a link does not have: {extra}",
+            file=source,
+        )
+    try:
+        path, size, sha, url = item["path"], item["size"], item["sha256"], item["url"]
+    except KeyError as exc:
+        raise FormatError(f"manifest {source}: entry #{index} lacks {exc}", file=source) from None
+    etag = item.get("etag")
+    _check_path(path, source, index)
+    assert isinstance(path, str)
+    if type(size) is not int or size < 0:
+        raise FormatError(f"manifest {source}: bad size for {brief_path(path)}", file=source)
+    if not (isinstance(sha, str) and _is_hex64(sha)):
+        raise FormatError(f"manifest {source}: bad sha256 for {brief_path(path)}", file=source)
+    if not (isinstance(url, str) and is_link_url(url)):
+        raise FormatError(
+            f"manifest {source}: bad url {_brief_value(url)} for {brief_path(path)}", file=source
+        )
+    if etag is not None and not (isinstance(etag, str) and 0 < len(etag) <= _MAX_ETAG):
+        raise FormatError(f"manifest {source}: bad etag for {brief_path(path)}", file=source)
+    return link_entry(path, size, sha, url, etag)
+
+
+LINK_SCHEMES = ("file", "s3", "gs", "gcs", "az", "azure", "abfs", "http", "https")
+
+
+def is_link_url(url: str) -> bool:
+    """Whether ``url`` is an absolute URL an external file may live at (docs/format.md §4)."""
+    scheme, sep, rest = url.partition("://")
+    return (
+        bool(sep)
+        and scheme in LINK_SCHEMES
+        and bool(rest.strip("/"))
+        and len(url) <= _MAX_URL
+        and url.isprintable()
+    )

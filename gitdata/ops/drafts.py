@@ -211,7 +211,7 @@ def add_files(
                     clash.setdefault(f.abspath, str(given))
         if clashes:
             raise _collision_error(clashes)
-        _check_limits(planned)
+        check_path_limits(planned)
         unique = list({f.abspath: f for f, _ in planned.values()}.values())
         hashes = hash_files(unique, ctx.stat_cache, progress)
         changed = 0
@@ -224,7 +224,7 @@ def add_files(
 _SHOWN_CLASHES = 3
 
 
-def _check_limits(paths: Iterable[str]) -> None:
+def check_path_limits(paths: Iterable[str]) -> None:
     """Refuse (UnsafePathError) a dataset path past a limit of docs/format.md section 6
     (a name over 255 bytes, a path over 4095 bytes or 256 folders deep) before the
     draft changes: no reader would accept the version."""
@@ -276,7 +276,7 @@ def sync_folder(
     with editing(ctx, draft_id) as draft:
         found = scan_folder(root)
         wanted = {join_dataset_path(folder, f.rel) for f in found}
-        _check_limits(wanted)
+        check_path_limits(wanted)
         hashes = hash_files(found, ctx.stat_cache, progress)
         removed = [
             p

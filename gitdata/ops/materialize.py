@@ -31,6 +31,7 @@ from gitdata.errors import (
 )
 from gitdata.ops import scratch
 from gitdata.ops.context import Context
+from gitdata.ops.links import read_link
 from gitdata.ops.target import check_target, write_marker
 from gitdata.storage import object_key, run_parallel
 from gitdata.storage.transfer import track_scratch, untrack_scratch
@@ -89,6 +90,8 @@ def chunk_extents(manifest: Manifest) -> dict[str, int]:
     """chunk -> the end of its last member the manifest knows (a lower bound of its size)."""
     out: dict[str, int] = {}
     for e in manifest:
+        if e.is_link:
+            continue
         out[e.chunk] = max(out.get(e.chunk, 0), e.offset + e.length)
     return out
 
@@ -128,9 +131,22 @@ def fetch_members(
     if not wanted:
         return
     by_chunk: dict[str, list[FileEntry]] = defaultdict(list)
+    links: list[FileEntry] = []
     for e in wanted:
-        by_chunk[e.chunk].append(e)
+        if e.is_link:
+            links.append(e)
+        else:
+            by_chunk[e.chunk].append(e)
     progress.start("downloading", sum(e.size for e in wanted))
+
+    def fetch_link(e: FileEntry) -> None:
+        deliver(e, read_link(e))  # from its own URL, checked against size and sha256
+        progress.advance(e.size)
+
+    run_parallel(fetch_link, links, max_workers)
+    if not by_chunk:
+        progress.finish()
+        return
     store = ctx.store
 
     def fetch(chunk: str) -> None:

@@ -8,7 +8,7 @@ from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.paths import normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS
 from gitdata.core.zipchunk import decode_member
-from gitdata.errors import IntegrityError, LocalPathNotFoundError
+from gitdata.errors import ExternalFileChangedError, IntegrityError, LocalPathNotFoundError
 from gitdata.ops.context import Context
 from gitdata.ops.materialize import fetch_members
 from gitdata.storage import object_key, version_key
@@ -46,10 +46,12 @@ class RemoteReport:
     missing: list[str] = field(default_factory=list)
     short: list[str] = field(default_factory=list)
     corrupt: list[str] = field(default_factory=list)
+    links: int = 0  # external files checked at their URLs
+    links_changed: list[str] = field(default_factory=list)  # "path (url)"
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.short or self.corrupt)
+        return not (self.missing or self.short or self.corrupt or self.links_changed)
 
 
 def verify_remote(
@@ -63,6 +65,8 @@ def verify_remote(
     needed_end: dict[str, int] = {}
     members: dict[str, list] = {}
     for e in manifest:
+        if e.is_link:
+            continue
         needed_end[e.chunk] = max(needed_end.get(e.chunk, 0), e.offset + e.length)
         members.setdefault(e.chunk, []).append(e)
     keys = {c: object_key(c) for c in needed_end}
@@ -92,6 +96,8 @@ def verify_remote(
                 except IntegrityError:
                     report.corrupt.append(f"{key} ({e.path})")
                     break
+    report.links_changed = _check_links(manifest.links(), deep=deep)
+    report.links = len(manifest.links())
     manifest_key = keys[manifest_sha]
     if (
         deep
@@ -100,3 +106,24 @@ def verify_remote(
     ):
         report.corrupt.append(manifest_key)
     return report
+
+
+def _check_links(links: list[FileEntry], *, deep: bool) -> list[str]:
+    """The external files that changed at their URLs: gone, another size or ETag
+    (cheap: one stat each), or, ``deep``, other content."""
+    from gitdata.ops.links import read_link
+    from gitdata.storage.links import stat_object
+
+    changed = []
+    for e in links:
+        assert e.url is not None
+        now = stat_object(e.url)
+        if now is None or now[0] != e.size or (e.etag is not None and now[1] not in (None, e.etag)):
+            changed.append(f"{e.path} ({e.url})")
+            continue
+        if deep:
+            try:
+                read_link(e)
+            except ExternalFileChangedError:
+                changed.append(f"{e.path} ({e.url})")
+    return changed

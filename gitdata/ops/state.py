@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gitdata.core.ids import is_version_id
-from gitdata.core.manifest import METHOD_STORED, FileEntry
+from gitdata.core.manifest import METHOD_STORED, FileEntry, link_entry
 from gitdata.errors import DatasetNotFoundError, FormatError, os_errors_name
 
 DRAFT_FORMAT = 1
@@ -51,14 +51,18 @@ class DraftFile:
     offset: int | None = None
     length: int | None = None
     method: str = METHOD_STORED
+    url: str | None = None  # an external file: its content stays at this URL
+    etag: str | None = None
 
     @property
     def stored(self) -> bool:
-        """True once the content sits in a chunk of the store."""
-        return self.chunk is not None
+        """True once the content sits in a chunk of the store (or is a link: never uploaded)."""
+        return self.chunk is not None or self.url is not None
 
     def to_entry(self, path: str) -> FileEntry:
         """The manifest entry (only valid once stored)."""
+        if self.url is not None:
+            return link_entry(path, self.size, self.sha256, self.url, self.etag)
         assert self.chunk is not None and self.offset is not None and self.length is not None
         return FileEntry(
             path, self.size, self.sha256, self.chunk, self.offset, self.length, self.method
@@ -67,6 +71,8 @@ class DraftFile:
     @classmethod
     def from_entry(cls, entry: FileEntry) -> DraftFile:
         """A draft file inherited from a stored version."""
+        if entry.is_link:
+            return cls(entry.size, entry.sha256, url=entry.url, etag=entry.etag)
         return cls(
             entry.size,
             entry.sha256,
@@ -76,6 +82,8 @@ class DraftFile:
             entry.offset,
             entry.length,
             entry.method,
+            entry.url,
+            entry.etag,
         )
 
 
@@ -104,6 +112,8 @@ class Draft:
         changed = {}
         for p, f in self.files.items():
             e = base.get(p)
+            if e is not None and f.url is not None and f.to_entry(p) == e:
+                continue
             if (
                 e is not None
                 and f.chunk == e.chunk
@@ -112,9 +122,11 @@ class Draft:
                 and f.length == e.length
                 and f.size == e.size
                 and f.method == e.method
+                and f.url == e.url
+                and f.etag == e.etag
             ):
                 continue
-            changed[p] = [
+            row: list[Any] = [
                 f.size,
                 f.sha256,
                 f.source,
@@ -124,6 +136,9 @@ class Draft:
                 f.length,
                 f.method,
             ]
+            if f.url is not None:  # older drafts have 8 fields: no link
+                row += [f.url, f.etag]
+            changed[p] = row
         return {
             "format": DRAFT_FORMAT,
             "id": self.id,

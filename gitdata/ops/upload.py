@@ -119,7 +119,7 @@ def _pack_chunk(
 
 def _resolve_store(ctx: Context, draft: Draft, storage: str | None):
     if storage and storage != draft.storage:
-        if draft.parents or any(f.stored for f in draft.files.values()):
+        if draft.parents or any(f.chunk is not None for f in draft.files.values()):
             raise InvalidInputError(
                 f"this draft stores into {draft.storage}; it cannot switch to {storage}",
                 hint="a version lives in the same store as its parents",
@@ -169,9 +169,10 @@ def upload(
         known: dict[str, FileEntry | DraftFile] = {}
         for pid in draft.parents:
             for e in load_manifest(ctx, load_record(ctx, pid).manifest):
-                known.setdefault(e.sha256, e)
+                if not e.is_link:  # a link's content is in no chunk
+                    known.setdefault(e.sha256, e)
         for f in draft.files.values():
-            if f.stored:
+            if f.chunk is not None:
                 known.setdefault(f.sha256, f)
         pending: list[PendingFile] = []
         sources: dict[str, DraftFile] = {}

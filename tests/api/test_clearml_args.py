@@ -63,6 +63,15 @@ ARGS: dict[str, dict[str, Any]] = {
         "verbose": warns(True),
         "max_workers": warns(4),
     },
+    "add_external_files": {
+        "source_url": IMPL,
+        "wildcard": IMPL,
+        "dataset_path": IMPL,
+        "recursive": IMPL,
+        "verbose": warns(True),
+        "max_workers": IMPL,
+    },
+    "get_num_chunks": {"include_parents": IMPL},
     "remove_files": {"dataset_path": IMPL, "recursive": IMPL, "verbose": warns(True)},
     "sync_folder": {"local_path": IMPL, "dataset_path": IMPL, "verbose": warns(True)},
     "upload": {
@@ -257,10 +266,11 @@ def call_for(method: str, src: Path, tmp: Path) -> tuple[Any, dict[str, Any]]:
         base = {"target_folder": tmp / "copy"} if method == "get_mutable_local_copy" else {}
         return getattr(version, method), base
     draft = Dataset.create(dataset_project="proj", dataset_name="draft")
-    if method != "add_files":
+    if method not in ("add_files", "add_external_files"):
         draft.add_files(src)
     base = {
         "add_files": {"path": src},
+        "add_external_files": {"source_url": src.as_uri()},
         "remove_files": {"dataset_path": "a.txt"},
         "sync_folder": {"local_path": src},
         "upload": {},

@@ -683,7 +683,6 @@ def test_publish_example(in_process: Runner, tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.xfail(strict=True, reason="needs add --links")
 def test_add_links_example(in_process: Runner, tmp_path: Path) -> None:
     """``add --links s3://bucket/data``: a link to a folder on a store. No cloud here:
     the folder is a local one given as a file:// URL."""

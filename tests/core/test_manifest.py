@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.core.manifest import FileEntry, Manifest, link_entry
 from gitdata.core.paths import is_normal_path
 from gitdata.errors import FormatError, UnsafePathError
 
@@ -74,7 +74,7 @@ def test_unsafe_paths_refused(bad_path):
 @pytest.mark.parametrize(
     "doc",
     [
-        {"format": 2, "files": []},
+        {"format": 3, "files": []},
         {"format": 1},
         {"format": 1, "files": [_entry(size=-1)]},
         {"format": 1, "files": [_entry(sha256="xyz")]},
@@ -135,3 +135,56 @@ def test_manifest_over_the_size_limit_is_not_written(monkeypatch):
     entry = FileEntry("a" * 80, 1, "0" * 64, "1" * 64, 0, 1)
     with pytest.raises(FormatError, match="over the manifest limit"):
         Manifest([entry]).encode()
+
+
+# ------------------------------------------------------------------ external files
+
+_SHA = hashlib.sha256(b"x").hexdigest()
+
+
+def test_links_round_trip_as_format_2_without_chunk_keys():
+    link = link_entry("ext/a.csv", 1, _SHA, "s3://bucket/data/a.csv", '"etag-1"')
+    plain = FileEntry("b.txt", 1, _SHA, _SHA, 0, 1)
+    m = Manifest([link, plain])
+    doc = json.loads(gzip.decompress(m.encode()))
+    assert doc["format"] == 2
+    assert doc["files"][1] == {
+        "path": "ext/a.csv",
+        "size": 1,
+        "sha256": _SHA,
+        "url": "s3://bucket/data/a.csv",
+        "etag": '"etag-1"',
+    }
+    back = Manifest.decode(m.encode())
+    assert back == m and back.chunks() == {_SHA} and back.links() == [link]
+    # without links a manifest stays format 1, byte for byte as before
+    assert json.loads(gzip.decompress(Manifest([plain]).encode()))["format"] == 1
+
+
+def _link(**over):
+    item = {"path": "a", "size": 1, "sha256": _SHA, "url": "file:///srv/a"}
+    item.update(over)
+    return item
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"format": 1, "files": [_link()]},  # links need format 2
+        {"format": 2, "files": [_link(url="ftp://host/a")]},
+        {"format": 2, "files": [_link(url="relative/a")]},
+        {"format": 2, "files": [_link(url=7)]},
+        {"format": 2, "files": [_link(etag="")]},
+        {"format": 2, "files": [_link(chunk=_SHA)]},
+        {"format": 2, "files": [_link(size=True)]},
+        {"format": 2, "files": [_link(sha256="no")]},
+    ],
+)
+def test_malformed_links_refused(doc):
+    with pytest.raises(FormatError):
+        Manifest.decode(_raw(doc))
+
+
+def test_unsafe_link_path_refused():
+    with pytest.raises(UnsafePathError):
+        Manifest.decode(_raw({"format": 2, "files": [_link(path="../a")]}))
