@@ -151,6 +151,7 @@ def list_cmd(
         raise typer.BadParameter("--version goes with --project and --name")
     ds = find_version(dataset_id, project, name, version, storage=storage)
     files = ds.file_entries_dict
+    links = ds.link_entries_dict
     owner = ds.id if modified else None
     if filter_:
         chosen: set[str] = set()
@@ -160,9 +161,13 @@ def list_cmd(
     else:
         paths = ds.list_files(recursive=not non_recursive, dataset_id=owner)
     if json_out:
-        emit_json(
-            [{"path": p, "size": files[p]["size"], "sha256": files[p]["sha256"]} for p in paths]
-        )
+        rows = []
+        for p in paths:
+            row = {"path": p, "size": files[p]["size"], "sha256": files[p]["sha256"]}
+            if p in links:  # an external file (gd add --links)
+                row["url"] = links[p]["url"]
+            rows.append(row)
+        emit_json(rows)
         return
     print_table(
         ["path", "size", "sha256"],

@@ -228,7 +228,7 @@ def file_table(ds: Dataset, files: FilePage, links: Links) -> Html:
             tag("span", e.path, class_="mono path"),
             size(e.size),
             tag("code", e.sha256[:16], title=e.sha256),
-            tag("code", e.chunk[:12], title=e.chunk),
+            tag("code", e.chunk[:12] or "external", title=e.url or e.chunk),
             num(e.offset),
         ]
         for e in files.entries

@@ -51,6 +51,7 @@ def test_folder_link_is_got_from_its_url(gd, tmp_path: Path):
     vid = linked_version(gd, remote.as_uri(), "--dataset-folder", "ext")
     listed = gd("list", "--id", vid, "--json").json()
     assert sorted(f["path"] for f in listed) == ["ext/a.csv", "ext/sub/b.csv"]
+    assert {f["path"]: f["url"] for f in listed}["ext/a.csv"] == (remote / "a.csv").as_uri()
     out = tmp_path / "out"
     gd("get", "--id", vid, "--copy", str(out))
     assert read_tree(out) == {"ext/a.csv": b"a\n", "ext/sub/b.csv": b"bb\n"}
