@@ -199,3 +199,16 @@ def test_cloud_links(gd, kind: str, request: pytest.FixtureRequest, tmp_path: Pa
     changed = gd("get", "--id", vid, "--copy", str(tmp_path / "again"), ok=False)
     assert changed.exit_code == 5 and "a.csv changed at" in changed.stderr
     assert gd("verify", "--id", vid, "--remote", ok=False).exit_code == 9  # the ETag moved
+
+
+def test_failed_overwrite_keeps_the_tree_that_was_there(gd, tmp_path: Path):
+    remote = make_tree(tmp_path / "r", {"a.csv": "one", "b.csv": "two"})
+    vid = linked_version(gd, remote.as_uri())
+    out = tmp_path / "targets" / "out"
+    gd("get", "--id", vid, "--copy", str(out))
+    Context().cache.clear()  # the next get reads the links again
+    (remote / "b.csv").write_text("TWO")
+    r = gd("get", "--id", vid, "--copy", str(out), "--overwrite", ok=False)
+    assert r.exit_code == 5 and "b.csv changed at" in r.stderr
+    assert read_tree(out) == {"a.csv": b"one", "b.csv": b"two"}
+    assert [p.name for p in out.parent.iterdir()] == ["out"]  # no leftovers beside it
