@@ -2,7 +2,8 @@
 
 A link URL is ``file://``, ``s3://``, ``gs://``, ``azure://`` (opened as a store
 URL is, so credentials and endpoints come from the same places) or
-``http(s)://`` (fsspec's HTTP filesystem, which needs aiohttp).
+``http(s)://`` (fsspec's HTTP filesystem, which needs aiohttp; single files only:
+an index page is no listing).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def check_link_url(url: str) -> str:
         raise InvalidInputError(
             f"link URL {url} carries credentials; gd never records them",
             hint="remove them from the URL; give credentials as for a store (docs/storage.md)",
+        )
+    if url.partition("://")[0].lower() in ("http", "https") and url.endswith("/"):
+        raise InvalidInputError(
+            f"link URL {url} names a folder; over http(s) gd links single files only",
+            hint="give each file's URL (an http folder has no listing gd can trust)",
         )
     return url.rstrip("/")
 

@@ -115,6 +115,8 @@ def test_http_link(gd, tmp_path: Path):
         assert read_tree(path) == {"x.bin": b"\x00\x01hello", "y.bin": b"y"}
         etag = Dataset.get(dataset_id=vid).link_entries_dict["x.bin"]["etag"]
         assert etag is None or isinstance(etag, str)
+        folder = gd("add", "--links", f"{base}/data/", ok=False)
+        assert folder.exit_code == 4 and "single files only" in folder.stderr
 
 
 def test_link_and_local_file_of_same_content_merge_as_one(gd, tmp_path: Path):
