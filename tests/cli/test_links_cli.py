@@ -115,6 +115,7 @@ def test_http_link(gd, tmp_path: Path):
         assert read_tree(path) == {"x.bin": b"\x00\x01hello", "y.bin": b"y"}
         etag = Dataset.get(dataset_id=vid).link_entries_dict["x.bin"]["etag"]
         assert etag is None or isinstance(etag, str)
+        gd("create", "--project", "p", "--name", "folder")
         folder = gd("add", "--links", f"{base}/data/", ok=False)
         assert folder.exit_code == 4 and "single files only" in folder.stderr
 
