@@ -1,7 +1,8 @@
 """The manifest: every file of one version, and its canonical encoding.
 
 Encoding (docs/format.md, "Manifest"): gzip (mtime 0, no file name) of
-UTF-8 JSON ``{"format": 1, "files": [...]}`` with entries sorted by path,
+UTF-8 JSON ``{"format": 1, "files": [...]}`` (format 2 when it holds an external
+file, docs/format.md section 4a) with entries sorted by path,
 keys in a fixed order, no insignificant whitespace.  The manifest object's
 store key is the sha256 of those compressed bytes.
 """
