@@ -144,28 +144,12 @@ def compare(
     if filter_:
         summary = summary.matching(*filter_)
     if json_out:
-        changes = summary.change_set()
-        emit_json(
-            {
-                "source": source,
-                "target": target,
-                "added": changes.added,
-                "modified": changes.modified,
-                "removed": changes.removed,
-                "renamed": [{"from": c.old_path, "to": c.path} for c in summary.renamed],
-            }
-        )
+        emit_json({"source": source, "target": target, **summary.paths()})
         return
     views.compare_versions(source, target, summary, limit=limit)
     if verbose:
-        _list_changes(summary.change_set())
-
-
-def _list_changes(changes: Any) -> None:
-    """One line per changed path, as ``gd show --files`` prints them."""
-    for mark, paths in (("+", changes.added), ("~", changes.modified), ("-", changes.removed)):
-        for p in paths:
-            say(f"  {mark} {p}")
+        for line in views.change_lines(summary.paths()):
+            say(f"  {line}")
 
 
 @app.command()

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from gitdata.cli import views
 from gitdata.cli.app import app
 from gitdata.cli.build_cmds import JSON_HELP
 from gitdata.cli.output import emit_json, note, print_table, say
@@ -222,11 +223,11 @@ def diff(
         head = (
             f"{d.project}/{d.name}: {d.old_version or '(none)'} -> {d.new_version or '(deleted)'}"
         )
-        say(f"{head}  +{len(d.added)} ~{len(d.modified)} -{len(d.removed)}")
+        counts = f"+{len(d.added)} ~{len(d.modified)} -{len(d.removed)} >{len(d.renamed)}"
+        say(f"{head}  {counts}")
         if files:
-            for mark, paths in (("+", d.added), ("~", d.modified), ("-", d.removed)):
-                for p in paths:
-                    say(f"    {mark} {p}")
+            for line in views.change_lines(d.__dict__):
+                say(f"    {line}")
 
 
 def _report_refused(refused: list) -> None:

@@ -254,7 +254,6 @@ def show(
         raise typer.BadParameter("--rev goes with --project and --name")
     ds = find_version(dataset_id, project, name, rev=rev, storage=storage)
     summary = ds.change_summary()
-    changes = summary.change_set()
     entries = ds.file_entries_dict
     record = ds.record
     info = {
@@ -268,10 +267,7 @@ def show(
         "description": ds.description,
         "files": len(entries),
         "bytes": sum(f["size"] for f in entries.values()),
-        "added": changes.added,
-        "modified": changes.modified,
-        "removed": changes.removed,
-        "renamed": [{"from": c.old_path, "to": c.path} for c in summary.renamed],
+        **summary.paths(),
         "store": ds.storage_url,
         "squashed_from": ds.squashed_from,
         "published": ds.is_published(),
@@ -300,9 +296,8 @@ def show(
         return
     views.show_version(info, summary, merged_line=merged_line, limit=limit)
     if files:
-        for mark, paths in (("+", changes.added), ("~", changes.modified), ("-", changes.removed)):
-            for p in paths:
-                say(f"  {mark} {p}")
+        for line in views.change_lines(summary.paths()):
+            say(f"  {line}")
 
 
 @app.command()

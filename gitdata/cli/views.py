@@ -27,6 +27,16 @@ _MARKS = {"added": "+", "modified": "~", "removed": "-", "renamed": ">"}
 _STYLES = {"added": "green", "modified": "yellow", "removed": "red", "renamed": "cyan"}
 
 
+def change_lines(paths: dict[str, Any]) -> list[str]:
+    """One line per changed path: ``+`` added, ``~`` modified, ``-`` removed, ``>`` a
+    rename (``> old -> new``); ``paths`` as :meth:`ChangeSummary.paths` gives them."""
+    lines = [
+        f"{_MARKS[kind]} {p}" for kind in ("added", "modified", "removed") for p in paths[kind]
+    ]
+    lines += [f"> {r['from']} -> {r['to']}" for r in paths.get("renamed", [])]
+    return lines
+
+
 def _console() -> Console:
     from rich.console import Console
 

@@ -218,6 +218,16 @@ class ChangeSummary:
             ),
         )
 
+    def paths(self) -> dict[str, Any]:
+        """The changed paths by kind, a rename only under ``renamed`` (as
+        ``{"from", "to"}``, in new-path order), not also as a removed and an added path."""
+        return {
+            ADDED: [c.path for c in self.added],
+            MODIFIED: [c.path for c in self.modified],
+            REMOVED: [c.path for c in self.removed],
+            RENAMED: [{"from": c.old_path, "to": c.path} for c in self.renamed],
+        }
+
     def to_dict(self, limit: int | None = None) -> dict[str, Any]:
         """Plain JSON-able form: totals, groups and the ``limit`` largest changes
         (every change when ``limit`` is None)."""

@@ -397,6 +397,7 @@ class DatasetDiff:
     added: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    renamed: list[dict[str, str]] = field(default_factory=list)
 
 
 def diff_revisions(
@@ -410,7 +411,7 @@ def diff_revisions(
     the file (``path@rev``) and the field, rather than diffing content the pointer does
     not pin.
     """
-    from gitdata.core.lineage import diff
+    from gitdata.core.summary import summarize
     from gitdata.ops.reader import load_manifest
 
     repo = require_repo(cwd)
@@ -442,7 +443,7 @@ def diff_revisions(
             continue  # only cosmetic pointer changes
         ref = b or a
         assert ref is not None
-        changes = diff(files_a, files_b)
+        changes = summarize(files_a, files_b).paths()
         out.append(
             DatasetDiff(
                 ref.project,
@@ -452,9 +453,10 @@ def diff_revisions(
                 b.id if b else None,
                 a.version if a else None,
                 b.version if b else None,
-                changes.added,
-                changes.modified,
-                changes.removed,
+                changes["added"],
+                changes["modified"],
+                changes["removed"],
+                changes["renamed"],
             )
         )
     return out

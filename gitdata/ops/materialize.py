@@ -256,7 +256,7 @@ def extract_into(
     bad = set(ctx.cache.copy_tree([(e.path, e.sha256) for e in cached], staging))
     done = {e.path for e in cached} - bad
     todo = [e for e in entries if e.path not in done]
-    _write_members(ctx, todo, staging, 0o644, max_workers, progress, extents)
+    _write_members(ctx, todo, staging, 0o666, max_workers, progress, extents)
 
 
 def _write_members(

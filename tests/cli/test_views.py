@@ -84,10 +84,10 @@ def test_show_draws_identity_totals_groups_and_largest_changes(gd, two_versions)
 def test_show_json_keeps_its_keys_and_adds_the_summary(gd, two_versions):
     first, second = two_versions
     info = gd("show", "--id", second, "--json").json()
-    # the keys gd show always had, with the same meaning (a rename is removed + added)
-    assert info["added"] == ["images/moved.jpg", "new.csv"]
+    # the keys gd show always had; a rename is only under "renamed", not removed + added
+    assert info["added"] == ["new.csv"]
     assert info["modified"] == ["images/b.jpg"]
-    assert info["removed"] == ["images/a.jpg", "labels/y.txt"]
+    assert info["removed"] == ["labels/y.txt"]
     assert info["parents"] == [first] and info["files"] == 5 and info["state"] == "closed"
     # and the new ones
     assert info["renamed"] == [{"from": "images/a.jpg", "to": "images/moved.jpg"}]
@@ -168,9 +168,9 @@ def test_compare_filter_and_json_renamed(gd, two_versions):
     assert data == {
         "source": first,
         "target": second,
-        "added": ["images/moved.jpg", "new.csv"],
+        "added": ["new.csv"],
         "modified": ["images/b.jpg"],
-        "removed": ["images/a.jpg", "labels/y.txt"],
+        "removed": ["labels/y.txt"],
         "renamed": [{"from": "images/a.jpg", "to": "images/moved.jpg"}],
     }
     txt = gd("compare", "--source", first, "--target", second, "--filter", "*.txt", "--json").json()
@@ -262,3 +262,14 @@ def test_compare_takes_several_filters(gd, tmp_path) -> None:
     v2 = child.json()["id"]
     out = gd("compare", "--source", v1, "--target", v2, "--filter", "a", "c/*", "--json").json()
     assert out["modified"] == ["a/x.txt", "c/z.txt"]
+
+
+def test_verbose_and_files_list_a_rename_as_one_line(gd, two_versions):
+    first, second = two_versions
+    for out in (
+        gd("compare", "--source", first, "--target", second, "--verbose").stdout,
+        gd("show", "--id", second, "--files").stdout,
+    ):
+        assert "  > images/a.jpg -> images/moved.jpg\n" in out
+        assert "  + new.csv\n" in out and "  - labels/y.txt\n" in out
+        assert "+ images/moved.jpg" not in out and "- images/a.jpg" not in out

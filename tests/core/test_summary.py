@@ -63,6 +63,19 @@ def test_renames_pair_up_in_path_order_and_extra_copies_stay():
     assert not plain.renamed and len(plain.added) == 3 and len(plain.removed) == 2
 
 
+def test_paths_lists_a_rename_only_as_renamed():
+    old = {"a/1": E(1, "s"), "a/2": E(1, "s"), "gone": E(2, "g"), "m": E(3, "x")}
+    new = {"b/2": E(1, "s"), "b/1": E(1, "s"), "new": E(4, "n"), "m": E(3, "y")}
+    assert summarize(old, new).paths() == {
+        "added": ["new"],
+        "modified": ["m"],
+        "removed": ["gone"],
+        "renamed": [{"from": "a/1", "to": "b/1"}, {"from": "a/2", "to": "b/2"}],
+    }
+    plain = summarize(old, new, renames=False).paths()
+    assert plain["renamed"] == [] and plain["added"] == ["b/1", "b/2", "new"]
+
+
 def test_filtered_keeps_a_rename_when_either_side_matches():
     old = {"a/x": E(1, "s"), "a/y": E(2, "t")}
     new = {"b/x": E(1, "s"), "c/z": E(3, "u")}

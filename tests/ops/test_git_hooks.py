@@ -184,6 +184,21 @@ def test_diff_between_revisions(repo: Path, tmp_path: Path):
     assert dogs.id in gd(repo, "diff", "HEAD~1", "HEAD", "--json").stdout
 
 
+def test_diff_reports_a_moved_file_as_renamed(repo: Path, tmp_path: Path):
+    src = make_tree(tmp_path / "src", {"a": "same", "b": "2", "twin1": "t", "twin2": "t"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    (src / "a").rename(src / "z")
+    (src / "twin1").rename(src / "twin9")  # of two paths holding one content, one moved
+    (src / "b").unlink()
+    close_version(src, [v1.id])
+    (cats,) = json.loads(gd(repo, "diff", "--json").stdout)
+    assert cats["renamed"] == [{"from": "twin1", "to": "twin9"}, {"from": "a", "to": "z"}]
+    assert cats["added"] == [] and cats["removed"] == ["b"] and cats["modified"] == []
+    out = gd(repo, "diff", "--files").stdout
+    assert "+0 ~0 -1 >2" in out and "    > a -> z\n" in out and "+ z" not in out
+
+
 def test_bound_folder_follows_checkout_and_keeps_user_files(repo: Path, tmp_path: Path):
     install_hooks(find_repo(repo).repo)
     src = make_tree(tmp_path / "src", {"a.txt": "v1", "gone.txt": "old"})
