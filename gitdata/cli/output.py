@@ -6,6 +6,8 @@ import json
 import re
 import sys
 import threading
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from gitdata.cli.app import FLAGS
@@ -120,6 +122,52 @@ def print_table(columns: list[str], rows: list[list[Any]], title: str | None = N
     for row in rows:
         table.add_row(*[Text(c) for c in row])
     Console(soft_wrap=True).print(table)
+
+
+def stdout_is_tty() -> bool:
+    """stdout is a terminal (a separate function so tests can pretend)."""
+    return sys.stdout.isatty()
+
+
+def stream_rows(
+    columns: list[str], rows: Iterable[list[Any]], right: frozenset[int] = frozenset()
+) -> None:
+    """Rows written as they come, never held as one table.
+
+    Piped: tab-separated lines (header first).  On a terminal: plain columns
+    aligned on the widths of the first :data:`PAGE` rows (a longer cell pushes
+    its row right instead of reflowing the rest); columns in ``right`` are
+    right-aligned.  Cells are shown with :func:`shown`."""
+    out = sys.stdout
+    if not stdout_is_tty():
+        out.write("\t".join(columns) + "\n")
+        for row in rows:
+            out.write("\t".join(shown(str(c)) for c in row) + "\n")
+        return
+    it = iter(rows)
+    page = [[shown(str(c)) for c in row] for row in islice(it, PAGE)]
+    widths = [max([len(col)] + [len(r[i]) for r in page]) for i, col in enumerate(columns)]
+
+    def line(cells: list[str]) -> str:
+        padded = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(padded).rstrip() + "\n"
+
+    out.write(line(columns))
+    out.write("".join(line(r) for r in page))
+    out.flush()
+    batch: list[str] = []
+    for row in it:
+        batch.append(line([shown(str(c)) for c in row]))
+        if len(batch) >= PAGE:
+            out.write("".join(batch))
+            batch.clear()
+    out.write("".join(batch))
+
+
+PAGE = 1000
 
 
 class RichProgress:
