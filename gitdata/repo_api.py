@@ -10,7 +10,7 @@ storage itself (an import-linter contract keeps it so).  Nothing here prints.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -240,8 +240,17 @@ class Workspace:
         merge_driver(self._ctx, base, ours, theirs, rel)
 
     # ------------------------------------------------------------ store upkeep
-    def gc(self, extra_repos: list[str], *, grace: str, dry_run: bool, reflog: bool) -> GcReport:
-        """Remove store content no pointer of any ref of these repositories reaches."""
+    def gc(
+        self,
+        extra_repos: list[str],
+        *,
+        grace: str,
+        dry_run: bool,
+        reflog: bool,
+        confirm: Callable[[GcReport], bool] | None = None,
+    ) -> GcReport:
+        """Remove store content no pointer of any ref of these repositories reaches
+        (``confirm`` sees the plan first and may call it off)."""
         from gitdata.errors import NotARepositoryError
         from gitdata.ops.gc import collect_garbage, parse_duration
 
@@ -252,7 +261,12 @@ class Workspace:
                 raise NotARepositoryError(f"--repo {path} is not a git repository")
             repos.append(extra)
         return collect_garbage(
-            self._ctx, repos, grace_seconds=parse_duration(grace), dry_run=dry_run, reflog=reflog
+            self._ctx,
+            repos,
+            grace_seconds=parse_duration(grace),
+            dry_run=dry_run,
+            reflog=reflog,
+            confirm=confirm,
         )
 
     def copy_version(

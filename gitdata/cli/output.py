@@ -129,6 +129,11 @@ def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
 
 
+def stdin_is_tty() -> bool:
+    """stdin is a terminal: gd may ask a question (tests pretend through this)."""
+    return sys.stdin.isatty()
+
+
 def stream_rows(
     columns: list[str], rows: Iterable[list[Any]], right: frozenset[int] = frozenset()
 ) -> None:
