@@ -949,7 +949,12 @@ class Dataset:
         only; ``report.selection`` then says which.
         """
         report = maintenance.verify_tree(
-            self._ctx, self._id, self._manifest(), Path(folder), size_only=size_only
+            self._ctx,
+            self._id,
+            self._manifest(),
+            Path(folder),
+            size_only=size_only,
+            progress=self.progress,
         )
         if raise_on_error and not report.ok:
             raise VerificationFailedError(

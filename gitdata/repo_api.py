@@ -19,6 +19,7 @@ from gitdata.ops.context import Context
 if TYPE_CHECKING:
     from gitdata.cache import LocalCache
     from gitdata.core.graph_layout import Lineage
+    from gitdata.core.progress import Progress
     from gitdata.core.record import VersionRecord
     from gitdata.gitio.history import PointerRevision, TimelineEntry
     from gitdata.gitio.hooks import HookChange
@@ -248,6 +249,7 @@ class Workspace:
         dry_run: bool,
         reflog: bool,
         confirm: Callable[[GcReport], bool] | None = None,
+        progress: Progress | None = None,
     ) -> GcReport:
         """Remove store content no pointer of any ref of these repositories reaches
         (``confirm`` sees the plan first and may call it off)."""
@@ -267,6 +269,7 @@ class Workspace:
             dry_run=dry_run,
             reflog=reflog,
             confirm=confirm,
+            progress=progress,
         )
 
     def copy_version(
@@ -302,7 +305,9 @@ def verify_in_store(ds: Any, *, deep: bool) -> RemoteReport:
     from gitdata.ops.remote import verify_remote
 
     record = ds.record
-    return verify_remote(ds._ctx, ds.id, record.manifest, ds._manifest(), deep=deep)
+    return verify_remote(
+        ds._ctx, ds.id, record.manifest, ds._manifest(), deep=deep, progress=ds.progress
+    )
 
 
 def abandon_transfers() -> bool:

@@ -393,7 +393,12 @@ def gc(
 
     ask = None if (yes or dry_run or not output.stdin_is_tty()) else _ask_before_gc()
     report = Workspace().gc(
-        list(repos or []), grace=grace, dry_run=dry_run, reflog=reflog, confirm=ask
+        list(repos or []),
+        grace=grace,
+        dry_run=dry_run,
+        reflog=reflog,
+        confirm=ask,
+        progress=None if json_out else output.RichProgress.maybe(),
     )
     if json_out:
         emit_json(report.__dict__)

@@ -129,6 +129,11 @@ def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
 
 
+def stderr_is_tty() -> bool:
+    """stderr is a terminal: progress bars are drawn there (tests pretend through this)."""
+    return sys.stderr.isatty()
+
+
 def stdin_is_tty() -> bool:
     """stdin is a terminal: gd may ask a question (tests pretend through this)."""
     return sys.stdin.isatty()
@@ -185,10 +190,11 @@ class RichProgress:
 
     @classmethod
     def maybe(cls):
-        """A bar when stderr is a terminal and -q is off; otherwise the null progress."""
+        """A bar when stderr is a terminal, and neither -q nor --json is on; otherwise
+        the null progress."""
         from gitdata.core.progress import NULL_PROGRESS
 
-        if is_quiet() or not sys.stderr.isatty():
+        if is_quiet() or FLAGS["json"] or not stderr_is_tty():
             return NULL_PROGRESS
         return cls()
 

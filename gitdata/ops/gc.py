@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitdata.core.lineage import ancestors
+from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import VersionRecord
 from gitdata.errors import GitDataError, InvalidInputError
 from gitdata.gitio.history import reachable_pointer_ids
@@ -112,6 +113,7 @@ def collect_garbage(
     dry_run: bool = False,
     reflog: bool = False,
     confirm: Callable[[GcReport], bool] | None = None,
+    progress: Progress | None = None,
 ) -> GcReport:
     """Remove store content that no pointer in ``repos`` reaches (see module docstring).
 
@@ -122,11 +124,13 @@ def collect_garbage(
     removed and the report says ``cancelled``.
     """
     if dry_run:
-        return _collect(ctx, repos, grace_seconds, True, reflog, None, None)
+        return _collect(ctx, repos, grace_seconds, True, reflog, None, None, NULL_PROGRESS)
     with store_lock(
         ctx.store, exclusive=True, operation="gc", stale_after=ctx.settings.lock_stale
     ) as lock:
-        return _collect(ctx, repos, grace_seconds, False, reflog, lock, confirm)
+        return _collect(
+            ctx, repos, grace_seconds, False, reflog, lock, confirm, progress or NULL_PROGRESS
+        )
 
 
 def _collect(
@@ -137,6 +141,7 @@ def _collect(
     reflog: bool,
     lock: StoreLock | None,
     confirm: Callable[[GcReport], bool] | None,
+    progress: Progress,
 ) -> GcReport:
     now = time.time()
     reachable: set[str] = set()
@@ -189,13 +194,19 @@ def _collect(
         # Before the first delete, and whenever the lock may have looked stale to
         # others since (this process was paused): rewrite it and list again.
         lock.confirm()
-        for vid in report.removed_versions:
-            lock.ensure_fresh()
-            ctx.store.delete(version_key(vid))
-            forget_record(ctx, vid)
-        for key, _ in doomed:
-            lock.ensure_fresh()
-            ctx.store.delete(key)
+        progress.start("deleting from the store", len(report.removed_versions) + len(doomed))
+        try:
+            for vid in report.removed_versions:
+                lock.ensure_fresh()
+                ctx.store.delete(version_key(vid))
+                forget_record(ctx, vid)
+                progress.advance()
+            for key, _ in doomed:
+                lock.ensure_fresh()
+                ctx.store.delete(key)
+                progress.advance()
+        finally:
+            progress.finish()
         report.removed_events = remove_orphan_events(
             ctx, set(records) - set(report.removed_versions)
         )

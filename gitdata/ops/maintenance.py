@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import VersionRecord
 from gitdata.core.selection import Selection
 from gitdata.errors import (
@@ -54,29 +55,50 @@ class VerifyReport:
 
 
 def verify_folder(
-    manifest: Iterable[FileEntry], folder: Path, *, size_only: bool = False
+    manifest: Iterable[FileEntry],
+    folder: Path,
+    *,
+    size_only: bool = False,
+    progress: Progress = NULL_PROGRESS,
 ) -> VerifyReport:
-    """Check ``folder`` against ``manifest``: sizes always, sha256 unless ``size_only``."""
+    """Check ``folder`` against ``manifest``: sizes always, sha256 unless ``size_only``.
+
+    ``progress``: "checking sizes" in files, or "hashing local files" in bytes."""
     if not folder.is_dir():
         raise LocalPathNotFoundError(f"not a folder: {folder}", path=str(folder))
     local = {f.rel: f for f in scan_folder(folder)}
+    entries = list(manifest)
     report = VerifyReport()
-    for e in manifest:
-        f = local.pop(e.path, None)
-        if f is None:
-            report.missing.append(e.path)
-            continue
-        report.checked += 1
-        if f.size != e.size:
-            report.size_mismatch.append(e.path)
-        elif not size_only and hash_file(os.path.join(folder, e.path)) != e.sha256:
-            report.hash_mismatch.append(e.path)
+    if size_only:
+        progress.start("checking sizes", len(entries))
+    else:
+        progress.start("hashing local files", sum(e.size for e in entries if e.path in local))
+    try:
+        for e in entries:
+            f = local.pop(e.path, None)
+            if f is None:
+                report.missing.append(e.path)
+                continue
+            report.checked += 1
+            if f.size != e.size:
+                report.size_mismatch.append(e.path)
+            elif not size_only and hash_file(os.path.join(folder, e.path)) != e.sha256:
+                report.hash_mismatch.append(e.path)
+            progress.advance(1 if size_only else e.size)
+    finally:
+        progress.finish()
     report.extra = sorted(local)
     return report
 
 
 def verify_tree(
-    ctx: Context, version_id: str, manifest: Manifest, folder: Path, *, size_only: bool = False
+    ctx: Context,
+    version_id: str,
+    manifest: Manifest,
+    folder: Path,
+    *,
+    size_only: bool = False,
+    progress: Progress = NULL_PROGRESS,
 ) -> VerifyReport:
     """Check ``folder`` against the version, or against the files a partial get of it
     picked when the folder's marker (ops/target.py) records one for this version.
@@ -86,12 +108,12 @@ def verify_tree(
     """
     marker = read_marker(folder) if folder.is_dir() else None
     if marker is None or marker.version_id != version_id or marker.selection.whole:
-        return verify_folder(manifest, folder, size_only=size_only)
+        return verify_folder(manifest, folder, size_only=size_only, progress=progress)
     try:
         entries = select_entries(ctx, manifest, marker.selection, version_id=version_id)
     except LocalPathNotFoundError:
         entries = []  # the recorded filter matches nothing: every file there is extra
-    report = verify_folder(entries, folder, size_only=size_only)
+    report = verify_folder(entries, folder, size_only=size_only, progress=progress)
     report.selection = marker.selection
     return report
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.paths import normalize_dataset_path
-from gitdata.core.progress import NULL_PROGRESS
+from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.zipchunk import decode_member
 from gitdata.errors import IntegrityError, LocalPathNotFoundError
 from gitdata.ops.context import Context
@@ -53,9 +54,18 @@ class RemoteReport:
 
 
 def verify_remote(
-    ctx: Context, version_id: str, manifest_sha: str, manifest: Manifest, *, deep: bool = False
+    ctx: Context,
+    version_id: str,
+    manifest_sha: str,
+    manifest: Manifest,
+    *,
+    deep: bool = False,
+    progress: Progress = NULL_PROGRESS,
 ) -> RemoteReport:
-    """Every object the version reaches exists with a plausible size (and, ``deep``, its hash)."""
+    """Every object the version reaches exists with a plausible size (and, ``deep``, its hash).
+
+    ``progress``: "checking store objects" in chunks, or with ``deep``
+    "downloading and hashing chunks" in bytes."""
     import hashlib
 
     store = ctx.store
@@ -71,10 +81,40 @@ def verify_remote(
     report.missing = sorted(k for k in keys.values() if k not in present)
     if not store.exists(version_key(version_id)):
         report.missing.append(version_key(version_id))
-    for chunk, end in sorted(needed_end.items()):
+    checked = [(c, end) for c, end in sorted(needed_end.items()) if keys[c] in present]
+    if deep:
+        progress.start("downloading and hashing chunks", sum(end for _, end in checked))
+    else:
+        progress.start("checking store objects", len(checked))
+    try:
+        _check_chunks(store, checked, keys, members, deep, report, progress)
+    finally:
+        progress.finish()
+    manifest_key = keys[manifest_sha]
+    if (
+        deep
+        and manifest_key in present
+        and hashlib.sha256(store.get_bytes(manifest_key)).hexdigest() != manifest_sha
+    ):
+        report.corrupt.append(manifest_key)
+    return report
+
+
+def _check_chunks(
+    store: Any,
+    checked: list[tuple[str, int]],
+    keys: dict[str, str],
+    members: dict[str, list],
+    deep: bool,
+    report: RemoteReport,
+    progress: Progress,
+) -> None:
+    """Size (and, ``deep``, hash and members) of each present chunk into ``report``."""
+    import hashlib
+
+    for chunk, end in checked:
         key = keys[chunk]
-        if key not in present:
-            continue
+        progress.advance(end if deep else 1)
         report.chunks += 1
         if store.size(key) < end:
             report.short.append(key)
@@ -92,11 +132,3 @@ def verify_remote(
                 except IntegrityError:
                     report.corrupt.append(f"{key} ({e.path})")
                     break
-    manifest_key = keys[manifest_sha]
-    if (
-        deep
-        and manifest_key in present
-        and hashlib.sha256(store.get_bytes(manifest_key)).hexdigest() != manifest_sha
-    ):
-        report.corrupt.append(manifest_key)
-    return report
