@@ -1085,6 +1085,7 @@ class Dataset:
         delete_files: bool = True,
         delete_external_files: bool = False,
         storage: str | None = None,
+        progress: Progress = NULL_PROGRESS,
     ) -> maintenance.DeleteReport | list[maintenance.DeleteReport] | None:
         """Delete a version (a draft is discarded).
 
@@ -1098,6 +1099,7 @@ class Dataset:
         this machine's drafts of it, returning a report per closed version; the
         refusals above are checked for every one of them before anything is
         deleted (ClearML demands ``force=True`` here; gitdata checks instead).
+        ``progress`` (gitdata's own) sees the manifests read and the objects deleted.
         """
         if delete_external_files:
             _unsupported(
@@ -1119,6 +1121,7 @@ class Dataset:
                 force,
                 delete_files,
                 find_repo(),
+                progress,
             )
         if dataset_id and ctx.state.has_draft(dataset_id):
             ctx.state.delete_draft(dataset_id)
@@ -1132,7 +1135,12 @@ class Dataset:
             use_current=False,
         )
         return maintenance.delete_version(
-            ctx, found.id, force=force, delete_files=delete_files, repo=find_repo()
+            ctx,
+            found.id,
+            force=force,
+            delete_files=delete_files,
+            repo=find_repo(),
+            progress=progress,
         )
 
 
@@ -1144,6 +1152,7 @@ def _delete_entire(
     force: bool,
     delete_files: bool,
     repo: GitRepo | None,
+    progress: Progress = NULL_PROGRESS,
 ) -> list[maintenance.DeleteReport]:
     """ClearML's ``delete(entire_dataset=True)``: every version (and draft) of one
     dataset, each refusal checked for all of them first unless ``force``."""
@@ -1169,7 +1178,12 @@ def _delete_entire(
             name=name,
         )
     reports = maintenance.delete_versions(
-        ctx, [r.id for r in records], force=force, delete_files=delete_files, repo=repo
+        ctx,
+        [r.id for r in records],
+        force=force,
+        delete_files=delete_files,
+        repo=repo,
+        progress=progress,
     )
     for d in drafts:  # only once every closed version is gone: a refusal leaves them too
         ctx.state.delete_draft(d.id)

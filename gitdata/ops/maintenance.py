@@ -189,8 +189,12 @@ def delete_version(
     force: bool = False,
     delete_files: bool = True,
     repo: GitRepo | None = None,
+    progress: Progress = NULL_PROGRESS,
 ) -> DeleteReport:
     """Delete a closed version and the objects no remaining version reaches.
+
+    ``progress``: "reading the other versions' manifests" (versions), then
+    "deleting from the store" (objects).
 
     Refused, unless ``force``: when other versions name it as a parent
     (:class:`HasDependentsError`), and, given the ``repo`` it runs in, when any
@@ -210,7 +214,7 @@ def delete_version(
     with store_lock(
         ctx.store, exclusive=True, operation="delete", stale_after=ctx.settings.lock_stale
     ) as lock:
-        return _delete(ctx, version_id, force, delete_files, repo, lock.confirm)
+        return _delete(ctx, version_id, force, delete_files, repo, lock.confirm, progress)
 
 
 def delete_versions(
@@ -220,6 +224,7 @@ def delete_versions(
     force: bool = False,
     delete_files: bool = True,
     repo: GitRepo | None = None,
+    progress: Progress = NULL_PROGRESS,
 ) -> list[DeleteReport]:
     """Delete several closed versions (one dataset's, ``gd delete --entire-dataset``).
 
@@ -254,7 +259,9 @@ def delete_versions(
                     hint="delete those first, or pass --force (their data stays readable)",
                 )
         order = [r.id for r in reversed(records) if r.id in wanted]
-        return [_delete(ctx, vid, True, delete_files, None, lock.confirm) for vid in order]
+        return [
+            _delete(ctx, vid, True, delete_files, None, lock.confirm, progress) for vid in order
+        ]
 
 
 def _refuse_published(records: list[VersionRecord]) -> None:
@@ -277,6 +284,7 @@ def _delete(
     delete_files: bool,
     repo: GitRepo | None,
     confirm_lock: Callable[[], None],
+    progress: Progress,
 ) -> DeleteReport:
     record = load_record(ctx, version_id)
     records = list_records(ctx)
@@ -298,24 +306,34 @@ def _delete(
     forget_record(ctx, version_id)
     if not delete_files:
         return DeleteReport(version_id, 0, 0, children)
+    others = [r for r in records if r.id != version_id]
     keep: set[str] = set()
-    for r in records:
-        if r.id == version_id:
-            continue
-        keep.add(r.manifest)
-        keep |= load_manifest(ctx, r.manifest).chunks()
+    progress.start("reading the other versions' manifests", len(others))
+    try:
+        for r in others:
+            keep.add(r.manifest)
+            keep |= load_manifest(ctx, r.manifest).chunks()
+            progress.advance()
+    finally:
+        progress.finish()
     mine = {record.manifest}
     # A damaged manifest must not block deleting its version.
     with contextlib.suppress(GitDataError):
         mine |= load_manifest(ctx, record.manifest).chunks()
     removed = freed = 0
-    for sha in sorted(mine - keep):
-        key = object_key(sha)
-        try:
-            size = store.size(key)
-        except LookupError:
-            continue
-        store.delete(key)
-        removed += 1
-        freed += size
+    doomed = sorted(mine - keep)
+    progress.start("deleting from the store", len(doomed))
+    try:
+        for sha in doomed:
+            progress.advance()
+            key = object_key(sha)
+            try:
+                size = store.size(key)
+            except LookupError:
+                continue
+            store.delete(key)
+            removed += 1
+            freed += size
+    finally:
+        progress.finish()
     return DeleteReport(version_id, removed, freed, children)

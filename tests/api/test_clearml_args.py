@@ -185,6 +185,7 @@ ARGS: dict[str, dict[str, Any]] = {
         "delete_files": IMPL,
         "delete_external_files": raises(True),
         "storage": IMPL,
+        "progress": IMPL,
     },
     "is_final": {},
     "is_dirty": {},

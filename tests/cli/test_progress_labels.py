@@ -77,6 +77,22 @@ def test_gc_labels_its_deletes(gd, tmp_path: Path, bars, monkeypatch):
     assert bars == [("deleting from the store", 3, 3)]  # the record, manifest, chunk
 
 
+def test_delete_labels_its_steps(gd, tmp_path: Path, bars):
+    did, src = _closed(gd, tmp_path)
+    other = gd("create", "--project", "p", "--name", "other", "--json").json()["id"]
+    gd("add", "--files", str(make_tree(tmp_path / "o", {"x": "other"})))
+    gd("close")
+    bars.clear()
+    gd("delete", "--id", did)
+    assert bars == [
+        ("reading the other versions' manifests", 1, 1),
+        ("deleting from the store", 2, 2),  # its manifest and its chunk
+    ]
+    bars.clear()
+    gd("delete", "--id", other, "--json")
+    assert bars == []
+
+
 def test_json_and_quiet_draw_no_bar(gd, tmp_path: Path, bars):
     did, src = _closed(gd, tmp_path)
     bars.clear()
