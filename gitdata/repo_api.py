@@ -273,12 +273,17 @@ class Workspace:
         )
 
     def copy_version(
-        self, dataset_id: str | None, src_url: str | None, dst_url: str | None
+        self,
+        dataset_id: str | None,
+        src_url: str | None,
+        dst_url: str | None,
+        progress: Progress | None = None,
     ) -> tuple[str, str, str, CopyReport]:
         """Copy a version and its ancestors between stores: (id, from, to, report).
 
         The source defaults to the store the version was closed in here.
         """
+        from gitdata.core.progress import NULL_PROGRESS
         from gitdata.ops.replicate import copy_version
         from gitdata.ops.resolve import expand_id
 
@@ -290,7 +295,9 @@ class Workspace:
             vid = self.current_id()
         src = self._ctx.store_for(src_url or self._ctx.state.home_of(vid))
         dst = self._ctx.store_for_writing(dst_url)
-        report = copy_version(src, dst, vid, self._ctx.settings.cache_dir / "tmp")
+        report = copy_version(
+            src, dst, vid, self._ctx.settings.cache_dir / "tmp", progress or NULL_PROGRESS
+        )
         return vid, src.url, dst.url, report
 
     # ------------------------------------------------------------ local cache

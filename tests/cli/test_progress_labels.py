@@ -93,6 +93,25 @@ def test_delete_labels_its_steps(gd, tmp_path: Path, bars):
     assert bars == []
 
 
+def test_push_and_pull_label_the_chunks_they_copy(gd, tmp_path: Path, bars, monkeypatch):
+    did, _ = _closed(gd, tmp_path)
+    other = tmp_path / "other"
+    bars.clear()
+    gd("push", "--id", did, "--to", str(other))
+    assert bars == [(f"copying {did[:12]}: chunks the target lacks", 1, 1)]
+    bars.clear()
+    gd("push", "--id", did, "--to", str(other))  # already there: nothing to copy
+    assert bars == []
+    third = tmp_path / "third"
+    monkeypatch.setenv("GD_STORAGE", str(third))
+    bars.clear()
+    gd("pull", "--from", str(other), "--id", did)
+    assert bars == [(f"copying {did[:12]}: chunks the target lacks", 1, 1)]
+    bars.clear()
+    gd("push", "--id", did, "--to", str(tmp_path / "fourth"), "--json")
+    assert bars == []
+
+
 def test_json_and_quiet_draw_no_bar(gd, tmp_path: Path, bars):
     did, src = _closed(gd, tmp_path)
     bars.clear()
