@@ -30,6 +30,7 @@ from gitdata.core.paths import match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import VersionRecord
 from gitdata.core.selection import Selection
+from gitdata.core.suggest import did_you_mean
 from gitdata.core.summary import ChangeSummary, FileChange, Tally, summarize
 from gitdata.errors import (
     DatasetNotFoundError,
@@ -54,7 +55,14 @@ from gitdata.ops import (
 )
 from gitdata.ops import upload as uploading
 from gitdata.ops.context import Context
-from gitdata.ops.resolve import Resolved, by_id, expand_id, resolve, write_repo_pointer
+from gitdata.ops.resolve import (
+    Resolved,
+    by_id,
+    expand_id,
+    resolve,
+    suggest_names,
+    write_repo_pointer,
+)
 from gitdata.ops.state import Draft
 
 if TYPE_CHECKING:
@@ -1169,13 +1177,17 @@ def _delete_entire(
             and (version is None or meta.version == version)
         )
 
-    records = [r for r in reader.list_records(ctx) if match(r)]
+    every = reader.list_records(ctx)
+    records = [r for r in every if match(r)]
     drafts = [d for d in ctx.state.list_draft_headers() if match(d)]
     if not records and not drafts:
+        suggestions = suggest_names(every, project, name) if version is None else []
         raise DatasetNotFoundError(
             f"no version of {project}/{name}" + (f" {version}" if version else ""),
             project=project,
             name=name,
+            suggestions=suggestions,
+            hint=did_you_mean(suggestions) or None,
         )
     reports = maintenance.delete_versions(
         ctx,

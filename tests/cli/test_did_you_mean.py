@@ -48,3 +48,13 @@ def test_rename_of_an_unknown_name_suggests_too(gd, tmp_path: Path):
     r = gd("rename", "--project", "vision", "--name", "cast", "--new-name", "x", ok=False)
     assert r.exit_code == 3 and "hint: did you mean: vision/cats?" in r.stderr
     assert gd("list", "--project", "vision", "--name", "cats").exit_code == 0  # unchanged
+
+
+def test_delete_entire_dataset_of_an_unknown_name_suggests_too(gd, tmp_path: Path):
+    _closed(gd, make_tree(tmp_path / "src", {"a.txt": "a"}), "vision", "cats")
+    r = gd(
+        "delete", "--entire-dataset", "--project", "vision", "--name", "cast", "--json", ok=False
+    )
+    assert r.exit_code == 3 and r.json()["error"]["suggestions"] == ["vision/cats"]
+    assert "hint: did you mean: vision/cats?" in r.stderr
+    assert gd("list", "--project", "vision", "--name", "cats").exit_code == 0
