@@ -199,21 +199,25 @@ class RichProgress:
         return cls()
 
     def start(self, description: str, total: int | None) -> None:
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+        """A phase counted in bytes: sizes and speed."""
+        from rich.progress import DownloadColumn, TransferSpeedColumn
+
+        self._begin(description, total, [DownloadColumn(), TransferSpeedColumn()])
+
+    def start_items(self, description: str, total: int | None) -> None:
+        """A phase counted in items (files, objects): ``n/total``."""
+        from rich.progress import MofNCompleteColumn
+
+        self._begin(description, total, [MofNCompleteColumn()])
+
+    def _begin(self, description: str, total: int | None, counts: list[Any]) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.finish()
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            *counts,
             TimeRemainingColumn(),
             transient=True,
             console=_stderr_console(),

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitdata.core.lineage import ancestors
-from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord
 from gitdata.errors import GitDataError, InvalidInputError
 from gitdata.gitio.history import reachable_pointer_ids
@@ -194,7 +194,9 @@ def _collect(
         # Before the first delete, and whenever the lock may have looked stale to
         # others since (this process was paused): rewrite it and list again.
         lock.confirm()
-        progress.start("deleting from the store", len(report.removed_versions) + len(doomed))
+        start_counting(
+            progress, "deleting from the store", len(report.removed_versions) + len(doomed)
+        )
         try:
             for vid in report.removed_versions:
                 lock.ensure_fresh()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import FileEntry, Manifest
-from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord
 from gitdata.core.selection import Selection
 from gitdata.errors import (
@@ -70,7 +70,7 @@ def verify_folder(
     entries = list(manifest)
     report = VerifyReport()
     if size_only:
-        progress.start("checking sizes", len(entries))
+        start_counting(progress, "checking sizes", len(entries))
     else:
         progress.start("hashing local files", sum(e.size for e in entries if e.path in local))
     try:
@@ -308,7 +308,7 @@ def _delete(
         return DeleteReport(version_id, 0, 0, children)
     others = [r for r in records if r.id != version_id]
     keep: set[str] = set()
-    progress.start("reading the other versions' manifests", len(others))
+    start_counting(progress, "reading the other versions' manifests", len(others))
     try:
         for r in others:
             keep.add(r.manifest)
@@ -322,7 +322,7 @@ def _delete(
         mine |= load_manifest(ctx, record.manifest).chunks()
     removed = freed = 0
     doomed = sorted(mine - keep)
-    progress.start("deleting from the store", len(doomed))
+    start_counting(progress, "deleting from the store", len(doomed))
     try:
         for sha in doomed:
             progress.advance()

@@ -7,7 +7,7 @@ from typing import Any
 
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.paths import normalize_dataset_path
-from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.zipchunk import decode_member
 from gitdata.errors import IntegrityError, LocalPathNotFoundError
 from gitdata.ops.context import Context
@@ -85,7 +85,7 @@ def verify_remote(
     if deep:
         progress.start("downloading and hashing chunks", sum(end for _, end in checked))
     else:
-        progress.start("checking store objects", len(checked))
+        start_counting(progress, "checking store objects", len(checked))
     try:
         _check_chunks(store, checked, keys, members, deep, report, progress)
     finally:

@@ -19,7 +19,7 @@ from gitdata.codec import load_yaml_mapping
 from gitdata.core.lineage import ancestors
 from gitdata.core.manifest import Manifest
 from gitdata.core.metaevent import EVENTS_PREFIX, MetadataEvent, is_event_key
-from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord
 from gitdata.errors import FormatError, IntegrityError, ObjectNotFoundError
 from gitdata.storage import Store, object_key, version_key
@@ -115,7 +115,7 @@ def _copy(
         keys = [object_key(c) for c in sorted(manifest.chunks())]
         present = dst.exists_many(keys)
         lacking = [k for k in keys if k not in present]
-        progress.start(f"copying {vid[:12]}: chunks the target lacks", len(lacking))
+        start_counting(progress, f"copying {vid[:12]}: chunks the target lacks", len(lacking))
         try:
             for key in lacking:
                 _copy_object(src, dst, key, tmp_dir, report)

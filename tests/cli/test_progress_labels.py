@@ -129,3 +129,27 @@ def test_piped_stderr_draws_no_bar(gd, tmp_path: Path, monkeypatch):
     assert output.RichProgress.maybe() is NULL_PROGRESS
     r = gd("verify", "--id", did, "--folder", str(src))
     assert "hashing" not in r.stderr
+
+
+def test_a_bar_counts_items_as_n_of_total_and_bytes_as_sizes(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from gitdata.core.progress import start_counting
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        output, "_stderr_console", lambda: Console(file=screen, force_terminal=True, width=120)
+    )
+    bar = output.RichProgress()
+    start_counting(bar, "checking sizes", 7)
+    bar.advance(3)
+    bar._bar.refresh()
+    assert "checking sizes" in screen.getvalue() and "3/7" in screen.getvalue()
+    assert "bytes" not in screen.getvalue()
+    bar.start("hashing", 4096)
+    bar.advance(2048)
+    bar._bar.refresh()
+    bar.finish()
+    assert "hashing" in screen.getvalue() and "kB" in screen.getvalue()
