@@ -979,6 +979,7 @@ class Dataset:
         dataset_project_name_pairs: list[tuple[str, str]] | None = None,
         output_url: str | None = None,
         dataset_project: str | None = None,
+        progress: Progress = NULL_PROGRESS,
     ) -> Dataset:
         """A new flat version (no parents) holding the merged view of the given versions.
 
@@ -993,7 +994,7 @@ class Dataset:
             ids.append(cls.get(dataset_project=project, dataset_name=name, storage=output_url).id)
         ctx = _home_context(base, ids[0] if ids else None, bool(output_url))
         record, conflicts = commit.squash(
-            ctx, name=dataset_name, version_ids=ids, project=dataset_project
+            ctx, name=dataset_name, version_ids=ids, project=dataset_project, progress=progress
         )
         ds = cls(Resolved(record, None, "squash"), ctx)
         ds.merge_conflicts = [c.to_dict() for c in conflicts]

@@ -186,7 +186,13 @@ def squash(
     """Squash versions into one new version without parents (no data is copied)."""
     from gitdata.api import Dataset
 
-    ds = Dataset.squash(name, dataset_ids=list(ids), output_url=storage, dataset_project=project)
+    ds = Dataset.squash(
+        name,
+        dataset_ids=list(ids),
+        output_url=storage,
+        dataset_project=project,
+        progress=RichProgress.maybe(),
+    )
     ds.make_current()
     if json_out:
         emit_json(

@@ -163,6 +163,7 @@ ARGS: dict[str, dict[str, Any]] = {
         "dataset_project_name_pairs": IMPL,
         "output_url": IMPL,
         "dataset_project": IMPL,
+        "progress": IMPL,
     },
     "list_datasets": {
         "dataset_project": IMPL,

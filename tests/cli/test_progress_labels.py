@@ -112,6 +112,22 @@ def test_push_and_pull_label_the_chunks_they_copy(gd, tmp_path: Path, bars, monk
     assert bars == []
 
 
+def test_squash_labels_its_steps(gd, tmp_path: Path, bars):
+    first, _ = _closed(gd, tmp_path)
+    second = gd("create", "--parents", first, "--name", "n", "--json").json()["id"]
+    gd("add", "--files", str(make_tree(tmp_path / "more", {"z.txt": "z"})))
+    gd("close")
+    bars.clear()
+    gd("squash", "--name", "flat", "--ids", first, second)
+    assert [label for label, _, _ in bars] == [
+        "merging 2 versions' manifests",
+        "writing the squashed version",
+    ]
+    bars.clear()
+    gd("squash", "--name", "flat2", "--ids", first, second, "--json")
+    assert bars == []
+
+
 def test_json_and_quiet_draw_no_bar(gd, tmp_path: Path, bars):
     did, src = _closed(gd, tmp_path)
     bars.clear()
