@@ -30,6 +30,7 @@ from gitdata.core.paths import match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.record import VersionRecord
 from gitdata.core.selection import Selection
+from gitdata.core.suggest import did_you_mean
 from gitdata.core.summary import ChangeSummary, FileChange, Tally, summarize
 from gitdata.errors import (
     DatasetNotFoundError,
@@ -54,7 +55,14 @@ from gitdata.ops import (
 )
 from gitdata.ops import upload as uploading
 from gitdata.ops.context import Context
-from gitdata.ops.resolve import Resolved, by_id, expand_id, resolve, write_repo_pointer
+from gitdata.ops.resolve import (
+    Resolved,
+    by_id,
+    expand_id,
+    resolve,
+    suggest_names,
+    write_repo_pointer,
+)
 from gitdata.ops.state import Draft
 
 if TYPE_CHECKING:
@@ -1018,7 +1026,12 @@ class Dataset:
         only; ``report.selection`` then says which.
         """
         report = maintenance.verify_tree(
-            self._ctx, self._id, self._manifest(), Path(folder), size_only=size_only
+            self._ctx,
+            self._id,
+            self._manifest(),
+            Path(folder),
+            size_only=size_only,
+            progress=self.progress,
         )
         if raise_on_error and not report.ok:
             raise VerificationFailedError(
@@ -1035,6 +1048,7 @@ class Dataset:
         dataset_project_name_pairs: list[tuple[str, str]] | None = None,
         output_url: str | None = None,
         dataset_project: str | None = None,
+        progress: Progress = NULL_PROGRESS,
     ) -> Dataset:
         """A new flat version (no parents) holding the merged view of the given versions.
 
@@ -1049,7 +1063,7 @@ class Dataset:
             ids.append(cls.get(dataset_project=project, dataset_name=name, storage=output_url).id)
         ctx = _home_context(base, ids[0] if ids else None, bool(output_url))
         record, conflicts = commit.squash(
-            ctx, name=dataset_name, version_ids=ids, project=dataset_project
+            ctx, name=dataset_name, version_ids=ids, project=dataset_project, progress=progress
         )
         ds = cls(Resolved(record, None, "squash"), ctx)
         ds.merge_conflicts = [c.to_dict() for c in conflicts]
@@ -1149,6 +1163,7 @@ class Dataset:
         delete_files: bool = True,
         delete_external_files: bool = False,
         storage: str | None = None,
+        progress: Progress = NULL_PROGRESS,
     ) -> maintenance.DeleteReport | list[maintenance.DeleteReport] | None:
         """Delete a version (a draft is discarded).
 
@@ -1162,6 +1177,7 @@ class Dataset:
         this machine's drafts of it, returning a report per closed version; the
         refusals above are checked for every one of them before anything is
         deleted (ClearML demands ``force=True`` here; gitdata checks instead).
+        ``progress`` (gitdata's own) sees the manifests read and the objects deleted.
         """
         if delete_external_files:
             _unsupported(
@@ -1183,6 +1199,7 @@ class Dataset:
                 force,
                 delete_files,
                 find_repo(),
+                progress,
             )
         if dataset_id and ctx.state.has_draft(dataset_id):
             ctx.state.delete_draft(dataset_id)
@@ -1196,7 +1213,12 @@ class Dataset:
             use_current=False,
         )
         return maintenance.delete_version(
-            ctx, found.id, force=force, delete_files=delete_files, repo=find_repo()
+            ctx,
+            found.id,
+            force=force,
+            delete_files=delete_files,
+            repo=find_repo(),
+            progress=progress,
         )
 
 
@@ -1208,6 +1230,7 @@ def _delete_entire(
     force: bool,
     delete_files: bool,
     repo: GitRepo | None,
+    progress: Progress = NULL_PROGRESS,
 ) -> list[maintenance.DeleteReport]:
     """ClearML's ``delete(entire_dataset=True)``: every version (and draft) of one
     dataset, each refusal checked for all of them first unless ``force``."""
@@ -1224,16 +1247,25 @@ def _delete_entire(
             and (version is None or meta.version == version)
         )
 
-    records = [r for r in reader.list_records(ctx) if match(r)]
+    every = reader.list_records(ctx)
+    records = [r for r in every if match(r)]
     drafts = [d for d in ctx.state.list_draft_headers() if match(d)]
     if not records and not drafts:
+        suggestions = suggest_names(every, project, name) if version is None else []
         raise DatasetNotFoundError(
             f"no version of {project}/{name}" + (f" {version}" if version else ""),
             project=project,
             name=name,
+            suggestions=suggestions,
+            hint=did_you_mean(suggestions) or None,
         )
     reports = maintenance.delete_versions(
-        ctx, [r.id for r in records], force=force, delete_files=delete_files, repo=repo
+        ctx,
+        [r.id for r in records],
+        force=force,
+        delete_files=delete_files,
+        repo=repo,
+        progress=progress,
     )
     for d in drafts:  # only once every closed version is gone: a refusal leaves them too
         ctx.state.delete_draft(d.id)

@@ -10,7 +10,7 @@ storage itself (an import-linter contract keeps it so).  Nothing here prints.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from gitdata.ops.context import Context
 if TYPE_CHECKING:
     from gitdata.cache import LocalCache
     from gitdata.core.graph_layout import Lineage
+    from gitdata.core.progress import Progress
     from gitdata.core.record import VersionRecord
     from gitdata.gitio.history import PointerRevision, TimelineEntry
     from gitdata.gitio.hooks import HookChange
@@ -240,8 +241,18 @@ class Workspace:
         merge_driver(self._ctx, base, ours, theirs, rel)
 
     # ------------------------------------------------------------ store upkeep
-    def gc(self, extra_repos: list[str], *, grace: str, dry_run: bool, reflog: bool) -> GcReport:
-        """Remove store content no pointer of any ref of these repositories reaches."""
+    def gc(
+        self,
+        extra_repos: list[str],
+        *,
+        grace: str,
+        dry_run: bool,
+        reflog: bool,
+        confirm: Callable[[GcReport], bool] | None = None,
+        progress: Progress | None = None,
+    ) -> GcReport:
+        """Remove store content no pointer of any ref of these repositories reaches
+        (``confirm`` sees the plan first and may call it off)."""
         from gitdata.errors import NotARepositoryError
         from gitdata.ops.gc import collect_garbage, parse_duration
 
@@ -252,16 +263,27 @@ class Workspace:
                 raise NotARepositoryError(f"--repo {path} is not a git repository")
             repos.append(extra)
         return collect_garbage(
-            self._ctx, repos, grace_seconds=parse_duration(grace), dry_run=dry_run, reflog=reflog
+            self._ctx,
+            repos,
+            grace_seconds=parse_duration(grace),
+            dry_run=dry_run,
+            reflog=reflog,
+            confirm=confirm,
+            progress=progress,
         )
 
     def copy_version(
-        self, dataset_id: str | None, src_url: str | None, dst_url: str | None
+        self,
+        dataset_id: str | None,
+        src_url: str | None,
+        dst_url: str | None,
+        progress: Progress | None = None,
     ) -> tuple[str, str, str, CopyReport]:
         """Copy a version and its ancestors between stores: (id, from, to, report).
 
         The source defaults to the store the version was closed in here.
         """
+        from gitdata.core.progress import NULL_PROGRESS
         from gitdata.ops.replicate import copy_version
         from gitdata.ops.resolve import expand_id
 
@@ -273,7 +295,9 @@ class Workspace:
             vid = self.current_id()
         src = self._ctx.store_for(src_url or self._ctx.state.home_of(vid))
         dst = self._ctx.store_for_writing(dst_url)
-        report = copy_version(src, dst, vid, self._ctx.settings.cache_dir / "tmp")
+        report = copy_version(
+            src, dst, vid, self._ctx.settings.cache_dir / "tmp", progress or NULL_PROGRESS
+        )
         return vid, src.url, dst.url, report
 
     # ------------------------------------------------------------ local cache
@@ -288,7 +312,9 @@ def verify_in_store(ds: Any, *, deep: bool) -> RemoteReport:
     from gitdata.ops.remote import verify_remote
 
     record = ds.record
-    return verify_remote(ds._ctx, ds.id, record.manifest, ds._manifest(), deep=deep)
+    return verify_remote(
+        ds._ctx, ds.id, record.manifest, ds._manifest(), deep=deep, progress=ds.progress
+    )
 
 
 def abandon_transfers() -> bool:

@@ -86,7 +86,7 @@ from gitdata.cache.owned import (
 from gitdata.cache.trees import copy_files, link_files, missing_blob, parent_folders
 from gitdata.cache.uselog import BlobStat, UseLog
 from gitdata.cache.validate import check_files, check_key, check_sha
-from gitdata.core.progress import NULL_PROGRESS, Progress
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.errors import (
     ConflictError,
     IntegrityError,
@@ -727,7 +727,7 @@ class LocalCache:
         target_s = os.path.abspath(target)
         with self.shared_lock():
             os.makedirs(target_s, exist_ok=True)
-            progress.start("copying", len(files))
+            start_counting(progress, "copying", len(files))
             try:
                 bad, corrupt = copy_files(files, target_s, self._blob, progress)
             finally:

@@ -10,7 +10,15 @@ import typer
 from gitdata.cli import views
 from gitdata.cli.app import app
 from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, open_target
-from gitdata.cli.output import emit_json, human_size, note, print_table, say, warn_merge_conflicts
+from gitdata.cli.output import (
+    RichProgress,
+    emit_json,
+    human_size,
+    note,
+    print_table,
+    say,
+    warn_merge_conflicts,
+)
 
 
 def _echo_problems(*groups: tuple[str, list[str]]) -> None:
@@ -166,7 +174,13 @@ def squash(
     """Squash versions into one new version without parents (no data is copied)."""
     from gitdata.api import Dataset
 
-    ds = Dataset.squash(name, dataset_ids=list(ids), output_url=storage, dataset_project=project)
+    ds = Dataset.squash(
+        name,
+        dataset_ids=list(ids),
+        output_url=storage,
+        dataset_project=project,
+        progress=RichProgress.maybe(),
+    )
     ds.make_current()
     if json_out:
         emit_json(
@@ -238,6 +252,7 @@ def delete(
             entire_dataset=True,
             force=force,
             storage=storage,
+            progress=RichProgress.maybe(),
         )
         assert isinstance(reports, list)
         _report_entire(project, name, reports, json_out)
@@ -249,6 +264,7 @@ def delete(
         dataset_version=version,
         force=force,
         storage=storage,
+        progress=RichProgress.maybe(),
     )
     assert not isinstance(report, list)  # a list only with entire_dataset=True
     shown = dataset_id or (report.version_id if report is not None else "")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
 
-from gitdata.cli import views
+from gitdata.cli import output, views
 from gitdata.cli.app import app
 from gitdata.cli.build_cmds import JSON_HELP
-from gitdata.cli.output import emit_json, note, print_table, say
+from gitdata.cli.output import emit_json, human_size, note, print_table, say
 
 
 @app.command()
@@ -383,27 +384,63 @@ def gc(
         False, "--reflog", help="Also keep versions named in reflog entries."
     ),
     repos: list[str] = typer.Option(None, "--repo", help="Other repositories sharing the store."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before removing."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Remove store content that no pointer in any ref of the repository reaches."""
 
-    from gitdata.cli.output import human_size
     from gitdata.repo_api import Workspace
 
-    report = Workspace().gc(list(repos or []), grace=grace, dry_run=dry_run, reflog=reflog)
+    ask = None if (yes or dry_run or not output.stdin_is_tty()) else _ask_before_gc()
+    report = Workspace().gc(
+        list(repos or []),
+        grace=grace,
+        dry_run=dry_run,
+        reflog=reflog,
+        confirm=ask,
+        progress=None if json_out else output.RichProgress.maybe(),
+    )
     if json_out:
         emit_json(report.__dict__)
         return
+    if report.cancelled:
+        say("gc cancelled: nothing was removed")
+        return
+    if ask is None:
+        _list_removed(report, "would remove" if dry_run else "removed")
     verb = "would remove" if dry_run else "removed"
     say(
         f"{verb} {len(report.removed_versions)} version(s) and {report.removed_objects} object(s), "
         f"{human_size(report.freed_bytes)}; kept {report.kept_versions} version(s) "
         f"({report.kept_recent} only because they are younger than {grace})"
     )
-    for vid in report.removed_versions:
-        note(f"  {verb}: version {vid}")
     if report.aborted_uploads:
         note(f"cleaned up {report.aborted_uploads} unfinished upload(s) older than {grace}")
+
+
+def _list_removed(report: Any, verb: str) -> None:
+    """What gc removes, one version a line (project/name, version, id, size), on stderr."""
+    for row in report.removed:
+        note(
+            f"  {verb}: {row['project']}/{row['name']} {row['version']} {row['id']} "
+            f"({human_size(row['bytes'])})"
+        )
+    if report.other_bytes:
+        note(f"  {verb}: objects no version names ({human_size(report.other_bytes)})")
+
+
+def _ask_before_gc() -> Callable[[Any], bool]:
+    """The question gc asks on a terminal, after listing what it would remove."""
+
+    def ask(report: Any) -> bool:
+        _list_removed(report, "will remove")
+        question = (
+            f"remove {len(report.removed_versions)} version(s) and {report.removed_objects} "
+            f"object(s), {human_size(report.freed_bytes)}?"
+        )
+        return typer.confirm(question, default=False, err=True)
+
+    return ask
 
 
 def _report_stale(ws) -> None:

@@ -6,6 +6,8 @@ import json
 import re
 import sys
 import threading
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from gitdata.cli.app import FLAGS
@@ -122,6 +124,62 @@ def print_table(columns: list[str], rows: list[list[Any]], title: str | None = N
     Console(soft_wrap=True).print(table)
 
 
+def stdout_is_tty() -> bool:
+    """stdout is a terminal (a separate function so tests can pretend)."""
+    return sys.stdout.isatty()
+
+
+def stderr_is_tty() -> bool:
+    """stderr is a terminal: progress bars are drawn there (tests pretend through this)."""
+    return sys.stderr.isatty()
+
+
+def stdin_is_tty() -> bool:
+    """stdin is a terminal: gd may ask a question (tests pretend through this)."""
+    return sys.stdin.isatty()
+
+
+def stream_rows(
+    columns: list[str], rows: Iterable[list[Any]], right: frozenset[int] = frozenset()
+) -> None:
+    """Rows written as they come, never held as one table.
+
+    Piped: tab-separated lines (header first).  On a terminal: plain columns
+    aligned on the widths of the first :data:`PAGE` rows (a longer cell pushes
+    its row right instead of reflowing the rest); columns in ``right`` are
+    right-aligned.  Cells are shown with :func:`shown`."""
+    out = sys.stdout
+    if not stdout_is_tty():
+        out.write("\t".join(columns) + "\n")
+        for row in rows:
+            out.write("\t".join(shown(str(c)) for c in row) + "\n")
+        return
+    it = iter(rows)
+    page = [[shown(str(c)) for c in row] for row in islice(it, PAGE)]
+    widths = [max([len(col)] + [len(r[i]) for r in page]) for i, col in enumerate(columns)]
+
+    def line(cells: list[str]) -> str:
+        padded = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(padded).rstrip() + "\n"
+
+    out.write(line(columns))
+    out.write("".join(line(r) for r in page))
+    out.flush()
+    batch: list[str] = []
+    for row in it:
+        batch.append(line([shown(str(c)) for c in row]))
+        if len(batch) >= PAGE:
+            out.write("".join(batch))
+            batch.clear()
+    out.write("".join(batch))
+
+
+PAGE = 1000
+
+
 class RichProgress:
     """The library's Progress protocol drawn as a rich progress bar on stderr."""
 
@@ -132,29 +190,34 @@ class RichProgress:
 
     @classmethod
     def maybe(cls):
-        """A bar when stderr is a terminal and -q is off; otherwise the null progress."""
+        """A bar when stderr is a terminal, and neither -q nor --json is on; otherwise
+        the null progress."""
         from gitdata.core.progress import NULL_PROGRESS
 
-        if is_quiet() or not sys.stderr.isatty():
+        if is_quiet() or FLAGS["json"] or not stderr_is_tty():
             return NULL_PROGRESS
         return cls()
 
     def start(self, description: str, total: int | None) -> None:
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+        """A phase counted in bytes: sizes and speed."""
+        from rich.progress import DownloadColumn, TransferSpeedColumn
+
+        self._begin(description, total, [DownloadColumn(), TransferSpeedColumn()])
+
+    def start_items(self, description: str, total: int | None) -> None:
+        """A phase counted in items (files, objects): ``n/total``."""
+        from rich.progress import MofNCompleteColumn
+
+        self._begin(description, total, [MofNCompleteColumn()])
+
+    def _begin(self, description: str, total: int | None, counts: list[Any]) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.finish()
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            *counts,
             TimeRemainingColumn(),
             transient=True,
             console=_stderr_console(),

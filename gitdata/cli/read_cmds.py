@@ -10,7 +10,15 @@ import typer
 from gitdata.cli import views
 from gitdata.cli.app import app
 from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, VERBOSE_HELP, open_target
-from gitdata.cli.output import RichProgress, emit_json, human_size, note, print_table, say
+from gitdata.cli.output import (
+    RichProgress,
+    emit_json,
+    human_size,
+    note,
+    print_table,
+    say,
+    stream_rows,
+)
 
 
 def find_version(
@@ -169,9 +177,10 @@ def list_cmd(
             rows.append(row)
         emit_json(rows)
         return
-    print_table(
+    stream_rows(
         ["path", "size", "sha256"],
-        [[p, human_size(files[p]["size"]), files[p]["sha256"][:16]] for p in paths],
+        ([p, human_size(files[p]["size"]), files[p]["sha256"][:16]] for p in paths),
+        right=frozenset({1}),
     )
     note(f"{len(paths)} file(s), {human_size(sum(files[p]['size'] for p in paths))}")
 

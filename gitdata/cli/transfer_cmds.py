@@ -8,7 +8,7 @@ import typer
 
 from gitdata.cli.app import app
 from gitdata.cli.build_cmds import ID_HELP, JSON_HELP
-from gitdata.cli.output import emit_json, human_size, say
+from gitdata.cli.output import RichProgress, emit_json, human_size, say
 
 
 @app.command()
@@ -34,7 +34,9 @@ def _copy(src_url: str | None, dst_url: str | None, dataset_id: str | None, json
     from gitdata.repo_api import Workspace
 
     # push reads from where the version lives: the store it was closed in here, if known
-    vid, src, dst, report = Workspace().copy_version(dataset_id, src_url, dst_url)
+    vid, src, dst, report = Workspace().copy_version(
+        dataset_id, src_url, dst_url, progress=RichProgress.maybe()
+    )
     if json_out:
         emit_json({"id": vid, "from": src, "to": dst, **report.__dict__})
     else:

@@ -35,6 +35,17 @@ class NullProgress:
 NULL_PROGRESS = NullProgress()
 
 
+def start_counting(progress: Progress, description: str, total: int | None) -> None:
+    """Begin a phase counted in items (files, objects), not bytes: through the
+    progress's optional ``start_items`` (the CLI's bar then shows ``n/total``
+    instead of sizes), else its ``start``."""
+    start_items = getattr(progress, "start_items", None)
+    if callable(start_items):
+        start_items(description, total)
+    else:
+        progress.start(description, total)
+
+
 class ByteShare:
     """Reports a transfer's bytes to ``progress`` as its share of ``units``.
 

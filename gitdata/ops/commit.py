@@ -19,6 +19,7 @@ from gitdata.core.ids import is_version_id, new_version_id, next_version
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord, utc_now
 from gitdata.errors import (
     ConflictError,
@@ -396,14 +397,20 @@ def _warn_duplicates(ctx: Context, draft: Draft, record: VersionRecord) -> None:
 
 
 def squash(
-    ctx: Context, *, name: str, version_ids: list[str], project: str | None = None
+    ctx: Context,
+    *,
+    name: str,
+    version_ids: list[str],
+    project: str | None = None,
+    progress: Progress = NULL_PROGRESS,
 ) -> tuple[VersionRecord, list[Conflict]]:
     """One new version with no parents holding the merged content of ``version_ids``.
 
     The versions merge as parents do (docs/format.md §7), so the squash of a
     chain is the chain's last state; a conflict keeps the later version's file
     and is returned.  No data moves: the new manifest references the chunks
-    the versions already store (ClearML re-uploads everything).
+    the versions already store (ClearML re-uploads everything).  ``progress``:
+    "merging N versions' manifests", then "writing the squashed version" (no total).
     """
     if len(version_ids) < 2:
         raise InvalidInputError("squash needs at least two versions")
@@ -412,7 +419,11 @@ def squash(
     records = [load_record(ctx, vid) for vid in version_ids]
     project = project or records[0].project
     validate_names(project, name)
-    merge = ctx.parent_merge([r.id for r in records])
+    start_counting(progress, f"merging {len(records)} versions' manifests", None)
+    try:
+        merge = ctx.parent_merge([r.id for r in records])
+    finally:
+        progress.finish()
     draft = Draft(
         id=new_version_id(),
         project=project,
@@ -427,9 +438,12 @@ def squash(
     )
     draft.metadata["squashed_from"] = list(version_ids)
     ctx.state.save_draft(draft)
+    start_counting(progress, "writing the squashed version", None)
     try:
         record = finalize(ctx, draft.id)
     except BaseException:
         ctx.state.delete_draft(draft.id)  # a failed squash leaves nothing behind
         raise
+    finally:
+        progress.finish()
     return record, merge.conflicts

@@ -17,13 +17,18 @@ refuse while gc runs.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gitdata.core.lineage import ancestors
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
+from gitdata.core.record import VersionRecord
 from gitdata.errors import GitDataError, InvalidInputError
 from gitdata.gitio.history import reachable_pointer_ids
 from gitdata.gitio.repo import GitRepo
@@ -61,6 +66,12 @@ class GcReport:
     aborted_uploads: int = 0
     stale_locks: int = 0
     removed_events: int = 0  # metadata events whose versions are all gone
+    # one row per removed version: project, name, version, id, and "bytes", the
+    # stored bytes of the removed objects it names (a chunk named by several
+    # removed versions counts for the first); "other_bytes" is the rest
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    other_bytes: int = 0
+    cancelled: bool = False  # ``confirm`` said no: nothing was removed
 
 
 def _age(created: str, now: float) -> float:
@@ -101,19 +112,25 @@ def collect_garbage(
     grace_seconds: int = DEFAULT_GRACE,
     dry_run: bool = False,
     reflog: bool = False,
+    confirm: Callable[[GcReport], bool] | None = None,
+    progress: Progress | None = None,
 ) -> GcReport:
     """Remove store content that no pointer in ``repos`` reaches (see module docstring).
 
     Raises :class:`~gitdata.errors.StoreLockedError` while another process
     writes to or collects the store.  ``dry_run`` takes no lock (it deletes
-    nothing).
+    nothing).  ``confirm``, when given, sees the plan (the report before any
+    delete, the lock held) and returns whether to go on; if not, nothing is
+    removed and the report says ``cancelled``.
     """
     if dry_run:
-        return _collect(ctx, repos, grace_seconds, True, reflog, None)
+        return _collect(ctx, repos, grace_seconds, True, reflog, None, None, NULL_PROGRESS)
     with store_lock(
         ctx.store, exclusive=True, operation="gc", stale_after=ctx.settings.lock_stale
     ) as lock:
-        return _collect(ctx, repos, grace_seconds, False, reflog, lock)
+        return _collect(
+            ctx, repos, grace_seconds, False, reflog, lock, confirm, progress or NULL_PROGRESS
+        )
 
 
 def _collect(
@@ -123,6 +140,8 @@ def _collect(
     dry_run: bool,
     reflog: bool,
     lock: StoreLock | None,
+    confirm: Callable[[GcReport], bool] | None,
+    progress: Progress,
 ) -> GcReport:
     now = time.time()
     reachable: set[str] = set()
@@ -166,17 +185,30 @@ def _collect(
         doomed.append((key, size))
     report.removed_objects = len(doomed)
     report.freed_bytes = sum(size for _, size in doomed)
+    _describe(ctx, report, records, dict(doomed))
+    planned = report.removed_objects + len(report.removed_versions)
+    if confirm is not None and planned and not confirm(report):
+        report.cancelled = True
+        return report
     if lock is not None:
         # Before the first delete, and whenever the lock may have looked stale to
         # others since (this process was paused): rewrite it and list again.
         lock.confirm()
-        for vid in report.removed_versions:
-            lock.ensure_fresh()
-            ctx.store.delete(version_key(vid))
-            forget_record(ctx, vid)
-        for key, _ in doomed:
-            lock.ensure_fresh()
-            ctx.store.delete(key)
+        start_counting(
+            progress, "deleting from the store", len(report.removed_versions) + len(doomed)
+        )
+        try:
+            for vid in report.removed_versions:
+                lock.ensure_fresh()
+                ctx.store.delete(version_key(vid))
+                forget_record(ctx, vid)
+                progress.advance()
+            for key, _ in doomed:
+                lock.ensure_fresh()
+                ctx.store.delete(key)
+                progress.advance()
+        finally:
+            progress.finish()
         report.removed_events = remove_orphan_events(
             ctx, set(records) - set(report.removed_versions)
         )
@@ -185,3 +217,29 @@ def _collect(
             ctx.store.delete(key)
             report.stale_locks += 1
     return report
+
+
+def _describe(
+    ctx: Context, report: GcReport, records: dict[str, VersionRecord], doomed: dict[str, int]
+) -> None:
+    """Fill ``report.removed`` (who each removed version was, and the bytes of the
+    removed objects it names) and ``report.other_bytes``."""
+    counted: set[str] = set()
+    for vid in report.removed_versions:
+        record = records[vid]
+        names = {record.manifest}
+        with contextlib.suppress(GitDataError):  # a damaged version: only its manifest
+            names |= load_manifest(ctx, record.manifest).chunks()
+        keys = {f"objects/{sha[:2]}/{sha}" for sha in names} & doomed.keys()
+        keys -= counted
+        counted |= keys
+        report.removed.append(
+            {
+                "project": record.project,
+                "name": record.name,
+                "version": record.version,
+                "id": vid,
+                "bytes": sum(doomed[k] for k in keys),
+            }
+        )
+    report.other_bytes = sum(size for key, size in doomed.items() if key not in counted)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gitdata.core.lineage import ChangeSet, diff
 from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord
 from gitdata.core.selection import Selection
 from gitdata.errors import (
@@ -54,29 +55,50 @@ class VerifyReport:
 
 
 def verify_folder(
-    manifest: Iterable[FileEntry], folder: Path, *, size_only: bool = False
+    manifest: Iterable[FileEntry],
+    folder: Path,
+    *,
+    size_only: bool = False,
+    progress: Progress = NULL_PROGRESS,
 ) -> VerifyReport:
-    """Check ``folder`` against ``manifest``: sizes always, sha256 unless ``size_only``."""
+    """Check ``folder`` against ``manifest``: sizes always, sha256 unless ``size_only``.
+
+    ``progress``: "checking sizes" in files, or "hashing local files" in bytes."""
     if not folder.is_dir():
         raise LocalPathNotFoundError(f"not a folder: {folder}", path=str(folder))
     local = {f.rel: f for f in scan_folder(folder)}
+    entries = list(manifest)
     report = VerifyReport()
-    for e in manifest:
-        f = local.pop(e.path, None)
-        if f is None:
-            report.missing.append(e.path)
-            continue
-        report.checked += 1
-        if f.size != e.size:
-            report.size_mismatch.append(e.path)
-        elif not size_only and hash_file(os.path.join(folder, e.path)) != e.sha256:
-            report.hash_mismatch.append(e.path)
+    if size_only:
+        start_counting(progress, "checking sizes", len(entries))
+    else:
+        progress.start("hashing local files", sum(e.size for e in entries if e.path in local))
+    try:
+        for e in entries:
+            f = local.pop(e.path, None)
+            if f is None:
+                report.missing.append(e.path)
+                continue
+            report.checked += 1
+            if f.size != e.size:
+                report.size_mismatch.append(e.path)
+            elif not size_only and hash_file(os.path.join(folder, e.path)) != e.sha256:
+                report.hash_mismatch.append(e.path)
+            progress.advance(1 if size_only else e.size)
+    finally:
+        progress.finish()
     report.extra = sorted(local)
     return report
 
 
 def verify_tree(
-    ctx: Context, version_id: str, manifest: Manifest, folder: Path, *, size_only: bool = False
+    ctx: Context,
+    version_id: str,
+    manifest: Manifest,
+    folder: Path,
+    *,
+    size_only: bool = False,
+    progress: Progress = NULL_PROGRESS,
 ) -> VerifyReport:
     """Check ``folder`` against the version, or against the files a partial get of it
     picked when the folder's marker (ops/target.py) records one for this version.
@@ -86,12 +108,12 @@ def verify_tree(
     """
     marker = read_marker(folder) if folder.is_dir() else None
     if marker is None or marker.version_id != version_id or marker.selection.whole:
-        return verify_folder(manifest, folder, size_only=size_only)
+        return verify_folder(manifest, folder, size_only=size_only, progress=progress)
     try:
         entries = select_entries(ctx, manifest, marker.selection, version_id=version_id)
     except LocalPathNotFoundError:
         entries = []  # the recorded filter matches nothing: every file there is extra
-    report = verify_folder(entries, folder, size_only=size_only)
+    report = verify_folder(entries, folder, size_only=size_only, progress=progress)
     report.selection = marker.selection
     return report
 
@@ -167,8 +189,12 @@ def delete_version(
     force: bool = False,
     delete_files: bool = True,
     repo: GitRepo | None = None,
+    progress: Progress = NULL_PROGRESS,
 ) -> DeleteReport:
     """Delete a closed version and the objects no remaining version reaches.
+
+    ``progress``: "reading the other versions' manifests" (versions), then
+    "deleting from the store" (objects).
 
     Refused, unless ``force``: when other versions name it as a parent
     (:class:`HasDependentsError`), and, given the ``repo`` it runs in, when any
@@ -188,7 +214,7 @@ def delete_version(
     with store_lock(
         ctx.store, exclusive=True, operation="delete", stale_after=ctx.settings.lock_stale
     ) as lock:
-        return _delete(ctx, version_id, force, delete_files, repo, lock.confirm)
+        return _delete(ctx, version_id, force, delete_files, repo, lock.confirm, progress)
 
 
 def delete_versions(
@@ -198,6 +224,7 @@ def delete_versions(
     force: bool = False,
     delete_files: bool = True,
     repo: GitRepo | None = None,
+    progress: Progress = NULL_PROGRESS,
 ) -> list[DeleteReport]:
     """Delete several closed versions (one dataset's, ``gd delete --entire-dataset``).
 
@@ -232,7 +259,9 @@ def delete_versions(
                     hint="delete those first, or pass --force (their data stays readable)",
                 )
         order = [r.id for r in reversed(records) if r.id in wanted]
-        return [_delete(ctx, vid, True, delete_files, None, lock.confirm) for vid in order]
+        return [
+            _delete(ctx, vid, True, delete_files, None, lock.confirm, progress) for vid in order
+        ]
 
 
 def _refuse_published(records: list[VersionRecord]) -> None:
@@ -255,6 +284,7 @@ def _delete(
     delete_files: bool,
     repo: GitRepo | None,
     confirm_lock: Callable[[], None],
+    progress: Progress,
 ) -> DeleteReport:
     record = load_record(ctx, version_id)
     records = list_records(ctx)
@@ -276,24 +306,34 @@ def _delete(
     forget_record(ctx, version_id)
     if not delete_files:
         return DeleteReport(version_id, 0, 0, children)
+    others = [r for r in records if r.id != version_id]
     keep: set[str] = set()
-    for r in records:
-        if r.id == version_id:
-            continue
-        keep.add(r.manifest)
-        keep |= load_manifest(ctx, r.manifest).chunks()
+    start_counting(progress, "reading the other versions' manifests", len(others))
+    try:
+        for r in others:
+            keep.add(r.manifest)
+            keep |= load_manifest(ctx, r.manifest).chunks()
+            progress.advance()
+    finally:
+        progress.finish()
     mine = {record.manifest}
     # A damaged manifest must not block deleting its version.
     with contextlib.suppress(GitDataError):
         mine |= load_manifest(ctx, record.manifest).chunks()
     removed = freed = 0
-    for sha in sorted(mine - keep):
-        key = object_key(sha)
-        try:
-            size = store.size(key)
-        except LookupError:
-            continue
-        store.delete(key)
-        removed += 1
-        freed += size
+    doomed = sorted(mine - keep)
+    start_counting(progress, "deleting from the store", len(doomed))
+    try:
+        for sha in doomed:
+            progress.advance()
+            key = object_key(sha)
+            try:
+                size = store.size(key)
+            except LookupError:
+                continue
+            store.delete(key)
+            removed += 1
+            freed += size
+    finally:
+        progress.finish()
     return DeleteReport(version_id, removed, freed, children)

@@ -20,6 +20,7 @@ from typing import Any
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.core.metaevent import MetadataEvent, event_key
 from gitdata.core.record import VersionRecord, utc_now
+from gitdata.core.suggest import did_you_mean
 from gitdata.errors import (
     ConflictError,
     DatasetNotFoundError,
@@ -32,6 +33,7 @@ from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing, validate_names
 from gitdata.ops.events import forget_events
 from gitdata.ops.reader import list_records, load_record
+from gitdata.ops.resolve import suggest_names
 from gitdata.storage import version_key
 from gitdata.storage.locks import store_lock
 
@@ -159,11 +161,14 @@ def rename(
         finished = _finish_interrupted(records, project, name, to_project, to_name, cwd)
         if finished is not None:
             return finished
+        suggestions = suggest_names(records, project, name)
+        hint = "gd search lists the datasets the store holds"
         raise DatasetNotFoundError(
             f"no dataset {project}/{name} in store {ctx.store.url}",
             project=project,
             name=name,
-            hint="gd search lists the datasets the store holds",
+            suggestions=suggestions,
+            hint=f"{did_you_mean(suggestions)} ({hint})" if suggestions else hint,
         )
     if not changes:
         return MetadataChange(ids + drafts, {}, unchanged=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.paths import normalize_dataset_path
-from gitdata.core.progress import NULL_PROGRESS
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.zipchunk import decode_member
 from gitdata.errors import ExternalFileChangedError, IntegrityError, LocalPathNotFoundError
 from gitdata.ops.context import Context
@@ -55,9 +56,18 @@ class RemoteReport:
 
 
 def verify_remote(
-    ctx: Context, version_id: str, manifest_sha: str, manifest: Manifest, *, deep: bool = False
+    ctx: Context,
+    version_id: str,
+    manifest_sha: str,
+    manifest: Manifest,
+    *,
+    deep: bool = False,
+    progress: Progress = NULL_PROGRESS,
 ) -> RemoteReport:
-    """Every object the version reaches exists with a plausible size (and, ``deep``, its hash)."""
+    """Every object the version reaches exists with a plausible size (and, ``deep``, its hash).
+
+    ``progress``: "checking store objects" in chunks, or with ``deep``
+    "downloading and hashing chunks" in bytes."""
     import hashlib
 
     store = ctx.store
@@ -75,10 +85,42 @@ def verify_remote(
     report.missing = sorted(k for k in keys.values() if k not in present)
     if not store.exists(version_key(version_id)):
         report.missing.append(version_key(version_id))
-    for chunk, end in sorted(needed_end.items()):
+    checked = [(c, end) for c, end in sorted(needed_end.items()) if keys[c] in present]
+    if deep:
+        progress.start("downloading and hashing chunks", sum(end for _, end in checked))
+    else:
+        start_counting(progress, "checking store objects", len(checked))
+    try:
+        _check_chunks(store, checked, keys, members, deep, report, progress)
+    finally:
+        progress.finish()
+    report.links_changed = _check_links(manifest.links(), deep=deep)
+    report.links = len(manifest.links())
+    manifest_key = keys[manifest_sha]
+    if (
+        deep
+        and manifest_key in present
+        and hashlib.sha256(store.get_bytes(manifest_key)).hexdigest() != manifest_sha
+    ):
+        report.corrupt.append(manifest_key)
+    return report
+
+
+def _check_chunks(
+    store: Any,
+    checked: list[tuple[str, int]],
+    keys: dict[str, str],
+    members: dict[str, list],
+    deep: bool,
+    report: RemoteReport,
+    progress: Progress,
+) -> None:
+    """Size (and, ``deep``, hash and members) of each present chunk into ``report``."""
+    import hashlib
+
+    for chunk, end in checked:
         key = keys[chunk]
-        if key not in present:
-            continue
+        progress.advance(end if deep else 1)
         report.chunks += 1
         if store.size(key) < end:
             report.short.append(key)
@@ -96,16 +138,6 @@ def verify_remote(
                 except IntegrityError:
                     report.corrupt.append(f"{key} ({e.path})")
                     break
-    report.links_changed = _check_links(manifest.links(), deep=deep)
-    report.links = len(manifest.links())
-    manifest_key = keys[manifest_sha]
-    if (
-        deep
-        and manifest_key in present
-        and hashlib.sha256(store.get_bytes(manifest_key)).hexdigest() != manifest_sha
-    ):
-        report.corrupt.append(manifest_key)
-    return report
 
 
 def _check_links(links: list[FileEntry], *, deep: bool) -> list[str]:

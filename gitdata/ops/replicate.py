@@ -19,6 +19,7 @@ from gitdata.codec import load_yaml_mapping
 from gitdata.core.lineage import ancestors
 from gitdata.core.manifest import Manifest
 from gitdata.core.metaevent import EVENTS_PREFIX, MetadataEvent, is_event_key
+from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord
 from gitdata.errors import FormatError, IntegrityError, ObjectNotFoundError
 from gitdata.storage import Store, object_key, version_key
@@ -43,8 +44,17 @@ def _record(store: Store, vid: str) -> VersionRecord | None:
     return VersionRecord.from_dict(load_yaml_mapping(data, f"{store.url}/{version_key(vid)}"), vid)
 
 
-def copy_version(src: Store, dst: Store, version_id: str, tmp_dir: Path) -> CopyReport:
-    """Make ``version_id`` and its ancestors that ``src`` holds exist in ``dst``."""
+def copy_version(
+    src: Store,
+    dst: Store,
+    version_id: str,
+    tmp_dir: Path,
+    progress: Progress = NULL_PROGRESS,
+) -> CopyReport:
+    """Make ``version_id`` and its ancestors that ``src`` holds exist in ``dst``.
+
+    ``progress``: one phase per version sent, "copying ID: chunks the target
+    lacks", in chunks."""
     records: dict[str, VersionRecord] = {}
 
     def parents_of(vid: str) -> list[str]:
@@ -60,7 +70,7 @@ def copy_version(src: Store, dst: Store, version_id: str, tmp_dir: Path) -> Copy
             f"version {version_id} is not in {src.url}", key=version_key(version_id)
         )
     with store_lock(dst, exclusive=False, operation="copy") as lock:
-        report = _copy(src, dst, order, records, tmp_dir, lock.confirm)
+        report = _copy(src, dst, order, records, tmp_dir, lock.confirm, progress)
         report.events = copy_events(src, dst, set(order))
         return report
 
@@ -92,6 +102,7 @@ def _copy(
     records: dict[str, VersionRecord],
     tmp_dir: Path,
     confirm_lock: Callable[[], None],
+    progress: Progress,
 ) -> CopyReport:
     report = CopyReport()
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -103,20 +114,14 @@ def _copy(
         manifest = Manifest.decode(manifest_bytes, f"{src.url}/{object_key(rec.manifest)}")
         keys = [object_key(c) for c in sorted(manifest.chunks())]
         present = dst.exists_many(keys)
-        for key in keys:
-            if key in present:
-                continue
-            fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="copy-")
-            os.close(fd)
-            try:
-                src.get_file(key, Path(tmp))
-                size = os.path.getsize(tmp)
-                if dst.put_file(key, Path(tmp), move=True):
-                    report.objects += 1
-                    report.bytes += size
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+        lacking = [k for k in keys if k not in present]
+        start_counting(progress, f"copying {vid[:12]}: chunks the target lacks", len(lacking))
+        try:
+            for key in lacking:
+                _copy_object(src, dst, key, tmp_dir, report)
+                progress.advance()
+        finally:
+            progress.finish()
         if dst.put_bytes(object_key(rec.manifest), manifest_bytes):
             report.objects += 1
             report.bytes += len(manifest_bytes)
@@ -127,3 +132,18 @@ def _copy(
         dst.put_bytes(version_key(vid), src.get_bytes(version_key(vid)))
         report.versions += 1
     return report
+
+
+def _copy_object(src: Store, dst: Store, key: str, tmp_dir: Path, report: CopyReport) -> None:
+    """One object from ``src`` to ``dst`` through a temporary file (counted in ``report``)."""
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="copy-")
+    os.close(fd)
+    try:
+        src.get_file(key, Path(tmp))
+        size = os.path.getsize(tmp)
+        if dst.put_file(key, Path(tmp), move=True):
+            report.objects += 1
+            report.bytes += size
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

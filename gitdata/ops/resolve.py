@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gitdata.core.ids import is_version_id
 from gitdata.core.record import VersionRecord
+from gitdata.core.suggest import close_names, did_you_mean
 from gitdata.errors import (
     AmbiguousIdError,
     ConflictError,
@@ -171,11 +172,14 @@ def resolve(
             what = "/".join(x for x in (project, name) if x) + (
                 f" version {version}" if version else ""
             )
+            suggestions = suggest_names(records, project, name)
+            hint = "gd search lists what the store holds"
             raise DatasetNotFoundError(
                 f"no closed dataset version matches {what}",
                 project=project,
                 name=name,
-                hint="gd search lists what the store holds",
+                suggestions=suggestions,
+                hint=f"{did_you_mean(suggestions)} ({hint})" if suggestions else hint,
             )
         return Resolved(hit, None, "latest in store")
     if not use_current:
@@ -329,3 +333,16 @@ def write_repo_pointer(
         extra=old.extra if old else None,
     )
     return repo.write_pointer(pointer)
+
+
+def suggest_names(records: list[VersionRecord], project: str | None, name: str | None) -> list[str]:
+    """The closest existing ``project/name`` (or project, or name: what was given)
+    to the one that matched nothing."""
+    if project and name:
+        if any(r.project == project for r in records):  # the project exists: its names
+            names = close_names(name, (r.name for r in records if r.project == project))
+            return [f"{project}/{n}" for n in names]
+        return close_names(f"{project}/{name}", (f"{r.project}/{r.name}" for r in records))
+    if project:
+        return close_names(project, (r.project for r in records))
+    return close_names(name or "", (r.name for r in records))

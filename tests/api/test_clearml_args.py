@@ -172,6 +172,7 @@ ARGS: dict[str, dict[str, Any]] = {
         "dataset_project_name_pairs": IMPL,
         "output_url": IMPL,
         "dataset_project": IMPL,
+        "progress": IMPL,
     },
     "list_datasets": {
         "dataset_project": IMPL,
@@ -194,6 +195,7 @@ ARGS: dict[str, dict[str, Any]] = {
         "delete_files": IMPL,
         "delete_external_files": raises(True),
         "storage": IMPL,
+        "progress": IMPL,
     },
     "is_final": {},
     "is_dirty": {},

@@ -37,3 +37,21 @@ def test_complete_reports_what_the_backend_never_did():
     share(10)  # e.g. a single PUT that reports nothing until the end
     share.complete()
     assert sum(bar.steps) == 64 and all(step > 0 for step in bar.steps)
+
+
+def test_start_counting_uses_start_items_when_there_is_one():
+    from gitdata.core.progress import start_counting
+
+    calls: list[tuple[str, str, int | None]] = []
+
+    class Plain:
+        def start(self, description: str, total: int | None) -> None:
+            calls.append(("start", description, total))
+
+    class Counting(Plain):
+        def start_items(self, description: str, total: int | None) -> None:
+            calls.append(("items", description, total))
+
+    start_counting(Plain(), "checking sizes", 3)
+    start_counting(Counting(), "checking sizes", 4)
+    assert calls == [("start", "checking sizes", 3), ("items", "checking sizes", 4)]
