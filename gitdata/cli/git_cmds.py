@@ -115,6 +115,8 @@ def status(
     rows = ws.status(remote=remote)
     # malformed pointers, and with --remote: mismatches with the store's record/manifest
     problems = [f"{r.path}: {r.error}" for r in rows if r.error]
+    conflicted = [r.path for r in rows if r.state == "conflicted"]
+    problems += [f"conflicted: {rel} (run gd merge --resolve)" for rel in conflicted]
     problems += [
         f"{r.path}: version {r.id} is not in the store"
         for r in rows
@@ -144,6 +146,8 @@ def status(
             for r in rows
         ],
     )
+    for rel in conflicted:
+        note(f"conflicted: {rel} (run gd merge --resolve)")
     for line in ws.bind_notes(rows):
         note(line)
 

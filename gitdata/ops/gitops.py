@@ -20,7 +20,14 @@ from gitdata.errors import (
 )
 from gitdata.gitio.history import pointers_in_commits, staged_pointer_changes
 from gitdata.gitio.hooks import HookChange, install_hooks
-from gitdata.gitio.pointer import POINTER_DIR, Pointer, decode_pointer, pointer_relpath
+from gitdata.gitio.pointer import (
+    POINTER_DIR,
+    Pointer,
+    dataset_of_relpath,
+    decode_pointer,
+    has_conflict_markers,
+    pointer_relpath,
+)
 from gitdata.gitio.remote import remote_is_on_this_machine
 from gitdata.gitio.repo import GitRepo, find_repo
 from gitdata.ops.context import Context
@@ -87,7 +94,9 @@ class PointerStatus:
     project: str
     name: str
     path: str
-    state: str  # clean, modified, new, deleted, malformed; absent: bound, no pointer
+    # clean, modified, new, deleted, malformed, conflicted (a merge left it unmerged:
+    # gd merge --resolve); absent: bound, no pointer
+    state: str
     id: str | None = None
     version: str | None = None
     draft_open: bool = False
@@ -108,9 +117,18 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
     from gitdata.ops.bind import load_bindings, suggestion
 
     bindings = load_bindings(repo)
+    unmerged = repo.conflicted_paths()
     rows: list[PointerStatus] = []
     for rel in sorted(set(head) | set(current)):
         data = current.get(rel, head.get(rel))
+        if rel in unmerged or (rel in current and has_conflict_markers(current[rel])):
+            project, name = dataset_of_relpath(rel) or ("", "")
+            row = PointerStatus(project, name, rel, "conflicted")
+            binding = bindings.pop(f"{project}/{name}", None)
+            if binding is not None:
+                row.bound = binding.path
+            rows.append(row)
+            continue
         state = (
             "deleted"
             if rel not in current
