@@ -119,6 +119,14 @@ class Workspace:
 
         return status(self._ctx, remote=remote)
 
+    @staticmethod
+    def missing_setup() -> list[str]:
+        """Hooks (and the merge driver) ``gd init`` would install in this repository,
+        when it holds pointer files; empty when all are there or outside a repository."""
+        from gitdata.ops.gitops import missing_setup
+
+        return missing_setup()
+
     def bind_notes(self, rows: list[PointerStatus]) -> list[str]:
         """What status says about bound folders beyond its table: suggestions, no pointer."""
         from gitdata.gitio.repo import find_repo

@@ -222,6 +222,10 @@ def sync(
             )
         elif one_shot:
             note(f"closed {ds.project}/{ds.name} {ds.version}" + (" (resumed)" if resumed else ""))
+    if result.get("pointer"):
+        from gitdata.cli.git_cmds import hooks_notice
+
+        hooks_notice()
 
 
 @app.command()
@@ -304,3 +308,7 @@ def close(
         )
         if ds.pointer_path:
             note(f"wrote and staged pointer {ds.pointer_path}")
+    if ds.pointer_path:
+        from gitdata.cli.git_cmds import hooks_notice
+
+        hooks_notice()

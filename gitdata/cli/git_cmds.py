@@ -113,6 +113,7 @@ def status(
 
     ws = Workspace()
     rows = ws.status(remote=remote)
+    hooks_notice()
     # malformed pointers, and with --remote: mismatches with the store's record/manifest
     problems = [f"{r.path}: {r.error}" for r in rows if r.error]
     conflicted = [r.path for r in rows if r.state == "conflicted"]
@@ -276,6 +277,7 @@ def checkout(
     """Bring the folders bound in this clone (gd get --bind) to the working tree's pointers."""
     from gitdata.repo_api import Workspace
 
+    hooks_notice()
     updates = _update_bound(Workspace(), paths or None, quiet_when_current=json_out)
     if json_out:
         emit_json([u.to_dict() for u in updates])
@@ -357,6 +359,7 @@ def merge(
         raise typer.BadParameter("give OURS_ID THEIRS_ID, or --resolve, not both")
     choices = Workspace.parse_take(take)
     if resolve:
+        hooks_notice()
         done = Workspace(storage).resolve_conflicts(prefer=prefer, take=choices)
         if json_out:
             emit_json({"resolved": done})
@@ -407,6 +410,16 @@ def gc(
         note(f"  {verb}: version {vid}")
     if report.aborted_uploads:
         note(f"cleaned up {report.aborted_uploads} unfinished upload(s) older than {grace}")
+
+
+def hooks_notice() -> None:
+    """One stderr line when this clone holds pointers but lacks gd's hooks (a fresh
+    clone: git never copies hooks), with the fix, as git-lfs says it."""
+    from gitdata.repo_api import Workspace
+
+    missing = Workspace.missing_setup()
+    if missing:
+        note(f"gitdata: hooks not installed: run gd init (missing: {', '.join(missing)})")
 
 
 def _report_stale(ws) -> None:

@@ -114,6 +114,9 @@ def get(
         path = ds.get_local_copy(**narrow)
     if binding is not None:
         _bind(ds, binding, Path(path), "copy" if copy else "link")
+        from gitdata.cli.git_cmds import hooks_notice
+
+        hooks_notice()  # post-checkout keeps a bound folder up to date
     if json_out:
         emit_json(
             {"id": ds.id, "path": path, "mode": "copy" if copy else "link" if link else "cache"}

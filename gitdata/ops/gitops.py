@@ -19,7 +19,7 @@ from gitdata.errors import (
     StoreNotFoundError,
 )
 from gitdata.gitio.history import pointers_in_commits, staged_pointer_changes
-from gitdata.gitio.hooks import HookChange, install_hooks
+from gitdata.gitio.hooks import HookChange, install_hooks, missing_hooks
 from gitdata.gitio.pointer import (
     POINTER_DIR,
     Pointer,
@@ -85,6 +85,19 @@ def init_repo(storage: str | None = None, cwd: Path | None = None) -> InitReport
     hooks = install_hooks(repo.repo)
     register_merge_driver(repo)
     return InitReport(cfg_path, added, hooks)
+
+
+def missing_setup(cwd: Path | None = None) -> list[str]:
+    """What ``gd init`` would still set up in a repository that holds pointer files:
+    the names of gd's hooks not installed, and ``merge driver`` when git does not
+    know it.  Empty outside a repository, or in one without ``.gitdata/datasets``."""
+    repo = find_repo(cwd)
+    if repo is None or not (repo.workdir / POINTER_DIR).is_dir():
+        return []
+    missing = missing_hooks(repo.repo)
+    if "merge.gitdata.driver" not in repo.repo.config:
+        missing.append("merge driver")
+    return missing
 
 
 @dataclass
