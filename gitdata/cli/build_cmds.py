@@ -12,6 +12,31 @@ from gitdata.cli.output import RichProgress, emit_json, note, say, warn_merge_co
 ID_HELP = "Dataset id (default: the dataset created or used last)."
 JSON_HELP = "Print machine-readable JSON on stdout."
 VERBOSE_HELP = "Verbose reporting (clearml-data's flag; gd's output already reports counts)."
+GITIGNORE_HELP = "Append the .gitignore entry for sources inside the git work tree."
+
+
+def ignore_plan(sources: list[str], write: bool) -> list:
+    """The .gitignore entries the sources need, checked before the command changes anything."""
+    from gitdata.repo_api import Workspace
+
+    return Workspace.ignore_entries(sources, writing=write)
+
+
+def ignore_finish(entries: list, write: bool) -> None:
+    """Write the entries (``--gitignore``) or say which line keeps the data out of git."""
+    from gitdata.repo_api import Workspace
+
+    if not entries:
+        return
+    if write:
+        for line in Workspace.write_ignore_entries(entries):
+            note(f"added {line} to {entries[0].gitignore.name}")
+        return
+    for e in entries:
+        note(
+            f"{e.source} is inside the git work tree and not ignored: add {e.line} to "
+            f"{e.gitignore} (--gitignore writes it)"
+        )
 
 
 def open_target(dataset_id: str | None, storage: str | None = None):
@@ -99,10 +124,12 @@ def add(
     max_workers: int = typer.Option(
         None, "--max-workers", help="Accepted for clearml-data; gd hashes in one thread."
     ),
+    gitignore: bool = typer.Option(False, "--gitignore", help=GITIGNORE_HELP),
     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Add files or folders to a draft."""
+    entries = ignore_plan(list(files), gitignore)
     ds = open_target(dataset_id)
     # one call for every source: colliding dataset paths are refused before anything changes
     total = ds.add_files(
@@ -112,6 +139,7 @@ def add(
         recursive=not non_recursive,
         max_workers=max_workers,
     )
+    ignore_finish(entries, gitignore)
     if json_out:
         emit_json({"id": ds.id, "added": total})
     else:
@@ -170,11 +198,13 @@ def sync(
     chunk_size: int = typer.Option(
         None, "--chunk-size", help="Target chunk size in MB (with --project/--name)."
     ),
+    gitignore: bool = typer.Option(False, "--gitignore", help=GITIGNORE_HELP),
     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Make a draft exactly the content of a local folder (added, modified, removed)."""
     one_shot = project is not None or name is not None
+    entries = ignore_plan([str(folder)], gitignore)
     if one_shot:
         if dataset_id:
             raise typer.BadParameter("give either --id or --project/--name, not both")
@@ -209,6 +239,7 @@ def sync(
         ds = open_target(dataset_id)
         removed, added, modified = ds.sync_folder(folder, dataset_path=dataset_folder)
         result = {"id": ds.id, "removed": removed, "added": added, "modified": modified}
+    ignore_finish(entries, gitignore)
     if json_out:
         emit_json(result)
     else:

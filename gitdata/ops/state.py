@@ -428,6 +428,7 @@ class StateDir:
             raw = self.current_path.read_text()
         except OSError:
             return None
+        value: object
         if self.worktree is None:
             value = raw.strip()
         else:
