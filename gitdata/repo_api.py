@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from gitdata.gitio.repo import GitRepo
     from gitdata.ops.bind import Binding, BindUpdate
     from gitdata.ops.gc import GcReport
+    from gitdata.ops.gitignore import IgnoreEntry
     from gitdata.ops.gitops import DatasetDiff, InitReport, PointerStatus
     from gitdata.ops.remote import RemoteReport
     from gitdata.ops.replicate import CopyReport
@@ -119,6 +120,32 @@ class Workspace:
         from gitdata.ops.gitops import status
 
         return status(self._ctx, remote=remote)
+
+    @staticmethod
+    def ignore_entries(sources: list[str], *, writing: bool = False) -> list[IgnoreEntry]:
+        """The ``.gitignore`` lines sources inside the git work tree still need; with
+        ``writing``, a ``.gitignore`` gd must not write is refused here (UnsafePathError)."""
+        from gitdata.ops.gitignore import check_writable, ignore_entries
+
+        entries = ignore_entries(sources)
+        if writing:
+            check_writable(entries)
+        return entries
+
+    @staticmethod
+    def write_ignore_entries(entries: list[IgnoreEntry]) -> list[str]:
+        """Append the entries to the work tree's ``.gitignore`` (never twice); the lines written."""
+        from gitdata.ops.gitignore import write_entries
+
+        return write_entries(entries)
+
+    @staticmethod
+    def missing_setup() -> list[str]:
+        """Hooks (and the merge driver) ``gd init`` would install in this repository,
+        when it holds pointer files; empty when all are there or outside a repository."""
+        from gitdata.ops.gitops import missing_setup
+
+        return missing_setup()
 
     def bind_notes(self, rows: list[PointerStatus]) -> list[str]:
         """What status says about bound folders beyond its table: suggestions, no pointer."""

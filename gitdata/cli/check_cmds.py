@@ -30,8 +30,8 @@ def _echo_problems(*groups: tuple[str, list[str]]) -> None:
 
 @app.command()
 def verify(
-    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
-    folder: Path = typer.Option(None, "--folder", help="Local folder to check."),
+    dataset_id: str = typer.Option(None, "--id", metavar="ID", help=ID_HELP),
+    folder: Path = typer.Option(None, "--folder", metavar="DIR", help="Local folder to check."),
     filesize: bool = typer.Option(False, "--filesize", help="Check sizes only (skip SHA-256)."),
     remote: bool = typer.Option(
         False, "--remote", help="Check the store holds every object of the version."
@@ -40,14 +40,27 @@ def verify(
         False, "--deep", help="With --remote: also download and hash every object."
     ),
     storage: str = typer.Option(
-        None, "--storage", help="Store to read from (default: where the version lives)."
+        None,
+        "--storage",
+        metavar="URL",
+        help="Store to read from (default: where the version lives).",
     ),
     verbose: bool = typer.Option(
         False, "--verbose", help="Also print an 'ok' line for every file that matches."
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Verify a local folder (and/or, with --remote, the store) against a version; exit 9 on problems."""
+    """Check a local folder or the store against a version.
+
+    A folder is compared file by file with the version's manifest; with --remote the
+    store's copy of the version is checked too. Exit 9 on problems.
+
+    Examples:
+
+      gd verify --id 3f2a9c41 --folder ./data
+
+      gd verify --id 3f2a9c41 --remote
+    """
     from gitdata.errors import EXIT_VERIFY_FAILED
 
     if folder is None and not remote:
@@ -126,23 +139,43 @@ def verify(
 
 @app.command()
 def compare(
-    source: str = typer.Option(..., "--source", help="Older version id."),
-    target: str = typer.Option(..., "--target", help="Newer version id."),
+    source: str = typer.Option(..., "--source", metavar="ID", help="Older version id."),
+    target: str = typer.Option(..., "--target", metavar="ID", help="Newer version id."),
     filter_: list[str] = typer.Option(
-        None, "--filter", help="Only paths matching one of these paths or wildcards."
+        None,
+        "--filter",
+        metavar="PATTERN ...",
+        help="Only paths matching one of these paths or wildcards.",
     ),
     limit: int = typer.Option(
-        views.DEFAULT_LIMIT, "--limit", min=1, help="Rows shown per table (the rest is counted)."
+        views.DEFAULT_LIMIT,
+        "--limit",
+        metavar="N",
+        min=1,
+        help="Rows shown per table (the rest is counted).",
     ),
     storage: str = typer.Option(
-        None, "--storage", help="Store to read from (default: where the version lives)."
+        None,
+        "--storage",
+        metavar="URL",
+        help="Store to read from (default: where the version lives).",
     ),
     verbose: bool = typer.Option(
         False, "--verbose", help="Also list every changed path (+ added, ~ modified, - removed)."
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Compare two versions: files added, modified, removed and renamed from source to target."""
+    """Compare two versions file by file.
+
+    Lists what changed from the source to the target version: files added, modified,
+    removed and renamed (read from the manifests; nothing is downloaded).
+
+    Examples:
+
+      gd compare --source 3f2a9c41 --target 8be01d77
+
+      gd compare --source 3f2a9c41 --target 8be01d77 --verbose
+    """
     from gitdata.api import Dataset
 
     new = Dataset.get(dataset_id=target, storage=storage)
@@ -162,16 +195,30 @@ def compare(
 
 @app.command()
 def squash(
-    name: str = typer.Option(..., "--name", help="Name of the new flat version."),
-    ids: list[str] = typer.Option(..., "--ids", help="Versions to squash, merged in order."),
-    project: str = typer.Option(None, "--project", help="Project (default: the first version's)."),
-    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    name: str = typer.Option(..., "--name", metavar="NAME", help="Name of the new flat version."),
+    ids: list[str] = typer.Option(
+        ..., "--ids", metavar="ID ...", help="Versions to squash, merged in order."
+    ),
+    project: str = typer.Option(
+        None, "--project", metavar="PROJECT", help="Project (default: the first version's)."
+    ),
+    storage: str = typer.Option(None, "--storage", metavar="URL", help="Store URL."),
     verbose: bool = typer.Option(
         False, "--verbose", help="Also list every file of the new version."
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Squash versions into one new version without parents (no data is copied)."""
+    """Squash versions into one new version without parents.
+
+    The new version holds the merged content of the versions (the later one wins a
+    conflict); no data is copied: it references the chunks they store.
+
+    Examples:
+
+      gd squash --name cats-flat --ids 3f2a9c41 8be01d77
+
+      gd squash --name cats-flat --project vision --ids 3f2a9c41 8be01d77
+    """
     from gitdata.api import Dataset
 
     ds = Dataset.squash(
@@ -204,12 +251,17 @@ def squash(
 
 @app.command()
 def delete(
-    dataset_id: str = typer.Option(None, "--id", help="Version (or draft) to delete."),
-    project: str = typer.Option(None, "--project", help="Project (with --name, instead of --id)."),
-    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
+    dataset_id: str = typer.Option(
+        None, "--id", metavar="ID", help="Version (or draft) to delete."
+    ),
+    project: str = typer.Option(
+        None, "--project", metavar="PROJECT", help="Project (with --name, instead of --id)."
+    ),
+    name: str = typer.Option(None, "--name", metavar="NAME", help="Dataset name (with --project)."),
     version: str = typer.Option(
         None,
         "--version",
+        metavar="VERSION",
         help="A version string (default: the latest; with --entire-dataset: all).",
     ),
     entire_dataset: bool = typer.Option(
@@ -222,15 +274,19 @@ def delete(
         "--force",
         help="Delete even if other versions name it as a parent, or a git ref pins it.",
     ),
-    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    storage: str = typer.Option(None, "--storage", metavar="URL", help="Store URL."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Delete a version and the stored objects nothing else needs.
+    """Delete a version and the objects nothing else needs.
 
     Inside a git repository, a version that a pointer on any ref (or in the index or
     working tree) pins, directly or as an ancestor, is refused unless --force.
-    With --entire-dataset every version of --project/--name goes; each refusal is
-    checked for all of them before anything is deleted.
+
+    Examples:
+
+      gd delete --id 3f2a9c41
+
+      gd delete --id 3f2a9c41 --force
     """
     from gitdata.api import Dataset, resolve_id
 
@@ -314,7 +370,7 @@ def _report_entire(
     )
 
 
-cache_app = typer.Typer(help="Show, prune, verify or clear the local cache.", no_args_is_help=False)
+cache_app = typer.Typer(no_args_is_help=False)  # help: the callback docstring
 app.add_typer(cache_app, name="cache")
 
 
@@ -329,7 +385,17 @@ def _cache():
 def cache_show(
     ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help=JSON_HELP)
 ) -> None:
-    """Show the cache's location, size and budget, and what killed commands left in it."""
+    """Show, prune, verify or clear the local cache.
+
+    Without a subcommand: the cache's location, size and budget, and what killed
+    commands left in it.
+
+    Examples:
+
+      gd cache
+
+      gd cache prune
+    """
     if ctx.invoked_subcommand:
         return
     gctx, cache = _cache()
@@ -367,12 +433,25 @@ def cache_show(
 @cache_app.command("prune")
 def cache_prune(
     max_size: str = typer.Option(
-        None, "--max-size", help="Budget to prune down to (e.g. 10GB); default the configured one."
+        None,
+        "--max-size",
+        metavar="SIZE",
+        help="Budget to prune down to (e.g. 10GB); default the configured one.",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be removed."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Evict least-recently-used content until the cache fits its budget."""
+    """Evict least-recently-used content to fit the budget.
+
+    --max-size prunes down to another budget than the configured one; --dry-run only
+    says what would go.
+
+    Examples:
+
+      gd cache prune
+
+      gd cache prune --max-size 10GB --dry-run
+    """
     from gitdata.config import parse_size
 
     _, cache = _cache()
@@ -403,7 +482,16 @@ def cache_prune(
 
 @cache_app.command("verify")
 def cache_verify(json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
-    """Re-hash every cached blob; corrupt ones are removed (and refetched on next get)."""
+    """Re-hash every cached blob and remove corrupt ones.
+
+    A removed blob is fetched again from the store by the next gd get that needs it.
+
+    Examples:
+
+      gd cache verify
+
+      gd cache verify --json
+    """
     _, cache = _cache()
     bad = cache.verify_all()
     if json_out:
@@ -418,7 +506,16 @@ def cache_verify(json_out: bool = typer.Option(False, "--json", help=JSON_HELP))
 
 @cache_app.command("clear")
 def cache_clear(json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
-    """Remove everything from the cache (drafts and the store are untouched)."""
+    """Remove everything from the local cache.
+
+    Drafts and the store are untouched; the next gd get fetches what it needs again.
+
+    Examples:
+
+      gd cache clear
+
+      gd cache clear --json
+    """
     _, cache = _cache()
     cache.clear()
     if json_out:

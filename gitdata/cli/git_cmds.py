@@ -17,11 +17,22 @@ from gitdata.cli.output import emit_json, human_size, note, print_table, say
 @app.command()
 def init(
     storage: str = typer.Option(
-        None, "--storage", help="Store URL to record in .gitdata/config.yaml."
+        None, "--storage", metavar="URL", help="Store URL to record in .gitdata/config.yaml."
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Set up this git repository: config, .gitattributes, hooks (idempotent)."""
+    """Set up this git repository for gitdata.
+
+    Writes .gitdata/config.yaml (the store URL, never secrets), the .gitattributes line
+    for pointer files, the merge driver and the hooks. Running it again changes nothing;
+    a fresh clone needs it once.
+
+    Examples:
+
+      gd init
+
+      gd init --storage s3://bucket/datasets
+    """
     from gitdata.repo_api import Workspace
 
     report = Workspace().init(storage)
@@ -45,7 +56,17 @@ def install_hooks_cmd(
     uninstall: bool = typer.Option(False, "--uninstall", help="Remove gd's hooks; restore yours."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Install git hooks that chain to (never overwrite) hooks you already have."""
+    """Install gd's git hooks, chained to your own.
+
+    A hook you already have is moved aside and still runs first; --uninstall puts it
+    back.
+
+    Examples:
+
+      gd install-hooks
+
+      gd install-hooks --uninstall
+    """
     from gitdata.repo_api import Workspace
 
     changes = Workspace().install_hooks(uninstall=uninstall)
@@ -109,14 +130,27 @@ def status(
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """State of every dataset pointer in the repository (no store access unless --remote)."""
+    """State of every dataset pointer in the repository.
+
+    Clean, modified, new, deleted, malformed or conflicted; open drafts; bound folders.
+    No store access unless --remote; --check exits 10 on a problem (a CI gate).
+
+    Examples:
+
+      gd status
+
+      gd status --remote --check
+    """
     from gitdata.errors import HookRefusedError
     from gitdata.repo_api import Workspace
 
     ws = Workspace()
     rows = ws.status(remote=remote)
+    hooks_notice()
     # malformed pointers, and with --remote: mismatches with the store's record/manifest
     problems = [f"{r.path}: {r.error}" for r in rows if r.error]
+    conflicted = [r.path for r in rows if r.state == "conflicted"]
+    problems += [f"conflicted: {rel} (run gd merge --resolve)" for rel in conflicted]
     problems += [
         f"{r.path}: version {r.id} is not in the store"
         for r in rows
@@ -146,19 +180,33 @@ def status(
             for r in rows
         ],
     )
+    for rel in conflicted:
+        note(f"conflicted: {rel} (run gd merge --resolve)")
     for line in ws.bind_notes(rows):
         note(line)
 
 
 @app.command()
 def log(
-    project: str = typer.Option(..., "--project", help="Project."),
-    name: str = typer.Option(..., "--name", help="Dataset name."),
-    rev: str = typer.Option("HEAD", "--rev", help="Start from this revision."),
-    max_count: int = typer.Option(None, "-n", "--max-count", help="Show at most this many."),
+    project: str = typer.Option(..., "--project", metavar="PROJECT", help="Project."),
+    name: str = typer.Option(..., "--name", metavar="NAME", help="Dataset name."),
+    rev: str = typer.Option("HEAD", "--rev", metavar="REV", help="Start from this revision."),
+    max_count: int = typer.Option(
+        None, "-n", "--max-count", metavar="N", help="Show at most this many."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """The dataset's versions as the git history of its pointer, newest first."""
+    """The git history of one dataset's pointer.
+
+    One row per commit that changed the pointer, newest first: commit, date, author,
+    version, id and change counts.
+
+    Examples:
+
+      gd log --project vision --name cats
+
+      gd log --project vision --name cats --rev main -n 5
+    """
     from gitdata.repo_api import Workspace
 
     revs = Workspace().log(project, name, rev, max_count)
@@ -205,12 +253,26 @@ def _change_counts(stats: dict | None) -> list:
 
 @app.command()
 def diff(
-    old_rev: str = typer.Argument("HEAD", help="Older revision (default HEAD)."),
-    new_rev: str = typer.Argument(None, help="Newer revision (default: the working tree)."),
-    files: bool = typer.Option(False, "--files", help="List the changed paths."),
+    old_rev: str = typer.Argument("HEAD", metavar="[REV1]", help="Older revision (default HEAD)."),
+    new_rev: str = typer.Argument(
+        None, metavar="[REV2]", help="Newer revision (default: the working tree)."
+    ),
+    files: bool = typer.Option(
+        False, "--files", metavar="PATH ...", help="List the changed paths."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Which datasets changed between two revisions, and how (from manifests; no download)."""
+    """Which datasets changed between two revisions.
+
+    With the added, modified and removed files of each, read from the manifests
+    (nothing is downloaded). Default: HEAD against the working tree.
+
+    Examples:
+
+      gd diff
+
+      gd diff HEAD~3 HEAD --files
+    """
     from gitdata.repo_api import Workspace
 
     diffs = Workspace().diff(old_rev, new_rev)
@@ -268,12 +330,25 @@ def _update_bound(ws, only=None, quiet_when_current=False) -> list:
 
 @app.command()
 def checkout(
-    paths: list[str] = typer.Argument(None, help="Only bound folders at or under these paths."),
+    paths: list[str] = typer.Argument(
+        None, metavar="[PATH]...", help="Only bound folders at or under these paths."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Bring the folders bound in this clone (gd get --bind) to the working tree's pointers."""
+    """Bring bound folders up to the working tree's pointers.
+
+    Updates the folders bound in this clone (gd get --bind) incrementally; files you
+    changed are left alone and reported.
+
+    Examples:
+
+      gd checkout
+
+      gd checkout data/images
+    """
     from gitdata.repo_api import Workspace
 
+    hooks_notice()
     updates = _update_bound(Workspace(), paths or None, quiet_when_current=json_out)
     if json_out:
         emit_json([u.to_dict() for u in updates])
@@ -329,24 +404,42 @@ def merge_driver_cmd(
 
 @app.command()
 def merge(
-    ours: str = typer.Argument(None, help="Version id of our side."),
-    theirs: str = typer.Argument(None, help="Version id of their side."),
+    ours: str = typer.Argument(None, metavar="[OURS_ID]", help="Version id of our side."),
+    theirs: str = typer.Argument(None, metavar="[THEIRS_ID]", help="Version id of their side."),
     resolve: bool = typer.Option(
         False, "--resolve", help="Merge every conflicted pointer in the index."
     ),
     prefer: str = typer.Option(
-        None, "--prefer", help="Side kept where both changed a path: ours or theirs."
+        None,
+        "--prefer",
+        metavar="ours|theirs",
+        help="Side kept where both changed a path: ours or theirs.",
     ),
     take: list[str] = typer.Option(
-        None, "--take", help="PATH=ours|theirs: the side kept for one conflicted path."
+        None,
+        "--take",
+        metavar="PATH=SIDE",
+        help="PATH=ours|theirs: the side kept for one conflicted path (repeat the flag for more).",
     ),
     storage: str = typer.Option(
-        None, "--storage", help="Store of both versions (default: where OURS lives)."
+        None, "--storage", metavar="URL", help="Store of both versions (default: where OURS lives)."
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Three-way merge two versions into a new one with both as parents, or resolve
-    conflicted pointer files after git merge. Conflicting paths are never guessed."""
+    """Merge two versions, or resolve conflicted pointers.
+
+    With OURS and THEIRS: a new version with both as parents holding their three-way
+    merge. With --resolve: every pointer a git merge left conflicted. Conflicting paths
+    are never guessed: name a side with --prefer or --take.
+
+    Examples:
+
+      gd merge 3f2a9c41 8be01d77
+
+      gd merge --resolve --prefer theirs
+
+      gd merge --resolve --take labels.csv=ours
+    """
     from gitdata.repo_api import Workspace
 
     if prefer not in (None, "ours", "theirs"):
@@ -355,6 +448,7 @@ def merge(
         raise typer.BadParameter("give OURS_ID THEIRS_ID, or --resolve, not both")
     choices = Workspace.parse_take(take)
     if resolve:
+        hooks_notice()
         done = Workspace(storage).resolve_conflicts(prefer=prefer, take=choices)
         if json_out:
             emit_json({"resolved": done})
@@ -378,16 +472,31 @@ def merge(
 def gc(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be removed."),
     grace: str = typer.Option(
-        "14d", "--grace", help="Never remove anything younger (e.g. 14d, 12h, 0)."
+        "14d", "--grace", metavar="AGE", help="Never remove anything younger (e.g. 14d, 12h, 0)."
     ),
     reflog: bool = typer.Option(
         False, "--reflog", help="Also keep versions named in reflog entries."
     ),
-    repos: list[str] = typer.Option(None, "--repo", help="Other repositories sharing the store."),
+    repos: list[str] = typer.Option(
+        None,
+        "--repo",
+        metavar="PATH",
+        help="Another repository sharing the store (repeat the flag for more).",
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before removing."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Remove store content that no pointer in any ref of the repository reaches."""
+    """Remove store content that no pointer reaches.
+
+    Versions and objects no pointer in any commit of any ref reaches (with --repo, of
+    the other repositories too) are removed once older than --grace.
+
+    Examples:
+
+      gd gc --dry-run
+
+      gd gc --grace 30d --repo ../other-repo
+    """
 
     from gitdata.repo_api import Workspace
 
@@ -441,6 +550,16 @@ def _ask_before_gc() -> Callable[[Any], bool]:
         return typer.confirm(question, default=False, err=True)
 
     return ask
+
+
+def hooks_notice() -> None:
+    """One stderr line when this clone holds pointers but lacks gd's hooks (a fresh
+    clone: git never copies hooks), with the fix, as git-lfs says it."""
+    from gitdata.repo_api import Workspace
+
+    missing = Workspace.missing_setup()
+    if missing:
+        note(f"gitdata: hooks not installed: run gd init (missing: {', '.join(missing)})")
 
 
 def _report_stale(ws) -> None:

@@ -37,7 +37,7 @@ def set_description(
     storage: str = typer.Option(None, "--storage", metavar="URL", help=STORAGE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Set the description of a version (kept with its history) or of a draft.
+    """Set the description of a version or draft.
 
     A closed version's content never changes: the new description is stored as a
     metadata change beside it, and `gd show` lists earlier ones.
@@ -46,7 +46,7 @@ def set_description(
 
       gd set-description --id 3f2a9c --description "cleaned labels, v2 schema"
 
-      gd set-description --description "work in progress"   (the current draft)
+      gd set-description --description "work in progress"
     """
     ds = _dataset(dataset_id, storage)
     ds.set_description(description)
@@ -79,17 +79,17 @@ def rename(
     storage: str = typer.Option(None, "--storage", metavar="URL", help=STORAGE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Rename a dataset: every version of it, and this machine's drafts of it.
+    """Rename a dataset: all its versions and drafts.
 
-    Ids and content stay; the store keeps the old name in the versions' history,
-    so pointers committed before the rename still check out.  Inside a git
-    repository the pointer file moves to its new path and the move is staged.
+    Ids and content stay; the store keeps the old name in the versions' history, so
+    pointers committed before the rename still check out. Inside a git repository the
+    pointer file moves to its new path and the move is staged.
 
     Examples:
 
       gd rename --project vision --name cats --new-name felines
 
-      git commit -m "rename dataset cats to felines"
+      gd rename --project vision --name cats --new-name felines --storage s3://b/ds
     """
     from gitdata.api import Dataset
 
@@ -107,13 +107,16 @@ def move(
     storage: str = typer.Option(None, "--storage", metavar="URL", help=STORAGE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Move a dataset (every version, and this machine's drafts) to another project.
+    """Move a dataset to another project.
 
-    As with `gd rename`, ids and content stay and the pointer file moves, staged.
+    Every version, and this machine's drafts, move. As with `gd rename`, ids and
+    content stay and the pointer file moves, staged.
 
     Examples:
 
       gd move --project scratch --name cats --new-project vision/animals
+
+      gd move --project scratch --name cats --new-project vision --json
     """
     from gitdata.api import Dataset
 
@@ -129,15 +132,17 @@ def publish(
     storage: str = typer.Option(None, "--storage", metavar="URL", help=STORAGE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Publish a closed version: mark it as the one readers may rely on.
+    """Publish a closed version for readers to rely on.
 
-    `Dataset.get(..., only_published=True)` picks the newest published version;
-    gc keeps published versions and `gd delete` refuses them without --force.
-    The mark is permanent.  A draft is refused: close it first.
+    `Dataset.get(..., only_published=True)` picks the newest published version; gc
+    keeps published versions and `gd delete` refuses them without --force. The mark is
+    permanent. A draft is refused: close it first.
 
     Examples:
 
       gd publish --id 3f2a9c
+
+      gd publish --id 3f2a9c --json
     """
     ds = _dataset(dataset_id, storage)
     already = ds.is_published()

@@ -55,20 +55,31 @@ def find_version(
 
 @app.command()
 def get(
-    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
-    project: str = typer.Option(None, "--project", help="Project (with --name)."),
-    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
-    version: str = typer.Option(None, "--version", help="A specific version string."),
-    rev: str = typer.Option(None, "--rev", help="Git revision whose pointer pins the version."),
-    copy: Path = typer.Option(
-        None, "--copy", help="Make a writable, independent copy in this folder."
+    dataset_id: str = typer.Option(None, "--id", metavar="ID", help=ID_HELP),
+    project: str = typer.Option(
+        None, "--project", metavar="PROJECT", help="Project (with --name)."
     ),
-    link: Path = typer.Option(None, "--link", help="Make a read-only linked tree in this folder."),
-    part: int = typer.Option(None, "--part", help="Shard index (0-based), with --num-parts."),
-    num_parts: int = typer.Option(None, "--num-parts", help="Number of shards."),
+    name: str = typer.Option(None, "--name", metavar="NAME", help="Dataset name (with --project)."),
+    version: str = typer.Option(
+        None, "--version", metavar="VERSION", help="A specific version string."
+    ),
+    rev: str = typer.Option(
+        None, "--rev", metavar="REV", help="Git revision whose pointer pins the version."
+    ),
+    copy: Path = typer.Option(
+        None, "--copy", metavar="DIR", help="Make a writable, independent copy in this folder."
+    ),
+    link: Path = typer.Option(
+        None, "--link", metavar="DIR", help="Make a read-only linked tree in this folder."
+    ),
+    part: int = typer.Option(
+        None, "--part", metavar="I", help="Shard index (0-based), with --num-parts."
+    ),
+    num_parts: int = typer.Option(None, "--num-parts", metavar="N", help="Number of shards."),
     filters: list[str] = typer.Option(
         None,
         "--filter",
+        metavar="PATTERN ...",
         help="Only files under this folder or matching this wildcard (as gd list "
         "--filter; repeat for several). Only their chunk members are fetched.",
     ),
@@ -87,12 +98,25 @@ def get(
         "--bind",
         help="Bind the --link/--copy folder in this clone; checkouts keep it current.",
     ),
-    max_workers: int = typer.Option(None, "--max-workers", help="Parallel downloads."),
-    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    max_workers: int = typer.Option(None, "--max-workers", metavar="N", help="Parallel downloads."),
+    storage: str = typer.Option(None, "--storage", metavar="URL", help="Store URL."),
     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Get a version: the cached read-only copy path, or --link / --copy into a folder."""
+    """Get a version's files.
+
+    Without --copy or --link: prints the path of the cached read-only copy. --link DIR
+    builds a read-only tree of links into the cache, --copy DIR a writable copy; --bind
+    keeps DIR current with the repository's pointer.
+
+    Examples:
+
+      gd get --id 3f2a9c41
+
+      gd get --project vision --name cats --link data/cats --bind
+
+      gd get --id 3f2a9c41 --copy ./work --filter 'train/*'
+    """
     if copy and link:
         raise typer.BadParameter("--copy and --link are exclusive")
     if bind and not (copy or link):
@@ -122,6 +146,9 @@ def get(
         path = ds.get_local_copy(**narrow)
     if binding is not None:
         _bind(ds, binding, Path(path), "copy" if copy else "link")
+        from gitdata.cli.git_cmds import hooks_notice
+
+        hooks_notice()  # post-checkout keeps a bound folder up to date
     if json_out:
         emit_json(
             {"id": ds.id, "path": path, "mode": "copy" if copy else "link" if link else "cache"}
@@ -132,14 +159,22 @@ def get(
 
 @app.command("list")
 def list_cmd(
-    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
-    project: str = typer.Option(None, "--project", help="Project (with --name)."),
-    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
+    dataset_id: str = typer.Option(None, "--id", metavar="ID", help=ID_HELP),
+    project: str = typer.Option(
+        None, "--project", metavar="PROJECT", help="Project (with --name)."
+    ),
+    name: str = typer.Option(None, "--name", metavar="NAME", help="Dataset name (with --project)."),
     version: str = typer.Option(
-        None, "--version", help="A specific version string (with --project/--name)."
+        None,
+        "--version",
+        metavar="VERSION",
+        help="A specific version string (with --project/--name).",
     ),
     filter_: list[str] = typer.Option(
-        None, "--filter", help="Only paths matching one of these paths or wildcards."
+        None,
+        "--filter",
+        metavar="PATTERN ...",
+        help="Only paths matching one of these paths or wildcards.",
     ),
     modified: bool = typer.Option(
         False,
@@ -150,11 +185,24 @@ def list_cmd(
         False, "--non-recursive", help="Wildcards do not cross folders."
     ),
     storage: str = typer.Option(
-        None, "--storage", help="Store to read from (default: where the version lives)."
+        None,
+        "--storage",
+        metavar="URL",
+        help="Store to read from (default: where the version lives).",
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """List a version's files without downloading them."""
+    """List a version's files without downloading them.
+
+    Each file with its size and SHA-256; --filter narrows the list, --modified shows
+    only what this version changed.
+
+    Examples:
+
+      gd list --id 3f2a9c41
+
+      gd list --project vision --name cats --filter '*.jpg' --modified
+    """
     if version and not (project and name):
         raise typer.BadParameter("--version goes with --project and --name")
     ds = find_version(dataset_id, project, name, version, storage=storage)
@@ -187,11 +235,17 @@ def list_cmd(
 
 @app.command()
 def search(
-    project: str = typer.Option(None, "--project", help="Project (sub-projects included)."),
-    name: str = typer.Option(None, "--name", help="Part of the dataset name."),
-    tags: list[str] = typer.Option(None, "--tags", help="Versions carrying all these tags."),
-    ids: list[str] = typer.Option(None, "--ids", help="Only these ids."),
-    description: str = typer.Option(None, "--description", help="Part of the description."),
+    project: str = typer.Option(
+        None, "--project", metavar="PROJECT", help="Project (sub-projects included)."
+    ),
+    name: str = typer.Option(None, "--name", metavar="NAME", help="Part of the dataset name."),
+    tags: list[str] = typer.Option(
+        None, "--tags", metavar="TAG ...", help="Versions carrying all these tags."
+    ),
+    ids: list[str] = typer.Option(None, "--ids", metavar="ID ...", help="Only these ids."),
+    description: str = typer.Option(
+        None, "--description", metavar="TEXT", help="Part of the description."
+    ),
     drafts: bool = typer.Option(
         False,
         "--drafts",
@@ -203,10 +257,20 @@ def search(
         "--non-recursive-project-search",
         help="--project matches that project only, not its sub-projects.",
     ),
-    storage: str = typer.Option(None, "--storage", help="Store URL."),
+    storage: str = typer.Option(None, "--storage", metavar="URL", help="Store URL."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Search dataset versions by project, name, tags, description or ids."""
+    """Search dataset versions in the store.
+
+    By project (sub-projects too), name, tags, description or id prefixes; drafts only
+    with --drafts.
+
+    Examples:
+
+      gd search --project vision
+
+      gd search --name cat --tags cleaned --drafts
+    """
     from gitdata.api import Dataset
 
     rows = Dataset.list_datasets(
@@ -246,19 +310,37 @@ LIMIT_HELP = "Rows shown per table (the rest is counted as 'and K more')."
 
 @app.command()
 def show(
-    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
-    project: str = typer.Option(None, "--project", help="Project (with --name)."),
-    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
-    rev: str = typer.Option(None, "--rev", help="Git revision whose pointer pins the version."),
-    files: bool = typer.Option(False, "--files", help="Also list the changed paths."),
-    limit: int = typer.Option(views.DEFAULT_LIMIT, "--limit", min=1, help=LIMIT_HELP),
+    dataset_id: str = typer.Option(None, "--id", metavar="ID", help=ID_HELP),
+    project: str = typer.Option(
+        None, "--project", metavar="PROJECT", help="Project (with --name)."
+    ),
+    name: str = typer.Option(None, "--name", metavar="NAME", help="Dataset name (with --project)."),
+    rev: str = typer.Option(
+        None, "--rev", metavar="REV", help="Git revision whose pointer pins the version."
+    ),
+    files: bool = typer.Option(
+        False, "--files", metavar="PATH ...", help="Also list the changed paths."
+    ),
+    limit: int = typer.Option(views.DEFAULT_LIMIT, "--limit", metavar="N", min=1, help=LIMIT_HELP),
     storage: str = typer.Option(
-        None, "--storage", help="Store to read from (default: where the version lives)."
+        None,
+        "--storage",
+        metavar="URL",
+        help="Store to read from (default: where the version lives).",
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Show a version: identity, parents, totals, and its changes against its parents
-    (by top-level folder and file type, renames, the largest changes)."""
+    """Show a version and what it changed.
+
+    Identity, parents, totals, and its change set against its parents by top-level
+    folder and file type, with renames and the largest changes.
+
+    Examples:
+
+      gd show --id 3f2a9c41
+
+      gd show --project vision --name cats --rev HEAD~1 --files
+    """
     if rev and not (project and name):
         raise typer.BadParameter("--rev goes with --project and --name")
     ds = find_version(dataset_id, project, name, rev=rev, storage=storage)
@@ -311,17 +393,36 @@ def show(
 
 @app.command()
 def graph(
-    dataset_id: str = typer.Option(None, "--id", help="A version: it and its ancestors."),
-    project: str = typer.Option(
-        None, "--project", help="Every version of the project (and its sub-projects)."
+    dataset_id: str = typer.Option(
+        None, "--id", metavar="ID", help="A version: it and its ancestors."
     ),
-    name: str = typer.Option(None, "--name", help="Only this dataset (with --project)."),
+    project: str = typer.Option(
+        None,
+        "--project",
+        metavar="PROJECT",
+        help="Every version of the project (and its sub-projects).",
+    ),
+    name: str = typer.Option(
+        None, "--name", metavar="NAME", help="Only this dataset (with --project)."
+    ),
     storage: str = typer.Option(
-        None, "--storage", help="Store to read from (default: where the version lives)."
+        None,
+        "--storage",
+        metavar="URL",
+        help="Store to read from (default: where the version lives).",
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Draw the lineage of versions as git log --graph does (merges, squashes marked)."""
+    """Draw the lineage of versions as git log --graph does.
+
+    Merges and squashes are marked; --project draws every version of a project.
+
+    Examples:
+
+      gd graph --id 3f2a9c41
+
+      gd graph --project vision --name cats
+    """
     from gitdata.repo_api import Workspace
 
     if dataset_id and (project or name):

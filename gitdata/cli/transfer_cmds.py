@@ -13,16 +13,33 @@ from gitdata.cli.output import RichProgress, emit_json, human_size, say
 
 @app.command()
 def cat(
-    path: str = typer.Argument(..., help="Dataset path of the file."),
-    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
-    project: str = typer.Option(None, "--project", help="Project (with --name)."),
-    name: str = typer.Option(None, "--name", help="Dataset name (with --project)."),
-    rev: str = typer.Option(None, "--rev", help="Git revision whose pointer pins the version."),
+    path: str = typer.Argument(..., metavar="PATH", help="Dataset path of the file."),
+    dataset_id: str = typer.Option(None, "--id", metavar="ID", help=ID_HELP),
+    project: str = typer.Option(
+        None, "--project", metavar="PROJECT", help="Project (with --name)."
+    ),
+    name: str = typer.Option(None, "--name", metavar="NAME", help="Dataset name (with --project)."),
+    rev: str = typer.Option(
+        None, "--rev", metavar="REV", help="Git revision whose pointer pins the version."
+    ),
     storage: str = typer.Option(
-        None, "--storage", help="Store to read from (default: where the version lives)."
+        None,
+        "--storage",
+        metavar="URL",
+        help="Store to read from (default: where the version lives).",
     ),
 ) -> None:
-    """Write one file of a version to stdout (a ranged read: the chunk is not downloaded)."""
+    """Write one file of a version to stdout.
+
+    The file is fetched with a ranged read of its chunk and checked against its
+    SHA-256; the chunk is not downloaded.
+
+    Examples:
+
+      gd cat --id 3f2a9c41 labels.csv
+
+      gd cat --project vision --name cats --rev main labels.csv > labels.csv
+    """
     from gitdata.cli.read_cmds import find_version
 
     ds = find_version(dataset_id, project, name, rev=rev, storage=storage)
@@ -48,23 +65,39 @@ def _copy(src_url: str | None, dst_url: str | None, dataset_id: str | None, json
 
 @app.command()
 def push(
-    to: str = typer.Option(..., "--to", help="Destination store URL."),
-    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
+    to: str = typer.Option(..., "--to", metavar="URL", help="Destination store URL."),
+    dataset_id: str = typer.Option(None, "--id", metavar="ID", help=ID_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Copy a version and its ancestors to another store (idempotent).
+    """Copy a version and its ancestors to another store.
 
-    The source is the store the version was closed in on this machine, else the
-    configured store.
+    Objects first, records last; what the target has is skipped, so it is idempotent
+    and resumable. The source is the store the version was closed in on this machine,
+    else the configured store.
+
+    Examples:
+
+      gd push --to s3://backup/datasets --id 3f2a9c41
+
+      gd push --to /mnt/shared/store
     """
     _copy(None, to, dataset_id, json_out)
 
 
 @app.command()
 def pull(
-    from_url: str = typer.Option(..., "--from", help="Source store URL."),
-    dataset_id: str = typer.Option(..., "--id", help="Version to copy."),
+    from_url: str = typer.Option(..., "--from", metavar="URL", help="Source store URL."),
+    dataset_id: str = typer.Option(..., "--id", metavar="ID", help="Version to copy."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Copy a version and its ancestors from another store into the configured one."""
+    """Copy a version and its ancestors from another store.
+
+    Into the configured store; what it has already is skipped.
+
+    Examples:
+
+      gd pull --from s3://team/datasets --id 3f2a9c41
+
+      gd pull --from /mnt/shared/store --id 8be01d77 --json
+    """
     _copy(from_url, None, dataset_id, json_out)

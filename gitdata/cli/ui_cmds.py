@@ -17,15 +17,32 @@ from gitdata.errors import local_disk_error
 @app.command()
 def ui(
     port: int = typer.Option(
-        8470, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."
+        8470,
+        "--port",
+        metavar="PORT",
+        min=0,
+        max=65535,
+        help="Port to listen on (0: any free port).",
     ),
     host: str = typer.Option(
-        "127.0.0.1", "--host", help="Address to bind (default: this machine only)."
+        "127.0.0.1", "--host", metavar="HOST", help="Address to bind (default: this machine only)."
     ),
-    storage: str = typer.Option(None, "--storage", help="Store to show (default: configured)."),
+    storage: str = typer.Option(
+        None, "--storage", metavar="URL", help="Store to show (default: configured)."
+    ),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
 ) -> None:
-    """A local, read-only web UI over the store (and this repository's history)."""
+    """Serve a local, read-only web UI over the store.
+
+    Dataset list, version pages with lineage, change sets and file listings, and inside
+    a repository the pointers' history. Binds to the loopback; Ctrl-C stops it.
+
+    Examples:
+
+      gd ui --open
+
+      gd ui --port 8080 --storage s3://bucket/datasets
+    """
     from gitdata.ui.catalog import Catalog
     from gitdata.ui.server import is_loopback, make_server
 
@@ -57,12 +74,21 @@ def ui(
 
 @app.command()
 def report(
-    dataset_id: str = typer.Option(None, "--id", help=ID_HELP),
-    output: Path = typer.Option(..., "--output", "-o", help="HTML file to write."),
-    storage: str = typer.Option(None, "--storage", help="Store to read from."),
+    dataset_id: str = typer.Option(None, "--id", metavar="ID", help=ID_HELP),
+    output: Path = typer.Option(..., "--output", "-o", metavar="FILE", help="HTML file to write."),
+    storage: str = typer.Option(None, "--storage", metavar="URL", help="Store to read from."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Write a version's page as one self-contained HTML file (no network needed to view)."""
+    """Write a version's page as one self-contained HTML file.
+
+    It opens offline: no script, no link to a server, nothing loaded.
+
+    Examples:
+
+      gd report --output cats.html
+
+      gd report --id 3f2a9c41 --output report.html
+    """
     from gitdata.repo_api import Workspace
     from gitdata.ui.catalog import Catalog
     from gitdata.ui.views import report as render

@@ -152,6 +152,13 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
+def missing_hooks(repo, names: tuple[str, ...] = HOOK_NAMES) -> list[str]:
+    """The hooks of ``names`` whose file in :func:`hooks_dir` is not gd's shim (a fresh
+    clone has none: git never copies hooks)."""
+    folder = hooks_dir(repo)
+    return [name for name in names if not _is_ours(folder / name)]
+
+
 def _write_executable(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.gd-tmp")
     tmp.write_text(text, encoding="utf-8")

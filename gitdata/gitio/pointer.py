@@ -216,3 +216,23 @@ def decode_pointer(text: str | bytes, source: str) -> Pointer:
         extra={k: v for k, v in doc.items() if k not in _KNOWN},
         format=fmt,
     )
+
+
+_MARKERS = (b"<<<<<<< ", b"=======", b">>>>>>> ")
+
+
+def has_conflict_markers(data: bytes) -> bool:
+    """Whether ``data`` holds the three conflict-marker lines git writes into a file it
+    could not merge (``<<<<<<< ours``, ``=======``, ``>>>>>>> theirs``)."""
+    lines = data.splitlines()
+    found = [any(line.startswith(m) for line in lines) for m in _MARKERS]
+    return all(found)
+
+
+def dataset_of_relpath(rel: str) -> tuple[str, str] | None:
+    """``(project, name)`` a pointer path names (the inverse of :func:`pointer_relpath`)."""
+    prefix = POINTER_DIR + "/"
+    if not rel.startswith(prefix) or not rel.endswith(".yaml"):
+        return None
+    project, _, name = rel[len(prefix) : -len(".yaml")].rpartition("/")
+    return (project, name) if project and name else None

@@ -136,3 +136,12 @@ class GitRepo:
             decode_pointer(data, rel if rev is None else f"{rel}@{rev}")
             for rel, data in sorted(self.pointer_blobs(rev).items())
         ]
+
+    def conflicted_paths(self) -> set[str]:
+        """Paths the index holds as unmerged (a merge stopped on them)."""
+        index = self.repo.index
+        index.read()
+        conflicts = index.conflicts
+        if conflicts is None:
+            return set()
+        return {(o or t or b).path for b, o, t in conflicts}

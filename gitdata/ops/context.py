@@ -104,7 +104,7 @@ class Context:
 
     @cached_property
     def state(self) -> StateDir:
-        return StateDir(self.settings.state_dir, self.parent_files)
+        return StateDir(self.settings.state_dir, self.parent_files, self.settings.repo_root)
 
     # ------------------------------------------------------------ versions
     def record(self, version_id: str) -> VersionRecord:

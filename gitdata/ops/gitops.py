@@ -19,8 +19,15 @@ from gitdata.errors import (
     StoreNotFoundError,
 )
 from gitdata.gitio.history import pointers_in_commits, staged_pointer_changes
-from gitdata.gitio.hooks import HookChange, install_hooks
-from gitdata.gitio.pointer import POINTER_DIR, Pointer, decode_pointer, pointer_relpath
+from gitdata.gitio.hooks import HookChange, install_hooks, missing_hooks
+from gitdata.gitio.pointer import (
+    POINTER_DIR,
+    Pointer,
+    dataset_of_relpath,
+    decode_pointer,
+    has_conflict_markers,
+    pointer_relpath,
+)
 from gitdata.gitio.remote import remote_is_on_this_machine
 from gitdata.gitio.repo import GitRepo, find_repo
 from gitdata.ops.context import Context
@@ -80,6 +87,19 @@ def init_repo(storage: str | None = None, cwd: Path | None = None) -> InitReport
     return InitReport(cfg_path, added, hooks)
 
 
+def missing_setup(cwd: Path | None = None) -> list[str]:
+    """What ``gd init`` would still set up in a repository that holds pointer files:
+    the names of gd's hooks not installed, and ``merge driver`` when git does not
+    know it.  Empty outside a repository, or in one without ``.gitdata/datasets``."""
+    repo = find_repo(cwd)
+    if repo is None or not (repo.workdir / POINTER_DIR).is_dir():
+        return []
+    missing = missing_hooks(repo.repo)
+    if "merge.gitdata.driver" not in repo.repo.config:
+        missing.append("merge driver")
+    return missing
+
+
 @dataclass
 class PointerStatus:
     """The state of one pointer in the working tree."""
@@ -87,7 +107,9 @@ class PointerStatus:
     project: str
     name: str
     path: str
-    state: str  # clean, modified, new, deleted, malformed; absent: bound, no pointer
+    # clean, modified, new, deleted, malformed, conflicted (a merge left it unmerged:
+    # gd merge --resolve); absent: bound, no pointer
+    state: str
     id: str | None = None
     version: str | None = None
     draft_open: bool = False
@@ -108,9 +130,18 @@ def status(ctx: Context, *, remote: bool = False, cwd: Path | None = None) -> li
     from gitdata.ops.bind import load_bindings, suggestion
 
     bindings = load_bindings(repo)
+    unmerged = repo.conflicted_paths()
     rows: list[PointerStatus] = []
     for rel in sorted(set(head) | set(current)):
         data = current.get(rel, head.get(rel))
+        if rel in unmerged or (rel in current and has_conflict_markers(current[rel])):
+            project, name = dataset_of_relpath(rel) or ("", "")
+            row = PointerStatus(project, name, rel, "conflicted")
+            binding = bindings.pop(f"{project}/{name}", None)
+            if binding is not None:
+                row.bound = binding.path
+            rows.append(row)
+            continue
         state = (
             "deleted"
             if rel not in current

@@ -11,7 +11,11 @@ Layout under ``Settings.state_dir`` (``$XDG_STATE_HOME/gitdata``)::
                          Written before the draft, so a kill never leaves a
                          one-shot's draft without it; one whose draft is gone and
                          that nobody holds is a leftover (remove_leftovers)
-    current              id of the dataset created or used last
+    current              id of the dataset created or used last, outside any git
+                         work tree (machine-wide)
+    repos/<key>.json     the same marker for one git work tree (key: the first 16
+                         hex of the SHA-256 of its real path; JSON: worktree,
+                         current), so each repository has its own current dataset
 """
 
 from __future__ import annotations
@@ -202,9 +206,10 @@ class DraftHeader:
 class StateDir:
     """Reads and writes drafts and the current-dataset marker."""
 
-    def __init__(self, root: Path, base_loader: BaseLoader) -> None:
+    def __init__(self, root: Path, base_loader: BaseLoader, worktree: Path | None = None) -> None:
         self.root = root
         self.base_loader = base_loader
+        self.worktree = worktree
         self.drafts_dir = root / "drafts"
         # id -> (stat signature of the file, Draft): skips re-reading a draft this
         # process wrote or read last, as long as no other process changed the file.
@@ -425,16 +430,38 @@ class StateDir:
         except OSError:
             return None
 
+    @property
+    def current_path(self) -> Path:
+        """Where the current-dataset marker lives: per git work tree, else machine-wide."""
+        if self.worktree is None:
+            return self.root / "current"
+        return self.root / "repos" / f"{worktree_key(self.worktree)}.json"
+
     def current(self) -> str | None:
+        """The id of the dataset created or used last (here: this work tree, if any)."""
         try:
-            value = (self.root / "current").read_text().strip()
+            raw = self.current_path.read_text()
         except OSError:
             return None
-        return value if is_version_id(value) else None
+        value: object
+        if self.worktree is None:
+            value = raw.strip()
+        else:
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                return None
+            value = doc.get("current") if isinstance(doc, dict) else None
+        return value if isinstance(value, str) and is_version_id(value) else None
 
     def set_current(self, version_id: str) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.root / "current", (version_id + "\n").encode())
+        path = self.current_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.worktree is None:
+            data = version_id + "\n"
+        else:
+            data = json.dumps({"worktree": str(self.worktree), "current": version_id}) + "\n"
+        atomic_write(path, data.encode())
 
     def restore_current(self, version_id: str | None) -> None:
         """Put back a marker read earlier with :meth:`current` (None: no marker)."""
@@ -442,7 +469,15 @@ class StateDir:
             self.set_current(version_id)
         else:
             with contextlib.suppress(FileNotFoundError):
-                (self.root / "current").unlink()
+                self.current_path.unlink()
+
+
+def worktree_key(worktree: Path) -> str:
+    """The file name stem of a work tree's current-dataset marker (its real path hashed)."""
+    import hashlib
+
+    real = os.path.realpath(worktree)
+    return hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def _lock_existing(path: Path, *, create: bool) -> int | None:
