@@ -156,7 +156,7 @@ def add(
     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Add files or folders to a draft, or link external files (--links).
+    """Add files or folders (or external URLs) to a draft.
 
     A folder's files land at the dataset root, or under --dataset-folder. Unchanged
     files are not hashed again. Inside the git work tree a note names the .gitignore
