@@ -226,7 +226,7 @@ def log(
         emit_json(rows)
         return
     print_table(
-        ["commit", "date", "author", "version", "id", "+", "~", "-", "message"],
+        ["commit", "date", "author", "version", "id", "+", "~", "-", ">", "message"],
         [
             [
                 r["commit"][:10],
@@ -243,12 +243,18 @@ def log(
 
 
 def _change_counts(stats: dict | None) -> list:
-    """+ ~ - for a log row; a merge shows what it brought in against its first parent."""
+    """+ ~ - > (added, modified, removed, renamed) for a log row; a merge shows what it
+    brought in against its first parent."""
     if not stats:
-        return ["", "", ""]
+        return ["", "", "", ""]
     if "merged_added" in stats:
-        return [stats["merged_added"], stats["merged_modified"], stats["merged_removed"]]
-    return [stats.get("added", ""), stats.get("modified", ""), stats.get("removed", "")]
+        return [stats["merged_added"], stats["merged_modified"], stats["merged_removed"], ""]
+    return [
+        stats.get("added", ""),
+        stats.get("modified", ""),
+        stats.get("removed", ""),
+        stats.get("renamed", 0),
+    ]
 
 
 @app.command()

@@ -246,6 +246,7 @@ def _node_label(node: Any, hidden: list[str]) -> Text:
             f"  {stats.get('files', 0)} files {human_size(stats.get('bytes', 0))}"
             f"  +{stats.get(pre + 'added', 0)} ~{stats.get(pre + 'modified', 0)}"
             f" -{stats.get(pre + 'removed', 0)}"
+            + (f" >{stats['renamed']}" if not pre and stats.get("renamed") else "")
         )
     if node.state != "closed":
         label.append(f"  ({node.state})", style="magenta")

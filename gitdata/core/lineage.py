@@ -32,6 +32,40 @@ class ChangeSet:
         """True when nothing changed."""
         return not (self.added or self.modified or self.removed)
 
+    def stored_counts(
+        self, old: Mapping[str, _HasSha], new: Mapping[str, _HasSha]
+    ) -> dict[str, int]:
+        """Counts as a record stores them: a removed and an added path with one sha256
+        are one rename (``renamed``, only when there are any), counted in neither
+        ``added`` nor ``removed``; several of one sha256 pair up as far as they go."""
+        renamed = rename_count(self, old, new)
+        out = {
+            "added": len(self.added) - renamed,
+            "modified": len(self.modified),
+            "removed": len(self.removed) - renamed,
+        }
+        if renamed:
+            out["renamed"] = renamed
+        return out
+
+
+def rename_count(changes: ChangeSet, old: Mapping[str, _HasSha], new: Mapping[str, _HasSha]) -> int:
+    """How many renames the change set holds: per sha256, the smaller of its removed
+    and its added paths (the pairs core.summary.summarize reports)."""
+    if not changes.added or not changes.removed:
+        return 0
+    gone: dict[str, int] = {}
+    for path in changes.removed:
+        sha = old[path].sha256
+        gone[sha] = gone.get(sha, 0) + 1
+    paired = 0
+    for path in changes.added:
+        sha = new[path].sha256
+        if gone.get(sha, 0) > 0:
+            gone[sha] -= 1
+            paired += 1
+    return paired
+
 
 def diff(old: Mapping[str, _HasSha], new: Mapping[str, _HasSha]) -> ChangeSet:
     """Compare two file maps by content hash; lists are sorted."""

@@ -18,6 +18,8 @@ from gitdata.errors import FormatError
 RECORD_FORMAT = 1
 STATE_CLOSED = "closed"
 STAT_KEYS = ("files", "bytes", "added", "modified", "removed")
+# Present only when the change set holds renames (records closed before it have none).
+RENAMED_STAT = "renamed"
 # Only in versions with several parents: the change set against the first parent
 # (what the merge brought in), as git shows a merge commit.
 MERGE_STAT_KEYS = ("merged_added", "merged_modified", "merged_removed")
@@ -26,6 +28,8 @@ MERGE_STAT_KEYS = ("merged_added", "merged_modified", "merged_removed")
 def canonical_stats(stats: dict[str, int]) -> dict[str, int]:
     """Stats in canonical key order: every STAT_KEYS entry, merge keys when present."""
     out = {k: int(stats.get(k, 0)) for k in STAT_KEYS}
+    if stats.get(RENAMED_STAT):
+        out[RENAMED_STAT] = int(stats[RENAMED_STAT])
     out.update({k: int(stats[k]) for k in MERGE_STAT_KEYS if k in stats})
     return out
 
@@ -131,7 +135,7 @@ class VersionRecord:
         stats = data.get("stats") or {}
         if not isinstance(stats, dict) or not all(
             isinstance(stats.get(k, 0), int) and stats.get(k, 0) >= 0
-            for k in STAT_KEYS + MERGE_STAT_KEYS
+            for k in (*STAT_KEYS, RENAMED_STAT, *MERGE_STAT_KEYS)
         ):
             raise bad("stats must map files/bytes/added/modified/removed to counts")
         tags = data.get("tags") or []

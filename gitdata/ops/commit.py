@@ -292,7 +292,8 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
         _check_readable(data, manifest, draft_id)
         manifest_sha = hashlib.sha256(data).hexdigest()
         store.put_bytes(object_key(manifest_sha), data)
-        changes = diff(parent_files(ctx, draft), manifest.as_dict())
+        before, after = parent_files(ctx, draft), manifest.as_dict()
+        changes = diff(before, after)
         version = _free_version(ctx, draft)
         record = VersionRecord(
             id=draft.id,
@@ -304,7 +305,7 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
             stats={
                 "files": len(manifest),
                 "bytes": manifest.total_size,
-                **changes.counts(),
+                **changes.stored_counts(before, after),
                 **_merged_counts(ctx, draft.parents, manifest),
             },
             tags=list(draft.tags),

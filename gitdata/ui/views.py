@@ -42,6 +42,7 @@ class Views:
                 f"{other.version}  {n.id[:8]}  {stats.get('files', 0):,} files  "
                 f"+{stats.get('added', 0):,} ~{stats.get('modified', 0):,} "
                 f"-{stats.get('removed', 0):,}"
+                + (f" >{stats['renamed']:,}" if stats.get("renamed") else "")
             )
             nodes.append(
                 svg.DagNode(n.id, label, row, n.column, squashed=bool(other.squashed_from))

@@ -156,6 +156,30 @@ def test_status_and_log(repo: Path, tmp_path: Path):
     assert log[0]["message"] == "v2" and log[0]["stats"]["added"] == 1
 
 
+def test_log_counts_a_moved_file_as_renamed(repo: Path, tmp_path: Path):
+    src = make_tree(tmp_path / "src", {"a": "same", "b": "2", "t1": "t", "t2": "t"})
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    (src / "a").rename(src / "moved")
+    (src / "t1").rename(src / "t3")  # one of two files with one content
+    (src / "b").write_text("changed")
+    close_version(src, [v1.id])
+    git(repo, "commit", "-qm", "v2")
+    log = json.loads(gd(repo, "log", "--project", "vision", "--name", "cats", "--json").stdout)
+    assert log[0]["stats"] == {
+        "files": 4,
+        "bytes": 4 + 7 + 1 + 1,
+        "added": 0,
+        "modified": 1,
+        "removed": 0,
+        "renamed": 2,
+    }
+    assert "renamed" not in log[1]["stats"]  # no rename: the key is left out
+    table = gd(repo, "log", "--project", "vision", "--name", "cats").stdout
+    header, newest = (line.split("\t") for line in table.splitlines()[:2])  # piped: tabs
+    assert newest[header.index(">")] == "2" and newest[header.index("+")] == "0"
+
+
 def test_git_commands_outside_a_repo(tmp_path: Path):
     outside = tmp_path / "plain"
     outside.mkdir()
