@@ -91,12 +91,17 @@ def missing_setup(cwd: Path | None = None) -> list[str]:
     """What ``gd init`` would still set up in a repository that holds pointer files:
     the names of gd's hooks not installed, and ``merge driver`` when git does not
     know it.  Empty outside a repository, or in one without ``.gitdata/datasets``."""
-    repo = find_repo(cwd)
-    if repo is None or not (repo.workdir / POINTER_DIR).is_dir():
+    # Advisory only: a repository this cannot read is not worth failing a command for
+    # (the command itself has succeeded by the time the notice is asked for).
+    try:
+        repo = find_repo(cwd)
+        if repo is None or not (repo.workdir / POINTER_DIR).is_dir():
+            return []
+        missing = missing_hooks(repo.repo)
+        if "merge.gitdata.driver" not in repo.repo.config:
+            missing.append("merge driver")
+    except (GitDataError, OSError):
         return []
-    missing = missing_hooks(repo.repo)
-    if "merge.gitdata.driver" not in repo.repo.config:
-        missing.append("merge driver")
     return missing
 
 
