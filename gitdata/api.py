@@ -1477,6 +1477,18 @@ def one_shot_sync(
             )
         ds.progress = progress
         removed, added, modified = ds.sync_folder(folder, dataset_path=dataset_folder)
+        if close and created and len(parents) == 1 and not (removed or added or modified):
+            # as clearml-data sync: the folder is its parent's content, no version is made
+            ctx.state.delete_draft(draft_id)
+            ctx.state.restore_current(previous_current)
+            parent = open_dataset(parents[0], storage)
+            notify(
+                f"no change against {parent.project}/{parent.name} {parent.version}: "
+                "no new version made"
+            )
+            result = {"id": parent.id, "removed": 0, "added": 0, "modified": 0}
+            result.update(state="closed", version=parent.version, resumed=False, unchanged=True)
+            return parent, result, False
         if chunk_size is not None or not close:
             ds.upload(chunk_size=chunk_size)
         if close:

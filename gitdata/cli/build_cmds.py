@@ -340,7 +340,7 @@ def sync(
                 f"uploaded {ds.project}/{ds.name} {ds.version}, left open (--skip-close): "
                 f"gd close --id {ds.id} closes it"
             )
-        elif one_shot:
+        elif one_shot and not result.get("unchanged"):
             note(f"closed {ds.project}/{ds.name} {ds.version}" + (" (resumed)" if resumed else ""))
     if result.get("pointer"):
         from gitdata.cli.git_cmds import hooks_notice
