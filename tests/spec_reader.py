@@ -122,8 +122,12 @@ def read_version(root: Path, record: dict[str, Any]) -> dict[str, bytes]:
         if files and key <= previous:
             raise SpecError("manifest entries not sorted")
         previous = key
+        if "executable" in entry and entry["executable"] is not True:
+            raise SpecError(f"{entry['path']}: executable must be true when present")
         if "url" in entry:  # an external file (§4, "External files"): format 2 only
-            if doc["format"] != 2 or {"chunk", "offset", "length", "method"} & set(entry):
+            if doc["format"] != 2 or {"chunk", "offset", "length", "method", "executable"} & set(
+                entry
+            ):
                 raise SpecError(f"{entry['path']}: a link in format 1, or with chunk keys")
             data = _read_url(entry["url"])
             if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
@@ -148,6 +152,14 @@ def read_version(root: Path, record: dict[str, Any]) -> dict[str, bytes]:
     if int((record.get("stats") or {}).get("files", len(files))) != len(files):
         raise SpecError("stats.files differs from the manifest")
     return files
+
+
+def read_executables(root: Path, version_id: str) -> set[str]:
+    """The paths of one version that are executable (§4, "Executable files")."""
+    record = parse_yaml((root / "versions" / f"{version_id}.yaml").read_bytes())
+    read_version(root, record)  # every MUST rule checked
+    doc = json.loads(gzip.decompress(_object(root, record["manifest"])))
+    return {e["path"] for e in doc["files"] if e.get("executable") is True}
 
 
 def _read_url(url: str) -> bytes:

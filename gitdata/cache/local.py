@@ -701,8 +701,14 @@ class LocalCache:
             remove_tree(trash)
 
     # ------------------------------------------------------------ materialise
-    def link_tree(self, files: list[tuple[str, str]], target: Path) -> None:
-        """Hardlink blobs to ``target/<path>`` (symlinks when hardlinks are impossible).
+    def link_tree(
+        self,
+        files: list[tuple[str, str]],
+        target: Path,
+        executables: frozenset[str] = frozenset(),
+    ) -> None:
+        """Hardlink blobs to ``target/<path>`` (symlinks when hardlinks are impossible);
+        the paths in ``executables`` are read-only copies with execute permission.
 
         ``target`` is created if needed and must not already hold these paths.
         """
@@ -710,7 +716,7 @@ class LocalCache:
         target_s = os.path.abspath(target)
         with self.shared_lock():
             os.makedirs(target_s, exist_ok=True)
-            link_files(files, target_s, self._blob, fallback="symlink")
+            link_files(files, target_s, self._blob, fallback="symlink", executables=executables)
 
     def copy_tree(
         self, files: list[tuple[str, str]], target: Path, progress: Progress | None = None

@@ -59,24 +59,35 @@ def parent_folders(rels: Iterable[str]) -> set[str]:
     return out
 
 
-def _copy_readonly(src: str, dest: str, sha: str, rel: str) -> None:
+READONLY_FILE = 0o444
+# An executable file of a read-only tree: its own copy (a blob is shared and 0444).
+READONLY_EXECUTABLE = 0o555
+
+
+def _copy_readonly(src: str, dest: str, sha: str, rel: str, mode: int = READONLY_FILE) -> None:
     try:
         shutil.copyfile(src, dest)
     except FileNotFoundError:
         if not os.path.exists(src):
             raise missing_blob(sha, rel) from None
         raise
-    os.chmod(dest, 0o444)
+    os.chmod(dest, mode)
 
 
 def link_files(
-    files: list[tuple[str, str]], target: str, blob_path: BlobPath, *, fallback: str
+    files: list[tuple[str, str]],
+    target: str,
+    blob_path: BlobPath,
+    *,
+    fallback: str,
+    executables: frozenset[str] = frozenset(),
 ) -> None:
     """Hardlink each blob to ``target/<rel>``, creating folders as needed.
 
     Where hardlinks are impossible, every remaining file falls back to
     ``fallback``: "symlink" (to the blob) or "copy" (a read-only copy).  A blob
-    at the filesystem's link-count limit is copied (read-only) instead.
+    at the filesystem's link-count limit is copied (read-only) instead.  The
+    paths in ``executables`` are read-only copies with execute permission (0555).
     """
     folders = _Folders(target)
     mode = "link"
@@ -84,6 +95,9 @@ def link_files(
         folders.ensure(rel.rpartition("/")[0])
         src = blob_path(sha)
         dest = f"{target}/{rel}"
+        if rel in executables:
+            _copy_readonly(src, dest, sha, rel, READONLY_EXECUTABLE)
+            continue
         if mode == "link":
             try:
                 os.link(src, dest)

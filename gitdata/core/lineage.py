@@ -11,6 +11,9 @@ class _HasSha(Protocol):
     @property
     def sha256(self) -> str: ...
 
+    @property
+    def executable(self) -> bool: ...
+
 
 @dataclass
 class ChangeSet:
@@ -68,10 +71,14 @@ def rename_count(changes: ChangeSet, old: Mapping[str, _HasSha], new: Mapping[st
 
 
 def diff(old: Mapping[str, _HasSha], new: Mapping[str, _HasSha]) -> ChangeSet:
-    """Compare two file maps by content hash; lists are sorted."""
+    """Compare two file maps by content hash and executable bit; lists are sorted."""
     added = sorted(p for p in new if p not in old)
     removed = sorted(p for p in old if p not in new)
-    modified = sorted(p for p, e in new.items() if p in old and old[p].sha256 != e.sha256)
+    modified = sorted(
+        p
+        for p, e in new.items()
+        if p in old and (old[p].sha256, old[p].executable) != (e.sha256, e.executable)
+    )
     return ChangeSet(added, modified, removed)
 
 

@@ -83,6 +83,7 @@ class FileEntry:
     method: str = METHOD_STORED
     url: str | None = None
     etag: str | None = None
+    executable: bool = False  # written as ``"executable": true`` only when set
 
     @property
     def is_link(self) -> bool:
@@ -166,6 +167,8 @@ class Manifest:
             }
             if e.method != METHOD_STORED:
                 item["method"] = e.method
+            if e.executable:
+                item["executable"] = True
             files.append(item)
         fmt = MANIFEST_FORMAT_LINKS if any(e.is_link for e in self) else MANIFEST_FORMAT
         doc = {"format": fmt, "files": files}
@@ -278,7 +281,14 @@ def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
     except KeyError as exc:
         raise FormatError(f"manifest {source}: entry #{index} lacks {exc}", file=source) from None
     method = item.get("method", METHOD_STORED)
+    executable = item.get("executable", False)
     _check_path(path, source, index)
+    if "executable" in item and executable is not True:
+        raise FormatError(
+            f"manifest {source}: 'executable' of {brief_path(path)} is "
+            f"{_brief_value(executable)}; only true may be written",
+            file=source,
+        )
     if (
         not (type(size) is int and type(offset) is int and type(length) is int)
         or min(size, offset, length) < 0
@@ -307,7 +317,7 @@ def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
         raise FormatError(
             f"manifest {source}: stored entry {brief_path(path)} has length != size", file=source
         )
-    return FileEntry(path, size, sha, chunk, offset, length, method)
+    return FileEntry(path, size, sha, chunk, offset, length, method, executable=executable)
 
 
 _MAX_URL = 4096

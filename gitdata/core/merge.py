@@ -6,7 +6,8 @@ their merge base: the lowest common ancestors of the parents already merged
 and the next one.  Several merge bases are first merged into one virtual base
 (as git's recursive strategy does); no common ancestor gives an empty base.
 
-Per path, comparing content hashes (absent counts as a value):
+Per path, comparing values: a file's value is its content hash and its
+executable bit (absent counts as a value):
 
 - ours == theirs        -> that (both sides did the same, or nothing)
 - ours == base          -> theirs (only theirs changed it)
@@ -31,12 +32,24 @@ class _HasSha(Protocol):
     @property
     def sha256(self) -> str: ...
 
+    @property
+    def executable(self) -> bool: ...
+
 
 E = TypeVar("E", bound=_HasSha)
 
 # Stands in a virtual base for a path its own merge left conflicted: it equals
 # no real content, so any side that differs from the other is a conflict again.
 _CONFLICTED = "!conflicted"
+
+# The executable bit's mark on a file's value: "<sha256>+x" (never a real hash).
+_EXEC_MARK = "+x"
+
+
+def value_of(entry: _HasSha) -> str:
+    """A file's value in a merge: its sha256, marked when it is executable."""
+    return entry.sha256 + _EXEC_MARK if entry.executable else entry.sha256
+
 
 OURS = "ours"
 THEIRS = "theirs"
@@ -88,23 +101,27 @@ class MergeResult(Generic[E]):
 def merge_three(
     base: Mapping[str, str], ours: Mapping[str, E], theirs: Mapping[str, E]
 ) -> MergeResult[E]:
-    """Merge ``ours`` and ``theirs`` (path -> entry) against ``base`` (path -> sha256)."""
+    """Merge ``ours`` and ``theirs`` (path -> entry) against ``base`` (path -> value,
+    see :func:`value_of`)."""
     merged: dict[str, E] = {}
     conflicts: list[Conflict] = []
     for path, mine in ours.items():
         other = theirs.get(path)
-        if other is not None and other.sha256 == mine.sha256:
+        mine_value = value_of(mine)
+        if other is not None and value_of(other) == mine_value:
             merged[path] = mine
             continue
         was = base.get(path)
-        other_sha = other.sha256 if other is not None else None
-        if other_sha == was:
+        other_value = value_of(other) if other is not None else None
+        if other_value == was:
             merged[path] = mine  # only ours changed it
-        elif mine.sha256 == was:
+        elif mine_value == was:
             if other is not None:
                 merged[path] = other  # only theirs changed it (or deleted it: dropped)
         else:
-            conflicts.append(Conflict(path, _real(was), mine.sha256, other_sha))
+            conflicts.append(
+                Conflict(path, _real(was), mine.sha256, other.sha256 if other else None)
+            )
             if other is not None:
                 merged[path] = other
     for path, other in theirs.items():
@@ -113,7 +130,7 @@ def merge_three(
         was = base.get(path)
         if was is None:
             merged[path] = other  # added by theirs only
-        elif other.sha256 == was:
+        elif value_of(other) == was:
             pass  # ours deleted it, theirs left it alone
         else:
             conflicts.append(Conflict(path, _real(was), None, other.sha256))
@@ -121,8 +138,11 @@ def merge_three(
     return MergeResult(dict(sorted(merged.items())), conflicts)
 
 
-def _real(sha: str | None) -> str | None:
-    return None if sha == _CONFLICTED else sha
+def _real(value: str | None) -> str | None:
+    """The sha256 of a base value (None when absent or conflicted)."""
+    if value is None or value == _CONFLICTED:
+        return None
+    return value.removesuffix(_EXEC_MARK)
 
 
 def lineage(start: Iterable[str], parents_of: Callable[[str], list[str]]) -> set[str]:
@@ -182,13 +202,13 @@ def _base_hashes(
     files_of: Callable[[str], Mapping[str, E]],
     parents_of: Callable[[str], list[str]],
 ) -> dict[str, str]:
-    """path -> sha256 of the (possibly virtual) merge base."""
+    """path -> value (:func:`value_of`) of the (possibly virtual) merge base."""
     if not bases:
         return {}
     if len(bases) == 1:
-        return {p: e.sha256 for p, e in files_of(bases[0]).items()}
+        return {p: value_of(e) for p, e in files_of(bases[0]).items()}
     virtual = merged_view(bases, files_of, parents_of)
-    hashes = {p: e.sha256 for p, e in virtual.files.items()}
+    hashes = {p: value_of(e) for p, e in virtual.files.items()}
     for c in virtual.conflicts:
         hashes[c.path] = _CONFLICTED
     return hashes

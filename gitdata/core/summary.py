@@ -3,7 +3,7 @@
 Pure logic, plain data in and out (the CLI's ``gd show`` / ``gd compare`` and a web
 UI render the same :class:`ChangeSummary`).  Built in one pass over each file map:
 
-- files are *added*, *modified* (same path, other sha256) or *removed*;
+- files are *added*, *modified* (same path, other sha256 or executable bit) or *removed*;
 - a removed and an added path with the same sha256 pair up as a *rename* (paired by
   grouping on sha256, in path order: never a comparison of every pair);
 - totals by top-level folder (``"images/"``; ``""`` for files at the top) and by file
@@ -36,6 +36,9 @@ class HasSizeSha(Protocol):
 
     @property
     def sha256(self) -> str: ...
+
+    @property
+    def executable(self) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -266,7 +269,7 @@ def summarize(
         before = old.get(path)
         if before is None:
             added.append(path)
-        elif before.sha256 != entry.sha256:
+        elif before.sha256 != entry.sha256 or before.executable != entry.executable:
             changes.append(FileChange(MODIFIED, path, entry.size, before.size))
     removed = [path for path in old if path not in new]
     gone_by_sha: dict[str, list[str]] = {}

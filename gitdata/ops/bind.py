@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitdata.cache.trees import READONLY_EXECUTABLE
 from gitdata.core.ids import is_version_id
 from gitdata.core.manifest import FileEntry
 from gitdata.core.paths import MAX_COMPONENT_BYTES, check_path_room
@@ -315,14 +316,18 @@ def _place(ctx: Context, target: Path, entry: FileEntry, mode: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     blob = ctx.cache.blob_path(entry.sha256)
-    if mode == "link":
+    if mode == "link" and not entry.executable:
         try:
             os.link(blob, tmp)
         except OSError:
             os.symlink(blob, tmp)
     else:
+        # an executable of a linked folder is its own read-only copy (blobs are 0444)
         shutil.copyfile(blob, tmp)
-        os.chmod(tmp, 0o644)
+        if mode == "link":
+            os.chmod(tmp, READONLY_EXECUTABLE)
+        else:
+            os.chmod(tmp, 0o755 if entry.executable else 0o644)
     os.replace(tmp, target)
 
 
@@ -397,7 +402,11 @@ def update_folder(ctx: Context, repo: GitRepo, binding: Binding, pointer: Pointe
     needed = [
         e
         for p, e in new.items()
-        if not (p in old and old[p].sha256 == e.sha256 and _matches(folder / p, e, ctx))
+        if not (
+            p in old
+            and (old[p].sha256, old[p].executable) == (e.sha256, e.executable)
+            and _matches(folder / p, e, ctx)
+        )
     ]
     removed: list[str] = []
     with ctx.cache.shared_lock():

@@ -161,8 +161,13 @@ def _place(draft: Draft, path: str, hashed: Hashed, source: str) -> str | None:
     if old is not None and old.sha256 == hashed.sha256:
         if not old.stored:
             old.source, old.mtime_ns = source, hashed.mtime_ns
-        return None
-    draft.files[path] = DraftFile(hashed.size, hashed.sha256, source, hashed.mtime_ns)
+        if old.executable == hashed.executable or old.url is not None:
+            return None  # (an external file has no mode)
+        old.executable = hashed.executable  # a mode change alone: the content stays stored
+        return "modified"
+    draft.files[path] = DraftFile(
+        hashed.size, hashed.sha256, source, hashed.mtime_ns, executable=hashed.executable
+    )
     return "added" if old is None else "modified"
 
 

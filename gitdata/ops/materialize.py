@@ -257,6 +257,10 @@ def extract_into(
     done = {e.path for e in cached} - bad
     todo = [e for e in entries if e.path not in done]
     _write_members(ctx, todo, staging, 0o666, max_workers, progress, extents)
+    runnable = 0o777 & ~_umask()
+    for e in entries:
+        if e.executable:
+            os.chmod(staging / e.path, runnable)  # as a write with mode 0777 would give
 
 
 def _write_members(
@@ -430,7 +434,9 @@ def materialize(
                 ensure_blobs(
                     ctx, entries, max_workers=max_workers, progress=progress, extents=extents
                 )
-                ctx.cache.link_tree(files, staging)
+                ctx.cache.link_tree(
+                    files, staging, frozenset(e.path for e in entries if e.executable)
+                )
                 ctx.cache.touch(sha for _, sha in files)
             else:
                 extract_into(

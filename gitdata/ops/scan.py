@@ -61,6 +61,7 @@ class Hashed:
     sha256: str
     size: int
     mtime_ns: int
+    executable: bool = False  # the owner's execute bit (st_mode & 0o100) of that stat
 
 
 def shown_path(path: str) -> str:
@@ -265,6 +266,11 @@ def scan_folder(
     return out
 
 
+def is_executable(st: os.stat_result) -> bool:
+    """Whether a file's owner may execute it: the bit a manifest records."""
+    return bool(st.st_mode & stat_mod.S_IXUSR)
+
+
 def hash_file(path: str) -> str:
     """sha256 of one file, read in 1 MiB blocks."""
     h = hashlib.sha256()
@@ -293,7 +299,7 @@ def hash_files(
         by_path = {f.abspath: f for f in files}
         for path, sha in cached.items():
             f = by_path[path]
-            known[path] = Hashed(sha, f.size, f.mtime_ns)
+            known[path] = Hashed(sha, f.size, f.mtime_ns, is_executable(f.st))
     todo = [f for f in files if f.abspath not in known]
     progress.start("hashing", sum(f.size for f in todo))
     fresh: list[tuple[str, os.stat_result, str]] = []
@@ -311,7 +317,7 @@ def hash_files(
                 path=f.abspath,
                 hint="add it again once it is a regular file, or leave it out",
             ) from None
-        known[f.abspath] = Hashed(digest, st.st_size, st.st_mtime_ns)
+        known[f.abspath] = Hashed(digest, st.st_size, st.st_mtime_ns, is_executable(st))
         fresh.append((f.abspath, st, digest))
         progress.advance(f.size)
     progress.finish()

@@ -57,6 +57,7 @@ class DraftFile:
     method: str = METHOD_STORED
     url: str | None = None  # an external file: its content stays at this URL
     etag: str | None = None
+    executable: bool = False  # the owner's execute bit when it was added
 
     @property
     def stored(self) -> bool:
@@ -69,7 +70,14 @@ class DraftFile:
             return link_entry(path, self.size, self.sha256, self.url, self.etag)
         assert self.chunk is not None and self.offset is not None and self.length is not None
         return FileEntry(
-            path, self.size, self.sha256, self.chunk, self.offset, self.length, self.method
+            path,
+            self.size,
+            self.sha256,
+            self.chunk,
+            self.offset,
+            self.length,
+            self.method,
+            executable=self.executable,
         )
 
     @classmethod
@@ -88,6 +96,7 @@ class DraftFile:
             entry.method,
             entry.url,
             entry.etag,
+            entry.executable,
         )
 
 
@@ -128,6 +137,7 @@ class Draft:
                 and f.method == e.method
                 and f.url == e.url
                 and f.etag == e.etag
+                and f.executable == e.executable
             ):
                 continue
             row: list[Any] = [
@@ -140,8 +150,10 @@ class Draft:
                 f.length,
                 f.method,
             ]
-            if f.url is not None:  # older drafts have 8 fields: no link
+            if f.url is not None or f.executable:  # older drafts have 8 fields
                 row += [f.url, f.etag]
+            if f.executable:  # 11 fields: the execute bit
+                row.append(True)
             changed[p] = row
         return {
             "format": DRAFT_FORMAT,

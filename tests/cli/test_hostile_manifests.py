@@ -72,6 +72,9 @@ CASES: dict[str, tuple[Callable[[dict], Files], dict[str, int]]] = {
     "sha-not-a-string": (lambda e: [dict(e, sha256=5)], _all(5)),
     # 5. a file that is also a folder
     "file-and-folder": (lambda e: [dict(e, path="a"), dict(e, path="a/b")], _all(5)),
+    # 6. the executable bit: only true may be written (docs/format.md §4)
+    "executable-false": (lambda e: [dict(e, executable=False)], _all(5)),
+    "executable-string": (lambda e: [dict(e, executable="yes")], _all(5)),
 }
 
 

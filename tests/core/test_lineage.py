@@ -10,6 +10,7 @@ from gitdata.core.merge import merged_view
 @dataclass(frozen=True)
 class E:
     sha256: str
+    executable: bool = False
 
 
 maps = st.dictionaries(st.sampled_from("abcdefg"), st.sampled_from("123").map(E), max_size=7)

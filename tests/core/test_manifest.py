@@ -38,6 +38,7 @@ def entries(draw):
                 # DEFLATE expands at most 1032 times (a longer declared size is forged)
                 draw(st.integers(-(-size // 1032), 2**40)) if deflate else size,
                 "deflate" if deflate else "stored",
+                executable=draw(st.booleans()),
             )
         )
     return out
@@ -178,6 +179,7 @@ def _link(**over):
         {"format": 2, "files": [_link(chunk=_SHA)]},
         {"format": 2, "files": [_link(size=True)]},
         {"format": 2, "files": [_link(sha256="no")]},
+        {"format": 2, "files": [_link(executable=True)]},  # a link has no mode
     ],
 )
 def test_malformed_links_refused(doc):
@@ -188,3 +190,27 @@ def test_malformed_links_refused(doc):
 def test_unsafe_link_path_refused():
     with pytest.raises(UnsafePathError):
         Manifest.decode(_raw({"format": 2, "files": [_link(path="../a")]}))
+
+
+# ------------------------------------------------------------------ executable files
+
+
+def test_executable_is_written_only_when_set():
+    plain = FileEntry("a.txt", 1, _SHA, _SHA, 0, 1)
+    runnable = FileEntry("run.sh", 1, _SHA, _SHA, 0, 1, executable=True)
+    doc = json.loads(gzip.decompress(Manifest([plain, runnable]).encode()))
+    assert doc["format"] == 1
+    assert "executable" not in doc["files"][0]
+    assert list(doc["files"][1])[-1] == "executable" and doc["files"][1]["executable"] is True
+    back = Manifest.decode(Manifest([plain, runnable]).encode())
+    assert back.get("run.sh").executable and not back.get("a.txt").executable
+    # a manifest without executables keeps its bytes: no key, no new format
+    old = {"format": 1, "files": [_entry("a.txt", sha256=_SHA, chunk=_SHA)]}
+    raw = json.dumps(old, separators=(",", ":")).encode()
+    assert gzip.decompress(Manifest([plain]).encode()) == raw
+
+
+@pytest.mark.parametrize("value", [False, 1, "true", None, [True]])
+def test_executable_other_than_true_refused(value):
+    with pytest.raises(FormatError, match="executable"):
+        Manifest.decode(_raw({"format": 1, "files": [_entry(executable=value)]}))

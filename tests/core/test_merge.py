@@ -22,6 +22,7 @@ from gitdata.core.merge import (
 class E:
     sha256: str
     tag: str = ""
+    executable: bool = False
 
 
 def files(**paths: str | None) -> dict[str, E]:
@@ -237,3 +238,57 @@ def test_conflict_free_merge_is_independent_of_parent_order(root, left, right, t
             other = g.view(order)
             if not other.conflicts:
                 assert shas(other) == shas(three)
+
+
+# ------------------------------------------------------------------ the executable bit
+
+
+def _x(sha: str, executable: bool = False) -> E:
+    return E(sha, executable=executable)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "expected"),
+    [
+        (True, False, True),  # only ours made it executable: kept
+        (False, True, True),  # only theirs: kept
+        (True, True, True),  # both the same: fine
+        (False, False, False),
+    ],
+)
+def test_a_one_sided_chmod_is_kept(ours, theirs, expected) -> None:
+    base = {"f": "a"}
+    result = merge_three(base, {"f": _x("a", ours)}, {"f": _x("a", theirs)})
+    assert result.conflicts == []
+    assert result.files["f"].executable is expected
+
+
+def test_a_chmod_against_an_edit_conflicts() -> None:
+    """One side's chmod and the other's edit change the file differently: a conflict."""
+    result = merge_three({"f": "a"}, {"f": _x("a", True)}, {"f": _x("b")})
+    assert [(c.path, c.kind, c.ours, c.theirs) for c in result.conflicts] == [
+        ("f", "modify/modify", "a", "b")
+    ]
+
+
+def test_different_modes_added_on_both_sides_conflict() -> None:
+    result = merge_three({}, {"f": _x("a", True)}, {"f": _x("a")})
+    assert [c.kind for c in result.conflicts] == ["add/add"]
+
+
+def test_a_chmod_over_the_dag_survives_a_merge() -> None:
+    """base -> ours chmods +x, theirs edits another file: the view keeps both."""
+    maps = {
+        "b": {"f": _x("a"), "g": _x("c")},
+        "o": {"f": _x("a", True), "g": _x("c")},
+        "t": {"f": _x("a"), "g": _x("d")},
+    }
+    parents = {"b": [], "o": ["b"], "t": ["b"]}
+    result = merged_view(["o", "t"], maps.__getitem__, parents.__getitem__)
+    assert result.conflicts == []
+    assert result.files["f"].executable and result.files["g"].sha256 == "d"
+
+
+def test_ours_deleting_a_file_theirs_chmodded_conflicts() -> None:
+    result = merge_three({"f": "a"}, {}, {"f": _x("a", True)})
+    assert [c.kind for c in result.conflicts] == ["delete/modify"]

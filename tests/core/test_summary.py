@@ -15,6 +15,7 @@ from gitdata.core.summary import file_type, summarize, top_folder
 class E:
     size: int
     sha256: str
+    executable: bool = False
 
 
 def test_kinds_sizes_and_renames():

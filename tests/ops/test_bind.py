@@ -218,3 +218,28 @@ def test_a_clone_bound_by_an_older_gd_keeps_following(repo: Path, tmp_path: Path
         json.dumps({"data": {"id": v1.id, "mode": "link"}, "other": {"mode": "link"}})
     )
     assert not (repo / "other").exists()
+
+
+def test_bound_folders_keep_the_executable_bit(repo: Path, tmp_path: Path):
+    """--link: an executable is its own 0555 copy; --copy: 0755; a chmod alone is
+    written out by the next checkout."""
+    src = make_tree(tmp_path / "src", {"run.sh": "echo", "a.txt": "1"})
+    (src / "run.sh").chmod(0o755)
+    v1 = close_version(src)
+    git(repo, "commit", "-qm", "v1")
+    bind(repo, "data")
+    data = repo / "data"
+    assert (data / "run.sh").stat().st_mode & 0o777 == 0o555
+    assert (data / "a.txt").stat().st_mode & 0o777 == 0o444
+    (src / "run.sh").chmod(0o644)
+    close_version(src, [v1.id])
+    git(repo, "commit", "-qm", "v2")
+    update = json.loads(gd(repo, "checkout", "--json").stdout)[0]
+    assert update["written"] == 1 and update["kept_modified"] == []
+    assert (data / "run.sh").stat().st_mode & 0o777 == 0o444
+    copied = repo / "copied"
+    git(repo, "checkout", "-q", "HEAD~1")
+    r = gd(repo, "get", "--project", "vision", "--name", "cats", "--bind", "--copy", "copied")
+    assert r.returncode == 0, r.stderr
+    assert (copied / "run.sh").stat().st_mode & 0o777 == 0o755
+    assert (copied / "a.txt").stat().st_mode & 0o777 == 0o644
