@@ -1477,8 +1477,10 @@ def one_shot_sync(
             )
         ds.progress = progress
         removed, added, modified = ds.sync_folder(folder, dataset_path=dataset_folder)
-        if close and created and len(parents) == 1 and not (removed or added or modified):
+        unchanged = not (removed or added or modified)
+        if close and created and len(parents) == 1 and unchanged and not (version or tags):
             # as clearml-data sync: the folder is its parent's content, no version is made
+            # (unless one was asked for by its version string or tags)
             ctx.state.delete_draft(draft_id)
             ctx.state.restore_current(previous_current)
             parent = open_dataset(parents[0], storage)

@@ -28,6 +28,8 @@ def test_an_unchanged_folder_makes_no_new_version(gd, tmp_path: Path):
     assert changed["id"] != first["id"] and changed["modified"] == 1
     assert "unchanged" not in changed
     assert len(_ids(gd)) == 2
+    tagged = gd(*SYNC, "--folder", str(src), "--tags", "nightly", "--json").json()
+    assert "unchanged" not in tagged and len(_ids(gd)) == 3  # a version was asked for
 
 
 def test_a_merge_of_two_parents_is_a_version_even_without_changes(gd, tmp_path: Path):
