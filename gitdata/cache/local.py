@@ -463,18 +463,28 @@ class LocalCache:
             self.remove_blob(sha)
         return bad | set(corrupt)
 
-    def check_copy(self, key: str, files: list[tuple[str, str]]) -> bool:
-        """Whether the published copy ``key`` still holds exactly ``files``' content.
+    def check_copy(
+        self,
+        key: str,
+        files: list[tuple[str, str]],
+        executables: frozenset[str] = frozenset(),
+    ) -> bool:
+        """Whether the published copy ``key`` still holds exactly ``files``' content,
+        the paths in ``executables`` (and only those) executable.
 
         One stat per file: a file that is its blob (a hardlink) with the
-        blob's known-good stat is intact; others are hashed.  A damaged copy is
-        removed (with any corrupt blob) and False returned: build it again.
+        blob's known-good stat is intact; others (executables: their own copies)
+        are hashed.  A damaged copy, or one whose execute bits differ (built by
+        an older gd), is removed (with any corrupt blob) and False returned:
+        build it again.
         """
         root = str(self.copy_path(key))
         check_files(files)
         self._flush_good()
+        wrong_mode = False
 
         def suspects(known: dict[str, BlobStat], todo: list[tuple[str, str]]):
+            nonlocal wrong_mode
             out = []
             for rel, sha in todo:
                 try:
@@ -482,11 +492,18 @@ class LocalCache:
                 except OSError:
                     out.append((rel, sha))
                     continue
+                if bool(st.st_mode & stat.S_IXUSR) != (rel in executables):
+                    wrong_mode = True
                 if known.get(sha) != (st.st_size, st.st_mtime_ns, st.st_ino):
                     out.append((rel, sha))
             return out
 
         todo = suspects(self._uses.good_stats(sha for _, sha in files), files)
+        if wrong_mode:
+            if self._owned():
+                self._remove_copies([key])
+                self._forget([], [key])
+            return False
         if not todo:
             return True
         # the blobs behind them first: a corrupt blob takes the copies holding it away
@@ -572,8 +589,12 @@ class LocalCache:
         key: str,
         files: list[tuple[str, str]],
         fill: Callable[[Path, list[tuple[str, str]]], None] | None = None,
+        executables: frozenset[str] = frozenset(),
     ) -> Path:
         """Build the read-only tree ``key`` of hardlinks to blobs and rename it into place.
+
+        The paths in ``executables`` are their own read-only copies with execute
+        permission (0555) instead: a blob is shared, and 0444.
 
         ``files`` are (relative posix path, sha256).  Blobs the cache lacks are
         written by ``fill(staging, [(path, sha256), ...])`` (one path per missing
@@ -590,7 +611,7 @@ class LocalCache:
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
             staging = tempfile.mkdtemp(dir=self.tmp_dir, prefix="copy-")
             try:
-                self._build_copy(key, files, staging, fill)
+                self._build_copy(key, files, staging, fill, executables)
                 self.copies_dir.mkdir(parents=True, exist_ok=True)
                 try:
                     os.rename(staging, final)
@@ -613,6 +634,7 @@ class LocalCache:
         files: list[tuple[str, str]],
         staging: str,
         fill: Callable[[Path, list[tuple[str, str]]], None] | None,
+        executables: frozenset[str] = frozenset(),
     ) -> None:
         """Fill ``staging`` with the copy's files, record its blobs, make folders read-only."""
         missing: dict[str, str] = {}  # sha256 -> first path needing it
@@ -628,7 +650,15 @@ class LocalCache:
             for sha, rel in missing.items():
                 self._adopt(f"{staging}/{rel}", sha, rel)
         adopted = set(missing.values())
-        link_files([f for f in files if f[0] not in adopted], staging, self._blob, fallback="copy")
+        for rel in adopted & executables:  # now the blob itself: an own copy replaces it
+            os.unlink(f"{staging}/{rel}")
+        link_files(
+            [f for f in files if f[0] not in adopted or f[0] in executables],
+            staging,
+            self._blob,
+            fallback="copy",
+            executables=executables,
+        )
         self._uses.record_copy(key, (sha for _, sha in files))
         folders = parent_folders(rel for rel, _ in files)
         chmod_dirs((f"{staging}/{f}" for f in folders), READONLY_DIR)

@@ -324,11 +324,13 @@ def cached_copy(
     key = copy_key(version_id, sel)
     extents = chunk_extents(manifest)
     files = [(e.path, e.sha256) for e in entries]
+    executables = frozenset(e.path for e in entries if e.executable)
     room = max(str(cache.copy_path(key)), str(cache.tmp_dir / "copy-12345678"), key=len)
     check_path_room(room, (p for p, _ in files), what="cache folder")
     with cache.shared_lock():
         if cache.has_copy(key):
-            cache.check_copy(key, files)  # a damaged copy is removed, and rebuilt below
+            # a damaged copy is removed, and rebuilt below
+            cache.check_copy(key, files, executables)
         if not cache.has_copy(key):
             by_sha = {e.sha256: e for e in entries}
 
@@ -336,7 +338,7 @@ def cached_copy(
                 wanted = [replace(by_sha[sha], path=rel) for rel, sha in missing]
                 _write_members(ctx, wanted, staging, 0o444, max_workers, progress, extents)
 
-            cache.publish_copy(key, files, fill)
+            cache.publish_copy(key, files, fill, executables)
         cache.touch((e.sha256 for e in entries), key)
         path = cache.copy_path(key)
     _auto_prune(ctx, sum(e.size for e in entries))

@@ -38,10 +38,10 @@ def test_publish_copy_loses_race_gracefully(cache: LocalCache, monkeypatch):
     other = LocalCache(cache.root)  # stands for another process
     real_build = LocalCache._build_copy
 
-    def racing_build(self, key, files, staging, fill):
+    def racing_build(self, key, files, staging, fill, *more):
         if self is cache:
             other.publish_copy(key, files)  # the other process wins the rename
-        return real_build(self, key, files, staging, fill)
+        return real_build(self, key, files, staging, fill, *more)
 
     monkeypatch.setattr(LocalCache, "_build_copy", racing_build)
     path = cache.publish_copy(ckey("v1"), files)

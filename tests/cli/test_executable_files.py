@@ -125,3 +125,21 @@ def test_two_different_modes_conflict_in_a_merge(gd, tmp_path: Path) -> None:
     theirs = new_version(gd, other, base)
     r = gd("merge", ours, theirs, ok=False)
     assert r.exit_code == 8 and "run.sh" in r.stderr
+
+
+def test_the_cached_copy_keeps_the_executable_bit(gd, tmp_path: Path) -> None:
+    vid = new_version(gd, source(tmp_path / "src"))
+    cached = Path(gd("get", "--id", vid, "--json").json()["path"])  # fetched from the store
+    assert mode(cached / "run.sh") == 0o555 and mode(cached / "data.txt") == 0o444
+    assert Path(Dataset.get(dataset_id=vid).get_local_copy()) == cached
+    blob_inode = (cached / "data.txt").stat().st_ino
+    assert (cached / "run.sh").stat().st_ino != blob_inode  # its own copy, not the blob
+    # a copy whose bits differ (as an older gd built it) is rebuilt on the next get
+    (cached / "run.sh").chmod(0o444)
+    again = Path(gd("get", "--id", vid, "--json").json()["path"])
+    assert mode(again / "run.sh") == 0o555
+    assert (again / "run.sh").read_text() == "#!/bin/sh\necho hi\n"
+    gd("cache", "clear")
+    gd("get", "--id", vid, "--copy", str(tmp_path / "warm"))  # blobs back in the cache
+    warm = Path(gd("get", "--id", vid, "--json").json()["path"])  # built from blobs
+    assert mode(warm / "run.sh") == 0o555 and mode(warm / "sub/b.txt") == 0o444
