@@ -263,9 +263,7 @@ def diff(
     new_rev: str = typer.Argument(
         None, metavar="[REV2]", help="Newer revision (default: the working tree)."
     ),
-    files: bool = typer.Option(
-        False, "--files", metavar="PATH ...", help="List the changed paths."
-    ),
+    files: bool = typer.Option(False, "--files", help="List the changed paths."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Which datasets changed between two revisions.

@@ -318,9 +318,7 @@ def show(
     rev: str = typer.Option(
         None, "--rev", metavar="REV", help="Git revision whose pointer pins the version."
     ),
-    files: bool = typer.Option(
-        False, "--files", metavar="PATH ...", help="Also list the changed paths."
-    ),
+    files: bool = typer.Option(False, "--files", help="Also list the changed paths."),
     limit: int = typer.Option(views.DEFAULT_LIMIT, "--limit", metavar="N", min=1, help=LIMIT_HELP),
     storage: str = typer.Option(
         None,
