@@ -1,18 +1,24 @@
 """What the benchmark scripts share: an isolated home, the real `gd` in a
-subprocess, and a timer that flushes dirty pages first."""
+subprocess, a timer that flushes dirty pages first, one child process timed with
+its own peak RSS, and the machine's description."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
+import platform
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,3 +102,92 @@ def local_s3() -> Iterator[None]:
     finally:
         manage.stop(folder)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One child process: wall seconds, its own peak RSS, exit code and output."""
+
+    seconds: float
+    rss_kib: int
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def text(self) -> str:
+        """stdout decoded (undecodable bytes replaced)."""
+        return self.stdout.decode(errors="replace")
+
+
+def run_measured(argv: Sequence[str], env: dict[str, str], cwd: Path) -> Measured:
+    """Run ``argv`` once, timed from start to exit after an ``os.sync()``.
+
+    The peak RSS is that child's own (``os.wait4`` rusage), not the maximum over
+    every child this process ever had. Output goes to temporary files, so a child
+    writing a lot never blocks on a full pipe. A KeyboardInterrupt kills the child.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        os.sync()
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=out, stderr=err)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
+        out.seek(0)
+        err.seek(0)
+        return Measured(
+            seconds=seconds,
+            rss_kib=usage.ru_maxrss,
+            returncode=proc.returncode,
+            stdout=out.read(),
+            stderr=err.read().decode(errors="replace"),
+        )
+
+
+def remove_tree(path: Path) -> None:
+    """``shutil.rmtree`` that also removes read-only folders (caches, --link trees)."""
+
+    def retry(func: Callable[..., Any], name: str, _exc: object) -> None:
+        parent = os.path.dirname(name)
+        os.chmod(parent, os.stat(parent).st_mode | stat.S_IRWXU)
+        if os.path.isdir(name) and not os.path.islink(name):
+            os.chmod(name, os.stat(name).st_mode | stat.S_IRWXU)
+            shutil.rmtree(name, onerror=retry)  # noqa: B023 (same handler, one level down)
+        else:
+            func(name)
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=retry)
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count and model, RAM, Python, the project's commit and the date (UTC)."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ram = 0
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = int(line.split()[1]) * 1024
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "ram_bytes": ram,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+        "gd_commit": commit,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
