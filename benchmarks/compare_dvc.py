@@ -47,6 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="runs per tool (default 3)")
     p.add_argument("--sets", default="a,b,c", help="comma-separated: a, b, c (default all)")
     p.add_argument("--tools", default="dvc,gd", help="comma-separated: dvc, gd (default both)")
+    p.add_argument(
+        "--distributions",
+        default="clustered,scattered",
+        help="set (c)'s children: clustered (one folder's files), scattered (every Nth file)",
+    )
     p.add_argument("--out-json", type=Path, default=ROOT / "benchmarks/results/compare_dvc.json")
     p.add_argument("--out-md", type=Path, default=ROOT / "docs/benchmarks.md")
     p.add_argument("--no-write", action="store_true", help="write neither file (print the section)")
@@ -54,6 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.sets = _choice(p, args.sets, SETS, "--sets")
     args.tools = _choice(p, args.tools, TOOLS, "--tools")
+    args.distributions = _choice(p, args.distributions, sc.DISTRIBUTIONS, "--distributions")
     if args.repeat < 1 or args.scale <= 0:
         p.error("--repeat must be at least 1 and --scale positive")
     return args
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_all(args: argparse.Namespace, base: Path, dvc: Path | None) -> dict[str, Any]:
     """Every run of every chosen set: the floor first, then the tools, alternating."""
     specs = cd.data_sets(args.scale)
+    dists: list[str] = args.distributions
     raw: dict[str, tuple[sc.Ops, dict[str, list[Any]]]] = {}
     for run in range(args.repeat):
         order = args.tools if run % 2 == 0 else args.tools[::-1]
@@ -112,12 +119,15 @@ def run_all(args: argparse.Namespace, base: Path, dvc: Path | None) -> dict[str,
                 continue
             ops, sizes = raw.setdefault(key, ({}, {}))
             _progress(f"run {run + 1}/{args.repeat}, set {key}: floor")
-            _scratch(base / f"{key}{run}-floor", lambda d, k=key, o=ops: _floors(d, specs[k], o))
+            _scratch(
+                base / f"{key}{run}-floor", lambda d, k=key, o=ops: _floors(d, specs[k], o, dists)
+            )
             for tool in order:
                 if key == "c" and tool != "gd":
                     continue
                 _progress(f"run {run + 1}/{args.repeat}, set {key}: {tool}")
-                _run_tool(base / f"{key}{run}-{tool}", key, tool, specs[key], ops, sizes, dvc)
+                scratch = base / f"{key}{run}-{tool}"
+                _run_tool(scratch, key, tool, specs[key], ops, sizes, dvc, dists)
     return {
         "machine": machine_info(),
         "dvc_version": DVC_VERSION if dvc else None,
@@ -126,13 +136,17 @@ def run_all(args: argparse.Namespace, base: Path, dvc: Path | None) -> dict[str,
             "repeat": args.repeat,
             "sets": args.sets,
             "tools": args.tools,
+            "distributions": dists,
         },
-        "sets": {key: _assemble(key, specs[key], *raw[key]) for key in raw},
+        "sets": {key: _assemble(key, specs[key], *raw[key], dists) for key in raw},
     }
 
 
-def _floors(scratch: Path, spec: cd.DataSet, ops: sc.Ops) -> None:
-    (sc.floors_c if spec.key == "c" else sc.floors_ab)(scratch, spec, ops)
+def _floors(scratch: Path, spec: cd.DataSet, ops: sc.Ops, dists: list[str]) -> None:
+    if spec.key == "c":
+        sc.floors_c(scratch, spec, ops, dists)
+    else:
+        sc.floors_ab(scratch, spec, ops)
 
 
 def _scratch(folder: Path, fn: Any) -> None:
@@ -151,13 +165,14 @@ def _run_tool(
     ops: sc.Ops,
     sizes: dict[str, list[Any]],
     dvc: Path | None,
+    dists: list[str],
 ) -> None:
     scratch.mkdir(parents=True)
     tool: Dvc | Gd = Gd(scratch) if name == "gd" else Dvc(scratch, dvc or Path("dvc"))
     try:
         if key == "c":
             assert isinstance(tool, Gd)
-            sc.gd_c(tool, spec, ops, sizes)
+            sc.gd_c(tool, spec, ops, sizes, dists)
         elif isinstance(tool, Gd):
             sc.gd_ab(tool, spec, ops)
         else:
@@ -167,10 +182,10 @@ def _run_tool(
 
 
 def _assemble(
-    key: str, spec: cd.DataSet, ops: sc.Ops, sizes: dict[str, list[Any]]
+    key: str, spec: cd.DataSet, ops: sc.Ops, sizes: dict[str, list[Any]], dists: list[str]
 ) -> dict[str, Any]:
     """One set's JSON: its spec, each operation's runs and summaries, the sizes."""
-    names = sc.ops_c() if key == "c" else list(sc.OPS_AB)
+    names = sc.ops_c(dists) if key == "c" else list(sc.OPS_AB)
     out: dict[str, Any] = {}
     for op in names:
         row: dict[str, Any] = {}

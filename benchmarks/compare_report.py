@@ -12,30 +12,34 @@ END = "<!-- compare_dvc:end -->"
 
 INTRO = """## gd against DVC 3.67.1, side by side
 
-`python3 benchmarks/compare_dvc.py` (about an hour at full scale; `--scale 0.01
---repeat 1` for a smoke run, `--sets a,b,c` to choose sets, `--tools gd` to leave
-DVC out, `--no-write` for a dry run). It installs DVC 3.67.1 from PyPI into its own
-virtual environment (`$XDG_CACHE_HOME/gitdata-bench/dvc-3.67.1`, reused; DVC is no
-dependency of gd) and runs gd from this checkout. Data sets, all seeded: (a) 20,000 x
-4 KiB in 100 folders, (b) 8 x 64 MiB, (c) gd alone: 1,000,000 x 256 B in 1,000
-folders and two children of 1,000 changed files each, `clustered` (one folder's
-files) or `scattered` (every 1,000th file).
+`python3 benchmarks/compare_dvc.py` (`--scale 0.01 --repeat 1` for a smoke run,
+`--sets a,b,c` to choose sets, `--tools gd` to leave DVC out, `--no-write` for a dry
+run; at full scale set (c) writes a million files several times per run). It
+installs DVC 3.67.1 from PyPI into its own virtual environment
+(`$XDG_CACHE_HOME/gitdata-bench/dvc-3.67.1`, reused; DVC is no dependency of gd)
+and runs gd from this checkout. Data sets, all seeded: (a) 20,000 x 4 KiB in 100
+folders, (b) 8 x 64 MiB, (c) gd alone: 1,000,000 x 256 B in 1,000 folders and two
+children of 1,000 changed files each, `clustered` (one folder's files) or
+`scattered` (every 1,000th file). An increment modifies 100 files, adds 100 and
+deletes 100 (set (b): one each); the second increment starts from the first.
 
 Each tool runs in a real git repository in its own fresh temporary folder, with its
 own home, XDG folders and caches (`GD_CACHE_DIR`; DVC's cache in the repository, its
 site-cache and config folders under the home) and its own store: a DVC local remote
-folder, gd's embedded folder store. The tools alternate run by run; every command's
-exit code is checked, and every result cheaply (file counts, listed rows, change
-counts, link counts), so a broken command cannot look fast. Seconds are the median
-of the runs with the spread (min-max); peak RSS is each process's own (`wait4`),
-the largest of an operation's processes. The **floor** is the same work done by the
-same script with the standard library alone (scandir, SHA-256, reading and writing
-the same bytes: ingest = read, hash and write every file once into one file; get =
-create the same files from one file; links = hardlink them; status and list = scandir
-and stat the tree; increment = stat the tree and pack the changed files; `--help` =
-start the interpreter): this machine's disk speed varies several-fold between runs,
-so read each figure against the floor of its own run. Raw runs:
-`benchmarks/results/compare_dvc.json`."""
+folder, gd's embedded folder store (the one-shot ingest gets a second fresh home and
+store, so nothing is deduplicated against the first). The tools alternate run by
+run; every command's exit code is checked, and every result cheaply (file counts,
+listed rows, change counts, link counts), so a broken command cannot look fast.
+`dvc status` compares the workspace with the cache (it stats every file); `gd status`
+reads the pointers and the drafts only. Seconds are the median of the runs with the
+spread (min-max); peak RSS is each process's own (`wait4`), the largest of an
+operation's processes. The **floor** is the same work done by the same script with
+the standard library alone: ingest = read, hash and write every file once into one
+file; get = create the same files from one file; links = hardlink them; status and
+list = scandir and stat the tree; increment = stat the tree and pack the changed
+files; `--help` = start the interpreter. This machine's disk speed varies
+several-fold between runs, so read each figure against the floor of its own run.
+Raw runs: `benchmarks/results/compare_dvc.json`."""
 
 PENDING = "_Figures pending: they come from a full run on a quiet machine._"
 
@@ -135,7 +139,7 @@ def section(results: dict[str, Any] | None) -> str:
             f"Run {m['date']}: {m['cpu_count']} x {m['cpu_model']}, "
             f"{m['ram_bytes'] / (1 << 30):.0f} GiB RAM, {m['python']}, gd {m['gd_commit'][:12]}, "
             f"DVC {results.get('dvc_version') or '(not run)'}; scale {results['config']['scale']}, "
-            f"{results['config']['repeat']} runs."
+            f"{results['config']['repeat']} run(s)."
         )
         for key, result in results["sets"].items():
             parts.append("")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,9 @@ OPS_C_CHILD = ["sync child", "compare", "cat one file"]
 DISTRIBUTIONS = ("clustered", "scattered")
 
 
-def ops_c() -> list[str]:
-    """Set (c)'s operations, in order."""
-    return OPS_C_BASE + [f"{op} ({d})" for d in DISTRIBUTIONS for op in OPS_C_CHILD]
+def ops_c(dists: Sequence[str] = DISTRIBUTIONS) -> list[str]:
+    """Set (c)'s operations, in order, for the children's distributions ``dists``."""
+    return OPS_C_BASE + [f"{op} ({d})" for d in dists for op in OPS_C_CHILD]
 
 
 Ops = dict[str, dict[str, list[Any]]]
@@ -90,7 +91,9 @@ def floors_ab(scratch: Path, spec: cd.DataSet, ops: Ops) -> None:
         _slot(ops, op, "floor").append({"seconds": start.seconds})
 
 
-def floors_c(scratch: Path, spec: cd.DataSet, ops: Ops) -> None:
+def floors_c(
+    scratch: Path, spec: cd.DataSet, ops: Ops, dists: Sequence[str] = DISTRIBUTIONS
+) -> None:
     """The floors of set (c)'s operations (compare has none)."""
     data, pack = scratch / "data", scratch / "pack"
     cd.write_set(data, spec)
@@ -104,7 +107,7 @@ def floors_c(scratch: Path, spec: cd.DataSet, ops: Ops) -> None:
     t("list", lambda: cd.floor_scan(data))
     t("get --link", lambda: cd.floor_link(data, layout, scratch / "links"))
     t("get --copy", lambda: cd.floor_unpack(pack, layout, scratch / "copy"))
-    for dist in DISTRIBUTIONS:
+    for dist in dists:
         changed = [spec.path(i) for i in cd.chosen(spec, dist)]
         t(f"sync child ({dist})", lambda changed=changed: cd.floor_increment(data, changed, pack))
         t(f"cat one file ({dist})", lambda changed=changed: cd.floor_cat(data / changed[0]))
@@ -252,7 +255,13 @@ def _check_sync(result: dict[str, Any], inc: cd.Increment, what: str) -> None:
 # -- set (c), gd alone ------------------------------------------------------------
 
 
-def gd_c(tool: Gd, spec: cd.DataSet, ops: Ops, sizes: dict[str, list[Any]]) -> None:
+def gd_c(
+    tool: Gd,
+    spec: cd.DataSet,
+    ops: Ops,
+    sizes: dict[str, list[Any]],
+    dists: Sequence[str] = DISTRIBUTIONS,
+) -> None:
     """Set (c): a million small files and two children of 1,000 changes each."""
     tool.init()
     cd.write_set(tool.data, spec)
@@ -275,7 +284,7 @@ def gd_c(tool: Gd, spec: cd.DataSet, ops: Ops, sizes: dict[str, list[Any]]) -> N
             tool.run("get", "--id", parent, flag, str(target))
         _expect_files(target, spec, spec.files, f"gd get {flag}")
         remove_tree(target)
-    for dist in DISTRIBUTIONS:
+    for dist in dists:
         _child_c(tool, spec, parent, dist, ops, sizes)
 
 

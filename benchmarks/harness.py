@@ -4,8 +4,10 @@ its own peak RSS, and the machine's description."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
+import json
 import os
 import platform
 import shutil
@@ -120,33 +122,74 @@ class Measured:
         return self.stdout.decode(errors="replace")
 
 
+class _Spawner:
+    """The spawner.py process, started on first use and kept for the next commands."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+
+    def run(
+        self, argv: Sequence[str], env: dict[str, str], cwd: Path, out: Path, err: Path
+    ) -> tuple[float, int, int]:
+        """(seconds, peak RSS KiB, wait status) of ``argv``; its output into out, err."""
+        if self._proc is None or self._proc.poll() is not None:
+            script = Path(__file__).with_name("spawner.py")
+            self._proc = subprocess.Popen(
+                [sys.executable, "-S", str(script)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            request = {
+                "argv": list(argv),
+                "env": env,
+                "cwd": str(cwd),
+                "out": str(out),
+                "err": str(err),
+            }
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.flush()
+            line = self._proc.stdout.readline()
+        except BaseException:
+            self.close()
+            raise
+        if not line:
+            raise RuntimeError("the benchmark's spawner process died")
+        reply = json.loads(line)
+        return reply["seconds"], reply["rss_kib"], reply["status"]
+
+    def close(self) -> None:
+        """Stop the spawner (and the command it runs, if any)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait()
+        self._proc = None
+
+
+_SPAWNER = _Spawner()
+atexit.register(_SPAWNER.close)
+
+
 def run_measured(argv: Sequence[str], env: dict[str, str], cwd: Path) -> Measured:
     """Run ``argv`` once, timed from start to exit after an ``os.sync()``.
 
     The peak RSS is that child's own (``os.wait4`` rusage), not the maximum over
-    every child this process ever had. Output goes to temporary files, so a child
-    writing a lot never blocks on a full pipe. A KeyboardInterrupt kills the child.
+    every child this process ever had; the child is forked from the small
+    spawner.py process, since Linux counts the memory of the process a child was
+    forked from in its peak. Output goes to temporary files, so a child writing a
+    lot never blocks on a full pipe. A KeyboardInterrupt kills the child.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        os.sync()
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=out, stderr=err)
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
-        out.seek(0)
-        err.seek(0)
+    with tempfile.TemporaryDirectory(prefix="gd-bench-out-") as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        seconds, rss_kib, status = _SPAWNER.run(argv, env, cwd, out, err)
         return Measured(
             seconds=seconds,
-            rss_kib=usage.ru_maxrss,
-            returncode=proc.returncode,
-            stdout=out.read(),
-            stderr=err.read().decode(errors="replace"),
+            rss_kib=rss_kib,
+            returncode=os.waitstatus_to_exitcode(status),
+            stdout=out.read_bytes() if out.exists() else b"",
+            stderr=err.read_text(errors="replace") if err.exists() else "",
         )
 
 

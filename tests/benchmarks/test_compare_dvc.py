@@ -49,7 +49,13 @@ def test_sets_a_with_gd_alone(tmp_path: Path, bench: Path):
         assert key in machine
     assert machine["cpu_count"] >= 1 and machine["ram_bytes"] > 0
     assert results["dvc_version"] is None
-    assert results["config"] == {"scale": 0.002, "repeat": 1, "sets": ["a"], "tools": ["gd"]}
+    assert results["config"] == {
+        "scale": 0.002,
+        "repeat": 1,
+        "sets": ["a"],
+        "tools": ["gd"],
+        "distributions": ["clustered", "scattered"],
+    }
     assert set(results["sets"]) == {"a"}
     a = results["sets"]["a"]
     assert a["spec"]["files"] == 40
@@ -102,9 +108,16 @@ def test_a_failing_step_stops_the_run_and_cleans_up(tmp_path: Path, bench: Path)
 def test_unknown_sets_and_tools_are_usage_errors(bench: Path, capsys: pytest.CaptureFixture[str]):
     import compare_dvc
 
-    for argv in (["--sets", "a,x"], ["--tools", "git"], ["--repeat", "0"]):
+    for argv in (
+        ["--sets", "a,x"],
+        ["--tools", "git"],
+        ["--repeat", "0"],
+        ["--distributions", "x"],
+    ):
         with pytest.raises(SystemExit) as exc:
             compare_dvc.parse_args(argv)
         assert exc.value.code == 2, argv
     args = compare_dvc.parse_args(["--sets", "c,a", "--tools", "gd"])
     assert args.sets == ["a", "c"] and args.tools == ["gd"]
+    assert args.distributions == ["clustered", "scattered"]
+    assert compare_dvc.parse_args(["--distributions", "scattered"]).distributions == ["scattered"]

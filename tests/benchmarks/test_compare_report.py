@@ -52,3 +52,13 @@ def test_tables_show_ratio_and_copied_cells(bench: Path):
         == "| ingest | add | close | 0.50 | 6.00 (6.00-6.00) | 2.00 (2.00-2.00) | 3.00 | 90 | 45 |"
     )
     assert rep.table_ab("a", result)[0] == "### (a) 20,000 x 4 KiB"
+
+
+def test_the_docs_hold_the_section_once(bench: Path):
+    import compare_report as rep
+
+    text = (bench.parent / "docs" / "benchmarks.md").read_text()
+    assert text.count(rep.START) == 1 and text.count(rep.END) == 1
+    assert text.index(rep.START) < text.index(rep.INTRO) < text.index(rep.END)
+    readme = (bench.parent / "README.md").read_text()
+    assert "## Benchmarks" in readme and "python3 benchmarks/compare_dvc.py" in readme
