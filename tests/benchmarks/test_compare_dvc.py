@@ -121,3 +121,26 @@ def test_unknown_sets_and_tools_are_usage_errors(bench: Path, capsys: pytest.Cap
     assert args.sets == ["a", "c"] and args.tools == ["gd"]
     assert args.distributions == ["clustered", "scattered"]
     assert compare_dvc.parse_args(["--distributions", "scattered"]).distributions == ["scattered"]
+
+
+def test_a_failed_step_exits_1_with_its_message_and_no_leftovers(
+    tmp_path: Path, bench: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    import compare_dvc
+    import compare_scenarios as sc
+    import compare_tools as ct
+
+    def broken(tool: ct.Gd, spec: object, ops: sc.Ops) -> None:
+        tool.init()
+        raise ct.BenchError("gd get --copy: out holds 3 files, expected 4")
+
+    monkeypatch.setattr(sc, "gd_ab", broken)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    out, md = tmp_path / "out.json", tmp_path / "b.md"
+    argv = ["--tools", "gd", "--sets", "a", "--scale", "0.0001", "--repeat", "1"]
+    argv += ["--tmp", str(scratch), "--out-json", str(out), "--out-md", str(md)]
+    assert compare_dvc.main(argv) == 1
+    assert "compare_dvc: gd get --copy: out holds 3 files, expected 4" in capsys.readouterr().err
+    assert list(scratch.iterdir()) == []  # the scratch folders are gone
+    assert not out.exists() and not md.exists()
