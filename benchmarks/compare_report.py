@@ -32,8 +32,9 @@ run; every command's exit code is checked, and every result cheaply (file counts
 listed rows, change counts, link counts), so a broken command cannot look fast.
 `dvc status` compares the workspace with the cache (it stats every file); `gd status`
 reads the pointers and the drafts only. Seconds are the median of the runs with the
-spread (min-max); peak RSS is each process's own (`wait4`), the largest of an
-operation's processes. The **floor** is the same work done by the same script with
+spread (min-max); peak RSS is each process's own (`wait4`; started from a small
+spawner process, as Linux counts the forking process's memory in a child's peak),
+the largest of an operation's processes. The **floor** is the same work done by the same script with
 the standard library alone: ingest = read, hash and write every file once into one
 file; get = create the same files from one file; links = hardlink them; status and
 list = scandir and stat the tree; increment = stat the tree and pack the changed
