@@ -232,6 +232,38 @@ def _child_delta(
     return Delta(upserts, frozenset(removed))
 
 
+def reads_as_child(
+    decoded: Manifest,
+    parent: Manifest | None,
+    manifest: Manifest,
+    parent_files: Mapping[str, FileEntry] | None,
+) -> bool | None:
+    """Whether ``decoded``, a child's root that keeps its paged ``parent``'s pages,
+    reads as ``manifest``, checked from its delta and ``parent_files`` (what the parent
+    reads as) without reading a page; None when ``decoded`` is not such a root."""
+    if not (
+        isinstance(decoded, PagedManifest)
+        and isinstance(parent, PagedManifest)
+        and parent_files is not None
+        and decoded.page_refs == parent.page_refs
+    ):
+        return None
+    delta, before = decoded.delta, parent.delta
+    touched = delta.upserts.keys() | delta.removed
+    # a path neither delta names reads from the pages as it does in the parent
+    if not (before.upserts.keys() | before.removed) <= touched:
+        return False
+    if len(decoded) != len(manifest) or decoded.total_size != manifest.total_size:
+        return False
+    if any(manifest.get(p) != e for p, e in delta.upserts.items()):
+        return False
+    if any(p in manifest for p in delta.removed):
+        return False
+    if any(e.path not in touched and parent_files.get(e.path) != e for e in manifest):
+        return False
+    return all(p in touched or p in manifest for p in parent_files)
+
+
 def _key(e: FileEntry) -> bytes:
     return e.path.encode("utf-8")
 

@@ -18,7 +18,7 @@ from gitdata.core.ids import is_version_id, new_version_id, next_version
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import FileEntry, Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
-from gitdata.core.pages import EncodedManifest, encode_manifest
+from gitdata.core.pages import EncodedManifest, encode_manifest, reads_as_child
 from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord, utc_now
 from gitdata.errors import (
@@ -54,9 +54,17 @@ def _merged_counts(ctx: Context, parents: list[str], manifest: Manifest) -> dict
 
 
 def _check_readable(
-    ctx: Context, encoded: EncodedManifest, manifest: Manifest, draft_id: str
+    ctx: Context,
+    encoded: EncodedManifest,
+    manifest: Manifest,
+    draft_id: str,
+    parent: Manifest | None = None,
+    parent_files: dict[str, FileEntry] | None = None,
 ) -> None:
-    """Refuse to write a manifest the readers' own decoder rejects (or reads differently)."""
+    """Refuse to write a manifest the readers' own decoder rejects (or reads differently).
+
+    A child that keeps its paged parent's pages is checked through its delta: the
+    parent's pages were checked when the parent closed."""
 
     def load(sha: str) -> bytes:
         data = encoded.objects.get(sha)
@@ -64,7 +72,9 @@ def _check_readable(
 
     try:
         decoded = Manifest.decode(encoded.root, f"of draft {draft_id}", load)
-        same = decoded == manifest
+        same = reads_as_child(decoded, parent, manifest, parent_files)
+        if same is None:
+            same = decoded == manifest
     except GitDataError as exc:
         raise IntegrityError(
             f"refusing to close {draft_id}: its manifest would be unreadable ({exc.message})",
@@ -80,16 +90,11 @@ def _check_readable(
         )
 
 
-def _encode_manifest(
-    ctx: Context, draft: Draft, manifest: Manifest, before: dict[str, FileEntry]
-) -> tuple[EncodedManifest, set[str]]:
-    """The draft's manifest objects, and the hashes of those its parent already stores
-    (a child of one paged parent shares the parent's pages: docs/format.md §4b)."""
-    parent = None
-    if len(draft.parents) == 1:
-        parent = load_manifest(ctx, load_record(ctx, draft.parents[0]).manifest)
-    encoded = encode_manifest(manifest, parent, before if parent is not None else None)
-    return encoded, set(parent.objects()) if parent is not None else set()
+def _single_parent(ctx: Context, draft: Draft) -> Manifest | None:
+    """The manifest of the draft's parent when it has exactly one."""
+    if len(draft.parents) != 1:
+        return None
+    return load_manifest(ctx, load_record(ctx, draft.parents[0]).manifest)
 
 
 def _put_manifest(store: Store, encoded: EncodedManifest, shared: set[str]) -> None:
@@ -320,10 +325,12 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
                 "data (gd verify --id ID --remote)",
             )
         before, after = parent_files(ctx, draft), manifest.as_dict()
-        encoded, shared = _encode_manifest(ctx, draft, manifest, before)
-        _check_readable(ctx, encoded, manifest, draft_id)
+        # a child of one paged parent shares its pages (docs/format.md §4b)
+        parent = _single_parent(ctx, draft)
+        encoded = encode_manifest(manifest, parent, before if parent is not None else None)
+        _check_readable(ctx, encoded, manifest, draft_id, parent, before)
         manifest_sha = encoded.sha256
-        _put_manifest(store, encoded, shared)
+        _put_manifest(store, encoded, set(parent.objects()) if parent is not None else set())
         changes = diff(before, after)
         version = _free_version(ctx, draft)
         record = VersionRecord(

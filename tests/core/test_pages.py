@@ -369,3 +369,51 @@ def test_bulk_page_checks_agree_with_entry_checks(path):
     expected = outcome(lambda: Manifest.decode(v1_bytes, "v1"))
     got = outcome(lambda: pages._decode_entries(pages._load_doc(page_bytes, "p", "page"), "p"))
     assert got == expected
+
+
+def test_a_childs_delta_is_checked_without_reading_a_page():
+    parent = build(20_000)
+    penc = encode_manifest(parent)
+    p = read(penc)
+    before = p.as_dict()
+    files = dict(before)
+    files[entry(3).path] = entry(3, "x")
+    del files[entry(4).path]
+    child = Manifest.from_mapping(files)
+    cenc = encode_manifest(child, p, before)
+    decoded = read(cenc, store_of(penc, cenc))
+    LOADS.clear()
+    assert pages.reads_as_child(decoded, p, child, before) is True
+    assert [sha for sha in LOADS if sha not in cenc.objects] == []  # no page was read
+    other = dict(files)
+    other[entry(9).path] = entry(9, "not in the delta")
+    assert pages.reads_as_child(decoded, p, Manifest.from_mapping(other), before) is False
+    fewer = dict(files)
+    del fewer[entry(3).path]
+    assert pages.reads_as_child(decoded, p, Manifest.from_mapping(fewer), before) is False
+    assert pages.reads_as_child(read(penc), None, child, before) is None
+
+
+def test_a_delta_that_drops_the_parents_delta_is_caught():
+    parent = build(20_000)
+    penc = encode_manifest(parent)
+    p = read(penc)
+    files = p.as_dict()
+    files[entry(1).path] = entry(1, "child")
+    cenc = encode_manifest(Manifest.from_mapping(files), p, p.as_dict())
+    c = read(cenc, store_of(penc, cenc))
+    files[entry(2).path] = entry(2, "grandchild")
+    grand = Manifest.from_mapping(files)
+    # a grandchild delta that forgot the child's change to entry 1
+    forged = pages._encode_entries(pages.KIND_DELTA, [entry(2, "grandchild")], removed=[])
+    sha = hashlib.sha256(forged).hexdigest()
+    root = pages._encode_root(
+        c.page_refs,
+        (sha, pages.Delta({entry(2).path: entry(2, "grandchild")}, frozenset())),
+        len(grand),
+        grand.total_size,
+    )
+    objects = {**store_of(penc, cenc), sha: forged}
+    decoded = Manifest.decode(root, "forged", objects.__getitem__)
+    assert pages.reads_as_child(decoded, c, grand, c.as_dict()) is False
+    assert decoded != grand
