@@ -32,6 +32,7 @@ class Context:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or resolve_settings()
         self._merged: dict[tuple[str, ...], MergeResult[FileEntry]] = {}
+        self._files: dict[str, dict[str, FileEntry]] = {}
         self._stores: dict[str, FsspecStore] = {}
         # per-command memos of other modules (e.g. the store's metadata events)
         self.memo: dict[str, dict[str, Any]] = {}
@@ -144,6 +145,18 @@ class Context:
 
         return next_version(self.taken_versions(project, name))
 
+    def version_files(self, version_id: str) -> dict[str, FileEntry]:
+        """A closed version's files, path -> entry; memoised for the last few versions,
+        so a close that merges its parents and looks up their contents reads each
+        parent's manifest (every page of a paged one) once."""
+        hit = self._files.get(version_id)
+        if hit is None:
+            hit = self.manifest(self.record(version_id).manifest).as_dict()
+            if len(self._files) >= 4:
+                self._files.pop(next(iter(self._files)))
+            self._files[version_id] = hit
+        return hit
+
     def parent_files(self, parents: list[str]) -> dict[str, FileEntry]:
         """The three-way merged files of ``parents`` (docs/format.md §7)."""
         return self.parent_merge(parents).files
@@ -155,12 +168,7 @@ class Context:
         if hit is None:
             from gitdata.errors import DatasetNotFoundError
 
-            manifests: dict[str, dict[str, FileEntry]] = {}
-
-            def files_of(vid: str) -> dict[str, FileEntry]:
-                if vid not in manifests:
-                    manifests[vid] = self.manifest(self.record(vid).manifest).as_dict()
-                return manifests[vid]
+            files_of = self.version_files
 
             def parents_of(vid: str) -> list[str]:
                 try:

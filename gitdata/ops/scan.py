@@ -70,10 +70,12 @@ def shown_path(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _check_utf8(path: str) -> None:
-    """Dataset paths (and the sources a draft records) are UTF-8: refuse other names."""
+def _check_utf8(path: str, name: str | None = None) -> None:
+    """Dataset paths (and the sources a draft records) are UTF-8: refuse other names.
+
+    ``name``: the last component of ``path``, whose folders were checked already."""
     try:
-        path.encode("utf-8")
+        (path if name is None else name).encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInputError(
             f"file name is not valid UTF-8: {shown_path(path)}",
@@ -201,6 +203,7 @@ def scan_folder(
             path=shown_path(root_str),
             hint="gd adds regular files and folders only",
         )
+    _check_utf8(root_str)  # then each name below it, as it is met
     real_root = os.path.realpath(root_str)
     out: list[LocalFile] = []
     # (folder, its dataset prefix, (st_dev, st_ino) of it and every folder above it)
@@ -251,6 +254,7 @@ def scan_folder(
                         stacklevel=2,
                     )
                     continue
+                _check_utf8(de.path, de.name)
                 stack.append((de.path, rel + "/", above | {key}))
                 continue
             if not stat_mod.S_ISREG(fst.st_mode):
@@ -259,7 +263,7 @@ def scan_folder(
                 continue  # gd's record of a tree it made, not data
             if patterns and not any(match_pattern(rel, p, recursive=recursive) for p in patterns):
                 continue
-            _check_utf8(de.path)
+            _check_utf8(de.path, de.name)
             if "\\" in de.name:
                 normalize_dataset_path(rel)  # raises UnsafePathError naming it
             out.append(LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, FileStat.of(fst)))

@@ -29,10 +29,6 @@ from gitdata.errors import (
 )
 from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing
-from gitdata.ops.reader import (
-    load_manifest,
-    load_record,
-)
 from gitdata.ops.scan import NotRegularError, hash_file, open_source
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel
@@ -168,7 +164,7 @@ def upload(
         # Content any parent stores (even at a path a later parent replaced) is reused.
         known: dict[str, FileEntry | DraftFile] = {}
         for pid in draft.parents:
-            for e in load_manifest(ctx, load_record(ctx, pid).manifest):
+            for e in ctx.version_files(pid).values():
                 if not e.is_link:  # a link's content is in no chunk
                     known.setdefault(e.sha256, e)
         for f in draft.files.values():
