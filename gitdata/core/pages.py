@@ -90,6 +90,8 @@ class EncodedManifest:
 
     root: bytes
     objects: dict[str, bytes]
+    # every page and delta the root names: ``objects`` and those it shares with a parent
+    reaches: frozenset[str] = frozenset()
 
     @property
     def sha256(self) -> str:
@@ -178,7 +180,7 @@ def encode_paged(manifest: Manifest) -> EncodedManifest:
         objects[sha] = data
         refs.append(PageRef(sha, page[0].path, page[-1].path, len(page)))
     root = _encode_root(refs, None, len(manifest), manifest.total_size)
-    return EncodedManifest(root, objects)
+    return EncodedManifest(root, objects, frozenset(objects))
 
 
 def encode_manifest(
@@ -196,9 +198,10 @@ def encode_manifest(
     if isinstance(parent, PagedManifest) and parent_files is not None:
         delta = _child_delta(manifest, parent, parent_files)
         if delta is not None:
+            pages = frozenset(r.page for r in parent.page_refs)
             if not delta.upserts and not delta.removed:
                 root = _encode_root(parent.page_refs, None, len(manifest), manifest.total_size)
-                return EncodedManifest(root, {})
+                return EncodedManifest(root, {}, pages)
             data = _encode_entries(
                 KIND_DELTA,
                 sorted(delta.upserts.values(), key=_key),
@@ -206,7 +209,7 @@ def encode_manifest(
             )
             sha = hashlib.sha256(data).hexdigest()
             root = _encode_root(parent.page_refs, (sha, delta), len(manifest), manifest.total_size)
-            return EncodedManifest(root, {sha: data})
+            return EncodedManifest(root, {sha: data}, pages | {sha})
     return encode_paged(manifest)
 
 

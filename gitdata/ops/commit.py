@@ -97,10 +97,22 @@ def _single_parent(ctx: Context, draft: Draft) -> Manifest | None:
     return load_manifest(ctx, load_record(ctx, draft.parents[0]).manifest)
 
 
-def _put_manifest(store: Store, encoded: EncodedManifest, shared: set[str]) -> None:
-    """Store the manifest's pages (those not already there) and then its root."""
-    fresh = {object_key(sha): data for sha, data in encoded.objects.items() if sha not in shared}
-    present = store.exists_many(set(fresh)) if fresh else set()
+def _put_manifest(store: Store, encoded: EncodedManifest) -> None:
+    """Store the manifest's pages (those not already there) and then its root.
+
+    The pages the root shares with its parent must be in the store already
+    (invariant 3: the record comes only after everything it reaches)."""
+    fresh = {object_key(sha): data for sha, data in encoded.objects.items()}
+    kept = {object_key(sha) for sha in encoded.reaches} - fresh.keys()
+    present = store.exists_many(fresh.keys() | kept) if fresh or kept else set()
+    lost = kept - present
+    if lost:
+        raise IntegrityError(
+            f"{len(lost)} manifest page(s) this version shares with its parent are missing "
+            f"from {store.url} (e.g. {min(lost)})",
+            key=min(lost),
+            hint="the parent version is damaged: gd verify --remote --id PARENT",
+        )
     for key, data in fresh.items():
         if key not in present:
             store.put_bytes(key, data)
@@ -330,7 +342,7 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
         encoded = encode_manifest(manifest, parent, before if parent is not None else None)
         _check_readable(ctx, encoded, manifest, draft_id, parent, before)
         manifest_sha = encoded.sha256
-        _put_manifest(store, encoded, set(parent.objects()) if parent is not None else set())
+        _put_manifest(store, encoded)
         changes = diff(before, after)
         version = _free_version(ctx, draft)
         record = VersionRecord(

@@ -14,6 +14,7 @@ from spec_reader import read_store
 
 from gitdata import Dataset
 from gitdata.core import pages
+from gitdata.errors import IntegrityError
 from gitdata.ops import reader
 from gitdata.ops.context import Context
 from gitdata.storage.fsstore import FsspecStore
@@ -159,3 +160,19 @@ def test_a_big_change_pages_the_child_afresh(tmp_path: Path):
     shared = {p["page"] for p in proot["pages"]} & {p["page"] for p in croot["pages"]}
     assert len(shared) >= len(proot["pages"]) // 2  # tiny pages: see tests/core/test_pages.py
     assert len(Dataset.get(dataset_id=child.id).list_files()) == 101
+
+
+def test_a_child_of_a_parent_with_a_lost_page_is_not_closed(tmp_path: Path):
+    src = make_tree(tmp_path / "src", files(100))
+    parent = Dataset.create(dataset_project="p", dataset_name="n")
+    parent.add_files(src)
+    parent.finalize(auto_upload=True)
+    (src / "d1/f011.txt").write_text("changed\n")
+    child = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    child.sync_folder(src)
+    lost = doc(parent.record.manifest)["pages"][4]["page"]
+    (store_path() / "objects" / lost[:2] / lost).unlink()
+    with pytest.raises(IntegrityError, match="shares with its parent are missing"):
+        child.finalize(auto_upload=True)
+    assert not (store_path() / "versions" / f"{child.id}.yaml").exists()
+    assert Dataset.get(dataset_id=child.id).is_final() is False  # still a draft
