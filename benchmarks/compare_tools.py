@@ -52,6 +52,7 @@ def install_dvc(log: Any = sys.stderr) -> Path:
 
 def _dvc_version(dvc: Path) -> str:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as for gd: see harness.isolated_env
     r = subprocess.run([str(dvc), "--version"], capture_output=True, text=True, env=env)
     return r.stdout.strip() if r.returncode == 0 else ""
 
