@@ -481,6 +481,7 @@ class PagedManifest(Manifest):
 
     __slots__ = (
         "page_refs",
+        "_delta_counts",
         "_firsts",
         "_delta_sha",
         "_delta",
@@ -504,6 +505,9 @@ class PagedManifest(Manifest):
         self.page_refs = refs
         self._firsts = [r.first for r in refs]
         self._delta_sha = delta_sha
+        self._delta_counts = (
+            (delta_ref["files"], delta_ref["removed"]) if delta_ref is not None else (0, 0)
+        )
         self._delta: Delta | None = None if delta_sha else Delta({}, frozenset())
         self._count = count
         self._size = size
@@ -530,11 +534,19 @@ class PagedManifest(Manifest):
                 raise FormatError(f"manifest {source} has no valid 'removed' list", file=source)
             for i, p in enumerate(removed):
                 check_entry_path(p, source, i)
+            if not all(map(str.__lt__, removed, removed[1:])):
+                raise FormatError(
+                    f"manifest {source}: removed paths not strictly sorted", file=source
+                )
             upserts = {e.path: e for e in entries}
             gone = frozenset(removed)
-            if len(gone) != len(removed) or gone & upserts.keys():
+            if gone & upserts.keys():
                 raise FormatError(
-                    f"manifest {source}: a path is removed twice or both removed and written",
+                    f"manifest {source}: a path is both removed and written", file=source
+                )
+            if self._delta_counts != (len(upserts), len(gone)):
+                raise FormatError(
+                    f"manifest {source} does not hold what the root says (file or removed count)",
                     file=source,
                 )
             self._delta = Delta(upserts, gone)

@@ -292,6 +292,29 @@ def test_a_delta_removing_and_writing_one_path_is_refused():
         Manifest.decode(redo(root), "forged", objects.__getitem__).get("x")
 
 
+@pytest.mark.parametrize("change", ["unsorted", "count"])
+def test_a_delta_out_of_order_or_miscounted_is_refused(change):
+    parent = build(20_000)
+    penc = encode_manifest(parent)
+    p = read(penc)
+    files = p.as_dict()
+    del files[entry(2).path]
+    del files[entry(1).path]
+    enc = encode_manifest(Manifest.from_mapping(files), p, p.as_dict())
+    objects = store_of(penc, enc)
+    root = doc_of(enc.root)
+    if change == "unsorted":
+        delta = doc_of(objects[root["delta"]["page"]])
+        delta["removed"].reverse()
+        data = redo(delta)
+        objects[hashlib.sha256(data).hexdigest()] = data
+        root["delta"]["page"] = hashlib.sha256(data).hexdigest()
+    else:
+        root["delta"]["removed"] = 1
+    with pytest.raises(FormatError, match="sorted|count"):
+        Manifest.decode(redo(root), "forged", objects.__getitem__).get("x")
+
+
 def test_a_page_given_as_the_manifest_is_refused():
     enc, root, objects = _paged()
     page = objects[root["pages"][0]["page"]]
