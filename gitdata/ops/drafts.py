@@ -223,6 +223,9 @@ def add_files(
         for target, (f, _) in planned.items():
             if _place(draft, target, hashes[f.abspath], f.abspath):
                 changed += 1
+        # freed before the draft is saved on leaving the block: the saving is the peak
+        # of memory, and these hold every scanned file once more
+        del planned, unique, hashes
         return changed
 
 
@@ -295,4 +298,5 @@ def sync_folder(
             result = _place(draft, join_dataset_path(folder, f.rel), hashes[f.abspath], f.abspath)
             added += result == "added"
             modified += result == "modified"
+        del found, wanted, hashes  # freed before the draft is saved (see add_files)
         return SyncResult(len(removed), added, modified)

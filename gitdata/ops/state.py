@@ -26,8 +26,9 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -266,7 +267,7 @@ class StateDir:
         self.drafts_dir.mkdir(parents=True, exist_ok=True)
         path = self.draft_path(draft.id)
         doc = draft.to_json(self.base_loader(draft.parents))
-        atomic_write(path, json.dumps(doc, separators=(",", ":")).encode())
+        atomic_write_chunks(path, _json_chunks(doc))
         self._memo[draft.id] = (self._signature(path), draft)
 
     def delete_draft(self, draft_id: str) -> None:
@@ -524,12 +525,37 @@ class OneShotClaim:
             self._fd = None
 
 
+_JSON_BATCH = 10_000
+
+
+def _json_chunks(doc: dict[str, Any]) -> Iterator[bytes]:
+    """``doc`` as compact JSON in pieces: its ``changed`` mapping (a draft's files,
+    a million for a big first version) is encoded some thousands of entries at a time,
+    so the whole text is never one string in memory."""
+    changed: dict[str, Any] = doc["changed"]
+    rest = {k: v for k, v in doc.items() if k != "changed"}
+    yield json.dumps(rest, separators=(",", ":"))[:-1].encode() + b',"changed":{'
+    items = iter(changed.items())
+    first = True
+    while batch := dict(islice(items, _JSON_BATCH)):
+        text = json.dumps(batch, separators=(",", ":"))[1:-1].encode()
+        yield text if first else b"," + text
+        first = False
+    yield b"}}"
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temp file beside ``path`` and rename it into place."""
+    atomic_write_chunks(path, (data,))
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to a temp file beside ``path`` and rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os_errors_name(tmp), os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
