@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS index_entries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS index_entries_by_source ON index_entries (store, source);
 """
+_BATCH = 500  # hashes per query: below every sqlite build's limit of bound parameters
 
 
 class IndexDB:
@@ -82,21 +83,21 @@ class IndexDB:
 
     def lookup(self, store: str, shas: Iterable[str]) -> dict[str, list[IndexEntry]]:
         """content sha256 -> the entries the index holds for it, for each of ``shas``
-        it knows (one query over a temporary table of the wanted hashes)."""
+        it knows (batched queries of :data:`_BATCH` hashes over the primary key)."""
+        wanted = sorted(set(shas))
 
         def work(conn: sqlite3.Connection) -> dict[str, list[IndexEntry]]:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (sha TEXT PRIMARY KEY)")
-            conn.execute("DELETE FROM temp.wanted")
-            conn.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", ((s,) for s in shas))
             out: dict[str, list[IndexEntry]] = {}
-            rows = conn.execute(
-                "SELECT e.sha, e.size, e.chunk, e.offset, e.length, e.method "
-                "FROM temp.wanted w JOIN index_entries e ON e.store = ? AND e.sha = w.sha",
-                (store,),
-            )
-            for sha, size, chunk, offset, length, method in rows:
-                out.setdefault(sha, []).append(IndexEntry(sha, size, chunk, offset, length, method))
-            conn.execute("DELETE FROM temp.wanted")
+            for start in range(0, len(wanted), _BATCH):
+                batch = wanted[start : start + _BATCH]
+                rows = conn.execute(
+                    "SELECT sha, size, chunk, offset, length, method FROM index_entries "
+                    f"WHERE store = ? AND sha IN ({', '.join('?' * len(batch))})",
+                    (store, *batch),
+                )
+                for sha, size, chunk, offset, length, method in rows:
+                    entry = IndexEntry(sha, size, chunk, offset, length, method)
+                    out.setdefault(sha, []).append(entry)
             return out
 
         return self._db.run(work, {})

@@ -90,7 +90,7 @@ def encode_index(entries: Iterable[IndexEntry]) -> Iterator[bytes]:
 
 def _gzip(lines: list[bytes]) -> bytes:
     buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0, filename="") as gz:
         gz.write(INDEX_HEADER)
         gz.write(b"".join(lines))
     return buf.getvalue()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from gitdata.cache.indexdb import IndexDB
 from gitdata.core.contentindex import (
     INDEX_PREFIX,
+    MAX_ENTRIES,
     IndexEntry,
     decode_index,
     encode_index,
@@ -145,12 +146,15 @@ def write_index_for(
             for sha, rows in db.lookup(skey, fresh).items():
                 if any(r.chunk == fresh[sha].chunk for r in rows):
                     del fresh[sha]
-        for data in encode_index(sorted(fresh.values(), key=lambda e: e.sha256)):
-            key = index_key(hashlib.sha256(data).hexdigest())
-            store.put_bytes(key, data)
-            written.append(key)
-            if db is not None:
-                db.add_object(skey, key, decode_index(key, data))
+        ordered = sorted(fresh.values(), key=lambda e: e.sha256)
+        for start in range(0, len(ordered), MAX_ENTRIES):
+            part = ordered[start : start + MAX_ENTRIES]
+            for data in encode_index(part):  # one object: the part fits
+                key = index_key(hashlib.sha256(data).hexdigest())
+                store.put_bytes(key, data)
+                written.append(key)
+                if db is not None:  # our own object need not be fetched back
+                    db.add_object(skey, key, part)
     except (GitDataError, OSError):
         pass  # the close goes on without it: less dedup, never a wrong version
     finally:
