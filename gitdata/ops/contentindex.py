@@ -26,6 +26,7 @@ from gitdata.core.contentindex import (
     index_key,
     index_key_sha,
 )
+from gitdata.core.ids import is_sha256
 from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.errors import FormatError, GitDataError
 from gitdata.ops.context import Context
@@ -102,7 +103,7 @@ def confirmed_hits(ctx: Context, store: Store, wanted: Mapping[str, int]) -> dic
         return {}
     found = db.lookup(ctx.store_key(store.url), wanted)
     candidates = {
-        sha: [e for e in rows if e.size == wanted[sha] and e.plausible()]
+        sha: [e for e in rows if e.size == wanted[sha] and is_sha256(e.chunk) and e.plausible()]
         for sha, rows in found.items()
     }
     chunks = {object_key(e.chunk) for rows in candidates.values() for e in rows}
@@ -176,6 +177,30 @@ def rebuild_index(
     """
     store = ctx.store
     old = [k for k in store.list(INDEX_PREFIX) if index_key_sha(k)]
+    try:
+        count, new = _write_rebuilt(store, manifests, present_chunks, before_each_write)
+    except sqlite3.Error:
+        return 0, 0  # no scratch space: the old index stays, hints as ever
+    removed = 0
+    for key in old:
+        if key in new:
+            continue  # the same entries make the same object: it stays
+        if before_each_write is not None:
+            before_each_write()
+        store.delete(key)
+        removed += 1
+    forget(ctx)
+    return count, removed
+
+
+def _write_rebuilt(
+    store: Store,
+    manifests: Iterable[Manifest],
+    present_chunks: set[str],
+    before_each_write: Callable[[], None] | None,
+) -> tuple[int, set[str]]:
+    """Write the index objects of ``manifests``' contents in ``present_chunks``:
+    (entries, keys written)."""
     scratch = sqlite3.connect("")  # a private on-disk temporary database: bounded memory
     try:
         scratch.execute(
@@ -210,16 +235,7 @@ def rebuild_index(
             new.add(key)
     finally:
         scratch.close()
-    removed = 0
-    for key in old:
-        if key in new:
-            continue  # the same entries make the same object: it stays
-        if before_each_write is not None:
-            before_each_write()
-        store.delete(key)
-        removed += 1
-    forget(ctx)
-    return count, removed
+    return count, new
 
 
 def forget(ctx: Context) -> None:

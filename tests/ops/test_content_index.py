@@ -305,3 +305,57 @@ def test_index_objects_round_trip_and_refuse_what_breaks_the_rules():
             decode_index(index_key(sha(bad)), bad)
     with pytest.raises(FormatError):
         decode_index(index_key("0" * 64), blob)
+
+
+def test_many_contents_split_into_several_index_objects(
+    tmp_path: Path, store: Path, repo: Path, monkeypatch
+):
+    """An index object holds at most MAX_ENTRIES lines: a close, and gc's rebuild,
+    write as many objects as needed, and readers merge them all."""
+    import gitdata.core.contentindex as core_index
+    import gitdata.ops.contentindex as ops_index
+
+    monkeypatch.setattr(core_index, "MAX_ENTRIES", 4)
+    monkeypatch.setattr(ops_index, "MAX_ENTRIES", 4)
+    files = {f"f{i}.bin": os.urandom(500) for i in range(10)}
+    ctx = machine(tmp_path, "m", store)
+    close(ctx, make_tree(tmp_path / "a", files), "first")
+    assert len(index_files(store)) == 3  # 4 + 4 + 2
+    version, sent = close(machine(tmp_path, "n", store), make_tree(tmp_path / "b", files), "b")
+    assert sent == 0
+    report = gc.collect_garbage(ctx, [find_repo(repo)])
+    assert report.index_entries == 10 and report.removed_index_objects == 0  # same bytes
+    assert len(index_files(store)) == 3
+    assert deep_ok(ctx, version)
+
+
+def test_rows_the_store_never_wrote_in_the_local_database_are_not_trusted(
+    tmp_path: Path, store: Path, shared_src: Path, plus_one: Path
+):
+    """A local index.db edited by hand (a chunk that is no hash, a missing chunk)."""
+    import sqlite3
+
+    from gitdata.cache.indexdb import IndexDB
+
+    ctx = machine(tmp_path, "m", store)
+    ctx.store_for_writing()
+    key = Context.store_key(str(store))
+    db = IndexDB(tmp_path / "m" / "cache")
+    db.known_objects(key)  # creates the tables
+    db.close()
+    conn = sqlite3.connect(tmp_path / "m" / "cache" / "index.db")
+    with conn:
+        for data in [*SHARED.values(), NEW][:10]:
+            conn.execute(
+                "INSERT INTO index_entries VALUES (?, ?, 'index/x', ?, 'not a hash', 0, ?, 'stored')",
+                (key, sha(data), len(data), len(data)),
+            )
+        for data in [*SHARED.values(), NEW][10:]:
+            conn.execute(
+                "INSERT INTO index_entries VALUES (?, ?, 'index/y', ?, ?, 0, ?, 'stored')",
+                (key, sha(data), len(data), "f" * 64, len(data)),
+            )
+    conn.close()
+    version, sent = close(ctx, plus_one, "second")
+    assert sent > 430_000
+    assert deep_ok(ctx, version)
