@@ -2,8 +2,9 @@
 
 Content a parent (or the draft itself) already stores is referenced, never sent
 again; so is content the store's content index (ops/contentindex.py) says any
-other closed version holds, once the store confirms its chunk exists.  Progress is saved in the draft after every chunk, so an interrupted
-upload resumes where it stopped.
+other closed version holds, once the store confirms its chunk exists.  Progress
+is saved in the draft after every chunk, so an interrupted upload resumes where
+it stopped.
 """
 
 from __future__ import annotations
@@ -145,8 +146,9 @@ def upload(
 ) -> int:
     """Upload the draft's pending content as chunks; returns the bytes uploaded.
 
-    Content already stored by a parent (or earlier in this draft) is
-    referenced, never re-uploaded.  Progress is saved after every chunk, so
+    Content already stored by a parent (or earlier in this draft), or by any
+    closed version the store's content index names, is referenced, never
+    re-uploaded.  Progress is saved after every chunk, so
     an interrupted upload resumes where it stopped.
     """
     compression = compression or ctx.settings.compression
