@@ -32,7 +32,9 @@ _HEX2 = re.compile(r"[0-9a-f]{2}")
 _SHA = re.compile(r"[0-9a-f]{64}")
 COPY_KEY = re.compile(r"[0-9a-f]{32}(?:\.filter-[0-9a-f]{16})?(?:\.part-[0-9]+-of-[0-9]+)?")
 _STORE_DIR = re.compile(r"[0-9a-f]{16}")
-_DB_FILES = {f"{db}{suffix}" for db in ("state.db", "stat.db") for suffix in ("", "-wal", "-shm")}
+_DB_FILES = {
+    f"{db}{suffix}" for db in ("state.db", "stat.db", "index.db") for suffix in ("", "-wal", "-shm")
+}
 _TOP_FILES = {"lock", CACHE_MARKER} | _DB_FILES
 _LISTED = 5  # foreign entries named in an error
 

@@ -30,6 +30,7 @@ from gitdata.errors import (
     IntegrityError,
     InvalidInputError,
 )
+from gitdata.ops.contentindex import write_index_for
 from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing, parent_files, validate_names
 from gitdata.ops.reader import (
@@ -363,6 +364,8 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
             metadata=dict(draft.metadata),
             created=utc_now(),
         )
+        # store-wide dedup (docs/format.md §14): a hint, written before the commit point
+        write_index_for(ctx, store, manifest, before)
         if not store.put_bytes(version_key(record.id), encode_record(record)):
             # Closed already: a close killed after its record and before removing the
             # draft.  The same content is that close's version; anything else is refused.

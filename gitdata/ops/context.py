@@ -188,13 +188,18 @@ class Context:
 
     def records_dir_for(self, url: str) -> Path:
         """Local copies of the records (and metadata events) of the store at ``url``."""
+        return self.settings.cache_dir / "records" / self.store_key(url)
+
+    @staticmethod
+    def store_key(url: str) -> str:
+        """The 16 hex digits that name the store at ``url`` in the local cache
+        (the same for every spelling of its URL)."""
         import hashlib
 
         from gitdata.storage.opener import store_identity
 
         ident = store_identity(url)
-        key = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
-        return self.settings.cache_dir / "records" / key
+        return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
 
 
 def _is_default_store(url: str) -> bool:

@@ -12,7 +12,8 @@ gc holds the store's exclusive lock (gitdata.storage.locks, docs/format.md
 §11) from before it lists anything until after its last delete, so no writer
 on any machine is between "my chunks exist" and "my record is written" while
 gc decides what is unreachable: gc refuses while a writer runs, and writers
-refuse while gc runs.
+refuse while gc runs.  After its deletes gc rebuilds the store's content index
+(docs/format.md §14) from the manifests it kept.
 """
 
 from __future__ import annotations
@@ -21,19 +22,21 @@ import datetime as _dt
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitdata.core.lineage import ancestors
+from gitdata.core.manifest import Manifest
 from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord
-from gitdata.errors import InvalidInputError
+from gitdata.errors import GitDataError, InvalidInputError
 from gitdata.gitio.history import reachable_pointer_ids
 from gitdata.gitio.repo import GitRepo
+from gitdata.ops.contentindex import rebuild_index
 from gitdata.ops.context import Context
 from gitdata.ops.events import remove_orphan_events
-from gitdata.ops.reader import forget_record, list_records, manifest_objects
+from gitdata.ops.reader import forget_record, list_records, load_manifest, manifest_objects
 from gitdata.storage import version_key
 from gitdata.storage.locks import StoreLock, store_lock
 
@@ -65,6 +68,8 @@ class GcReport:
     aborted_uploads: int = 0
     stale_locks: int = 0
     removed_events: int = 0  # metadata events whose versions are all gone
+    index_entries: int = 0  # entries of the rebuilt content index (docs/format.md §14)
+    removed_index_objects: int = 0  # index objects the rebuilt ones replaced
     # one row per removed version: project, name, version, id, and "bytes", the
     # stored bytes of the removed objects it names (a chunk named by several
     # removed versions counts for the first); "other_bytes" is the rest
@@ -171,11 +176,13 @@ def _collect(
         # a damaged version keeps what it can name
         keep_objects |= manifest_objects(ctx, records[vid].manifest)
     doomed: list[tuple[str, int]] = []
+    present: set[str] = set()  # objects that stay: the content index may name them
     for key, size, modified in ctx.store.list_info("objects/"):
         m = _SHA_KEY.match(key)
-        if not m or m[1] in keep_objects:
+        if not m:
             continue
-        if now - modified <= grace_seconds:
+        if m[1] in keep_objects or now - modified <= grace_seconds:
+            present.add(m[1])
             continue
         doomed.append((key, size))
     report.removed_objects = len(doomed)
@@ -204,6 +211,9 @@ def _collect(
                 progress.advance()
         finally:
             progress.finish()
+        report.index_entries, report.removed_index_objects = rebuild_index(
+            ctx, _kept_manifests(ctx, records, keep_ids), present, lock.ensure_fresh
+        )
         report.removed_events = remove_orphan_events(
             ctx, set(records) - set(report.removed_versions)
         )
@@ -212,6 +222,17 @@ def _collect(
             ctx.store.delete(key)
             report.stale_locks += 1
     return report
+
+
+def _kept_manifests(
+    ctx: Context, records: dict[str, VersionRecord], keep_ids: set[str]
+) -> Iterator[Manifest]:
+    """The manifests of the kept versions, one at a time (damaged ones skipped)."""
+    for vid in sorted(keep_ids):
+        try:
+            yield load_manifest(ctx, records[vid].manifest)
+        except GitDataError:
+            continue
 
 
 def _describe(

@@ -1,8 +1,10 @@
 """Packing a draft's new content into zip chunks and sending them to its store.
 
 Content a parent (or the draft itself) already stores is referenced, never sent
-again.  Progress is saved in the draft after every chunk, so an interrupted
-upload resumes where it stopped.
+again; so is content the store's content index (ops/contentindex.py) says any
+other closed version holds, once the store confirms its chunk exists.  Progress
+is saved in the draft after every chunk, so an interrupted upload resumes where
+it stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gitdata.errors import (
     SourceChangedError,
     os_errors_name,
 )
+from gitdata.ops.contentindex import confirmed_hits
 from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing
 from gitdata.ops.scan import NotRegularError, hash_file, open_source
@@ -139,8 +142,9 @@ def upload(
 ) -> int:
     """Upload the draft's pending content as chunks; returns the bytes uploaded.
 
-    Content already stored by a parent (or earlier in this draft) is
-    referenced, never re-uploaded.  Progress is saved after every chunk, so
+    Content already stored by a parent (or earlier in this draft), or by any
+    closed version the store's content index names, is referenced, never
+    re-uploaded.  Progress is saved after every chunk, so
     an interrupted upload resumes where it stopped.
     """
     compression = compression or ctx.settings.compression
@@ -186,6 +190,7 @@ def upload(
                 continue
             pending.append(PendingFile(path, f.sha256, f.size))
             sources.setdefault(f.sha256, f)
+        pending = _reuse_indexed(ctx, store, draft, pending)
         groups = plan_chunks(pending, target)
         if groups:
             # multipart uploads a killed gd left behind a day ago are abandoned
@@ -228,6 +233,25 @@ def upload(
         sizes = run_parallel(ship, groups, max_workers)
         progress.finish()
         return sum(sizes)
+
+
+def _reuse_indexed(
+    ctx: Context, store: Store, draft: Draft, pending: list[PendingFile]
+) -> list[PendingFile]:
+    """Reference the pending content any closed version of the store already holds
+    (the store's content index, its chunks confirmed present); the rest stays pending."""
+    if not pending:
+        return pending
+    hits = confirmed_hits(ctx, store, {p.sha256: p.size for p in pending})
+    rest = []
+    for p in pending:
+        hit = hits.get(p.sha256)
+        if hit is None:
+            rest.append(p)
+            continue
+        f = draft.files[p.path]
+        f.chunk, f.offset, f.length, f.method = hit.chunk, hit.offset, hit.length, hit.method
+    return rest
 
 
 def _forget_lost_chunks(draft: Draft, store: Store) -> None:
