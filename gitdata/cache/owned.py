@@ -9,7 +9,7 @@ makes itself (docs/format.md section 10)::
     tmp/<prefix>...                         prefixes in TMP_PREFIXES
 
 A folder with no marker that holds only such entries (and gd's databases,
-lock and records) is a cache made by an older gd, and is adopted: the marker
+lock, records and record indexes) is a cache made by an older gd, and is adopted: the marker
 is written.  Anything else in it means the folder is not a gitdata cache.
 """
 
@@ -34,6 +34,9 @@ COPY_KEY = re.compile(r"[0-9a-f]{32}(?:\.filter-[0-9a-f]{16})?(?:\.part-[0-9]+-o
 _STORE_DIR = re.compile(r"[0-9a-f]{16}")
 _DB_FILES = {f"{db}{suffix}" for db in ("state.db", "stat.db") for suffix in ("", "-wal", "-shm")}
 _TOP_FILES = {"lock", CACHE_MARKER} | _DB_FILES
+# records/<store>/: the record index (cache/recordindex.py) beside the record copies
+RECORD_INDEX = "index.db"
+_INDEX_FILES = {f"{RECORD_INDEX}{suffix}" for suffix in ("", "-wal", "-shm")}
 _LISTED = 5  # foreign entries named in an error
 
 
@@ -135,7 +138,11 @@ def _foreign_records(records: str) -> list[str]:
             f"records/{store.name}/{e.name}"
             for e in _entries(store.path)
             if not e.is_file(follow_symlinks=False)
-            or not (e.name.endswith(".yaml") or (e.name[:1] == "." and e.name.endswith(".tmp")))
+            or not (
+                e.name.endswith(".yaml")
+                or e.name in _INDEX_FILES
+                or (e.name[:1] == "." and e.name.endswith(".tmp"))
+            )
         ]
     return out
 
