@@ -33,7 +33,7 @@ def _header(row: tuple[str, str, str, str, str, str]) -> RecordHeader | None:
     """A row back as a header; None for a row that does not read as one."""
     vid, project, name, version, created, tags = row
     try:
-        parsed = json.loads(tags)
+        parsed = [] if tags == "[]" else json.loads(tags)  # most records have no tags
     except ValueError:
         return None
     if not isinstance(parsed, list) or not all(isinstance(t, str) for t in parsed):

@@ -38,6 +38,8 @@ def _racy(st: os.stat_result, now_ns: int) -> bool:
 
 def _storable(path: str) -> bool:
     """sqlite holds UTF-8: a name with undecodable bytes (surrogates) is never cached."""
+    if path.isascii():
+        return True
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:

@@ -21,9 +21,8 @@ import hashlib
 import os
 import stat as stat_mod
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from gitdata.cache import StatCache
 from gitdata.core.paths import match_pattern, normalize_dataset_path
@@ -43,8 +42,9 @@ READ_TRIES = 3
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-@dataclass(frozen=True, slots=True)
-class LocalFile:
+# One of each per file of a scan (20,000 of them for a 20,000-file folder): named
+# tuples, immutable and about three times cheaper to make than frozen dataclasses.
+class LocalFile(NamedTuple):
     """A file found on disk: its path relative to the scan root, absolute path, stat."""
 
     rel: str
@@ -54,8 +54,7 @@ class LocalFile:
     st: os.stat_result
 
 
-@dataclass(frozen=True, slots=True)
-class Hashed:
+class Hashed(NamedTuple):
     """A file's sha256 with the size and mtime of the very bytes hashed."""
 
     sha256: str
@@ -67,6 +66,15 @@ class Hashed:
 def shown_path(path: str) -> str:
     """``path`` printable as UTF-8: bytes that are not UTF-8 appear as ``\\xNN``."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(path: str) -> bool:
+    """Whether ``path`` encodes as UTF-8 (a name with undecodable bytes does not)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_utf8(path: str) -> None:
@@ -208,6 +216,7 @@ def scan_folder(
     ]
     while stack:
         folder, prefix, above = stack.pop()
+        folder_utf8 = _is_utf8(folder)  # then only names that are not ASCII need a check
         try:
             with os.scandir(folder) as it:
                 entries = list(it)
@@ -258,7 +267,8 @@ def scan_folder(
                 continue  # gd's record of a tree it made, not data
             if patterns and not any(match_pattern(rel, p, recursive=recursive) for p in patterns):
                 continue
-            _check_utf8(de.path)
+            if not (folder_utf8 and de.name.isascii()):
+                _check_utf8(de.path)
             if "\\" in de.name:
                 normalize_dataset_path(rel)  # raises UnsafePathError naming it
             out.append(LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, fst))
