@@ -22,16 +22,19 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 from pathlib import Path
 
-from harness import chdir_outside_project, gd_runner, isolated_env, measure
+from harness import ROOT, chdir_outside_project, gd_runner, isolated_env, measure
 
 
 def make_store(tmp: Path, args: argparse.Namespace, env: dict[str, str]) -> Path:
     """The other datasets and the large one, closed through the API in this process."""
     os.environ.update(env)
     chdir_outside_project(tmp)
+    if str(ROOT) not in sys.path:  # this checkout's gitdata, as the `gd` processes run it
+        sys.path.insert(0, str(ROOT))
     from gitdata import Dataset
 
     for d in range(args.others):
