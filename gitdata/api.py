@@ -19,7 +19,7 @@ import shlex
 import sys
 import warnings
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -821,6 +821,36 @@ class Dataset:
         if dataset_path:
             return [p for p in paths if match_pattern(p, dataset_path, recursive=recursive)]
         return paths
+
+    def iter_file_entries(
+        self,
+        patterns: list[str] | None = None,
+        recursive: bool = True,
+        dataset_id: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """path, size and sha256 (and url, for an external file) of each file, in path
+        order, read as the manifest is read: a paged manifest's pages one after another,
+        so a listing of a million files never holds them all.
+
+        ``patterns`` keeps the paths matching any of them (paths or wildcards, as
+        :meth:`list_files`); ``dataset_id`` only the files whose content that version
+        gave (as in :meth:`list_files`)."""
+        meta = self._meta()
+        files: Iterable[tuple[str, Any]]
+        if isinstance(meta, Draft):  # a draft's files (not all uploaded yet), sorted
+            files = sorted(meta.files.items(), key=lambda item: item[0].encode())
+        else:
+            files = ((e.path, e) for e in self._manifest())
+        owners = self._owners() if dataset_id is not None else None
+        for path, f in files:
+            if owners is not None and owners.get(path) != dataset_id:
+                continue
+            if patterns and not any(match_pattern(path, p, recursive=recursive) for p in patterns):
+                continue
+            row = {"path": path, "size": f.size, "sha256": f.sha256}
+            if f.url is not None:
+                row["url"] = f.url
+            yield row
 
     def file_entries(self, dataset_path: str | None = None) -> list[dict[str, Any]]:
         """path / size / sha256 of each file, optionally filtered."""

@@ -112,12 +112,12 @@ def read_store(root: Path) -> dict[str, dict[str, bytes]]:
 def read_version(root: Path, record: dict[str, Any]) -> dict[str, bytes]:
     """One version's files from its record."""
     doc = json.loads(gzip.decompress(_object(root, record["manifest"])))
-    if doc.get("format") not in (1, 2):
+    if doc.get("format") not in (1, 2, 3):
         raise SpecError("unknown manifest format")
     files: dict[str, bytes] = {}
     chunks: dict[str, bytes] = {}
     previous = b""
-    for entry in doc["files"]:
+    for entry in manifest_entries(root, doc):
         key = entry["path"].encode("utf-8")
         if files and key <= previous:
             raise SpecError("manifest entries not sorted")
@@ -125,7 +125,7 @@ def read_version(root: Path, record: dict[str, Any]) -> dict[str, bytes]:
         if "executable" in entry and entry["executable"] is not True:
             raise SpecError(f"{entry['path']}: executable must be true when present")
         if "url" in entry:  # an external file (§4, "External files"): format 2 only
-            if doc["format"] != 2 or {"chunk", "offset", "length", "method", "executable"} & set(
+            if doc["format"] == 1 or {"chunk", "offset", "length", "method", "executable"} & set(
                 entry
             ):
                 raise SpecError(f"{entry['path']}: a link in format 1, or with chunk keys")
@@ -159,7 +159,72 @@ def read_executables(root: Path, version_id: str) -> set[str]:
     record = parse_yaml((root / "versions" / f"{version_id}.yaml").read_bytes())
     read_version(root, record)  # every MUST rule checked
     doc = json.loads(gzip.decompress(_object(root, record["manifest"])))
-    return {e["path"] for e in doc["files"] if e.get("executable") is True}
+    return {e["path"] for e in manifest_entries(root, doc) if e.get("executable") is True}
+
+
+def manifest_entries(root: Path, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A manifest's entries in the keyed form of §4, whatever its format (§4b: a
+    format 3 root's pages, with its delta applied)."""
+    if doc["format"] != 3:
+        return list(doc["files"])
+    if doc.get("kind") != "root":
+        raise SpecError("a format 3 manifest must be a root")
+    listed: dict[str, dict[str, Any]] = {}
+    last = b""
+    for ref in doc["pages"]:
+        page = _paged_object(root, ref["page"], "page")
+        entries = _keyed(page)
+        paths = [e["path"] for e in entries]
+        if len(entries) != ref["count"] or paths[0] != ref["first"] or paths[-1] != ref["last"]:
+            raise SpecError("a page does not hold what the root lists")
+        if listed and ref["first"].encode() <= last:
+            raise SpecError("pages overlap or are unsorted")
+        last = ref["last"].encode()
+        for e in entries:
+            listed[e["path"]] = e
+    if "delta" in doc:
+        delta = _paged_object(root, doc["delta"]["page"], "delta")
+        upserts = _keyed(delta)
+        if set(delta["removed"]) & {e["path"] for e in upserts}:
+            raise SpecError("the delta removes a path it writes")
+        for path in delta["removed"]:
+            listed.pop(path, None)
+        for e in upserts:
+            listed[e["path"]] = e
+    out = [listed[p] for p in sorted(listed, key=lambda p: p.encode("utf-8"))]
+    if len(out) != doc["count"] or sum(e["size"] for e in out) != doc["size"]:
+        raise SpecError("the root's count or size is wrong")
+    return out
+
+
+def _paged_object(root: Path, sha: str, kind: str) -> dict[str, Any]:
+    doc = json.loads(gzip.decompress(_object(root, sha)))
+    if doc.get("format") != 3 or doc.get("kind") != kind:
+        raise SpecError(f"object {sha} is not a format 3 {kind}")
+    return doc
+
+
+def _keyed(page: dict[str, Any]) -> list[dict[str, Any]]:
+    """A page's or delta's array entries as §4 keyed entries."""
+    out = []
+    for item in page["files"]:
+        if len(item) == 4:
+            entry = {"path": item[0], "size": item[1], "sha256": item[2], **item[3]}
+        else:
+            entry = {
+                "path": item[0],
+                "size": item[1],
+                "sha256": item[2],
+                "chunk": page["chunks"][item[3]],
+                "offset": item[4],
+                "length": item[5],
+            }
+            if len(item) == 7:
+                if not item[6]:
+                    raise SpecError("an empty options object")
+                entry.update(item[6])
+        out.append(entry)
+    return out
 
 
 def _read_url(url: str) -> bytes:

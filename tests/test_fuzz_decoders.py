@@ -75,6 +75,60 @@ def test_manifest_documents(entries, fmt):
         only_gitdata_errors(lambda d=data: Manifest.decode(d, "fuzz"))
 
 
+_SHA = "a" * 64
+_row = st.lists(
+    st.one_of(_json_values, st.sampled_from(["x/y", _SHA, 0, 1, {"method": "deflate"}])),
+    max_size=8,
+)
+
+
+@FUZZ
+@given(
+    st.lists(_row, max_size=4),
+    st.lists(st.sampled_from([_SHA, "b" * 64]) | _json_values, max_size=3),
+    st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={k: _json_values for k in ("page", "first", "last", "count")},
+        ),
+        max_size=3,
+    ),
+    _json_values,
+)
+def test_paged_manifest_documents(rows, chunks, refs, extra):
+    """Format 3 roots, pages and deltas (docs/format.md §4b) of any shape."""
+    page = gzip.compress(
+        json.dumps({"format": 3, "kind": "page", "chunks": chunks, "files": rows}).encode()
+    )
+    delta = gzip.compress(
+        json.dumps(
+            {"format": 3, "kind": "delta", "chunks": chunks, "files": rows, "removed": extra}
+        ).encode()
+    )
+    refs = [dict(r, page=_SHA) if isinstance(r, dict) else r for r in refs]
+    objects = {_SHA: page, "b" * 64: delta}
+    for root in (
+        {"format": 3, "kind": "root", "count": len(rows), "size": 1, "pages": refs},
+        {"format": 3, "kind": "root", "count": 1, "size": 1, "pages": [], "delta": extra},
+        {
+            "format": 3,
+            "kind": "root",
+            "count": 1,
+            "size": 1,
+            "pages": refs,
+            "delta": {"page": "b" * 64, "files": 1, "removed": 1},
+        },
+    ):
+        data = gzip.compress(json.dumps(root).encode())
+
+        def read_all(d=data):
+            m = Manifest.decode(d, "fuzz", objects.__getitem__)
+            list(m)
+            m.get("x/y")
+
+        only_gitdata_errors(read_all)
+
+
 @FUZZ
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_yaml_records_and_pointers_from_bytes(data):

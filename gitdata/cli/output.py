@@ -69,6 +69,36 @@ def emit_json(data: Any) -> None:
     FLAGS["emitted"] = True
 
 
+def emit_json_rows(rows: Iterable[Any]) -> None:
+    """A JSON array written row by row as the rows come (the same text
+    :func:`emit_json` writes for the whole list, without holding it)."""
+
+    def text_of(row: Any) -> str:
+        text = json.dumps(_masked(row), indent=2, ensure_ascii=False, default=str)
+        text = _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return mask_credentials("  " + text.replace("\n", "\n  "))
+
+    out = sys.stdout
+    opening = "[\n"
+    batch: list[str] = []
+
+    def flush() -> None:
+        nonlocal opening
+        out.write(opening + ",\n".join(batch))
+        FLAGS["emitted"] = True  # an error from here on must not print a second document
+        opening = ",\n"
+        batch.clear()
+
+    for row in rows:
+        batch.append(text_of(row))
+        if opening == "[\n" or len(batch) >= PAGE:
+            flush()
+    if batch:
+        flush()
+    out.write("[]\n" if opening == "[\n" else "\n]\n")
+    FLAGS["emitted"] = True
+
+
 def say(message: str) -> None:
     """A result line on stdout (see :func:`shown`)."""
     sys.stdout.write(shown(message) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -13,6 +14,7 @@ from gitdata.cli.build_cmds import ID_HELP, JSON_HELP, VERBOSE_HELP, open_target
 from gitdata.cli.output import (
     RichProgress,
     emit_json,
+    emit_json_rows,
     human_size,
     note,
     print_table,
@@ -206,31 +208,22 @@ def list_cmd(
     if version and not (project and name):
         raise typer.BadParameter("--version goes with --project and --name")
     ds = find_version(dataset_id, project, name, version, storage=storage)
-    files = ds.file_entries_dict
-    links = ds.link_entries_dict
-    owner = ds.id if modified else None
-    if filter_:
-        chosen: set[str] = set()
-        for pattern in filter_:
-            chosen.update(ds.list_files(pattern, recursive=not non_recursive, dataset_id=owner))
-        paths = sorted(chosen, key=str.encode)
-    else:
-        paths = ds.list_files(recursive=not non_recursive, dataset_id=owner)
-    if json_out:
-        rows = []
-        for p in paths:
-            row = {"path": p, "size": files[p]["size"], "sha256": files[p]["sha256"]}
-            if p in links:  # an external file (gd add --links)
-                row["url"] = links[p]["url"]
-            rows.append(row)
-        emit_json(rows)
-        return
-    stream_rows(
-        ["path", "size", "sha256"],
-        ([p, human_size(files[p]["size"]), files[p]["sha256"][:16]] for p in paths),
-        right=frozenset({1}),
+    rows = ds.iter_file_entries(
+        filter_ or None, recursive=not non_recursive, dataset_id=ds.id if modified else None
     )
-    note(f"{len(paths)} file(s), {human_size(sum(files[p]['size'] for p in paths))}")
+    if json_out:
+        emit_json_rows(rows)
+        return
+    tally = [0, 0]
+
+    def cells() -> Iterator[list[str]]:
+        for row in rows:
+            tally[0] += 1
+            tally[1] += row["size"]
+            yield [row["path"], human_size(row["size"]), row["sha256"][:16]]
+
+    stream_rows(["path", "size", "sha256"], cells(), right=frozenset({1}))
+    note(f"{tally[0]} file(s), {human_size(tally[1])}")
 
 
 @app.command()

@@ -13,9 +13,8 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 from gitdata.core.paths import brief_path, is_normal_path, limit_problem
 from gitdata.errors import FormatError, UnsafePathError
@@ -24,6 +23,8 @@ MANIFEST_FORMAT = 1
 # A manifest holding an external file (a link) is written as format 2, so a reader
 # that predates links refuses it ("upgrade gd") instead of misreading it.
 MANIFEST_FORMAT_LINKS = 2
+# A big manifest is a root listing page objects (gitdata.core.pages, docs/format.md §4b).
+MANIFEST_FORMAT_PAGED = 3
 _READ_FORMATS = (MANIFEST_FORMAT, MANIFEST_FORMAT_LINKS)
 METHOD_STORED = "stored"
 METHOD_DEFLATE = "deflate"
@@ -39,7 +40,7 @@ _GUNZIP_STEP = 16 * 1024 * 1024
 MAX_DEFLATE_RATIO = 1032
 
 
-def _gunzip(data: bytes, limit: int, source: str) -> bytes:
+def gunzip_bounded(data: bytes, limit: int, source: str) -> bytes:
     """gzip ``data`` (one or more members, like :func:`gzip.decompress`) decoded in
     bounded steps; :class:`FormatError` as soon as the output passes ``limit``."""
     parts: list[bytes] = []
@@ -69,10 +70,12 @@ def _gunzip(data: bytes, limit: int, source: str) -> bytes:
     return b"".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class FileEntry:
+class FileEntry(NamedTuple):
     """One file of a version: where its bytes live inside a chunk, or, for an
-    external file (a link), the URL they are read from (``chunk`` is then empty)."""
+    external file (a link), the URL they are read from (``chunk`` is then empty).
+
+    A named tuple, not a dataclass: a manifest of a million files builds a million of
+    them, and a tuple is built in a third of the time (immutable all the same)."""
 
     path: str
     size: int
@@ -142,6 +145,11 @@ class Manifest:
         """The external files, sorted by path."""
         return [e for e in self._entries.values() if e.is_link]
 
+    def objects(self) -> tuple[str, ...]:
+        """Hashes of the store objects besides the manifest's own that hold its file
+        list (a paged manifest's pages and delta; none here)."""
+        return ()
+
     def encode(self) -> bytes:
         """Canonical compressed bytes (see module docstring)."""
         files: list[dict[str, object]] = []
@@ -182,13 +190,20 @@ class Manifest:
         return gzip.compress(raw, compresslevel=1, mtime=0)
 
     @classmethod
-    def decode(cls, data: bytes, source: str = "manifest") -> Manifest:
+    def decode(
+        cls,
+        data: bytes,
+        source: str = "manifest",
+        load: Callable[[str], bytes] | None = None,
+    ) -> Manifest:
         """Parse and validate manifest bytes; raise :class:`FormatError` naming ``source``.
 
-        Decompression stops at :data:`MAX_MANIFEST_JSON` bytes (a gzip bomb is
-        refused with bounded memory)."""
+        A paged manifest (format 3) comes back as a
+        :class:`~gitdata.core.pages.PagedManifest` reading its pages through ``load``
+        (an object's hash -> its verified bytes).  Decompression stops at
+        :data:`MAX_MANIFEST_JSON` bytes (a gzip bomb is refused with bounded memory)."""
         try:
-            doc = json.loads(_gunzip(data, MAX_MANIFEST_JSON, source))
+            doc = json.loads(gunzip_bounded(data, MAX_MANIFEST_JSON, source))
         except (OSError, EOFError, ValueError) as exc:
             raise FormatError(
                 f"manifest {source} is not valid gzip JSON: {exc}", file=source
@@ -198,15 +213,19 @@ class Manifest:
                 f"manifest {source} nests JSON arrays or objects too deeply to parse",
                 file=source,
             ) from None
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        if fmt == MANIFEST_FORMAT_PAGED and type(fmt) is int:
+            from gitdata.core.pages import decode_root
+
+            return decode_root(doc, source, load)
         if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
             raise FormatError(f"manifest {source} has no 'files' list", file=source)
-        fmt = doc.get("format")
         if type(fmt) is not int or fmt not in _READ_FORMATS:
             raise FormatError(
-                f"manifest {source} has format {_brief_value(fmt)}; this gd reads formats "
-                f"{MANIFEST_FORMAT} and {MANIFEST_FORMAT_LINKS}",
+                f"manifest {source} has format {brief_value(fmt)}; this gd reads formats "
+                f"{MANIFEST_FORMAT} to {MANIFEST_FORMAT_PAGED}",
                 file=source,
-                hint="upgrade gd" if isinstance(fmt, int) and fmt > MANIFEST_FORMAT_LINKS else None,
+                hint="upgrade gd" if isinstance(fmt, int) and fmt > MANIFEST_FORMAT_PAGED else None,
             )
         entries: list[FileEntry] = []
         previous = None
@@ -238,7 +257,7 @@ class Manifest:
         return m
 
 
-_is_hex64 = re.compile(r"[0-9a-f]{64}").fullmatch
+is_hex64 = re.compile(r"[0-9a-f]{64}").fullmatch
 
 
 def file_folder_clash(paths: Iterable[str]) -> tuple[str, str] | None:
@@ -256,7 +275,7 @@ def file_folder_clash(paths: Iterable[str]) -> tuple[str, str] | None:
     return None
 
 
-def _brief_value(value: object, limit: int = 40) -> str:
+def brief_value(value: object, limit: int = 40) -> str:
     """``repr(value)``, cut to ``limit`` characters for a one-line message."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
@@ -282,30 +301,39 @@ def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
         raise FormatError(f"manifest {source}: entry #{index} lacks {exc}", file=source) from None
     method = item.get("method", METHOD_STORED)
     executable = item.get("executable", False)
-    _check_path(path, source, index)
+    check_entry_path(path, source, index)
     if "executable" in item and executable is not True:
         raise FormatError(
             f"manifest {source}: 'executable' of {brief_path(path)} is "
-            f"{_brief_value(executable)}; only true may be written",
+            f"{brief_value(executable)}; only true may be written",
             file=source,
         )
-    if (
-        not (type(size) is int and type(offset) is int and type(length) is int)
-        or min(size, offset, length) < 0
-    ):
-        raise FormatError(
-            f"manifest {source}: bad size, offset or length for {brief_path(path)}", file=source
-        )
-    if not (
-        isinstance(sha, str) and isinstance(chunk, str) and _is_hex64(sha) and _is_hex64(chunk)
+    if not (isinstance(chunk, str) and is_hex64(chunk)) or not (
+        isinstance(sha, str) and is_hex64(sha)
     ):
         raise FormatError(
             f"manifest {source}: bad sha256 or chunk for {brief_path(path)}", file=source
         )
     if method not in _METHODS:
         raise FormatError(
-            f"manifest {source}: unknown method {_brief_value(method)} for {brief_path(path)}",
+            f"manifest {source}: unknown method {brief_value(method)} for {brief_path(path)}",
             file=source,
+        )
+    check_stored_numbers(path, size, offset, length, method, source)
+    return FileEntry(path, size, sha, chunk, offset, length, method, executable=executable)
+
+
+def check_stored_numbers(
+    path: str, size: Any, offset: Any, length: Any, method: str, source: str
+) -> None:
+    """Refuse a chunk member's size, offset and length that no writer could store
+    (section 4): not JSON integers, negative, or more than its method can give."""
+    if (
+        not (type(size) is int and type(offset) is int and type(length) is int)
+        or min(size, offset, length) < 0
+    ):
+        raise FormatError(
+            f"manifest {source}: bad size, offset or length for {brief_path(path)}", file=source
         )
     if method == METHOD_DEFLATE and size > MAX_DEFLATE_RATIO * length:
         raise FormatError(
@@ -317,14 +345,13 @@ def _entry_from_json(item: object, source: str, index: int) -> FileEntry:
         raise FormatError(
             f"manifest {source}: stored entry {brief_path(path)} has length != size", file=source
         )
-    return FileEntry(path, size, sha, chunk, offset, length, method, executable=executable)
 
 
 _MAX_URL = 4096
 _MAX_ETAG = 1024
 
 
-def _check_path(path: Any, source: str, index: int) -> None:
+def check_entry_path(path: Any, source: str, index: int) -> None:
     """Refuse an entry's path that is not a safe, normal dataset path (section 6)."""
     if isinstance(path, str) and is_normal_path(path):
         return
@@ -356,19 +383,27 @@ def _link_from_json(item: dict[str, object], source: str, index: int) -> FileEnt
     except KeyError as exc:
         raise FormatError(f"manifest {source}: entry #{index} lacks {exc}", file=source) from None
     etag = item.get("etag")
-    _check_path(path, source, index)
+    check_entry_path(path, source, index)
     assert isinstance(path, str)
-    if type(size) is not int or size < 0:
-        raise FormatError(f"manifest {source}: bad size for {brief_path(path)}", file=source)
-    if not (isinstance(sha, str) and _is_hex64(sha)):
+    if not (isinstance(sha, str) and is_hex64(sha)):
         raise FormatError(f"manifest {source}: bad sha256 for {brief_path(path)}", file=source)
-    if not (isinstance(url, str) and is_link_url(url)):
-        raise FormatError(
-            f"manifest {source}: bad url {_brief_value(url)} for {brief_path(path)}", file=source
-        )
-    if etag is not None and not (isinstance(etag, str) and 0 < len(etag) <= _MAX_ETAG):
-        raise FormatError(f"manifest {source}: bad etag for {brief_path(path)}", file=source)
+    problem = link_fields_problem(size, url, etag)
+    if problem:
+        raise FormatError(f"manifest {source}: {problem} for {brief_path(path)}", file=source)
+    assert isinstance(url, str) and isinstance(size, int)
+    assert etag is None or isinstance(etag, str)
     return link_entry(path, size, sha, url, etag)
+
+
+def link_fields_problem(size: Any, url: Any, etag: Any) -> str | None:
+    """What is wrong with an external file's size, url or etag (section 4a), or None."""
+    if type(size) is not int or size < 0:
+        return "bad size"
+    if not (isinstance(url, str) and is_link_url(url)):
+        return f"bad url {brief_value(url)}"
+    if etag is not None and not (isinstance(etag, str) and 0 < len(etag) <= _MAX_ETAG):
+        return "bad etag"
+    return None
 
 
 LINK_SCHEMES = ("file", "s3", "gs", "gcs", "az", "azure", "abfs", "http", "https")

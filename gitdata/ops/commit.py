@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import warnings
 from dataclasses import dataclass
 
 from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.lineage import diff
-from gitdata.core.manifest import Manifest, file_folder_clash
+from gitdata.core.manifest import FileEntry, Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
+from gitdata.core.pages import EncodedManifest, encode_manifest, reads_as_child
 from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import RecordHeader, VersionRecord, utc_now
 from gitdata.errors import (
@@ -34,6 +34,7 @@ from gitdata.ops.drafts import editing, parent_files, validate_names
 from gitdata.ops.reader import (
     encode_record,
     load_manifest,
+    load_manifest_object,
     load_record,
 )
 from gitdata.ops.records import dataset_headers
@@ -51,10 +52,28 @@ def _merged_counts(ctx: Context, parents: list[str], manifest: Manifest) -> dict
     return {f"merged_{k}": v for k, v in counts.items()}
 
 
-def _check_readable(data: bytes, manifest: Manifest, draft_id: str) -> None:
-    """Refuse to write a manifest the readers' own decoder rejects (or reads differently)."""
+def _check_readable(
+    ctx: Context,
+    encoded: EncodedManifest,
+    manifest: Manifest,
+    draft_id: str,
+    parent: Manifest | None = None,
+    parent_files: dict[str, FileEntry] | None = None,
+) -> None:
+    """Refuse to write a manifest the readers' own decoder rejects (or reads differently).
+
+    A child that keeps its paged parent's pages is checked through its delta: the
+    parent's pages were checked when the parent closed."""
+
+    def load(sha: str) -> bytes:
+        data = encoded.objects.get(sha)
+        return data if data is not None else load_manifest_object(ctx, sha, "manifest page")
+
     try:
-        decoded = Manifest.decode(data, source=f"of draft {draft_id}")
+        decoded = Manifest.decode(encoded.root, f"of draft {draft_id}", load)
+        same = reads_as_child(decoded, parent, manifest, parent_files)
+        if same is None:
+            same = decoded == manifest
     except GitDataError as exc:
         raise IntegrityError(
             f"refusing to close {draft_id}: its manifest would be unreadable ({exc.message})",
@@ -62,12 +81,29 @@ def _check_readable(data: bytes, manifest: Manifest, draft_id: str) -> None:
             hint="remove the file named from the draft and add it again (gd remove, gd add), "
             "then close",
         ) from None
-    if decoded != manifest:
+    if not same:
         raise IntegrityError(
             f"refusing to close {draft_id}: its manifest does not read back as written",
             dataset_id=draft_id,
             hint="please report this; the draft is kept",
         )
+
+
+def _single_parent(ctx: Context, draft: Draft) -> Manifest | None:
+    """The manifest of the draft's parent when it has exactly one."""
+    if len(draft.parents) != 1:
+        return None
+    return load_manifest(ctx, load_record(ctx, draft.parents[0]).manifest)
+
+
+def _put_manifest(store: Store, encoded: EncodedManifest, shared: set[str]) -> None:
+    """Store the manifest's pages (those not already there) and then its root."""
+    fresh = {object_key(sha): data for sha, data in encoded.objects.items() if sha not in shared}
+    present = store.exists_many(set(fresh)) if fresh else set()
+    for key, data in fresh.items():
+        if key not in present:
+            store.put_bytes(key, data)
+    store.put_bytes(object_key(encoded.sha256), encoded.root)
 
 
 class VersionRenumberedWarning(UserWarning):
@@ -287,11 +323,13 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
                 "or gd gc / gd delete on another machine removed them, or the store lost "
                 "data (gd verify --id ID --remote)",
             )
-        data = manifest.encode()
-        _check_readable(data, manifest, draft_id)
-        manifest_sha = hashlib.sha256(data).hexdigest()
-        store.put_bytes(object_key(manifest_sha), data)
         before, after = parent_files(ctx, draft), manifest.as_dict()
+        # a child of one paged parent shares its pages (docs/format.md §4b)
+        parent = _single_parent(ctx, draft)
+        encoded = encode_manifest(manifest, parent, before if parent is not None else None)
+        _check_readable(ctx, encoded, manifest, draft_id, parent, before)
+        manifest_sha = encoded.sha256
+        _put_manifest(store, encoded, set(parent.objects()) if parent is not None else set())
         changes = diff(before, after)
         version = _free_version(ctx, draft)
         record = VersionRecord(
@@ -323,7 +361,8 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
         # (drafts.editing checks again) instead of committing the draft a second time.
         ctx.state.delete_draft(draft_id)
     with contextlib.suppress(Exception):
-        ctx.cache.put_blob_bytes(manifest_sha, data)
+        for sha, data in [(manifest_sha, encoded.root), *encoded.objects.items()]:
+            ctx.cache.put_blob_bytes(sha, data)
     if closed_here:
         _warn_duplicates(ctx, draft, record)
     ctx.state.set_current(record.id)

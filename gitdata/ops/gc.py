@@ -17,7 +17,6 @@ refuse while gc runs.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import re
@@ -29,12 +28,12 @@ from typing import Any
 from gitdata.core.lineage import ancestors
 from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord
-from gitdata.errors import GitDataError, InvalidInputError
+from gitdata.errors import InvalidInputError
 from gitdata.gitio.history import reachable_pointer_ids
 from gitdata.gitio.repo import GitRepo
 from gitdata.ops.context import Context
 from gitdata.ops.events import remove_orphan_events
-from gitdata.ops.reader import forget_record, list_records, load_manifest
+from gitdata.ops.reader import forget_record, list_records, manifest_objects
 from gitdata.storage import version_key
 from gitdata.storage.locks import StoreLock, store_lock
 
@@ -169,12 +168,8 @@ def _collect(
     report.kept_versions = len(keep_ids)
     keep_objects: set[str] = set(draft_chunks)
     for vid in keep_ids:
-        manifest = records[vid].manifest
-        keep_objects.add(manifest)
-        try:
-            keep_objects |= load_manifest(ctx, manifest).chunks()
-        except GitDataError:
-            continue  # a damaged version keeps what it can name
+        # a damaged version keeps what it can name
+        keep_objects |= manifest_objects(ctx, records[vid].manifest)
     doomed: list[tuple[str, int]] = []
     for key, size, modified in ctx.store.list_info("objects/"):
         m = _SHA_KEY.match(key)
@@ -227,9 +222,7 @@ def _describe(
     counted: set[str] = set()
     for vid in report.removed_versions:
         record = records[vid]
-        names = {record.manifest}
-        with contextlib.suppress(GitDataError):  # a damaged version: only its manifest
-            names |= load_manifest(ctx, record.manifest).chunks()
+        names = manifest_objects(ctx, record.manifest)  # damaged: what it can name
         keys = {f"objects/{sha[:2]}/{sha}" for sha in names} & doomed.keys()
         keys -= counted
         counted |= keys

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import VersionRecord
 from gitdata.core.selection import Selection
 from gitdata.errors import (
-    GitDataError,
     HasDependentsError,
     LocalPathNotFoundError,
     PinnedVersionError,
@@ -24,7 +22,13 @@ from gitdata.gitio.history import INDEX, WORK_TREE, pointer_reach
 from gitdata.gitio.repo import GitRepo
 from gitdata.ops.context import Context
 from gitdata.ops.materialize import select_entries
-from gitdata.ops.reader import forget_record, list_records, load_manifest, load_record
+from gitdata.ops.reader import (
+    forget_record,
+    list_records,
+    load_manifest,
+    load_record,
+    manifest_objects,
+)
 from gitdata.ops.scan import hash_file, scan_folder
 from gitdata.ops.target import read_marker
 from gitdata.storage import object_key, version_key
@@ -311,15 +315,12 @@ def _delete(
     start_counting(progress, "reading the other versions' manifests", len(others))
     try:
         for r in others:
-            keep.add(r.manifest)
-            keep |= load_manifest(ctx, r.manifest).chunks()
+            keep |= manifest_objects(ctx, r.manifest, strict=True)
             progress.advance()
     finally:
         progress.finish()
-    mine = {record.manifest}
     # A damaged manifest must not block deleting its version.
-    with contextlib.suppress(GitDataError):
-        mine |= load_manifest(ctx, record.manifest).chunks()
+    mine = manifest_objects(ctx, record.manifest)
     removed = freed = 0
     doomed = sorted(mine - keep)
     start_counting(progress, "deleting from the store", len(doomed))

@@ -13,16 +13,16 @@ import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from gitdata.cache.fsutil import remove_tree, write_all
-from gitdata.core.manifest import FileEntry, Manifest
-from gitdata.core.paths import check_path_room, normalize_dataset_path
+from gitdata.core.manifest import FileEntry, Manifest, file_folder_clash
+from gitdata.core.paths import brief_path, check_path_room, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, ByteShare, Progress
 from gitdata.core.selection import Selection, select
 from gitdata.core.zipchunk import check_member_extent, decode_member
 from gitdata.errors import (
+    FormatError,
     IntegrityError,
     InvalidInputError,
     ObjectNotFoundError,
@@ -58,6 +58,15 @@ def select_entries(
     patterns or ``only_added`` that leave nothing raise LocalPathNotFoundError.
     """
     entries = list(manifest)
+    if manifest.objects():
+        # a paged manifest is checked page by page; a file that is also the folder of
+        # another path can only be seen across the whole list (docs/format.md §4b)
+        clash = file_folder_clash(e.path for e in entries)
+        if clash is not None:
+            raise FormatError(
+                f"manifest of {version_id or 'this version'}: {brief_path(clash[0])} is a "
+                f"file and also the folder of {brief_path(clash[1])}"
+            )
     if selection.whole:
         return entries
 
@@ -335,7 +344,7 @@ def cached_copy(
             by_sha = {e.sha256: e for e in entries}
 
             def fill(staging: Path, missing: list[tuple[str, str]]) -> None:
-                wanted = [replace(by_sha[sha], path=rel) for rel, sha in missing]
+                wanted = [by_sha[sha]._replace(path=rel) for rel, sha in missing]
                 _write_members(ctx, wanted, staging, 0o444, max_workers, progress, extents)
 
             cache.publish_copy(key, files, fill, executables)

@@ -16,6 +16,7 @@ from gitdata.core.record import VersionRecord
 from gitdata.errors import (
     DatasetNotFoundError,
     FormatError,
+    GitDataError,
     IntegrityError,
     InvalidInputError,
     ObjectNotFoundError,
@@ -105,32 +106,41 @@ def load_manifest(ctx: Context, sha256: str) -> Manifest:
 
 
 def _load_manifest(ctx: Context, sha256: str) -> Manifest:
+    data = load_manifest_object(ctx, sha256, "manifest")
+    source = f"{ctx.store.url}/{object_key(sha256)}"
+    return Manifest.decode(
+        data, source, lambda sha: load_manifest_object(ctx, sha, "manifest page")
+    )
+
+
+def load_manifest_object(ctx: Context, sha256: str, what: str = "manifest") -> bytes:
+    """The bytes of a manifest object (a manifest, or a page or delta of a paged one),
+    verified by hash, from the blob cache or the store (and then kept in the cache)."""
     cache = ctx.cache
     if cache.has_blob(sha256):
         data = cache.blob_path(sha256).read_bytes()
         if hashlib.sha256(data).hexdigest() == sha256:
-            return Manifest.decode(data, f"manifest {sha256[:12]}")
+            return data
         cache.remove_blob(sha256)
     key = object_key(sha256)
     try:
         data = ctx.store.get_bytes(key)
     except ObjectNotFoundError:
         raise IntegrityError(
-            f"manifest {sha256} is missing from store {ctx.store.url}",
+            f"{what} {sha256} is missing from store {ctx.store.url}",
             key=key,
             hint="the store is incomplete; run gd verify --remote or restore it",
         ) from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise IntegrityError(
-            f"manifest object {key} is corrupt in store {ctx.store.url} (sha256 mismatch)",
+            f"{what} object {key} is corrupt in store {ctx.store.url} (sha256 mismatch)",
             key=key,
             expected=sha256,
             actual=actual,
         )
-    manifest = Manifest.decode(data, f"{ctx.store.url}/{key}")
     cache.put_blob_bytes(sha256, data)
-    return manifest
+    return data
 
 
 def list_record_ids(ctx: Context, store: FsspecStore | None = None) -> list[str]:
@@ -233,3 +243,20 @@ def dependency_graph(ctx: Context, version_id: str, parents: list[str]) -> dict[
 
     ancestors([version_id], parents_of)
     return graph
+
+
+def manifest_objects(ctx: Context, manifest_sha: str, *, strict: bool = False) -> set[str]:
+    """Hashes of every store object a manifest reaches: itself, a paged manifest's
+    pages and delta (docs/format.md §4b), and every chunk its entries name.
+
+    A damaged manifest gives what could be named before the damage (its own hash at
+    least), unless ``strict``, which raises the error instead."""
+    names = {manifest_sha}
+    try:
+        manifest = load_manifest(ctx, manifest_sha)
+        names.update(manifest.objects())
+        names |= manifest.chunks()
+    except GitDataError:
+        if strict:
+            raise
+    return names

@@ -80,7 +80,9 @@ def verify_remote(
         needed_end[e.chunk] = max(needed_end.get(e.chunk, 0), e.offset + e.length)
         members.setdefault(e.chunk, []).append(e)
     keys = {c: object_key(c) for c in needed_end}
-    keys[manifest_sha] = object_key(manifest_sha)
+    manifest_shas = [manifest_sha, *manifest.objects()]  # a paged one's pages too
+    for sha in manifest_shas:
+        keys[sha] = object_key(sha)
     present = store.exists_many(keys.values())
     report.missing = sorted(k for k in keys.values() if k not in present)
     if not store.exists(version_key(version_id)):
@@ -96,13 +98,10 @@ def verify_remote(
         progress.finish()
     report.links_changed = _check_links(manifest.links(), deep=deep)
     report.links = len(manifest.links())
-    manifest_key = keys[manifest_sha]
-    if (
-        deep
-        and manifest_key in present
-        and hashlib.sha256(store.get_bytes(manifest_key)).hexdigest() != manifest_sha
-    ):
-        report.corrupt.append(manifest_key)
+    for sha in manifest_shas if deep else ():
+        key = keys[sha]
+        if key in present and hashlib.sha256(store.get_bytes(key)).hexdigest() != sha:
+            report.corrupt.append(key)
     return report
 
 

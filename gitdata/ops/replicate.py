@@ -9,6 +9,7 @@ target store (docs/format.md §11), so gc there cannot run meanwhile.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -111,8 +112,11 @@ def _copy(
         if rec is None or dst.exists(version_key(vid)):
             continue
         manifest_bytes = src.get_bytes(object_key(rec.manifest))
-        manifest = Manifest.decode(manifest_bytes, f"{src.url}/{object_key(rec.manifest)}")
-        keys = [object_key(c) for c in sorted(manifest.chunks())]
+        manifest = Manifest.decode(
+            manifest_bytes, f"{src.url}/{object_key(rec.manifest)}", _page_reader(src)
+        )
+        # a paged manifest's pages and delta go over with the chunks, before its root
+        keys = [object_key(c) for c in sorted(manifest.chunks() | set(manifest.objects()))]
         present = dst.exists_many(keys)
         lacking = [k for k in keys if k not in present]
         start_counting(progress, f"copying {vid[:12]}: chunks the target lacks", len(lacking))
@@ -132,6 +136,19 @@ def _copy(
         dst.put_bytes(version_key(vid), src.get_bytes(version_key(vid)))
         report.versions += 1
     return report
+
+
+def _page_reader(src: Store) -> Callable[[str], bytes]:
+    """Reads a paged manifest's objects from ``src``, each checked against its hash."""
+
+    def load(sha: str) -> bytes:
+        key = object_key(sha)
+        data = src.get_bytes(key)
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise IntegrityError(f"manifest page {key} is corrupt in {src.url}", key=key)
+        return data
+
+    return load
 
 
 def _copy_object(src: Store, dst: Store, key: str, tmp_dir: Path, report: CopyReport) -> None:

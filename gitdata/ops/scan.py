@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from gitdata.cache import StatCache
+from gitdata.cache.statcache import FileStat, StatLike
 from gitdata.core.paths import match_pattern, normalize_dataset_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.errors import (
@@ -51,7 +52,7 @@ class LocalFile(NamedTuple):
     abspath: str
     size: int
     mtime_ns: int
-    st: os.stat_result
+    st: FileStat
 
 
 class Hashed(NamedTuple):
@@ -201,7 +202,7 @@ def scan_folder(
         if patterns and not any(match_pattern(name, p) for p in patterns):
             return []
         _check_utf8(root_str)
-        return [LocalFile(name, root_str, st.st_size, st.st_mtime_ns, st)]
+        return [LocalFile(name, root_str, st.st_size, st.st_mtime_ns, FileStat.of(st))]
     if not stat_mod.S_ISDIR(st.st_mode):
         raise InvalidInputError(
             f"{shown_path(root_str)} is {_kind(st.st_mode)}, not a regular file or folder",
@@ -271,12 +272,12 @@ def scan_folder(
                 _check_utf8(de.path)
             if "\\" in de.name:
                 normalize_dataset_path(rel)  # raises UnsafePathError naming it
-            out.append(LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, fst))
+            out.append(LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, FileStat.of(fst)))
     out.sort(key=lambda f: f.rel.encode())
     return out
 
 
-def is_executable(st: os.stat_result) -> bool:
+def is_executable(st: StatLike) -> bool:
     """Whether a file's owner may execute it: the bit a manifest records."""
     return bool(st.st_mode & stat_mod.S_IXUSR)
 

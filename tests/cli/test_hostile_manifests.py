@@ -163,6 +163,59 @@ def test_hostile_manifest_is_refused_cleanly(
     assert not escaped, escaped
 
 
+def _forge_paged(store: Path, did: str, files: Files) -> None:
+    """Point version ``did`` at a format 3 root whose one page holds ``files`` (the
+    keyed entries above in the page's array form, docs/format.md §4b)."""
+    chunk = str(files[0]["chunk"])
+    rows: list[list[object]] = []
+    for f in files:
+        row: list[object] = [f["path"], f["size"], f["sha256"], 0, f["offset"], f["length"]]
+        options = {k: f[k] for k in ("method", "executable") if k in f}
+        if options:
+            row.append(options)
+        rows.append(row)
+    page = {"format": 3, "kind": "page", "chunks": [chunk], "files": rows}
+    raw = json.dumps(page, separators=(",", ":")).encode("ascii")
+    page_sha = _put_object(store, gzip.compress(raw, mtime=0))
+    sizes = [f["size"] for f in files]
+    root = {
+        "format": 3,
+        "kind": "root",
+        "count": len(files),
+        "size": sum(sizes) if all(type(n) is int for n in sizes) else sizes[0],
+        "pages": [
+            {
+                "page": page_sha,
+                "first": files[0]["path"],
+                "last": files[-1]["path"],
+                "count": len(files),
+            }
+        ],
+    }
+    _forge(store, did, root)
+
+
+# A paged manifest is read page by page, so a file that is also a folder is seen only by
+# the commands that write the version out (docs/format.md §4b); the others list it, and
+# a check of the files against the store or a folder finds what it finds.
+PAGED_CODES = {"file-and-folder": dict(_all(5), list=0, show=0, verify=9, remote=0, cat=0)}
+
+
+@pytest.mark.parametrize("command", list(LYING_EXTENT))
+@pytest.mark.parametrize("case", list(CASES))
+def test_hostile_paged_manifest_is_refused_cleanly(
+    gd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, command: str
+):
+    store, did = _closed_version(gd, tmp_path, monkeypatch)
+    build, codes = CASES[case]
+    files = _sorted(build(_real_entry(store, did)))
+    _forge_paged(store, did, files)
+    before = _snapshot(tmp_path)
+    r = gd(*_args(command, did, tmp_path, str(files[0]["path"])), ok=False)
+    _assert_one_clear_line(r, PAGED_CODES.get(case, codes)[command])
+    assert _snapshot(tmp_path) == before
+
+
 @pytest.mark.parametrize("case", ["size-1e12", "deflate-size-1e12", "length-past-end"])
 def test_huge_declared_size_allocates_nothing(
     gd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str

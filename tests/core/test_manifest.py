@@ -116,13 +116,13 @@ def test_a_file_that_is_also_a_folder_is_refused():
 
 
 def test_gunzip_matches_gzip_decompress_for_several_members():
-    from gitdata.core.manifest import _gunzip
+    from gitdata.core.manifest import gunzip_bounded
 
     data = gzip.compress(b'{"format":1,') + b"\x00\x00" + gzip.compress(b'"files":[]}')
-    assert _gunzip(data, 100, "m") == gzip.decompress(data)
+    assert gunzip_bounded(data, 100, "m") == gzip.decompress(data)
     assert Manifest.decode(data) == Manifest()
     with pytest.raises(FormatError, match="more than 10 bytes"):
-        _gunzip(data, 10, "m")
+        gunzip_bounded(data, 10, "m")
     with pytest.raises(FormatError, match="not valid gzip"):
         Manifest.decode(data[:-3])
     with pytest.raises(FormatError, match="not valid gzip"):

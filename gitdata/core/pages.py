@@ -1,0 +1,664 @@
+"""Paged manifests (format 3, docs/format.md section 4b).
+
+A big version's file list is split by path into *pages*, separate objects named by
+their hash, and a small *root* object lists them: reading one file reads the root and
+one page, a listing streams page by page, and a child that changes a few files writes
+a small *delta* object (its changes against the parent's pages) and a new root that
+shares every page with the parent.  When the delta grows past a bound the child is
+paged afresh; page boundaries depend on the paths alone, so the pages a change did not
+touch come out byte-identical and are shared with the parent by hash.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import hashlib
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitdata.core.manifest import (
+    METHOD_DEFLATE,
+    METHOD_STORED,
+    FileEntry,
+    Manifest,
+    brief_value,
+    check_entry_path,
+    check_stored_numbers,
+    gunzip_bounded,
+    is_hex64,
+    link_entry,
+    link_fields_problem,
+)
+from gitdata.core.paths import MAX_COMPONENT_BYTES, brief_path, limit_problem
+from gitdata.errors import FormatError
+
+PAGED_FORMAT = 3
+# A writer pages a manifest with more entries than this; smaller ones stay format 1/2.
+PAGED_FROM_FILES = 8192
+# Page boundaries: a page ends after a path whose CRC-32 has these low bits all zero
+# (about one path in 2,048), once it holds PAGE_MIN_FILES entries; it ends at
+# PAGE_MAX_FILES whatever the paths.
+PAGE_MIN_FILES = 512
+PAGE_CUT_MASK = 2047
+PAGE_MAX_FILES = 8192
+# A child whose delta against its parent's pages would hold more entries than this is
+# paged afresh instead.
+DELTA_MAX_FILES = 8192
+# Reader limits: a page or delta holds at most this many entries, and no object of a
+# paged manifest decompresses to more than MAX_OBJECT_JSON bytes.
+MAX_PAGE_FILES = 65536
+MAX_OBJECT_JSON = 64 * 1024 * 1024
+MAX_PAGES = 1 << 20
+# Decoded pages a reader keeps (a lookup in a recently read page costs no decode).
+_PAGE_MEMO = 4
+
+KIND_ROOT = "root"
+KIND_PAGE = "page"
+KIND_DELTA = "delta"
+
+Loader = Callable[[str], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class PageRef:
+    """One page as the root lists it: its object, its first and last path, its size."""
+
+    page: str
+    first: str
+    last: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A root's delta: entries that replace or add paths, and paths removed."""
+
+    upserts: dict[str, FileEntry]
+    removed: frozenset[str]
+
+
+@dataclass(frozen=True)
+class EncodedManifest:
+    """A manifest ready to store: the root bytes (the object the record names) and
+    every other object it reaches (pages, delta) by hash.  Format 1/2: ``objects``
+    is empty."""
+
+    root: bytes
+    objects: dict[str, bytes]
+
+    @property
+    def sha256(self) -> str:
+        """The manifest's key: the hash of the root bytes."""
+        return hashlib.sha256(self.root).hexdigest()
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _gzip(doc: Mapping[str, Any]) -> bytes:
+    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return gzip.compress(raw, compresslevel=1, mtime=0)
+
+
+def _entry_array(e: FileEntry, chunk_index: dict[str, int]) -> list[Any]:
+    if e.is_link:
+        link: dict[str, Any] = {"url": e.url}
+        if e.etag is not None:
+            link["etag"] = e.etag
+        return [e.path, e.size, e.sha256, link]
+    index = chunk_index.setdefault(e.chunk, len(chunk_index))
+    item: list[Any] = [e.path, e.size, e.sha256, index, e.offset, e.length]
+    options: dict[str, Any] = {}
+    if e.method != METHOD_STORED:
+        options["method"] = e.method
+    if e.executable:
+        options["executable"] = True
+    if options:
+        item.append(options)
+    return item
+
+
+def _encode_entries(kind: str, entries: Iterable[FileEntry], **extra: Any) -> bytes:
+    chunk_index: dict[str, int] = {}
+    files = [_entry_array(e, chunk_index) for e in entries]
+    doc: dict[str, Any] = {"format": PAGED_FORMAT, "kind": kind, "chunks": list(chunk_index)}
+    doc["files"] = files
+    doc.update(extra)
+    return _gzip(doc)
+
+
+def _is_cut(path: str, held: int) -> bool:
+    if held >= PAGE_MAX_FILES:
+        return True
+    return held >= PAGE_MIN_FILES and zlib.crc32(path.encode("utf-8")) & PAGE_CUT_MASK == 0
+
+
+def _paginate(entries: list[FileEntry]) -> Iterator[list[FileEntry]]:
+    """Sorted entries cut into pages at path-defined boundaries."""
+    page: list[FileEntry] = []
+    for e in entries:
+        page.append(e)
+        if _is_cut(e.path, len(page)):
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _encode_root(
+    pages: list[PageRef], delta: tuple[str, Delta] | None, count: int, size: int
+) -> bytes:
+    doc: dict[str, Any] = {
+        "format": PAGED_FORMAT,
+        "kind": KIND_ROOT,
+        "count": count,
+        "size": size,
+        "pages": [
+            {"page": p.page, "first": p.first, "last": p.last, "count": p.count} for p in pages
+        ],
+    }
+    if delta is not None:
+        sha, d = delta
+        doc["delta"] = {"page": sha, "files": len(d.upserts), "removed": len(d.removed)}
+    return _gzip(doc)
+
+
+def encode_paged(manifest: Manifest) -> EncodedManifest:
+    """``manifest`` written as a root and fresh pages (no delta)."""
+    objects: dict[str, bytes] = {}
+    refs: list[PageRef] = []
+    for page in _paginate(list(manifest)):
+        data = _encode_entries(KIND_PAGE, page)
+        sha = hashlib.sha256(data).hexdigest()
+        objects[sha] = data
+        refs.append(PageRef(sha, page[0].path, page[-1].path, len(page)))
+    root = _encode_root(refs, None, len(manifest), manifest.total_size)
+    return EncodedManifest(root, objects)
+
+
+def encode_manifest(
+    manifest: Manifest,
+    parent: Manifest | None = None,
+    parent_files: Mapping[str, FileEntry] | None = None,
+) -> EncodedManifest:
+    """The objects that store ``manifest``.
+
+    Up to :data:`PAGED_FROM_FILES` entries: one format 1/2 object.  Beyond, paged; when
+    ``parent`` is paged and ``parent_files`` is what it reads as, the child shares the
+    parent's pages and stores its changes in a delta while that stays small."""
+    if len(manifest) <= PAGED_FROM_FILES:
+        return EncodedManifest(manifest.encode(), {})
+    if isinstance(parent, PagedManifest) and parent_files is not None:
+        delta = _child_delta(manifest, parent, parent_files)
+        if delta is not None:
+            if not delta.upserts and not delta.removed:
+                root = _encode_root(parent.page_refs, None, len(manifest), manifest.total_size)
+                return EncodedManifest(root, {})
+            data = _encode_entries(
+                KIND_DELTA,
+                sorted(delta.upserts.values(), key=_key),
+                removed=sorted(delta.removed, key=_bytes),
+            )
+            sha = hashlib.sha256(data).hexdigest()
+            root = _encode_root(parent.page_refs, (sha, delta), len(manifest), manifest.total_size)
+            return EncodedManifest(root, {sha: data})
+    return encode_paged(manifest)
+
+
+def _child_delta(
+    manifest: Manifest, parent: PagedManifest, parent_files: Mapping[str, FileEntry]
+) -> Delta | None:
+    """The child's delta against the parent's pages, or None when it would pass the bound."""
+    base = parent.delta
+    upserts = dict(base.upserts)
+    removed = set(base.removed)
+    for e in manifest:
+        if parent_files.get(e.path) != e:
+            upserts[e.path] = e
+            removed.discard(e.path)
+            if len(upserts) + len(removed) > DELTA_MAX_FILES:
+                return None
+    for path in parent_files:
+        if path not in manifest:
+            upserts.pop(path, None)
+            removed.add(path)
+            if len(upserts) + len(removed) > DELTA_MAX_FILES:
+                return None
+    return Delta(upserts, frozenset(removed))
+
+
+def reads_as_child(
+    decoded: Manifest,
+    parent: Manifest | None,
+    manifest: Manifest,
+    parent_files: Mapping[str, FileEntry] | None,
+) -> bool | None:
+    """Whether ``decoded``, a child's root that keeps its paged ``parent``'s pages,
+    reads as ``manifest``, checked from its delta and ``parent_files`` (what the parent
+    reads as) without reading a page; None when ``decoded`` is not such a root."""
+    if not (
+        isinstance(decoded, PagedManifest)
+        and isinstance(parent, PagedManifest)
+        and parent_files is not None
+        and decoded.page_refs == parent.page_refs
+    ):
+        return None
+    delta, before = decoded.delta, parent.delta
+    touched = delta.upserts.keys() | delta.removed
+    # a path neither delta names reads from the pages as it does in the parent
+    if not (before.upserts.keys() | before.removed) <= touched:
+        return False
+    if len(decoded) != len(manifest) or decoded.total_size != manifest.total_size:
+        return False
+    if any(manifest.get(p) != e for p, e in delta.upserts.items()):
+        return False
+    if any(p in manifest for p in delta.removed):
+        return False
+    if any(e.path not in touched and parent_files.get(e.path) != e for e in manifest):
+        return False
+    return all(p in touched or p in manifest for p in parent_files)
+
+
+def _key(e: FileEntry) -> bytes:
+    return e.path.encode("utf-8")
+
+
+def _bytes(path: str) -> bytes:
+    return path.encode("utf-8")
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _load_doc(data: bytes, source: str, kind: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(gunzip_bounded(data, MAX_OBJECT_JSON, source))
+    except (OSError, EOFError, ValueError) as exc:
+        raise FormatError(f"manifest {source} is not valid gzip JSON: {exc}", file=source) from None
+    except RecursionError:
+        raise FormatError(
+            f"manifest {source} nests JSON arrays or objects too deeply to parse", file=source
+        ) from None
+    if not isinstance(doc, dict) or doc.get("format") != PAGED_FORMAT or doc.get("kind") != kind:
+        raise FormatError(
+            f"manifest {source} is not a format {PAGED_FORMAT} {kind} object", file=source
+        )
+    return doc
+
+
+def _count(value: Any, source: str, what: str) -> int:
+    if type(value) is not int or value < 0:
+        raise FormatError(f"manifest {source}: bad {what} {brief_value(value)}", file=source)
+    return value
+
+
+def decode_root(doc: dict[str, Any], source: str, load: Loader | None) -> PagedManifest:
+    """A format 3 root document (already parsed) as a lazily read manifest."""
+    if doc.get("kind") != KIND_ROOT:
+        raise FormatError(
+            f"manifest {source} is a format 3 {doc.get('kind')!r} object, not a root", file=source
+        )
+    if load is None:
+        raise FormatError(f"manifest {source} is paged and no page reader was given", file=source)
+    count = _count(doc.get("count"), source, "count")
+    size = _count(doc.get("size"), source, "size")
+    raw_pages = doc.get("pages")
+    if not isinstance(raw_pages, list) or len(raw_pages) > MAX_PAGES:
+        raise FormatError(f"manifest {source} has no valid 'pages' list", file=source)
+    refs: list[PageRef] = []
+    previous: str | None = None
+    for i, item in enumerate(raw_pages):
+        if not isinstance(item, dict) or set(item) != {"page", "first", "last", "count"}:
+            raise FormatError(f"manifest {source}: page #{i} is malformed", file=source)
+        sha, first, last = item["page"], item["first"], item["last"]
+        n = _count(item["count"], source, f"count of page #{i}")
+        if not (isinstance(sha, str) and is_hex64(sha)):
+            raise FormatError(f"manifest {source}: page #{i} has a bad hash", file=source)
+        check_entry_path(first, source, i)
+        check_entry_path(last, source, i)
+        if not 0 < n <= MAX_PAGE_FILES or first > last or (n == 1) != (first == last):
+            raise FormatError(f"manifest {source}: page #{i} has a bad range or count", file=source)
+        if previous is not None and first <= previous:
+            raise FormatError(
+                f"manifest {source}: pages not sorted by path at page #{i} ({brief_path(first)})",
+                file=source,
+            )
+        previous = last
+        refs.append(PageRef(sha, first, last, n))
+    delta_sha: str | None = None
+    delta_ref = doc.get("delta")
+    if delta_ref is not None:
+        if not isinstance(delta_ref, dict) or set(delta_ref) != {"page", "files", "removed"}:
+            raise FormatError(f"manifest {source}: the delta reference is malformed", file=source)
+        delta_sha = delta_ref["page"]
+        if not (isinstance(delta_sha, str) and is_hex64(delta_sha)):
+            raise FormatError(f"manifest {source}: the delta has a bad hash", file=source)
+        _count(delta_ref["files"], source, "delta file count")
+        _count(delta_ref["removed"], source, "delta removed count")
+    extra = set(doc) - {"format", "kind", "count", "size", "pages", "delta"}
+    if extra:
+        raise FormatError(f"manifest {source}: unknown root keys {sorted(extra)}", file=source)
+    return PagedManifest(refs, delta_sha, delta_ref, count, size, load, source)
+
+
+def _decode_entries(doc: dict[str, Any], source: str) -> list[FileEntry]:
+    chunks = doc.get("chunks")
+    files = doc.get("files")
+    if not isinstance(chunks, list) or not isinstance(files, list) or len(files) > MAX_PAGE_FILES:
+        raise FormatError(f"manifest {source} has no valid 'chunks' and 'files' lists", file=source)
+    for c in chunks:
+        if not (isinstance(c, str) and is_hex64(c)):
+            raise FormatError(f"manifest {source}: bad chunk hash {brief_value(c)}", file=source)
+    if len(set(chunks)) != len(chunks):
+        raise FormatError(f"manifest {source}: a chunk is listed twice", file=source)
+    fast = _plain_entries(files, chunks)
+    if fast is not None:
+        return fast
+    out: list[FileEntry] = []
+    previous: str | None = None
+    for i, item in enumerate(files):
+        e = _entry_from_array(item, chunks, source, i)
+        if previous is not None and e.path <= previous:
+            raise FormatError(
+                f"manifest {source}: entries not strictly sorted by path at #{i} "
+                f"({brief_path(e.path)})",
+                file=source,
+            )
+        previous = e.path
+        out.append(e)
+    return out
+
+
+_HEX = re.compile(r"[0-9a-f]*").fullmatch
+_SHORT_PATH = MAX_COMPONENT_BYTES // 4  # characters: no UTF-8 path this long passes a limit
+
+
+def _plain_entries(files: list[Any], chunks: list[str]) -> list[FileEntry] | None:
+    """The entries of a page of plain stored files (6-element arrays) checked in bulk,
+    or None when anything needs the entry-by-entry check (which then names the fault).
+
+    Conservative by construction: it accepts only what :func:`_entry_from_array` would."""
+    try:
+        if not all(type(r) is list and len(r) == 6 for r in files):
+            return None
+        paths = [r[0] for r in files]
+        joined = "\x00".join(paths)  # TypeError unless every path is a str
+        if joined.count("\x00") != len(paths) - 1 or "\\" in joined:
+            return None  # a NUL or a backslash inside a path
+        # with every path between slashes, "//" is an empty path or component or a
+        # leading or trailing "/", and "/./" or "/../" a dot component
+        slashed = "/" + joined.replace("\x00", "/") + "/"
+        if "//" in slashed or "/./" in slashed or "/../" in slashed:
+            return None
+        if ":" in joined and any(p[1:2] == ":" for p in paths):
+            return None  # perhaps a drive letter: the entry-by-entry check decides
+        joined.encode("utf-8")  # UnicodeEncodeError for a lone surrogate
+        if any(limit_problem(p) for p in paths if len(p) > _SHORT_PATH):
+            return None
+        if not all(map(str.__lt__, paths, paths[1:])):
+            return None
+        shas = [r[2] for r in files]
+        if not all(type(h) is str and len(h) == 64 for h in shas) or not _HEX("".join(shas)):
+            return None
+        n = len(chunks)
+        if not all(
+            type(size) is int
+            and type(offset) is int
+            and type(length) is int
+            and type(c) is int
+            and size >= 0
+            and offset >= 0
+            and length == size
+            and 0 <= c < n
+            for _, size, _, c, offset, length in files
+        ):
+            return None
+    except (TypeError, UnicodeEncodeError):
+        return None
+    new = tuple.__new__  # FileEntry's own __new__ is a Python function: skip it
+    return [
+        new(FileEntry, (p, size, h, chunks[c], o, ln, METHOD_STORED, None, None, False))
+        for p, size, h, c, o, ln in files
+    ]
+
+
+def _entry_from_array(item: Any, chunks: list[str], source: str, i: int) -> FileEntry:
+    if type(item) is not list or len(item) not in (4, 6, 7):
+        raise FormatError(
+            f"manifest {source}: entry #{i} is not a 4, 6 or 7 element array", file=source
+        )
+    path, size, sha = item[0], item[1], item[2]
+    check_entry_path(path, source, i)
+    if not (isinstance(sha, str) and is_hex64(sha)):
+        raise FormatError(f"manifest {source}: bad sha256 for {brief_path(path)}", file=source)
+    if len(item) == 4:
+        link = item[3]
+        if type(link) is not dict or not set(link) <= {"url", "etag"} or "url" not in link:
+            raise FormatError(f"manifest {source}: bad link of {brief_path(path)}", file=source)
+        problem = link_fields_problem(size, link["url"], link.get("etag"))
+        if problem:
+            raise FormatError(f"manifest {source}: {problem} for {brief_path(path)}", file=source)
+        return link_entry(path, size, sha, link["url"], link.get("etag"))
+    index, offset, length = item[3], item[4], item[5]
+    if type(index) is not int or not 0 <= index < len(chunks):
+        raise FormatError(f"manifest {source}: bad chunk index for {brief_path(path)}", file=source)
+    method, executable = METHOD_STORED, False
+    if len(item) == 7:
+        options = item[6]
+        if type(options) is not dict or not options or not set(options) <= {"method", "executable"}:
+            raise FormatError(f"manifest {source}: bad options of {brief_path(path)}", file=source)
+        if "method" in options:
+            method = options["method"]
+            if method != METHOD_DEFLATE:
+                raise FormatError(
+                    f"manifest {source}: unknown method {brief_value(method)} for {brief_path(path)}",
+                    file=source,
+                )
+        if "executable" in options:
+            if options["executable"] is not True:
+                raise FormatError(
+                    f"manifest {source}: 'executable' of {brief_path(path)} is "
+                    f"{brief_value(options['executable'])}; only true may be written",
+                    file=source,
+                )
+            executable = True
+    check_stored_numbers(path, size, offset, length, method, source)
+    return FileEntry(path, size, sha, chunks[index], offset, length, method, executable=executable)
+
+
+class PagedManifest(Manifest):
+    """A format 3 manifest read lazily: pages are fetched (through ``load``, which
+    returns an object's verified bytes) and decoded when a lookup or a listing needs
+    them.  Same reading API as :class:`~gitdata.core.manifest.Manifest`."""
+
+    __slots__ = (
+        "page_refs",
+        "_firsts",
+        "_delta_sha",
+        "_delta",
+        "_count",
+        "_size",
+        "_load",
+        "_source",
+        "_memo",
+    )
+
+    def __init__(
+        self,
+        refs: list[PageRef],
+        delta_sha: str | None,
+        delta_ref: Mapping[str, Any] | None,
+        count: int,
+        size: int,
+        load: Loader,
+        source: str,
+    ) -> None:
+        self.page_refs = refs
+        self._firsts = [r.first for r in refs]
+        self._delta_sha = delta_sha
+        self._delta: Delta | None = None if delta_sha else Delta({}, frozenset())
+        self._count = count
+        self._size = size
+        self._load = load
+        self._source = source
+        self._memo: dict[int, tuple[list[str], list[FileEntry]]] = {}
+
+    # -------------------------------------------------------------- objects
+    def objects(self) -> tuple[str, ...]:
+        """Hashes of the pages and delta this root reaches."""
+        extra = (self._delta_sha,) if self._delta_sha else ()
+        return tuple(r.page for r in self.page_refs) + extra
+
+    @property
+    def delta(self) -> Delta:
+        """The root's delta (empty when it has none), read on first use."""
+        if self._delta is None:
+            assert self._delta_sha is not None
+            source = f"{self._source} delta {self._delta_sha[:12]}"
+            doc = _load_doc(self._load(self._delta_sha), source, KIND_DELTA)
+            entries = _decode_entries(doc, source)
+            removed = doc.get("removed")
+            if not isinstance(removed, list) or len(removed) > MAX_PAGE_FILES:
+                raise FormatError(f"manifest {source} has no valid 'removed' list", file=source)
+            for i, p in enumerate(removed):
+                check_entry_path(p, source, i)
+            upserts = {e.path: e for e in entries}
+            gone = frozenset(removed)
+            if len(gone) != len(removed) or gone & upserts.keys():
+                raise FormatError(
+                    f"manifest {source}: a path is removed twice or both removed and written",
+                    file=source,
+                )
+            self._delta = Delta(upserts, gone)
+        return self._delta
+
+    def _page(self, i: int) -> tuple[list[str], list[FileEntry]]:
+        hit = self._memo.get(i)
+        if hit is not None:
+            return hit
+        ref = self.page_refs[i]
+        source = f"{self._source} page {ref.page[:12]}"
+        entries = _decode_entries(_load_doc(self._load(ref.page), source, KIND_PAGE), source)
+        if (
+            len(entries) != ref.count
+            or entries[0].path != ref.first
+            or entries[-1].path != ref.last
+        ):
+            raise FormatError(
+                f"manifest {source} does not hold what the root says (range or count)",
+                file=source,
+            )
+        if len(self._memo) >= _PAGE_MEMO:
+            self._memo.pop(next(iter(self._memo)))
+        page = ([e.path for e in entries], entries)
+        self._memo[i] = page
+        return page
+
+    def _base_get(self, path: str) -> FileEntry | None:
+        i = bisect.bisect_right(self._firsts, path) - 1
+        if i < 0 or path > self.page_refs[i].last:
+            return None
+        paths, entries = self._page(i)
+        j = bisect.bisect_left(paths, path)
+        return entries[j] if j < len(paths) and paths[j] == path else None
+
+    def _base_entries(self) -> Iterator[FileEntry]:
+        for i in range(len(self.page_refs)):
+            entries = self._page(i)[1]
+            self._memo.pop(i, None)  # a listing does not keep every page
+            yield from entries
+
+    # -------------------------------------------------------------- reading API
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        delta = self.delta
+        if not delta.upserts and not delta.removed:
+            return self._checked(self._base_entries())
+        return self._checked(_overlay(self._base_entries(), delta))
+
+    def _checked(self, entries: Iterator[FileEntry]) -> Iterator[FileEntry]:
+        count = size = 0
+        for e in entries:
+            count += 1
+            size += e.size
+            yield e
+        if count != self._count or size != self._size:
+            raise FormatError(
+                f"manifest {self._source} lists {count} files of {size} bytes, but its root "
+                f"says {self._count} files of {self._size} bytes",
+                file=self._source,
+            )
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.get(path) is not None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Manifest) or len(self) != len(other):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def get(self, path: str) -> FileEntry | None:
+        """The entry at ``path`` or None (reads at most the delta and one page)."""
+        delta = self.delta
+        hit = delta.upserts.get(path)
+        if hit is not None:
+            return hit
+        if path in delta.removed:
+            return None
+        return self._base_get(path)
+
+    def as_dict(self) -> dict[str, FileEntry]:
+        """A new path -> entry dict (sorted by path); reads every page."""
+        return {e.path: e for e in self}
+
+    @property
+    def total_size(self) -> int:
+        """Sum of file sizes (from the root)."""
+        return self._size
+
+    def chunks(self) -> set[str]:
+        """Hashes of every chunk the pages and delta reach (read from their tables)."""
+        out: set[str] = set()
+        for e in self._base_entries():
+            if not e.is_link:
+                out.add(e.chunk)
+        for e in self.delta.upserts.values():
+            if not e.is_link:
+                out.add(e.chunk)
+        return out
+
+    def links(self) -> list[FileEntry]:
+        """The external files, sorted by path."""
+        return [e for e in self if e.is_link]
+
+    def encode(self) -> bytes:
+        """Not available: a paged manifest is stored as several objects (see
+        :func:`encode_manifest`)."""
+        raise TypeError("a paged manifest is written with gitdata.core.pages.encode_manifest")
+
+
+def _overlay(base: Iterator[FileEntry], delta: Delta) -> Iterator[FileEntry]:
+    """The base entries with the delta applied, in path order."""
+    pending = sorted(delta.upserts.values(), key=_key)
+    k = 0
+    for e in base:
+        while k < len(pending) and pending[k].path < e.path:
+            yield pending[k]
+            k += 1
+        if k < len(pending) and pending[k].path == e.path:
+            yield pending[k]
+            k += 1
+            continue
+        if e.path in delta.removed:
+            continue
+        yield e
+    yield from pending[k:]

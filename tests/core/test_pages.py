@@ -1,0 +1,419 @@
+"""Paged manifests (format 3): encoding, lazy reading, deltas, shared pages, forgeries."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from gitdata.core import pages
+from gitdata.core.manifest import METHOD_DEFLATE, FileEntry, Manifest, link_entry
+from gitdata.core.pages import PagedManifest, encode_manifest, encode_paged
+from gitdata.errors import FormatError, UnsafePathError
+
+CHUNKS = [hashlib.sha256(b"chunk%d" % i).hexdigest() for i in range(7)]
+
+
+def entry(i: int, tag: str = "") -> FileEntry:
+    sha = hashlib.sha256(f"{i}{tag}".encode()).hexdigest()
+    return FileEntry(
+        f"d{i // 1000:03d}/f{i:06d}.bin", 100 + i % 7, sha, CHUNKS[i % 7], i * 10, 100 + i % 7
+    )
+
+
+def build(n: int) -> Manifest:
+    return Manifest(entry(i) for i in range(n))
+
+
+def store_of(*encoded: pages.EncodedManifest) -> dict[str, bytes]:
+    objects: dict[str, bytes] = {}
+    for enc in encoded:
+        objects.update(enc.objects)
+        objects[enc.sha256] = enc.root
+    return objects
+
+
+LOADS: list[str] = []
+
+
+def read(enc: pages.EncodedManifest, objects: dict[str, bytes] | None = None) -> Manifest:
+    """The manifest as a reader sees it; the objects it fetched go to LOADS."""
+    objects = objects if objects is not None else store_of(enc)
+    LOADS.clear()
+
+    def load(sha: str) -> bytes:
+        LOADS.append(sha)
+        return objects[sha]
+
+    return Manifest.decode(enc.root, "test", load)
+
+
+def doc_of(data: bytes) -> dict[str, Any]:
+    return json.loads(gzip.decompress(data))
+
+
+def redo(doc: dict[str, Any]) -> bytes:
+    return gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), mtime=0)
+
+
+def test_small_manifest_keeps_format_1_bytes():
+    m = build(100)
+    enc = encode_manifest(m)
+    assert enc.objects == {} and enc.root == m.encode()
+    assert doc_of(enc.root)["format"] == 1
+
+
+def test_big_manifest_is_paged_and_reads_back():
+    m = build(30_000)
+    enc = encode_manifest(m)
+    root = doc_of(enc.root)
+    assert root["format"] == 3 and root["kind"] == "root" and root["count"] == 30_000
+    assert len(root["pages"]) == len(enc.objects) >= 3
+    assert all(p["count"] <= pages.PAGE_MAX_FILES for p in root["pages"])
+    got = read(enc)
+    assert isinstance(got, PagedManifest)
+    assert len(got) == 30_000 and got.total_size == m.total_size
+    assert got == m and list(got) == list(m)
+    assert got.chunks() == set(CHUNKS)
+    assert set(got.objects()) == set(enc.objects)
+
+
+def test_one_lookup_reads_one_page():
+    m = build(30_000)
+    enc = encode_manifest(m)
+    got = read(enc)
+    assert got.get(entry(12_345).path) == entry(12_345)
+    assert len(LOADS) == 1
+    assert got.get("d012/nothing") is None and "zzz" not in got and "" not in got
+    assert entry(0).path in got and entry(29_999).path in got
+
+
+def test_page_boundaries_depend_on_paths_only():
+    a = encode_paged(build(30_000))
+    b = encode_paged(Manifest([*build(30_000), FileEntry("d029/zz", 1, "a" * 64, CHUNKS[0], 0, 1)]))
+    shared = set(a.objects) & set(b.objects)
+    assert len(shared) >= len(a.objects) - 1  # only the last page differs
+
+
+def test_child_writes_a_delta_and_shares_every_page():
+    parent = build(30_000)
+    penc = encode_manifest(parent)
+    pread = read(penc)
+    files = parent.as_dict()
+    del files[entry(5).path]  # removed
+    files[entry(7).path] = entry(7, "changed")  # modified
+    extra = FileEntry("d010/new.bin", 3, "b" * 64, CHUNKS[1], 0, 3)
+    files[extra.path] = extra  # added
+    child = Manifest.from_mapping(files)
+    cenc = encode_manifest(child, pread, pread.as_dict())
+    assert len(cenc.objects) == 1  # the delta only
+    root = doc_of(cenc.root)
+    assert root["pages"] == doc_of(penc.root)["pages"]
+    assert root["delta"]["files"] == 2 and root["delta"]["removed"] == 1
+    got = read(cenc, store_of(penc, cenc))
+    assert got == child
+    assert got.get(entry(5).path) is None and got.get(entry(7).path) == entry(7, "changed")
+    assert got.get(extra.path) == extra and len(got) == 30_000
+    assert got.chunks() >= {e.chunk for e in child}
+
+
+def test_grandchild_carries_the_delta_forward():
+    parent = build(20_000)
+    penc = encode_manifest(parent)
+    p = read(penc)
+    files = parent.as_dict()
+    added = FileEntry("d001/added", 1, "c" * 64, CHUNKS[2], 0, 1)
+    files[added.path] = added
+    del files[entry(1).path]
+    child = Manifest.from_mapping(files)
+    cenc = encode_manifest(child, p, p.as_dict())
+    c = read(cenc, store_of(penc, cenc))
+    files = c.as_dict()
+    del files[added.path]  # added by the child, removed again
+    files[entry(1).path] = entry(1)  # removed by the child, back as it was
+    files[entry(2).path] = entry(2, "x")
+    grand = Manifest.from_mapping(files)
+    genc = encode_manifest(grand, c, c.as_dict())
+    g = read(genc, store_of(penc, cenc, genc))
+    assert g == grand
+    delta = doc_of(next(iter(genc.objects.values())))
+    assert [f[0] for f in delta["files"]] == [entry(1).path, entry(2).path]
+    assert delta["removed"] == ["d001/added"]
+
+
+def test_big_delta_pages_afresh_and_shares_untouched_pages(monkeypatch):
+    monkeypatch.setattr(pages, "DELTA_MAX_FILES", 10)
+    parent = build(30_000)
+    penc = encode_manifest(parent)
+    p = read(penc)
+    files = parent.as_dict()
+    for i in range(100):  # one folder changed
+        files[entry(3000 + i).path] = entry(3000 + i, "new")
+    child = Manifest.from_mapping(files)
+    cenc = encode_manifest(child, p, p.as_dict())
+    assert "delta" not in doc_of(cenc.root)
+    assert read(cenc, store_of(penc, cenc)) == child
+    fresh = set(cenc.objects) - set(penc.objects)
+    assert 1 <= len(fresh) <= 2 < len(cenc.objects)
+
+
+def test_unchanged_child_has_the_parents_pages():
+    parent = build(20_000)
+    p = read(encode_manifest(parent))
+    enc = encode_manifest(parent, p, p.as_dict())
+    assert enc.objects == {} and doc_of(enc.root)["pages"] == [
+        {"page": r.page, "first": r.first, "last": r.last, "count": r.count} for r in p.page_refs
+    ]
+
+
+def test_links_deflate_and_executables_round_trip(monkeypatch):
+    monkeypatch.setattr(pages, "PAGED_FROM_FILES", 2)
+    monkeypatch.setattr(pages, "PAGE_MIN_FILES", 1)
+    monkeypatch.setattr(pages, "PAGE_MAX_FILES", 2)
+    m = Manifest(
+        [
+            entry(1)._replace(method=METHOD_DEFLATE, length=50),
+            entry(2)._replace(executable=True),
+            link_entry("l/one", 5, "d" * 64, "https://example.com/x", '"e1"'),
+            link_entry("l/two", 5, "e" * 64, "s3://b/k", None),
+            entry(3),
+        ]
+    )
+    enc = encode_manifest(m)
+    assert len(enc.objects) == 3
+    got = read(enc)
+    assert got == m and [e.path for e in got.links()] == ["l/one", "l/two"]
+
+
+# ---------------------------------------------------------------- forged objects
+
+
+def _paged(n: int = 20_000) -> tuple[pages.EncodedManifest, dict[str, Any], dict[str, bytes]]:
+    enc = encode_manifest(build(n))
+    return enc, doc_of(enc.root), store_of(enc)
+
+
+def _read_all(root: bytes, objects: dict[str, bytes]) -> None:
+    list(Manifest.decode(root, "forged", objects.__getitem__))
+
+
+def _replace_page(
+    objects: dict[str, bytes], root: dict[str, Any], i: int, page: dict[str, Any]
+) -> bytes:
+    data = redo(page)
+    sha = hashlib.sha256(data).hexdigest()
+    objects[sha] = data
+    root["pages"][i]["page"] = sha
+    return redo(root)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r.update(kind="page"),
+        lambda r: r.update(extra=1),
+        lambda r: r.update(count="3"),
+        lambda r: r["pages"].reverse(),
+        lambda r: r["pages"][0].update(count=0),
+        lambda r: r["pages"][0].update(first="zzz"),
+        lambda r: r["pages"][0].update(page="nothex"),
+        lambda r: r["pages"][1].update(first=r["pages"][0]["last"]),
+        lambda r: r["pages"][0].update(first="../x"),
+        lambda r: r.update(delta={"page": "a" * 64}),
+    ],
+)
+def test_forged_roots_are_refused(change):
+    _, root, objects = _paged()
+    change(root)
+    with pytest.raises((FormatError, UnsafePathError)):
+        _read_all(redo(root), objects)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: p.update(kind="delta"),
+        lambda p: p["files"].pop(),
+        lambda p: p["files"].reverse(),
+        lambda p: p["files"][3].__setitem__(3, 99),
+        lambda p: p["files"][3].__setitem__(1, -1),
+        lambda p: p["files"][3].__setitem__(1, 5.0),
+        lambda p: p["files"][3].append({}),
+        lambda p: p["files"][3].append({"method": "stored"}),
+        lambda p: p["files"][3].append({"executable": False}),
+        lambda p: p["files"][3].append({"method": "zstd"}),
+        lambda p: p["files"][3].__setitem__(2, "A" * 64),
+        lambda p: p["files"][3].pop(),
+        lambda p: p["files"][3].__setitem__(0, "/etc/passwd"),
+        lambda p: p["chunks"].append(p["chunks"][0]),
+        lambda p: p["files"].__setitem__(3, [p["files"][3][0], 1, "a" * 64, {"url": "ftp://x"}]),
+        lambda p: p["files"].__setitem__(3, [p["files"][3][0], 1, "a" * 64, {"etag": "x"}]),
+    ],
+)
+def test_forged_pages_are_refused(change):
+    _, root, objects = _paged()
+    page = doc_of(objects[root["pages"][1]["page"]])
+    change(page)
+    with pytest.raises((FormatError, UnsafePathError)):
+        _read_all(_replace_page(objects, root, 1, page), objects)
+
+
+def test_a_root_that_lies_about_its_size_is_refused_when_read_whole():
+    _, root, objects = _paged()
+    root["size"] += 1
+    data = redo(root)
+    m = Manifest.decode(data, "forged", objects.__getitem__)
+    assert m.total_size == build(20_000).total_size + 1  # trusted for a count
+    with pytest.raises(FormatError, match="root says"):
+        list(m)
+
+
+def test_a_delta_removing_and_writing_one_path_is_refused():
+    parent = build(20_000)
+    p = read(encode_manifest(parent))
+    files = parent.as_dict()
+    files[entry(1).path] = entry(1, "x")
+    del files[entry(2).path]
+    enc = encode_manifest(Manifest.from_mapping(files), p, p.as_dict())
+    objects = store_of(encode_manifest(parent), enc)
+    (delta_sha,) = enc.objects
+    delta = doc_of(objects[delta_sha])
+    delta["removed"].append(entry(1).path)
+    delta["removed"].sort()
+    data = redo(delta)
+    sha = hashlib.sha256(data).hexdigest()
+    objects[sha] = data
+    root = doc_of(enc.root)
+    root["delta"]["page"] = sha
+    with pytest.raises(FormatError, match="both removed and written"):
+        Manifest.decode(redo(root), "forged", objects.__getitem__).get("x")
+
+
+def test_a_page_given_as_the_manifest_is_refused():
+    enc, root, objects = _paged()
+    page = objects[root["pages"][0]["page"]]
+    with pytest.raises(FormatError, match="not a root"):
+        Manifest.decode(page, "forged", objects.__getitem__)
+
+
+def test_a_paged_manifest_needs_a_page_reader():
+    enc, _, _ = _paged()
+    with pytest.raises(FormatError, match="page reader"):
+        Manifest.decode(enc.root, "x")
+
+
+def test_a_page_bomb_is_refused(monkeypatch):
+    monkeypatch.setattr(pages, "MAX_OBJECT_JSON", 1000)
+    enc, root, objects = _paged()
+    with pytest.raises(FormatError, match="more than 1000 bytes"):
+        _read_all(enc.root, objects)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        ".",
+        "..",
+        "a/./b",
+        "a/../b",
+        "./a",
+        "a/.",
+        "/a",
+        "a/",
+        "a//b",
+        "a\\b",
+        "a\x00b",
+        "c:x",
+        "C:/x",
+        "é:x",
+        "1:x",
+        "a:b",
+        "\ud800x",
+        "x" * 256,
+        "a/" * 200 + "b",
+        ("b/" * 130) + "c",
+        "ok/name.txt",
+        "dots.../x",
+        "..a/b.",
+        "ü/ñ/文件",
+    ],
+)
+def test_bulk_page_checks_agree_with_entry_checks(path):
+    """A plain page is checked in bulk first; it must accept exactly what the
+    entry-by-entry rules (and a format 1 manifest) accept."""
+    sha = "a" * 64
+    v1 = {
+        "format": 1,
+        "files": [{"path": path, "size": 1, "sha256": sha, "chunk": sha, "offset": 0, "length": 1}],
+    }
+    page = {"format": 3, "kind": "page", "chunks": [sha], "files": [[path, 1, sha, 0, 0, 1]]}
+
+    def outcome(fn) -> str:
+        try:
+            fn()
+        except (FormatError, UnsafePathError):
+            return "refused"
+        return "read"
+
+    try:
+        v1_bytes = redo(v1)
+    except UnicodeEncodeError:
+        v1_bytes = gzip.compress(json.dumps(v1).encode(), mtime=0)  # \ud800 as an escape
+        page_bytes = gzip.compress(json.dumps(page).encode(), mtime=0)
+    else:
+        page_bytes = redo(page)
+    expected = outcome(lambda: Manifest.decode(v1_bytes, "v1"))
+    got = outcome(lambda: pages._decode_entries(pages._load_doc(page_bytes, "p", "page"), "p"))
+    assert got == expected
+
+
+def test_a_childs_delta_is_checked_without_reading_a_page():
+    parent = build(20_000)
+    penc = encode_manifest(parent)
+    p = read(penc)
+    before = p.as_dict()
+    files = dict(before)
+    files[entry(3).path] = entry(3, "x")
+    del files[entry(4).path]
+    child = Manifest.from_mapping(files)
+    cenc = encode_manifest(child, p, before)
+    decoded = read(cenc, store_of(penc, cenc))
+    LOADS.clear()
+    assert pages.reads_as_child(decoded, p, child, before) is True
+    assert [sha for sha in LOADS if sha not in cenc.objects] == []  # no page was read
+    other = dict(files)
+    other[entry(9).path] = entry(9, "not in the delta")
+    assert pages.reads_as_child(decoded, p, Manifest.from_mapping(other), before) is False
+    fewer = dict(files)
+    del fewer[entry(3).path]
+    assert pages.reads_as_child(decoded, p, Manifest.from_mapping(fewer), before) is False
+    assert pages.reads_as_child(read(penc), None, child, before) is None
+
+
+def test_a_delta_that_drops_the_parents_delta_is_caught():
+    parent = build(20_000)
+    penc = encode_manifest(parent)
+    p = read(penc)
+    files = p.as_dict()
+    files[entry(1).path] = entry(1, "child")
+    cenc = encode_manifest(Manifest.from_mapping(files), p, p.as_dict())
+    c = read(cenc, store_of(penc, cenc))
+    files[entry(2).path] = entry(2, "grandchild")
+    grand = Manifest.from_mapping(files)
+    # a grandchild delta that forgot the child's change to entry 1
+    forged = pages._encode_entries(pages.KIND_DELTA, [entry(2, "grandchild")], removed=[])
+    sha = hashlib.sha256(forged).hexdigest()
+    root = pages._encode_root(
+        c.page_refs,
+        (sha, pages.Delta({entry(2).path: entry(2, "grandchild")}, frozenset())),
+        len(grand),
+        grand.total_size,
+    )
+    objects = {**store_of(penc, cenc), sha: forged}
+    decoded = Manifest.decode(root, "forged", objects.__getitem__)
+    assert pages.reads_as_child(decoded, c, grand, c.as_dict()) is False
+    assert decoded != grand
