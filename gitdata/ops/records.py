@@ -41,6 +41,8 @@ def record_headers(
     listed = [vid for vid in list_record_ids(ctx) if vid not in exclude]
     # opened and closed here: a long-lived API process keeps no connection open
     index = record_index(ctx)
+    if not listed and not index.db_path.exists():
+        return []  # an empty store: nothing to look up, and no index is made for it
     try:
         headers = _refresh(ctx, index, listed, exclude, quiet)
     finally:

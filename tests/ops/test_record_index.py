@@ -218,3 +218,13 @@ def test_concurrent_closes_sharing_one_index_leave_it_right(tmp_path: Path):
     assert set(indexed(ctx)) == listed
     versions = sorted(h.version for h in dataset_headers(ctx, "vision", "cats"))
     assert versions[0] == "1.0.0" and len(versions) == 5
+
+
+def test_an_empty_store_gets_no_index_file(tmp_path: Path):
+    ctx = Context()
+    assert ctx.next_version("vision", "cats") == "1.0.0"
+    assert record_headers(Context()) == []
+    assert not record_index(ctx).db_path.exists()
+    chain(tmp_path, "vision", "cats", 1)
+    assert Context().next_version("vision", "cats") == "1.0.1"
+    assert record_index(ctx).db_path.exists()
