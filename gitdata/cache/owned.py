@@ -9,7 +9,7 @@ makes itself (docs/format.md section 10)::
     tmp/<prefix>...                         prefixes in TMP_PREFIXES
 
 A folder with no marker that holds only such entries (and gd's databases,
-lock and records) is a cache made by an older gd, and is adopted: the marker
+lock, records and record indexes) is a cache made by an older gd, and is adopted: the marker
 is written.  Anything else in it means the folder is not a gitdata cache.
 """
 
@@ -36,6 +36,9 @@ _DB_FILES = {
     f"{db}{suffix}" for db in ("state.db", "stat.db", "index.db") for suffix in ("", "-wal", "-shm")
 }
 _TOP_FILES = {"lock", CACHE_MARKER} | _DB_FILES
+# records/<store>/: the record index (cache/recordindex.py) beside the record copies
+RECORD_INDEX = "index.db"
+_INDEX_FILES = {f"{RECORD_INDEX}{suffix}" for suffix in ("", "-wal", "-shm")}
 _LISTED = 5  # foreign entries named in an error
 
 
@@ -133,13 +136,25 @@ def _foreign_records(records: str) -> list[str]:
         if not (_STORE_DIR.fullmatch(store.name) and store.is_dir(follow_symlinks=False)):
             out.append(f"records/{store.name}")
             continue
-        out += [
-            f"records/{store.name}/{e.name}"
-            for e in _entries(store.path)
-            if not e.is_file(follow_symlinks=False)
-            or not (e.name.endswith(".yaml") or (e.name[:1] == "." and e.name.endswith(".tmp")))
-        ]
+        for e in _entries(store.path):
+            if e.name == "events" and e.is_dir(follow_symlinks=False):
+                # cached metadata events (ops/events.py): <stamp>-<nonce>.yaml files
+                out += [
+                    f"records/{store.name}/events/{ev.name}"
+                    for ev in _entries(e.path)
+                    if not (ev.is_file(follow_symlinks=False) and _is_yaml_or_tmp(ev.name))
+                ]
+            elif not (
+                e.is_file(follow_symlinks=False)
+                and (_is_yaml_or_tmp(e.name) or e.name in _INDEX_FILES)
+            ):
+                out.append(f"records/{store.name}/{e.name}")
     return out
+
+
+def _is_yaml_or_tmp(name: str) -> bool:
+    """A cached record or event, or the temporary file it is written through."""
+    return name.endswith(".yaml") or (name[:1] == "." and name.endswith(".tmp"))
 
 
 def foreign_entries(root: Path) -> list[str]:

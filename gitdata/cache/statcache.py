@@ -69,6 +69,8 @@ def _racy(st: StatLike, now_ns: int) -> bool:
 
 def _storable(path: str) -> bool:
     """sqlite holds UTF-8: a name with undecodable bytes (surrogates) is never cached."""
+    if path.isascii():
+        return True
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:

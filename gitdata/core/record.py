@@ -9,7 +9,7 @@ encoding lives in :mod:`gitdata.codec`.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitdata.core.ids import is_sha256, is_version_id
@@ -164,3 +164,33 @@ class VersionRecord:
             state=data["state"],
             extra={k: v for k, v in data.items() if k not in _KNOWN},
         )
+
+
+@dataclass(frozen=True)
+class RecordHeader:
+    """What listings, latest and auto-bump need of a record: the fields it never
+    changes, plus ``project``/``name``, which metadata events may change (a header
+    built from a raw record holds the raw names; see :meth:`renamed`)."""
+
+    id: str
+    project: str
+    name: str
+    version: str
+    created: str
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, record: VersionRecord) -> RecordHeader:
+        """The header of ``record`` (its names as the record holds them)."""
+        return cls(
+            record.id,
+            record.project,
+            record.name,
+            record.version,
+            record.created,
+            tuple(record.tags),
+        )
+
+    def renamed(self, project: str, name: str) -> RecordHeader:
+        """The same header under another project/name."""
+        return replace(self, project=project, name=name)

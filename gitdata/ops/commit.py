@@ -14,18 +14,17 @@ import dataclasses
 import warnings
 from dataclasses import dataclass
 
-from gitdata.core.ids import is_version_id, new_version_id, next_version
+from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import FileEntry, Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
 from gitdata.core.pages import EncodedManifest, encode_manifest, reads_as_child
 from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
-from gitdata.core.record import VersionRecord, utc_now
+from gitdata.core.record import RecordHeader, VersionRecord, utc_now
 from gitdata.errors import (
     ConflictError,
     DatasetNotFoundError,
     DatasetStateError,
-    FormatError,
     GitDataError,
     IntegrityError,
     InvalidInputError,
@@ -39,10 +38,10 @@ from gitdata.ops.reader import (
     load_manifest_object,
     load_record,
 )
+from gitdata.ops.records import dataset_headers
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.ops.upload import upload
 from gitdata.storage import Store, object_key, version_key
-from gitdata.storage.keys import VERSIONS_PREFIX
 from gitdata.storage.locks import store_lock
 
 
@@ -385,21 +384,12 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
     return Closed(record, closed_here)
 
 
-def _dataset_records(ctx: Context, draft: Draft) -> list[VersionRecord]:
-    """The records of the draft's dataset in its store, as listed right now."""
+def _dataset_records(ctx: Context, draft: Draft) -> list[RecordHeader]:
+    """The records of the draft's dataset in its store, as listed right now (the
+    draft's own record, once written, is never read back here)."""
     store_ctx = _store_context(ctx, draft.storage)
-    out = []
-    for key in store_ctx.store.list(VERSIONS_PREFIX):
-        vid = key.rsplit("/", 1)[-1].removesuffix(".yaml")
-        if vid == draft.id or not key.endswith(".yaml") or not is_version_id(vid):
-            continue  # its own record is never read back (nor cached) here
-        try:
-            record = load_record(store_ctx, vid)
-        except (DatasetNotFoundError, FormatError, IntegrityError):
-            continue  # deleted meanwhile, or unreadable: listings report those
-        if record.project == draft.project and record.name == draft.name:
-            out.append(record)
-    return out
+    # unreadable records are skipped without a word: listings report those
+    return dataset_headers(store_ctx, draft.project, draft.name, exclude={draft.id}, quiet=True)
 
 
 def _free_version(ctx: Context, draft: Draft) -> str:

@@ -2,9 +2,9 @@
 
 A Context knows which store versions are read from and written to (the
 configured one, or ``--storage``), which local caches serve it (blobs and
-manifests by content hash, version records in a folder per store), how the
-store's versions are listed (unreadable records skipped with a warning) and
-numbered, and memoises parent merges.  Everything opens on first use, so cheap
+manifests by content hash, version records and their header index in a folder
+per store), how the store's versions are listed (unreadable records skipped
+with a warning) and numbered, and memoises parent merges.  Everything opens on first use, so cheap
 commands stay cheap.  ``api.Dataset`` and ``repo_api.Workspace`` hold one.
 """
 
@@ -131,7 +131,9 @@ class Context:
         # only drafting (create, squash) numbers versions: a writing command, so the
         # store it will close into may be initialised here (and --create-bucket honoured)
         self.store_for_writing()
-        taken = [r.version for r in self.records() if r.project == project and r.name == name]
+        from gitdata.ops.records import dataset_headers
+
+        taken = [h.version for h in dataset_headers(self, project, name)]
         taken += [
             d.version
             for d in self.state.list_draft_headers()

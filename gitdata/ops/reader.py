@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import warnings
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.core.ids import is_version_id, version_sort_key
@@ -157,30 +159,62 @@ def list_records(ctx: Context) -> list[VersionRecord]:
     records = []
     events = store_events(ctx)
     for vid in list_record_ids(ctx):
-        try:
-            records.append(with_events(load_raw_record(ctx, vid), events))
-        except DatasetNotFoundError:
-            continue  # deleted while we listed
-        except (FormatError, IntegrityError) as exc:
-            # one bad record (a newer gd's format, a damaged or forged file) must not
-            # lock everyone out of the store: skip it, say so
-            warnings.warn(
-                f"skipped unreadable version record {version_key(vid)} in {ctx.store.url}: {exc}",
-                UnreadableRecordWarning,
-                stacklevel=2,
-            )
+        record = read_listed_record(ctx, vid)
+        if record is not None:
+            records.append(with_events(record, events))
     records.sort(key=lambda r: (r.created, r.id))
     return records
 
 
+def read_listed_record(
+    ctx: Context, version_id: str, *, quiet: bool = False
+) -> VersionRecord | None:
+    """The raw record of a listed id; None when it was deleted meanwhile or is
+    unreadable (then with an :class:`UnreadableRecordWarning`, unless ``quiet``)."""
+    try:
+        return load_raw_record(ctx, version_id)
+    except DatasetNotFoundError:
+        return None  # deleted while we listed
+    except (FormatError, IntegrityError) as exc:
+        if quiet:
+            return None
+        # one bad record (a newer gd's format, a damaged or forged file) must not
+        # lock everyone out of the store: skip it, say so
+        warnings.warn(
+            f"skipped unreadable version record {version_key(version_id)} in {ctx.store.url}: "
+            f"{exc}",
+            UnreadableRecordWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+class Listed(Protocol):
+    """What :func:`find_latest` reads of a record (a record or a record header)."""
+
+    @property
+    def project(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def created(self) -> str: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+
+
+L = TypeVar("L", bound=Listed)
+
+
 def find_latest(
-    records: list[VersionRecord],
+    records: Sequence[L],
     project: str | None,
     name: str | None,
     version: str | None = None,
     tags: list[str] | None = None,
-) -> VersionRecord | None:
-    """The newest record matching project / name / version / all tags."""
+) -> L | None:
+    """The newest record (or header) matching project / name / version / all tags."""
     hits = [
         r
         for r in records

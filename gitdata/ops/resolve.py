@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitdata.core.ids import is_version_id
-from gitdata.core.record import VersionRecord
+from gitdata.core.record import RecordHeader, VersionRecord
 from gitdata.core.suggest import close_names, did_you_mean
 from gitdata.errors import (
     AmbiguousIdError,
@@ -25,10 +25,10 @@ from gitdata.ops.context import Context
 from gitdata.ops.reader import (
     find_latest,
     list_record_ids,
-    list_records,
     load_manifest,
     load_record,
 )
+from gitdata.ops.records import record_headers
 from gitdata.ops.state import Draft
 from gitdata.storage.fsstore import FsspecStore
 
@@ -164,15 +164,15 @@ def resolve(
             raise DatasetNotFoundError(
                 f"no pointer for {project}/{name} at revision {rev}", project=project, name=name
             )
-        records = list_records(ctx)
-        hit = find_latest(records, project, name, version, tags)
+        headers = record_headers(ctx)
+        hit = find_latest(headers, project, name, version, tags)
         if hit is not None and version is not None:
-            _refuse_ambiguous(records, hit, version)
+            _refuse_ambiguous(headers, hit, version)
         if hit is None:
             what = "/".join(x for x in (project, name) if x) + (
                 f" version {version}" if version else ""
             )
-            suggestions = suggest_names(records, project, name)
+            suggestions = suggest_names(headers, project, name)
             hint = "gd search lists what the store holds"
             raise DatasetNotFoundError(
                 f"no closed dataset version matches {what}",
@@ -181,13 +181,13 @@ def resolve(
                 suggestions=suggestions,
                 hint=f"{did_you_mean(suggestions)} ({hint})" if suggestions else hint,
             )
-        return Resolved(hit, None, "latest in store")
+        return Resolved(load_record(ctx, hit.id), None, "latest in store")
     if not use_current:
         raise _nothing_given()
     return by_id(ctx, current_id(ctx), how="last used")
 
 
-def _refuse_ambiguous(records: list, hit: VersionRecord, version: str) -> None:
+def _refuse_ambiguous(records: list[RecordHeader], hit: RecordHeader, version: str) -> None:
     """Two records of one dataset holding one version number (closed at the same
     instant on two machines, docs/format.md §12): a number that names both is refused."""
     same = [
@@ -335,7 +335,9 @@ def write_repo_pointer(
     return repo.write_pointer(pointer)
 
 
-def suggest_names(records: list[VersionRecord], project: str | None, name: str | None) -> list[str]:
+def suggest_names(
+    records: Sequence[RecordHeader | VersionRecord], project: str | None, name: str | None
+) -> list[str]:
     """The closest existing ``project/name`` (or project, or name: what was given)
     to the one that matched nothing."""
     if project and name:

@@ -21,9 +21,8 @@ import hashlib
 import os
 import stat as stat_mod
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from gitdata.cache import StatCache
 from gitdata.cache.statcache import FileStat, StatLike
@@ -44,8 +43,9 @@ READ_TRIES = 3
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-@dataclass(frozen=True, slots=True)
-class LocalFile:
+# One of each per file of a scan (20,000 of them for a 20,000-file folder): named
+# tuples, immutable and about three times cheaper to make than frozen dataclasses.
+class LocalFile(NamedTuple):
     """A file found on disk: its path relative to the scan root, absolute path, stat."""
 
     rel: str
@@ -55,8 +55,7 @@ class LocalFile:
     st: FileStat
 
 
-@dataclass(frozen=True, slots=True)
-class Hashed:
+class Hashed(NamedTuple):
     """A file's sha256 with the size and mtime of the very bytes hashed."""
 
     sha256: str
@@ -70,12 +69,19 @@ def shown_path(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _check_utf8(path: str, name: str | None = None) -> None:
-    """Dataset paths (and the sources a draft records) are UTF-8: refuse other names.
-
-    ``name``: the last component of ``path``, whose folders were checked already."""
+def _is_utf8(path: str) -> bool:
+    """Whether ``path`` encodes as UTF-8 (a name with undecodable bytes does not)."""
     try:
-        (path if name is None else name).encode("utf-8")
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_utf8(path: str) -> None:
+    """Dataset paths (and the sources a draft records) are UTF-8: refuse other names."""
+    try:
+        path.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInputError(
             f"file name is not valid UTF-8: {shown_path(path)}",
@@ -203,7 +209,6 @@ def scan_folder(
             path=shown_path(root_str),
             hint="gd adds regular files and folders only",
         )
-    _check_utf8(root_str)  # then each name below it, as it is met
     real_root = os.path.realpath(root_str)
     out: list[LocalFile] = []
     # (folder, its dataset prefix, (st_dev, st_ino) of it and every folder above it)
@@ -212,6 +217,7 @@ def scan_folder(
     ]
     while stack:
         folder, prefix, above = stack.pop()
+        folder_utf8 = _is_utf8(folder)  # then only names that are not ASCII need a check
         try:
             with os.scandir(folder) as it:
                 entries = list(it)
@@ -254,7 +260,6 @@ def scan_folder(
                         stacklevel=2,
                     )
                     continue
-                _check_utf8(de.path, de.name)
                 stack.append((de.path, rel + "/", above | {key}))
                 continue
             if not stat_mod.S_ISREG(fst.st_mode):
@@ -263,7 +268,8 @@ def scan_folder(
                 continue  # gd's record of a tree it made, not data
             if patterns and not any(match_pattern(rel, p, recursive=recursive) for p in patterns):
                 continue
-            _check_utf8(de.path, de.name)
+            if not (folder_utf8 and de.name.isascii()):
+                _check_utf8(de.path)
             if "\\" in de.name:
                 normalize_dataset_path(rel)  # raises UnsafePathError naming it
             out.append(LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, FileStat.of(fst)))

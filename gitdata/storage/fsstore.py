@@ -237,6 +237,8 @@ class FsspecStore:
 
     # ---------------------------------------------------------------- reads
     def exists(self, key: str) -> bool:
+        if self.is_local:  # as fsspec's local exists: a dangling link exists
+            return self._call("exists", key, lambda: os.path.lexists(self._path(key)))
         return self._call("exists", key, lambda: bool(self.fs.exists(self._path(key))))
 
     def exists_many(self, keys: Iterable[str]) -> set[str]:
@@ -263,18 +265,25 @@ class FsspecStore:
         return found
 
     def size(self, key: str) -> int:
+        if self.is_local:
+            return self._call("size", key, lambda: os.stat(self._path(key)).st_size)
         return int(self._call("size", key, lambda: self.fs.size(self._path(key))))
 
     def get_bytes(self, key: str) -> bytes:
+        if self.is_local:
+            return self._call("read", key, lambda: _read_local(self._path(key)))
         return self._call("read", key, lambda: self.fs.cat_file(self._path(key)))
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
         if length == 0:
             return b""
         path = self._path(key)
-        data = self._call(
-            "read", key, lambda: self.fs.cat_file(path, start=start, end=start + length)
-        )
+        if self.is_local:
+            data = self._call("read", key, lambda: _read_local(path, start, length))
+        else:
+            data = self._call(
+                "read", key, lambda: self.fs.cat_file(path, start=start, end=start + length)
+            )
         if len(data) != length:
             raise StorageUnavailableError(
                 f"short read of {key} in store {self.url}: {len(data)} of {length} bytes", key=key
@@ -522,7 +531,10 @@ class FsspecStore:
     def delete(self, key: str) -> None:
         def run() -> None:
             with contextlib.suppress(FileNotFoundError):
-                self.fs.rm_file(self._path(key))
+                if self.is_local:
+                    os.remove(self._path(key))
+                else:
+                    self.fs.rm_file(self._path(key))
 
         self._call("delete", key, run)
 
@@ -620,3 +632,12 @@ def _modified(info: dict[str, Any]) -> float:
         with contextlib.suppress(ValueError):
             return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
     return float("inf")  # unknown: treated as brand new, so gc never deletes it
+
+
+def _read_local(path: str, start: int = 0, length: int | None = None) -> bytes:
+    """The bytes of a local file (``length`` of them from ``start``), as fsspec's
+    local ``cat_file`` reads them."""
+    with open(path, "rb") as fh:
+        if start:
+            fh.seek(start)
+        return fh.read() if length is None else fh.read(length)

@@ -157,6 +157,6 @@ def backend_options(protocol: str, user_options: dict[str, Any]) -> dict[str, An
 
 
 def _local(path: str, url: str, retries: int) -> FsspecStore:
-    from fsspec.implementations.local import LocalFileSystem
+    from gitdata.storage.localfs import LazyLocalFileSystem
 
-    return FsspecStore(LocalFileSystem(), path.rstrip("/") or "/", url, retries=retries)
+    return FsspecStore(LazyLocalFileSystem(), path.rstrip("/") or "/", url, retries=retries)

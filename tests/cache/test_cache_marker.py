@@ -163,3 +163,40 @@ def test_a_symlinked_cache_folder_is_not_followed_by_clear(cache: LocalCache, tm
     os.symlink(elsewhere, cache.root / "blobs")
     cache.clear()
     assert precious.read_bytes() == b"precious"
+
+
+def test_an_unmarked_cache_with_record_indexes_is_adopted(cache: LocalCache):
+    put_files(cache, {"a": b"1"})
+    store = cache.root / "records" / "0123456789abcdef"
+    store.mkdir(parents=True)
+    (store / (ckey("v") + ".yaml")).write_text("id: x\n")
+    for name in ("index.db", "index.db-wal", "index.db-shm"):
+        (store / name).write_bytes(b"")
+    (cache.root / CACHE_MARKER).unlink()
+    cache.close()
+    assert LocalCache(cache.root).prune(0).removed_blobs == 1
+    assert (cache.root / CACHE_MARKER).is_file()
+    assert (store / "index.db").is_file()  # the index is not the cache's to remove
+    (store / "index.db.bak").write_bytes(b"")  # a name gd does not make is still foreign
+    (cache.root / CACHE_MARKER).unlink()
+    with pytest.raises(ConflictError):
+        LocalCache(cache.root).clear()
+
+
+def test_an_unmarked_cache_with_cached_events_is_adopted(cache: LocalCache):
+    """A first command that reads metadata events caches them under records/<store>/events/
+    (ops/events.py); such a cache is gd's own."""
+    put_files(cache, {"a": b"1"})
+    events = cache.root / "records" / "0123456789abcdef" / "events"
+    events.mkdir(parents=True)
+    (events / "20261202T120000.000000Z-0123abcd.yaml").write_text("format: 1\n")
+    (events / ".20261202T120000.000000Z-0123abcd.yaml.x1.tmp").write_text("")
+    (cache.root / CACHE_MARKER).unlink()
+    cache.close()
+    assert LocalCache(cache.root).prune(0).removed_blobs == 1
+    assert (cache.root / CACHE_MARKER).is_file()
+    (events / "notes.txt").write_text("mine")  # a name gd does not make is still foreign
+    (cache.root / CACHE_MARKER).unlink()
+    with pytest.raises(ConflictError):
+        LocalCache(cache.root).clear()
+    assert (events / "notes.txt").is_file()

@@ -330,5 +330,18 @@ def test_a_non_utf8_folder_name_is_refused_clearly(tmp_path: Path):
     assert ds.list_files() == []
 
 
+def test_an_ascii_file_in_a_non_utf8_folder_is_refused_clearly(tmp_path: Path):
+    src = make_tree(tmp_path / "src", {"a.txt": "a"})
+    folder = os.path.join(os.fsencode(src), b"d\xe9")
+    os.mkdir(folder)
+    with open(os.path.join(folder, b"plain.txt"), "wb") as fh:
+        fh.write(b"p")
+    ds = _new(tmp_path)
+    with pytest.raises(InvalidInputError, match="UTF-8") as info:
+        ds.add_files(src)
+    assert "d\\xe9/plain.txt" in info.value.message
+    assert ds.list_files() == []
+
+
 def test_errors_are_gitdata_errors():
     assert issubclass(LocalPathUnreadableError, GitDataError)
