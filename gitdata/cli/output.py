@@ -47,6 +47,20 @@ def shown(text: str) -> str:
     return printable(mask_credentials(text))
 
 
+def _tab_line(cells: list[str]) -> str:
+    """One tab-separated line of cells, each as :func:`shown` shows it.  Checked on
+    the joined line first: a line with no URL, no control character and only the
+    separating tabs is the common case, and needs no work per cell."""
+    line = "\t".join(cells)
+    if (
+        "://" not in line
+        and line.count("\t") == len(cells) - 1
+        and _UNSAFE.search(line.replace("\t", " ")) is None
+    ):
+        return line + "\n"
+    return "\t".join(shown(c) for c in cells) + "\n"
+
+
 def _masked(data: Any) -> Any:
     """``data`` with URL credentials masked in every string (dataset paths, which
     never hold ``://``, are left exactly as they are)."""
@@ -181,8 +195,13 @@ def stream_rows(
     out = sys.stdout
     if not stdout_is_tty():
         out.write("\t".join(columns) + "\n")
+        lines: list[str] = []
         for row in rows:
-            out.write("\t".join(shown(str(c)) for c in row) + "\n")
+            lines.append(_tab_line([str(c) for c in row]))
+            if len(lines) >= PAGE:
+                out.write("".join(lines))
+                lines.clear()
+        out.write("".join(lines))
         return
     it = iter(rows)
     page = [[shown(str(c)) for c in row] for row in islice(it, PAGE)]

@@ -170,7 +170,14 @@ class Context:
         if hit is None:
             from gitdata.errors import DatasetNotFoundError
 
-            files_of = self.version_files
+            manifests: dict[str, dict[str, FileEntry]] = {}
+
+            def files_of(vid: str) -> dict[str, FileEntry]:
+                # every version of this merge stays decoded until it is done (a merge
+                # of many asks for each several times); the last few stay after it
+                if vid not in manifests:
+                    manifests[vid] = self.version_files(vid)
+                return manifests[vid]
 
             def parents_of(vid: str) -> list[str]:
                 try:

@@ -41,3 +41,21 @@ def test_an_error_half_way_leaves_the_flag_that_suppresses_a_second_document(mon
     with pytest.raises(OSError):
         _captured(monkeypatch, lambda: output.emit_json_rows(rows()))
     assert output.FLAGS["emitted"] is True
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["a", "b", "c"],
+        ["a\tb", "c"],
+        ["x\x1b[31m", "y"],
+        ["s3://KEY:SECRET@b/x", "1"],
+        ["é\u202eé", "z"],
+        ["", ""],
+        ["\t", ""],
+        ["line\nbreak", "x"],
+    ],
+)
+def test_a_piped_row_shows_each_cell_as_shown_does(cells):
+    """Piped rows are checked whole first; the result is the same as cell by cell."""
+    assert output._tab_line(cells) == "\t".join(output.shown(c) for c in cells) + "\n"
