@@ -128,7 +128,9 @@ def test_sync_chunk_size_sets_the_chunk_size_of_the_one_shot(gd, tmp_path: Path)
     vid = gd("sync", "--project", "p", "--name", "n", "--folder", str(big), "--chunk-size", "1")
     vid = vid.stdout.split(":")[0].strip()
     small = gd("show", "--id", vid, "--json").json()
-    one = gd("sync", "--project", "p", "--name", "m", "--folder", str(big), "--chunk-size", "-1")
+    # other content: the same files would be found in the store and not packed again
+    other = make_tree(tmp_path / "other", {f"f{i}.bin": os.urandom(400_000) for i in range(6)})
+    one = gd("sync", "--project", "p", "--name", "m", "--folder", str(other), "--chunk-size", "-1")
     one_id = one.stdout.split(":")[0].strip()
     chunks = len(set(_chunks_of(gd, vid)))
     assert chunks >= 2 and len(set(_chunks_of(gd, one_id))) == 1
