@@ -19,7 +19,7 @@ import shlex
 import sys
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -956,7 +956,15 @@ class Dataset:
 
     def compare_to(self, older: Dataset) -> ChangeSet:
         """Files added, modified and removed going from ``older`` to this version."""
-        return diff(older._files(), self._files())
+        return diff(*self._comparable(older))
+
+    def _comparable(self, older: Dataset) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        """``older``'s files and this version's, to diff: two closed versions that share
+        manifest pages give only the paths where they can differ."""
+        a, b = older._meta(), self._meta()
+        if isinstance(a, VersionRecord) and isinstance(b, VersionRecord):
+            return reader.comparable_files(self._ctx, older._manifest(), self._manifest())
+        return older._files(), self._files()
 
     def merged_changes(self) -> ChangeSet | None:
         """For a version with several parents: what it holds that its first parent did
@@ -974,7 +982,7 @@ class Dataset:
 
     def compare_summary(self, older: Dataset) -> ChangeSummary:
         """:meth:`compare_to` summarised as :meth:`change_summary` is (gd compare)."""
-        return summarize(older._files(), self._files())
+        return summarize(*self._comparable(older))
 
     @property
     def storage_url(self) -> str:

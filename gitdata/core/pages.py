@@ -661,6 +661,31 @@ class PagedManifest(Manifest):
         raise TypeError("a paged manifest is written with gitdata.core.pages.encode_manifest")
 
 
+def narrowed(a: Manifest, b: Manifest) -> tuple[dict[str, FileEntry], dict[str, FileEntry]] | None:
+    """``a`` and ``b`` at only the paths where they can differ, when both are paged
+    and share pages: a path on a page both roots list (and in neither delta) reads
+    the same from both.  None when they share nothing (compare them whole).
+
+    A change set, a comparison or a summary of the two maps is the same as of the
+    whole manifests; a child against its parent costs its delta, not its size."""
+    if not (isinstance(a, PagedManifest) and isinstance(b, PagedManifest)):
+        return None
+    shared = {r.page for r in a.page_refs} & {r.page for r in b.page_refs}
+    if not shared:
+        return None
+    paths: set[str] = set()
+    for m in (a, b):
+        paths.update(m.delta.upserts)
+        paths.update(m.delta.removed)
+        for i, ref in enumerate(m.page_refs):
+            if ref.page not in shared:
+                paths.update(m._page(i)[0])
+    ordered = sorted(paths, key=_bytes)
+    old = {p: e for p in ordered if (e := a.get(p)) is not None}
+    new = {p: e for p in ordered if (e := b.get(p)) is not None}
+    return old, new
+
+
 def _overlay(base: Iterator[FileEntry], delta: Delta) -> Iterator[FileEntry]:
     """The base entries with the delta applied, in path order."""
     pending = sorted(delta.upserts.values(), key=_key)

@@ -23,11 +23,13 @@ from gitdata.gitio.repo import GitRepo
 from gitdata.ops.context import Context
 from gitdata.ops.materialize import select_entries
 from gitdata.ops.reader import (
+    comparable_files,
     forget_record,
     list_records,
     load_manifest,
     load_record,
     manifest_objects,
+    parent_comparable,
 )
 from gitdata.ops.scan import hash_file, scan_folder
 from gitdata.ops.target import read_marker
@@ -124,14 +126,14 @@ def verify_tree(
 
 def compare(ctx: Context, source_id: str, target_id: str) -> ChangeSet:
     """What changed from version ``source_id`` to ``target_id``."""
-    old = load_manifest(ctx, load_record(ctx, source_id).manifest).as_dict()
-    new = load_manifest(ctx, load_record(ctx, target_id).manifest).as_dict()
-    return diff(old, new)
+    old = load_manifest(ctx, load_record(ctx, source_id).manifest)
+    new = load_manifest(ctx, load_record(ctx, target_id).manifest)
+    return diff(*comparable_files(ctx, old, new))
 
 
 def change_set(ctx: Context, record: VersionRecord) -> ChangeSet:
     """A version's changes against its merged parents."""
-    return diff(ctx.parent_files(record.parents), load_manifest(ctx, record.manifest).as_dict())
+    return diff(*parent_comparable(ctx, list(record.parents), load_manifest(ctx, record.manifest)))
 
 
 @dataclass

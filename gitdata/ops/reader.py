@@ -11,7 +11,7 @@ from typing import Protocol, TypeVar
 from gitdata.codec import dump_yaml, load_yaml_mapping
 from gitdata.core.ids import is_version_id, version_sort_key
 from gitdata.core.lineage import ancestors
-from gitdata.core.manifest import Manifest
+from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.record import VersionRecord
 from gitdata.errors import (
     DatasetNotFoundError,
@@ -260,3 +260,26 @@ def manifest_objects(ctx: Context, manifest_sha: str, *, strict: bool = False) -
         if strict:
             raise
     return names
+
+
+def comparable_files(
+    ctx: Context, old: Manifest, new: Manifest
+) -> tuple[dict[str, FileEntry], dict[str, FileEntry]]:
+    """Two manifests as file maps to diff or summarise: only the paths where they can
+    differ when they are paged and share pages (a child against its parent costs its
+    delta), else every file of each."""
+    from gitdata.core.pages import narrowed
+
+    pair = narrowed(old, new)
+    return pair if pair is not None else (old.as_dict(), new.as_dict())
+
+
+def parent_comparable(
+    ctx: Context, parents: list[str], manifest: Manifest
+) -> tuple[dict[str, FileEntry], dict[str, FileEntry]]:
+    """A closed version's manifest and its merged parents as file maps to diff or
+    summarise (see :func:`comparable_files`; several parents: merged in full)."""
+    if len(parents) == 1:
+        parent = load_manifest(ctx, load_record(ctx, parents[0]).manifest)
+        return comparable_files(ctx, parent, manifest)
+    return ctx.parent_files(parents), manifest.as_dict()

@@ -11,16 +11,15 @@ from gitdata.core.record import VersionRecord
 from gitdata.core.summary import ChangeSummary, summarize
 from gitdata.errors import DatasetNotFoundError
 from gitdata.ops.context import Context
-from gitdata.ops.reader import list_records, load_manifest, load_record
+from gitdata.ops.reader import list_records, load_manifest, load_record, parent_comparable
 from gitdata.ops.state import Draft, DraftHeader
 
 
 def change_summary(ctx: Context, meta: VersionRecord | Draft) -> ChangeSummary:
     """The summary of a version's (or draft's) changes against its merged parents."""
-    before = ctx.parent_files(list(meta.parents))
     if isinstance(meta, Draft):
-        return summarize(before, meta.files)
-    return summarize(before, load_manifest(ctx, meta.manifest).as_dict())
+        return summarize(ctx.parent_files(list(meta.parents)), meta.files)
+    return summarize(*parent_comparable(ctx, list(meta.parents), load_manifest(ctx, meta.manifest)))
 
 
 def record_node(record: VersionRecord) -> VersionNode:

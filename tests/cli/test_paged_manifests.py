@@ -176,3 +176,19 @@ def test_a_child_of_a_parent_with_a_lost_page_is_not_closed(tmp_path: Path):
         child.finalize(auto_upload=True)
     assert not (store_path() / "versions" / f"{child.id}.yaml").exists()
     assert Dataset.get(dataset_id=child.id).is_final() is False  # still a draft
+
+
+def test_compare_and_show_of_a_paged_child(family, gd):
+    parent, child, _ = family
+    got = gd("compare", "--source", parent.id, "--target", child.id, "--json").json()
+    assert (got["added"], got["modified"], got["removed"]) == (
+        ["d9/new.txt"],
+        ["d0/f001.txt"],
+        ["d5/f050.txt"],
+    )
+    shown = gd("show", "--id", child.id, "--json").json()
+    assert (shown["added"], shown["modified"], shown["removed"]) == (
+        ["d9/new.txt"],
+        ["d0/f001.txt"],
+        ["d5/f050.txt"],
+    )

@@ -440,3 +440,46 @@ def test_a_delta_that_drops_the_parents_delta_is_caught():
     decoded = Manifest.decode(root, "forged", objects.__getitem__)
     assert pages.reads_as_child(decoded, c, grand, c.as_dict()) is False
     assert decoded != grand
+
+
+@pytest.mark.parametrize("delta_max", [8192, 10])
+def test_narrowed_maps_give_the_same_change_set_and_summary(monkeypatch, delta_max):
+    """Compared on only the paths where they can differ, a child and its parent (a
+    delta, or fresh pages sharing the untouched ones) give the whole comparison."""
+    from gitdata.core.lineage import diff
+    from gitdata.core.summary import summarize
+
+    monkeypatch.setattr(pages, "DELTA_MAX_FILES", delta_max)
+    parent = build(30_000)
+    p = read(encode_manifest(parent))
+    objects = store_of(encode_manifest(parent))
+    files = p.as_dict()
+    for i in range(0, 30_000, 997):
+        files[entry(i).path] = entry(i, "changed")
+    for i in range(5, 30_000, 1499):
+        del files[entry(i).path]
+    moved = files.pop(entry(12_001).path)
+    files["d012/renamed.bin"] = moved._replace(path="d012/renamed.bin")
+    child = Manifest.from_mapping(files)
+    cenc = encode_manifest(child, p, p.as_dict())
+    objects.update(store_of(cenc))
+    c = Manifest.decode(cenc.root, "child", objects.__getitem__)
+    pair = pages.narrowed(p, c)
+    assert pair is not None
+    old, new = pair
+    if delta_max > 100:  # a delta: only its paths (scattered changes repage everything)
+        assert len(old) < 100
+    assert diff(old, new) == diff(p.as_dict(), c.as_dict())
+    assert summarize(old, new) == summarize(p.as_dict(), c.as_dict())
+    assert pages.narrowed(c, p) is not None
+    assert diff(*pages.narrowed(c, p)) == diff(c.as_dict(), p.as_dict())
+
+
+def test_manifests_sharing_no_page_are_compared_whole():
+    a = read(encode_manifest(build(20_000)))
+    other = Manifest(entry(i, "other") for i in range(20_000))
+    b = Manifest.decode(
+        encode_manifest(other).root, "b", store_of(encode_manifest(other)).__getitem__
+    )
+    assert pages.narrowed(a, b) is None
+    assert pages.narrowed(build(10), a) is None
