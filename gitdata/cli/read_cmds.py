@@ -336,8 +336,13 @@ def show(
         raise typer.BadParameter("--rev goes with --project and --name")
     ds = find_version(dataset_id, project, name, rev=rev, storage=storage)
     summary = ds.change_summary()
-    entries = ds.file_entries_dict
     record = ds.record
+    if record:  # a paged manifest's root knows both: no page is read for them
+        manifest = ds.get_manifest()
+        count, size = len(manifest), manifest.total_size
+    else:
+        entries = ds.file_entries_dict
+        count, size = len(entries), sum(f["size"] for f in entries.values())
     info = {
         "id": ds.id,
         "project": ds.project,
@@ -347,8 +352,8 @@ def show(
         "parents": ds.parents,
         "tags": ds.tags,
         "description": ds.description,
-        "files": len(entries),
-        "bytes": sum(f["size"] for f in entries.values()),
+        "files": count,
+        "bytes": size,
         **summary.paths(),
         "store": ds.storage_url,
         "squashed_from": ds.squashed_from,
