@@ -13,12 +13,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 from gitdata.api import Dataset
 from gitdata.core.ids import is_version_id
 from gitdata.core.manifest import FileEntry, Manifest
-from gitdata.core.summary import ChangeSummary, Tally, holdings, summarize
+from gitdata.core.summary import ChangeSummary, Tally, holdings
 from gitdata.errors import InvalidInputError
 
 T = TypeVar("T")
@@ -186,8 +187,13 @@ class Catalog:
                 entries = [e for e in manifest if fnmatch.fnmatchcase(e.path, query)]
             else:
                 entries = [e for e in manifest if query in e.path]
-        else:
-            entries = list(manifest)
+        else:  # the page's rows only, read as the manifest streams (its pages, if paged)
+            total = len(manifest)
+            pages = max(1, -(-total // per_page))
+            page = max(1, min(page, pages))
+            start = (page - 1) * per_page
+            rows = list(islice(manifest, start, start + per_page))
+            return FilePage(rows, total, page, pages, per_page, query)
         total = len(entries)
         pages = max(1, -(-total // per_page))
         page = max(1, min(page, pages))
@@ -203,8 +209,8 @@ class Catalog:
         source, target = self.version(source_id), self.version(target_id)
 
         def compute() -> ChangeSummary:
-            before, after = self.manifest(source_id), self.manifest(target_id)
-            return summarize(before.as_dict(), after.as_dict())
+            # versions that share manifest pages are compared on their differences only
+            return target.compare_summary(source)
 
         return Comparison(
             source, target, self._comparisons.get(f"{source_id}..{target_id}", compute)

@@ -192,3 +192,21 @@ def test_compare_and_show_of_a_paged_child(family, gd):
         ["d0/f001.txt"],
         ["d5/f050.txt"],
     )
+
+
+def test_the_web_ui_pages_and_compares_paged_versions(family):
+    from gitdata.ui.catalog import Catalog
+
+    parent, child, expected = family
+    cat = Catalog(str(store_path()))
+    first, third = (
+        cat.files(child.id, page=1, per_page=40),
+        cat.files(child.id, page=3, per_page=40),
+    )
+    every = sorted(expected, key=str.encode)
+    assert first.total == len(every) and first.pages == 3
+    assert [e.path for e in first.entries] == every[:40]
+    assert [e.path for e in third.entries] == every[80:]
+    summary = cat.compare(parent.id, child.id).summary
+    assert summary.paths()["added"] == ["d9/new.txt"]
+    assert summary.paths()["removed"] == ["d5/f050.txt"]
