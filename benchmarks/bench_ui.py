@@ -33,6 +33,7 @@ from harness import isolated_env  # noqa: E402
 
 from gitdata.core.ids import new_version_id  # noqa: E402
 from gitdata.core.manifest import FileEntry, Manifest  # noqa: E402
+from gitdata.core.pages import encode_paged  # noqa: E402
 from gitdata.core.record import VersionRecord, utc_now  # noqa: E402
 from gitdata.ops.context import Context  # noqa: E402
 from gitdata.ops.reader import encode_record  # noqa: E402
@@ -51,9 +52,11 @@ def write_version(
     changes: tuple[int, int, int],
 ) -> str:
     manifest = Manifest(entries)
-    data = manifest.encode()
-    manifest_sha = hashlib.sha256(data).hexdigest()
-    ctx.store.put_bytes(object_key(manifest_sha), data)
+    encoded = encode_paged(manifest)  # as close writes a big version (format 3)
+    for page_sha, page in encoded.objects.items():
+        ctx.store.put_bytes(object_key(page_sha), page)
+    manifest_sha = encoded.sha256
+    ctx.store.put_bytes(object_key(manifest_sha), encoded.root)
     vid = new_version_id()
     added, modified, removed = changes
     record = VersionRecord(
