@@ -70,6 +70,20 @@ def gunzip_bounded(data: bytes, limit: int, source: str) -> bytes:
     return b"".join(parts)
 
 
+def load_gzip_json(data: bytes, limit: int, source: str) -> Any:
+    """The JSON document in gzip ``data`` (decompressed in bounded steps, at most
+    ``limit`` bytes); :class:`FormatError` naming ``source`` for anything unreadable,
+    a document nested too deeply included."""
+    try:
+        return json.loads(gunzip_bounded(data, limit, source))
+    except (OSError, EOFError, ValueError) as exc:
+        raise FormatError(f"manifest {source} is not valid gzip JSON: {exc}", file=source) from None
+    except RecursionError:
+        raise FormatError(
+            f"manifest {source} nests JSON arrays or objects too deeply to parse", file=source
+        ) from None
+
+
 class FileEntry(NamedTuple):
     """One file of a version: where its bytes live inside a chunk, or, for an
     external file (a link), the URL they are read from (``chunk`` is then empty).
@@ -202,17 +216,7 @@ class Manifest:
         :class:`~gitdata.core.pages.PagedManifest` reading its pages through ``load``
         (an object's hash -> its verified bytes).  Decompression stops at
         :data:`MAX_MANIFEST_JSON` bytes (a gzip bomb is refused with bounded memory)."""
-        try:
-            doc = json.loads(gunzip_bounded(data, MAX_MANIFEST_JSON, source))
-        except (OSError, EOFError, ValueError) as exc:
-            raise FormatError(
-                f"manifest {source} is not valid gzip JSON: {exc}", file=source
-            ) from None
-        except RecursionError:
-            raise FormatError(
-                f"manifest {source} nests JSON arrays or objects too deeply to parse",
-                file=source,
-            ) from None
+        doc = load_gzip_json(data, MAX_MANIFEST_JSON, source)
         fmt = doc.get("format") if isinstance(doc, dict) else None
         if fmt == MANIFEST_FORMAT_PAGED and type(fmt) is int:
             from gitdata.core.pages import decode_root

@@ -29,10 +29,10 @@ from gitdata.core.manifest import (
     brief_value,
     check_entry_path,
     check_stored_numbers,
-    gunzip_bounded,
     is_hex64,
     link_entry,
     link_fields_problem,
+    load_gzip_json,
 )
 from gitdata.core.paths import MAX_COMPONENT_BYTES, brief_path, limit_problem
 from gitdata.errors import FormatError
@@ -66,7 +66,8 @@ Loader = Callable[[str], bytes]
 
 @dataclass(frozen=True, slots=True)
 class PageRef:
-    """One page as the root lists it: its object, its first and last path, its size."""
+    """One page as the root lists it: its object, its first and last path, and how
+    many entries it holds."""
 
     page: str
     first: str
@@ -279,14 +280,7 @@ def _bytes(path: str) -> bytes:
 
 
 def _load_doc(data: bytes, source: str, kind: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(gunzip_bounded(data, MAX_OBJECT_JSON, source))
-    except (OSError, EOFError, ValueError) as exc:
-        raise FormatError(f"manifest {source} is not valid gzip JSON: {exc}", file=source) from None
-    except RecursionError:
-        raise FormatError(
-            f"manifest {source} nests JSON arrays or objects too deeply to parse", file=source
-        ) from None
+    doc = load_gzip_json(data, MAX_OBJECT_JSON, source)
     if not isinstance(doc, dict) or doc.get("format") != PAGED_FORMAT or doc.get("kind") != kind:
         raise FormatError(
             f"manifest {source} is not a format {PAGED_FORMAT} {kind} object", file=source
