@@ -963,7 +963,7 @@ class Dataset:
         manifest pages give only the paths where they can differ."""
         a, b = older._meta(), self._meta()
         if isinstance(a, VersionRecord) and isinstance(b, VersionRecord):
-            return reader.comparable_files(self._ctx, older._manifest(), self._manifest())
+            return reader.comparable_files(older._manifest(), self._manifest())
         return older._files(), self._files()
 
     def merged_changes(self) -> ChangeSet | None:

@@ -37,6 +37,7 @@ from gitdata.ops.reader import (
     load_manifest,
     load_manifest_object,
     load_record,
+    single_parent_manifest,
 )
 from gitdata.ops.records import dataset_headers
 from gitdata.ops.state import Draft, DraftFile
@@ -88,13 +89,6 @@ def _check_readable(
             dataset_id=draft_id,
             hint="please report this; the draft is kept",
         )
-
-
-def _single_parent(ctx: Context, draft: Draft) -> Manifest | None:
-    """The manifest of the draft's parent when it has exactly one."""
-    if len(draft.parents) != 1:
-        return None
-    return load_manifest(ctx, load_record(ctx, draft.parents[0]).manifest)
 
 
 def _put_manifest(store: Store, encoded: EncodedManifest) -> None:
@@ -338,7 +332,7 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
             )
         before, after = parent_files(ctx, draft), manifest.as_dict()
         # a child of one paged parent shares its pages (docs/format.md §4b)
-        parent = _single_parent(ctx, draft)
+        parent = single_parent_manifest(ctx, draft.parents)
         encoded = encode_manifest(manifest, parent, before if parent is not None else None)
         _check_readable(ctx, encoded, manifest, draft_id, parent, before)
         manifest_sha = encoded.sha256

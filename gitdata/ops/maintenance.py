@@ -128,7 +128,7 @@ def compare(ctx: Context, source_id: str, target_id: str) -> ChangeSet:
     """What changed from version ``source_id`` to ``target_id``."""
     old = load_manifest(ctx, load_record(ctx, source_id).manifest)
     new = load_manifest(ctx, load_record(ctx, target_id).manifest)
-    return diff(*comparable_files(ctx, old, new))
+    return diff(*comparable_files(old, new))
 
 
 def change_set(ctx: Context, record: VersionRecord) -> ChangeSet:

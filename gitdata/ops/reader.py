@@ -263,7 +263,7 @@ def manifest_objects(ctx: Context, manifest_sha: str, *, strict: bool = False) -
 
 
 def comparable_files(
-    ctx: Context, old: Manifest, new: Manifest
+    old: Manifest, new: Manifest
 ) -> tuple[dict[str, FileEntry], dict[str, FileEntry]]:
     """Two manifests as file maps to diff or summarise: only the paths where they can
     differ when they are paged and share pages (a child against its parent costs its
@@ -279,7 +279,15 @@ def parent_comparable(
 ) -> tuple[dict[str, FileEntry], dict[str, FileEntry]]:
     """A closed version's manifest and its merged parents as file maps to diff or
     summarise (see :func:`comparable_files`; several parents: merged in full)."""
-    if len(parents) == 1:
-        parent = load_manifest(ctx, load_record(ctx, parents[0]).manifest)
-        return comparable_files(ctx, parent, manifest)
+    parent = single_parent_manifest(ctx, parents)
+    if parent is not None:
+        return comparable_files(parent, manifest)
     return ctx.parent_files(parents), manifest.as_dict()
+
+
+def single_parent_manifest(ctx: Context, parents: list[str]) -> Manifest | None:
+    """The manifest of the one parent, or None for none or several (their merged view
+    is no manifest)."""
+    if len(parents) != 1:
+        return None
+    return load_manifest(ctx, load_record(ctx, parents[0]).manifest)
