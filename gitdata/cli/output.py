@@ -73,13 +73,18 @@ def _masked(data: Any) -> Any:
     return data
 
 
-def emit_json(data: Any) -> None:
-    """Machine-readable output: one JSON document on stdout (URL credentials masked)."""
+def _json_text(data: Any) -> str:
+    """``data`` as the indented JSON text gd prints (URL credentials masked)."""
     text = json.dumps(_masked(data), indent=2, ensure_ascii=False, default=str)
     # json escapes C0 controls itself; DEL, C1 and the bidi / line-separator
     # characters become \uXXXX too (the same string once parsed)
     text = _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    sys.stdout.write(mask_credentials(text) + "\n")
+    return mask_credentials(text)
+
+
+def emit_json(data: Any) -> None:
+    """Machine-readable output: one JSON document on stdout (URL credentials masked)."""
+    sys.stdout.write(_json_text(data) + "\n")
     FLAGS["emitted"] = True
 
 
@@ -87,10 +92,8 @@ def emit_json_rows(rows: Iterable[Any]) -> None:
     """A JSON array written row by row as the rows come (the same text
     :func:`emit_json` writes for the whole list, without holding it)."""
 
-    def text_of(row: Any) -> str:
-        text = json.dumps(_masked(row), indent=2, ensure_ascii=False, default=str)
-        text = _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-        return mask_credentials("  " + text.replace("\n", "\n  "))
+    def text_of(row: Any) -> str:  # one element of the array, indented as emit_json does
+        return "  " + _json_text(row).replace("\n", "\n  ")
 
     out = sys.stdout
     opening = "[\n"

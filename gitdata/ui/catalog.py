@@ -181,24 +181,19 @@ class Catalog:
         path, or a glob when it holds ``*``, ``?`` or ``[``."""
         manifest = self.manifest(version_id)
         per_page = max(1, min(per_page, 1000))
-        entries: list[FileEntry]
+        filtered: list[FileEntry] | None = None
         if query:
             if any(c in query for c in "*?["):
-                entries = [e for e in manifest if fnmatch.fnmatchcase(e.path, query)]
+                filtered = [e for e in manifest if fnmatch.fnmatchcase(e.path, query)]
             else:
-                entries = [e for e in manifest if query in e.path]
-        else:  # the page's rows only, read as the manifest streams (its pages, if paged)
-            total = len(manifest)
-            pages = max(1, -(-total // per_page))
-            page = max(1, min(page, pages))
-            start = (page - 1) * per_page
-            rows = list(islice(manifest, start, start + per_page))
-            return FilePage(rows, total, page, pages, per_page, query)
-        total = len(entries)
+                filtered = [e for e in manifest if query in e.path]
+        total = len(manifest) if filtered is None else len(filtered)
         pages = max(1, -(-total // per_page))
         page = max(1, min(page, pages))
         start = (page - 1) * per_page
-        return FilePage(entries[start : start + per_page], total, page, pages, per_page, query)
+        # unfiltered, only the page's rows are read, as the manifest streams (its pages)
+        rows = list(islice(manifest if filtered is None else filtered, start, start + per_page))
+        return FilePage(rows, total, page, pages, per_page, query)
 
     def lineage(self, version_id: str) -> dict[str, list[str]]:
         """id -> parent ids of the version and every ancestor still in the store."""
