@@ -317,29 +317,25 @@ def test_a_non_utf8_file_name_is_refused_clearly(tmp_path: Path):
     assert stat.S_ISDIR(os.stat(src).st_mode)
 
 
-def test_a_non_utf8_folder_name_is_refused_clearly(tmp_path: Path):
+@pytest.mark.parametrize(
+    ("folder", "shown"),
+    [
+        (b"d\xe9", "d\\xe9/plain.txt"),  # an ASCII file right inside it
+        (b"d\xe9j\xe0/inner", "d\\xe9j\\xe0/inner/plain.txt"),  # or in a folder below it
+    ],
+)
+def test_an_ascii_file_in_a_non_utf8_folder_is_refused_clearly(
+    tmp_path: Path, folder: bytes, shown: str
+):
     src = make_tree(tmp_path / "src", {"a.txt": "a"})
-    bad = os.path.join(os.fsencode(src), b"d\xe9j\xe0")
-    os.makedirs(os.path.join(bad, b"inner"))
-    with open(os.path.join(bad, b"inner", b"ok.txt"), "wb") as fh:
-        fh.write(b"c")
-    ds = _new(tmp_path)
-    with pytest.raises(InvalidInputError, match="UTF-8") as info:
-        ds.add_files(src)
-    assert "d\\xe9j\\xe0" in info.value.message
-    assert ds.list_files() == []
-
-
-def test_an_ascii_file_in_a_non_utf8_folder_is_refused_clearly(tmp_path: Path):
-    src = make_tree(tmp_path / "src", {"a.txt": "a"})
-    folder = os.path.join(os.fsencode(src), b"d\xe9")
-    os.mkdir(folder)
-    with open(os.path.join(folder, b"plain.txt"), "wb") as fh:
+    bad = os.path.join(os.fsencode(src), folder)
+    os.makedirs(bad)
+    with open(os.path.join(bad, b"plain.txt"), "wb") as fh:
         fh.write(b"p")
     ds = _new(tmp_path)
     with pytest.raises(InvalidInputError, match="UTF-8") as info:
         ds.add_files(src)
-    assert "d\\xe9/plain.txt" in info.value.message
+    assert shown in info.value.message
     assert ds.list_files() == []
 
 

@@ -235,9 +235,11 @@ class Killed(BaseException):
     """Stands in for a kill -9 at one point of a close."""
 
 
-def test_a_close_killed_between_index_and_record_leaves_a_harmless_orphan(
-    tmp_path: Path, store: Path, shared_src: Path, plus_one: Path, repo: Path, monkeypatch
-):
+def _close_killed_at_its_record(
+    tmp_path: Path, store: Path, src: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine's close of ``src`` killed just before its record (after its index
+    object): the version is not in the store."""
     killed = machine(tmp_path, "k", store)
     real = FsspecStore.put_bytes
 
@@ -248,8 +250,14 @@ def test_a_close_killed_between_index_and_record_leaves_a_harmless_orphan(
 
     monkeypatch.setattr(FsspecStore, "put_bytes", kill_at_record)
     with pytest.raises(Killed):
-        close(killed, shared_src, "first")
+        close(killed, src, "first")
     monkeypatch.setattr(FsspecStore, "put_bytes", real)
+
+
+def test_a_close_killed_between_index_and_record_leaves_a_harmless_orphan(
+    tmp_path: Path, store: Path, shared_src: Path, plus_one: Path, repo: Path, monkeypatch
+):
+    _close_killed_at_its_record(tmp_path, store, shared_src, monkeypatch)
     assert len(index_files(store)) == 1 and not (store / "versions").is_dir()
     # another machine's gc (it knows nothing of the killed draft) removes the orphans
     other = machine(tmp_path, "o", store)
@@ -264,18 +272,7 @@ def test_a_close_killed_between_index_and_record_leaves_a_harmless_orphan(
 def test_an_orphan_index_object_may_be_used_while_its_chunks_exist(
     tmp_path: Path, store: Path, shared_src: Path, plus_one: Path, monkeypatch
 ):
-    killed = machine(tmp_path, "k", store)
-    real = FsspecStore.put_bytes
-
-    def kill_at_record(self, key, *args, **kwargs):
-        if key.startswith("versions/"):
-            raise Killed()
-        return real(self, key, *args, **kwargs)
-
-    monkeypatch.setattr(FsspecStore, "put_bytes", kill_at_record)
-    with pytest.raises(Killed):
-        close(killed, shared_src, "first")
-    monkeypatch.setattr(FsspecStore, "put_bytes", real)
+    _close_killed_at_its_record(tmp_path, store, shared_src, monkeypatch)
     other = machine(tmp_path, "o", store)
     version, sent = close(other, plus_one, "second")
     assert sent < 20_000  # the chunks exist: referenced, and the version is whole
