@@ -212,7 +212,7 @@ class Dataset:
     def is_dirty(self) -> bool:
         """True for a draft with content not uploaded yet."""
         meta = self._meta()
-        return isinstance(meta, Draft) and any(not f.stored for f in meta.files.values())
+        return isinstance(meta, Draft) and next(meta.files.pending(), None) is not None
 
     def require_uploaded(self, action: str) -> None:
         """Refuse (:class:`DatasetStateError`, naming the count) a draft with content
@@ -220,7 +220,7 @@ class Dataset:
         meta = self._meta()
         if not isinstance(meta, Draft):
             return
-        pending = sorted(p for p, f in meta.files.items() if not f.stored)
+        pending = sorted(p for p, _ in meta.files.pending())
         if pending:
             raise DatasetStateError(
                 f"cannot {action}: {len(pending)} file(s) of {self._id} not uploaded yet "

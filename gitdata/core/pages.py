@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,6 +212,69 @@ def encode_manifest(
             root = _encode_root(parent.page_refs, (sha, delta), len(manifest), manifest.total_size)
             return EncodedManifest(root, {sha: data}, pages | {sha})
     return encode_paged(manifest)
+
+
+def is_paged_size(count: int) -> bool:
+    """Whether a manifest of ``count`` files is written paged."""
+    return count > PAGED_FROM_FILES
+
+
+def encode_child(
+    parent: PagedManifest,
+    upserts: Mapping[str, FileEntry],
+    removed: Iterable[str],
+    count: int,
+    size: int,
+) -> EncodedManifest | None:
+    """A child of the paged ``parent`` from its changes alone: ``upserts`` (entries that
+    differ from what the parent reads as) and ``removed`` (parent paths it deleted);
+    ``count`` and ``size`` are the child's totals.  The root keeps the parent's pages
+    and the delta combines the parent's with the child's changes; None when that delta
+    would pass :data:`DELTA_MAX_FILES` (page the child afresh instead)."""
+    delta = combined_delta(parent, upserts, removed)
+    if delta is None:
+        return None
+    pages = frozenset(r.page for r in parent.page_refs)
+    if not delta.upserts and not delta.removed:
+        return EncodedManifest(_encode_root(parent.page_refs, None, count, size), {}, pages)
+    data = _encode_entries(
+        KIND_DELTA,
+        sorted(delta.upserts.values(), key=_key),
+        removed=sorted(delta.removed, key=_bytes),
+    )
+    sha = hashlib.sha256(data).hexdigest()
+    root = _encode_root(parent.page_refs, (sha, delta), count, size)
+    return EncodedManifest(root, {sha: data}, pages | {sha})
+
+
+def combined_delta(
+    parent: PagedManifest, upserts: Mapping[str, FileEntry], removed: Iterable[str]
+) -> Delta | None:
+    """The parent's delta with a child's changes applied (None past the bound)."""
+    base = parent.delta
+    out = dict(base.upserts)
+    gone = set(base.removed)
+    for path, e in upserts.items():
+        out[path] = e
+        gone.discard(path)
+    for path in removed:
+        out.pop(path, None)
+        gone.add(path)
+    if len(out) + len(gone) > DELTA_MAX_FILES:
+        return None
+    return Delta(out, frozenset(gone))
+
+
+def reads_as_delta(
+    decoded: Manifest, parent: PagedManifest, expected: Delta, count: int, size: int
+) -> bool:
+    """Whether ``decoded`` (a child's root read back) keeps ``parent``'s pages and holds
+    exactly the ``expected`` delta and totals: then it reads as the child."""
+    if not isinstance(decoded, PagedManifest) or decoded.page_refs != parent.page_refs:
+        return False
+    if len(decoded) != count or decoded.total_size != size:
+        return False
+    return decoded.delta.upserts == expected.upserts and decoded.delta.removed == expected.removed
 
 
 def _child_delta(
@@ -484,6 +547,7 @@ class PagedManifest(Manifest):
         "_load",
         "_source",
         "_memo",
+        "_delta_paths",
     )
 
     def __init__(
@@ -508,6 +572,7 @@ class PagedManifest(Manifest):
         self._load = load
         self._source = source
         self._memo: dict[int, tuple[list[str], list[FileEntry]]] = {}
+        self._delta_paths: list[str] | None = None
 
     # -------------------------------------------------------------- objects
     def objects(self) -> tuple[str, ...]:
@@ -624,6 +689,31 @@ class PagedManifest(Manifest):
         if path in delta.removed:
             return None
         return self._base_get(path)
+
+    def has_under(self, prefix: str, gone: Container[str] = frozenset()) -> bool:
+        """Whether a path starting with ``prefix`` (a folder: ends with "/") reads from
+        this manifest, not counting the paths in ``gone``; reads the delta and the
+        pages where such paths would sort."""
+        delta = self.delta
+        if self._delta_paths is None:
+            self._delta_paths = sorted(delta.upserts)
+        written = self._delta_paths
+        for p in written[bisect.bisect_left(written, prefix) :]:
+            if not p.startswith(prefix):
+                break
+            if p not in gone:
+                return True
+        i = max(0, bisect.bisect_right(self._firsts, prefix) - 1)
+        for k in range(i, len(self.page_refs)):
+            if k > i and not self.page_refs[k].first.startswith(prefix):
+                return False
+            paths = self._page(k)[0]
+            for q in paths[bisect.bisect_left(paths, prefix) :]:
+                if not q.startswith(prefix):
+                    return False
+                if q not in gone and q not in delta.removed:
+                    return True
+        return False
 
     def as_dict(self) -> dict[str, FileEntry]:
         """A new path -> entry dict (sorted by path); reads every page."""

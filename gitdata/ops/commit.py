@@ -12,13 +12,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.lineage import diff
 from gitdata.core.manifest import FileEntry, Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
-from gitdata.core.pages import EncodedManifest, encode_manifest, reads_as_child
+from gitdata.core.pages import (
+    EncodedManifest,
+    PagedManifest,
+    combined_delta,
+    encode_child,
+    encode_manifest,
+    is_paged_size,
+    reads_as_child,
+    reads_as_delta,
+)
 from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.record import RecordHeader, VersionRecord, utc_now
 from gitdata.errors import (
@@ -40,7 +50,7 @@ from gitdata.ops.reader import (
     single_parent_manifest,
 )
 from gitdata.ops.records import dataset_headers
-from gitdata.ops.state import Draft, DraftFile
+from gitdata.ops.state import Draft, DraftFile, DraftFiles
 from gitdata.ops.upload import upload
 from gitdata.storage import Store, object_key, version_key
 from gitdata.storage.locks import store_lock
@@ -290,10 +300,22 @@ def _draft_parents(ctx: Context, draft_id: str) -> list[str]:
     return list(header.parents) if header is not None else []
 
 
+@dataclass
+class _Written:
+    """A close's manifest, stored; what the record and the content index need of it."""
+
+    encoded: EncodedManifest
+    files: int
+    bytes: int
+    counts: dict[str, int]
+    fresh: Iterable[FileEntry]  # entries whose content may be new to the store
+    inherited: set[str]  # chunks the parents name (no index entry needed)
+
+
 def _commit(ctx: Context, draft_id: str) -> Closed:
     """The commit itself; the caller holds (and has just confirmed) the store lock."""
     with editing(ctx, draft_id, save=False) as draft:
-        pending = [p for p, f in draft.files.items() if not f.stored]
+        pending = [p for p, _ in draft.files.pending()]
         if pending:
             raise DatasetStateError(
                 f"{len(pending)} file(s) not uploaded yet (e.g. {pending[0]})",
@@ -301,43 +323,14 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
                 hint="run gd upload first, or gd close which uploads",
             )
         store = ctx.store_for_writing(draft.storage)
-        clash = file_folder_clash(draft.files)
-        if clash is not None:
-            raise InvalidInputError(
-                f"{clash[0]!r} is a file and also the folder of {clash[1]!r}: no folder can hold both",
-                dataset_id=draft_id,
-                hint=f"remove one of them: gd remove --files {clash[0]}",
-            )
-        entries = [f.to_entry(p) for p, f in draft.files.items()]
-        manifest = Manifest(entries)
-        chunk_keys = {object_key(c) for c in manifest.chunks()}
-        missing = chunk_keys - store.exists_many(chunk_keys)
-        if missing:
-            own = {
-                object_key(f.chunk)
-                for f in draft.files.values()
-                if f.source is not None and f.chunk is not None
-            }
-            if missing <= own:
-                raise IntegrityError(
-                    f"{len(missing)} chunk(s) this version uploaded are missing from {store.url}",
-                    hint="run gd upload again to re-send them",
-                )
-            raise IntegrityError(
-                f"{len(missing - own)} chunk(s) this version inherits from its parents or "
-                f"sources are missing from {store.url}",
-                hint="the versions it builds on live in another store (give --storage), "
-                "or gd gc / gd delete on another machine removed them, or the store lost "
-                "data (gd verify --id ID --remote)",
-            )
-        before, after = parent_files(ctx, draft), manifest.as_dict()
-        # a child of one paged parent shares its pages (docs/format.md §4b)
         parent = single_parent_manifest(ctx, draft.parents)
-        encoded = encode_manifest(manifest, parent, before if parent is not None else None)
-        _check_readable(ctx, encoded, manifest, draft_id, parent, before)
+        written = None
+        if isinstance(parent, PagedManifest):
+            written = _write_child(ctx, store, draft, parent)
+        if written is None:
+            written = _write_whole(ctx, store, draft, parent)
+        encoded = written.encoded
         manifest_sha = encoded.sha256
-        _put_manifest(store, encoded)
-        changes = diff(before, after)
         version = _free_version(ctx, draft)
         record = VersionRecord(
             id=draft.id,
@@ -346,19 +339,14 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
             version=version,
             parents=list(draft.parents),
             manifest=manifest_sha,
-            stats={
-                "files": len(manifest),
-                "bytes": manifest.total_size,
-                **changes.stored_counts(before, after),
-                **_merged_counts(ctx, draft.parents, manifest),
-            },
+            stats={"files": written.files, "bytes": written.bytes, **written.counts},
             tags=list(draft.tags),
             description=draft.description,
             metadata=dict(draft.metadata),
             created=utc_now(),
         )
         # store-wide dedup (docs/format.md §14): a hint, written before the commit point
-        write_index_for(ctx, store, manifest, before)
+        write_index_for(ctx, store, written.fresh, written.inherited)
         if not store.put_bytes(version_key(record.id), encode_record(record)):
             # Closed already: a close killed after its record and before removing the
             # draft.  The same content is that close's version; anything else is refused.
@@ -376,6 +364,142 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
         _warn_duplicates(ctx, draft, record)
     ctx.state.set_current(record.id)
     return Closed(record, closed_here)
+
+
+def _refuse_clash(draft: Draft, clash: tuple[str, str] | None) -> None:
+    if clash is not None:
+        raise InvalidInputError(
+            f"{clash[0]!r} is a file and also the folder of {clash[1]!r}: no folder can hold both",
+            dataset_id=draft.id,
+            hint=f"remove one of them: gd remove --files {clash[0]}",
+        )
+
+
+def _check_chunks(store: Store, draft: Draft, chunks: set[str]) -> None:
+    """Refuse to close while a chunk the version reaches is not in the store."""
+    chunk_keys = {object_key(c) for c in chunks}
+    missing = chunk_keys - store.exists_many(chunk_keys) if chunk_keys else set()
+    if not missing:
+        return
+    own = {
+        object_key(f.chunk)
+        for f in draft.files.changed.values()
+        if f.source is not None and f.chunk is not None
+    }
+    if missing <= own:
+        raise IntegrityError(
+            f"{len(missing)} chunk(s) this version uploaded are missing from {store.url}",
+            hint="run gd upload again to re-send them",
+        )
+    raise IntegrityError(
+        f"{len(missing - own)} chunk(s) this version inherits from its parents or "
+        f"sources are missing from {store.url}",
+        hint="the versions it builds on live in another store (give --storage), "
+        "or gd gc / gd delete on another machine removed them, or the store lost "
+        "data (gd verify --id ID --remote)",
+    )
+
+
+def _write_whole(ctx: Context, store: Store, draft: Draft, parent: Manifest | None) -> _Written:
+    """Store the draft's manifest built from every file (any parents, any size)."""
+    _refuse_clash(draft, file_folder_clash(draft.files))
+    manifest = Manifest(draft.files.entries())
+    _check_chunks(store, draft, manifest.chunks())
+    before, after = parent_files(ctx, draft), manifest.as_dict()
+    # a child of one paged parent shares its pages (docs/format.md §4b)
+    encoded = encode_manifest(manifest, parent, before if parent is not None else None)
+    _check_readable(ctx, encoded, manifest, draft.id, parent, before)
+    _put_manifest(store, encoded)
+    counts = {
+        **diff(before, after).stored_counts(before, after),
+        **_merged_counts(ctx, draft.parents, manifest),
+    }
+    inherited = {e.chunk for e in before.values() if not e.is_link}
+    return _Written(encoded, len(manifest), manifest.total_size, counts, manifest, inherited)
+
+
+def _write_child(
+    ctx: Context, store: Store, draft: Draft, parent: PagedManifest
+) -> _Written | None:
+    """Store the manifest of a child of one paged parent from its changes alone: a
+    delta and a root that keeps the parent's pages, never reading every page (the
+    parent's pages and chunks were checked when it closed).  None when the child must
+    be written whole (it is small, or its delta would pass the bound)."""
+    files = draft.files
+    base = parent  # what the draft's files are laid over (the same manifest)
+    upserts: dict[str, FileEntry] = {}
+    for path, f in files.changed.items():
+        if not f.same_as(base.get(path)):
+            upserts[path] = f.to_entry(path)
+    removed = sorted(p for p in files.removed if p in base)
+    old = {p: e for p in [*upserts, *removed] if (e := base.get(p)) is not None}
+    count = len(base) + sum(1 for p in upserts if p not in old) - len(removed)
+    size = (
+        base.total_size + sum(e.size for e in upserts.values()) - sum(e.size for e in old.values())
+    )
+    if not is_paged_size(count):
+        return None
+    delta = combined_delta(parent, upserts, removed)
+    if delta is None:
+        return None
+    _refuse_clash(draft, _clash_of_new(files, parent, [p for p in upserts if p not in old]))
+    _check_chunks(store, draft, {e.chunk for e in upserts.values() if not e.is_link})
+    encoded = encode_child(parent, upserts, removed, count, size)
+    assert encoded is not None  # within the bound, as combined_delta found
+
+    def load(sha: str) -> bytes:
+        data = encoded.objects.get(sha)
+        return data if data is not None else load_manifest_object(ctx, sha, "manifest page")
+
+    try:
+        decoded = Manifest.decode(encoded.root, f"of draft {draft.id}", load)
+        same = reads_as_delta(decoded, parent, delta, count, size)
+    except GitDataError as exc:
+        raise IntegrityError(
+            f"refusing to close {draft.id}: its manifest would be unreadable ({exc.message})",
+            dataset_id=draft.id,
+            hint="remove the file named from the draft and add it again (gd remove, gd add), "
+            "then close",
+        ) from None
+    if not same:
+        raise IntegrityError(
+            f"refusing to close {draft.id}: its manifest does not read back as written",
+            dataset_id=draft.id,
+            hint="please report this; the draft is kept",
+        )
+    _put_manifest(store, encoded)
+    # every path the child touched is upserted or removed: the change set of these
+    # few paths is the whole one
+    counts = diff(old, upserts).stored_counts(old, upserts)
+    return _Written(encoded, count, size, counts, upserts.values(), set())
+
+
+def _clash_of_new(
+    files: DraftFiles, parent: PagedManifest, new: list[str]
+) -> tuple[str, str] | None:
+    """A file/folder clash a child's new paths make (none of its other paths can):
+    a new path under a file, or a new file where the child holds a folder."""
+    if not new:
+        return None
+    folders: set[str] = set()
+    for p in files.changed:
+        i = p.find("/")
+        while i != -1:
+            folders.add(p[:i])
+            i = p.find("/", i + 1)
+    gone = files.removed
+    for p in sorted(new, key=str.encode):
+        i = p.find("/")
+        while i != -1:
+            if p[:i] in files:
+                return p[:i], p
+            i = p.find("/", i + 1)
+        if p in folders:
+            under = next(q for q in sorted(files.changed) if q.startswith(p + "/"))
+            return p, under
+        if parent.has_under(p + "/", gone):
+            return p, f"{p}/..."
+    return None
 
 
 def _dataset_records(ctx: Context, draft: Draft) -> list[RecordHeader]:
@@ -473,7 +597,7 @@ def squash(
         description=f"squash of {', '.join(version_ids)}",
         created=utc_now(),
         storage=ctx.settings.storage,
-        files={p: DraftFile.from_entry(e) for p, e in merge.files.items()},
+        files=DraftFiles.of({p: DraftFile.from_entry(e) for p, e in merge.files.items()}),
     )
     draft.metadata["squashed_from"] = list(version_ids)
     ctx.state.save_draft(draft)

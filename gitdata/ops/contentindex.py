@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 
 from gitdata.cache.indexdb import IndexDB
 from gitdata.core.contentindex import (
@@ -122,16 +122,16 @@ def confirmed_hits(ctx: Context, store: Store, wanted: Mapping[str, int]) -> dic
 
 
 def write_index_for(
-    ctx: Context, store: Store, manifest: Manifest, parent_files: Mapping[str, FileEntry]
+    ctx: Context, store: Store, entries: Iterable[FileEntry], inherited: Set[str]
 ) -> list[str]:
-    """Before a close's record: index objects for the content of ``manifest`` that
-    sits in chunks no parent names and that the index does not list yet; their keys.
+    """Before a close's record: index objects for the content of ``entries`` (a new
+    version's files, or those it changed) that sits in chunks outside ``inherited``
+    (the chunks its parents name) and that the index does not list yet; their keys.
 
     A failure writes nothing more and is ignored: the index is a hint.
     """
-    inherited = {e.chunk for e in parent_files.values() if not e.is_link}
     fresh: dict[str, IndexEntry] = {}
-    for e in manifest:
+    for e in entries:
         if e.is_link or e.chunk in inherited:
             continue
         fresh.setdefault(

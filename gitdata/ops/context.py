@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitdata.config import Settings, resolve_settings
-from gitdata.core.manifest import FileEntry
+from gitdata.core.manifest import FileEntry, Manifest
 from gitdata.core.merge import MergeResult, merged_view
 from gitdata.ops.state import StateDir
 
 if TYPE_CHECKING:  # imported lazily at run time: `gd status` needs neither
     from gitdata.cache import LocalCache, StatCache
-    from gitdata.core.manifest import Manifest
     from gitdata.core.record import VersionRecord
     from gitdata.storage import FsspecStore
 
@@ -105,7 +104,7 @@ class Context:
 
     @cached_property
     def state(self) -> StateDir:
-        return StateDir(self.settings.state_dir, self.parent_files, self.settings.repo_root)
+        return StateDir(self.settings.state_dir, self.parent_base, self.settings.repo_root)
 
     # ------------------------------------------------------------ versions
     def record(self, version_id: str) -> VersionRecord:
@@ -158,6 +157,13 @@ class Context:
                 self._files.pop(next(iter(self._files)))
             self._files[version_id] = hit
         return hit
+
+    def parent_base(self, parents: list[str]) -> Manifest:
+        """What a draft of ``parents`` starts from: the one parent's manifest itself (a
+        paged one is read page by page as needed), else their merged files."""
+        if len(parents) == 1:
+            return self.manifest(self.record(parents[0]).manifest)
+        return Manifest.from_mapping(self.parent_files(parents))
 
     def parent_files(self, parents: list[str]) -> dict[str, FileEntry]:
         """The three-way merged files of ``parents`` (docs/format.md §7)."""

@@ -34,7 +34,7 @@ from gitdata.ops.reader import (
     load_record,
 )
 from gitdata.ops.scan import Hashed, LocalFile, hash_files, scan_folder
-from gitdata.ops.state import Draft, DraftFile
+from gitdata.ops.state import Draft, DraftFile, DraftFiles
 
 
 @dataclass
@@ -90,7 +90,7 @@ def create_draft(
             f"version {version} of {project}/{name} already exists",
             hint="omit --version to bump it automatically",
         )
-    merged = ctx.parent_files([r.id for r in parent_records])
+    ids = [r.id for r in parent_records]
     draft = Draft(
         id=draft_id or new_version_id(),
         project=project,
@@ -101,7 +101,7 @@ def create_draft(
         description=description or "",
         created=utc_now(),
         storage=storage or ctx.settings.storage,
-        files={p: DraftFile.from_entry(e) for p, e in merged.items()},
+        files=DraftFiles(lambda: ctx.parent_base(ids)) if ids else DraftFiles(),
         auto_version=auto_version,
     )
     ctx.state.save_draft(draft)
@@ -160,10 +160,11 @@ def _place(draft: Draft, path: str, hashed: Hashed, source: str) -> str | None:
     old = draft.files.get(path)
     if old is not None and old.sha256 == hashed.sha256:
         if not old.stored:
-            old.source, old.mtime_ns = source, hashed.mtime_ns
+            old.source, old.mtime_ns = source, hashed.mtime_ns  # (always the draft's own)
         if old.executable == hashed.executable or old.url is not None:
             return None  # (an external file has no mode)
         old.executable = hashed.executable  # a mode change alone: the content stays stored
+        draft.files[path] = old
         return "modified"
     draft.files[path] = DraftFile(
         hashed.size, hashed.sha256, source, hashed.mtime_ns, executable=hashed.executable

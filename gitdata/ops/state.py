@@ -33,72 +33,19 @@ from pathlib import Path
 from typing import Any
 
 from gitdata.core.ids import is_version_id
-from gitdata.core.manifest import METHOD_STORED, FileEntry, link_entry
+from gitdata.core.manifest import Manifest
 from gitdata.errors import DatasetNotFoundError, FormatError, os_errors_name
+from gitdata.ops.draftfiles import DraftFile, DraftFiles
 
 DRAFT_FORMAT = 1
 _STALE_TMP_SECONDS = 3600  # an atomic write's temp file this old belongs to a killed process
 _CLAIM_ATTEMPTS = 100
 
-# parents -> their merged files (parent merge order), supplied by the context.
-BaseLoader = Callable[[list[str]], dict[str, FileEntry]]
+# parents -> their merged files (parent merge order), supplied by the context; for a
+# single parent its manifest itself (read lazily, page by page, when paged).
+BaseLoader = Callable[[list[str]], Manifest]
 
-
-@dataclass(slots=True)
-class DraftFile:
-    """One file of a draft: its content hash, where to read it, where it is stored."""
-
-    size: int
-    sha256: str
-    source: str | None = None  # absolute local path, for content not yet uploaded
-    mtime_ns: int | None = None
-    chunk: str | None = None
-    offset: int | None = None
-    length: int | None = None
-    method: str = METHOD_STORED
-    url: str | None = None  # an external file: its content stays at this URL
-    etag: str | None = None
-    executable: bool = False  # the owner's execute bit when it was added
-
-    @property
-    def stored(self) -> bool:
-        """True once the content sits in a chunk of the store (or is a link: never uploaded)."""
-        return self.chunk is not None or self.url is not None
-
-    def to_entry(self, path: str) -> FileEntry:
-        """The manifest entry (only valid once stored)."""
-        if self.url is not None:
-            return link_entry(path, self.size, self.sha256, self.url, self.etag)
-        assert self.chunk is not None and self.offset is not None and self.length is not None
-        return FileEntry(
-            path,
-            self.size,
-            self.sha256,
-            self.chunk,
-            self.offset,
-            self.length,
-            self.method,
-            executable=self.executable,
-        )
-
-    @classmethod
-    def from_entry(cls, entry: FileEntry) -> DraftFile:
-        """A draft file inherited from a stored version."""
-        if entry.is_link:
-            return cls(entry.size, entry.sha256, url=entry.url, etag=entry.etag)
-        return cls(
-            entry.size,
-            entry.sha256,
-            None,
-            None,
-            entry.chunk,
-            entry.offset,
-            entry.length,
-            entry.method,
-            entry.url,
-            entry.etag,
-            entry.executable,
-        )
+__all__ = ["Draft", "DraftFile", "DraftFiles", "DraftHeader", "StateDir"]
 
 
 @dataclass
@@ -115,32 +62,17 @@ class Draft:
     created: str
     storage: str
     metadata: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, DraftFile] = field(default_factory=dict)
+    files: DraftFiles = field(default_factory=DraftFiles)
     # True when gd picked ``version`` (no --version given): close may then move it to
     # the next free number if another machine closed that one first (docs/format.md §12)
     auto_version: bool = False
 
-    def to_json(self, base: dict[str, FileEntry]) -> dict[str, Any]:
-        """Only what differs from ``base`` (the merged parents) is written, so a
-        small change to a large dataset makes a small draft file."""
+    def to_json(self) -> dict[str, Any]:
+        """The draft's metadata and only its own changes against the merged parents
+        (``files.changed`` and ``files.removed``), so a small change to a large
+        dataset makes a small draft file, written without reading the parents."""
         changed = {}
-        for p, f in self.files.items():
-            e = base.get(p)
-            if e is not None and f.url is not None and f.to_entry(p) == e:
-                continue
-            if (
-                e is not None
-                and f.chunk == e.chunk
-                and f.sha256 == e.sha256
-                and f.offset == e.offset
-                and f.length == e.length
-                and f.size == e.size
-                and f.method == e.method
-                and f.url == e.url
-                and f.etag == e.etag
-                and f.executable == e.executable
-            ):
-                continue
+        for p, f in self.files.changed.items():
             row: list[Any] = [
                 f.size,
                 f.sha256,
@@ -170,20 +102,26 @@ class Draft:
             "metadata": self.metadata,
             "auto_version": self.auto_version,
             "changed": changed,
-            "removed": sorted(p for p in base if p not in self.files),
+            "removed": sorted(self.files.removed),
         }
 
     @classmethod
     def from_json(cls, doc: dict[str, Any], source: str, base_loader: BaseLoader) -> Draft:
+        """The draft a :meth:`to_json` document describes; its parents' files are
+        read only when first needed."""
         if doc.get("format") != DRAFT_FORMAT:
             raise FormatError(f"draft {source} has an unknown format", file=source)
         try:
             parents = list(doc["parents"])
-            files = {p: DraftFile.from_entry(e) for p, e in base_loader(parents).items()}
-            for p in doc["removed"]:
-                files.pop(p, None)
-            for p, row in doc["changed"].items():
-                files[p] = DraftFile(*row)
+            removed = doc["removed"]
+            changed = {p: DraftFile(*row) for p, row in doc["changed"].items()}
+            if not isinstance(removed, list) or not all(isinstance(p, str) for p in removed):
+                raise TypeError("removed is not a list of paths")
+
+            def base() -> Manifest:
+                return base_loader(parents)
+
+            files = DraftFiles(base if parents else None, changed, removed)
             return cls(
                 id=doc["id"],
                 project=doc["project"],
@@ -266,7 +204,7 @@ class StateDir:
     def save_draft(self, draft: Draft) -> None:
         self.drafts_dir.mkdir(parents=True, exist_ok=True)
         path = self.draft_path(draft.id)
-        doc = draft.to_json(self.base_loader(draft.parents))
+        doc = draft.to_json()
         atomic_write_chunks(path, _json_chunks(doc))
         self._memo[draft.id] = (self._signature(path), draft)
 

@@ -118,7 +118,7 @@ def _pack_chunk(
 
 def _resolve_store(ctx: Context, draft: Draft, storage: str | None):
     if storage and storage != draft.storage:
-        if draft.parents or any(f.chunk is not None for f in draft.files.values()):
+        if draft.parents or any(f.chunk is not None for f in draft.files.changed.values()):
             raise InvalidInputError(
                 f"this draft stores into {draft.storage}; it cannot switch to {storage}",
                 hint="a version lives in the same store as its parents",
@@ -165,18 +165,22 @@ def upload(
             )
         )
         _forget_lost_chunks(draft, store)
-        # Content any parent stores (even at a path a later parent replaced) is reused.
+        own = draft.files.changed  # only the draft's own files can be unstored
+        waiting = {f.sha256 for f in own.values() if not f.stored}
+        # Content this draft or any parent stores (even at a path a later parent
+        # replaced) is reused; the parents are read only for the content still waiting.
         known: dict[str, FileEntry | DraftFile] = {}
-        for pid in draft.parents:
-            for e in ctx.version_files(pid).values():
-                if not e.is_link:  # a link's content is in no chunk
-                    known.setdefault(e.sha256, e)
-        for f in draft.files.values():
-            if f.chunk is not None:
+        for f in own.values():
+            if f.chunk is not None and f.sha256 in waiting:
                 known.setdefault(f.sha256, f)
+        if waiting.difference(known):
+            for pid in draft.parents:
+                for e in ctx.manifest(ctx.record(pid).manifest):
+                    if e.sha256 in waiting and not e.is_link:  # a link is in no chunk
+                        known.setdefault(e.sha256, e)
         pending: list[PendingFile] = []
         sources: dict[str, DraftFile] = {}
-        for path, f in draft.files.items():
+        for path, f in own.items():
             if f.stored:
                 continue
             hit = known.get(f.sha256)
@@ -190,6 +194,7 @@ def upload(
                 continue
             pending.append(PendingFile(path, f.sha256, f.size))
             sources.setdefault(f.sha256, f)
+        del known, waiting
         pending = _reuse_indexed(ctx, store, draft, pending)
         groups = plan_chunks(pending, target)
         if groups:
@@ -198,7 +203,7 @@ def upload(
         progress.start("uploading", sum(p.size for g in groups for p in g))
         lock = threading.Lock()
         by_sha: dict[str, list[DraftFile]] = {}
-        for f in draft.files.values():
+        for f in own.values():
             if not f.stored:
                 by_sha.setdefault(f.sha256, []).append(f)
 
@@ -249,7 +254,7 @@ def _reuse_indexed(
         if hit is None:
             rest.append(p)
             continue
-        f = draft.files[p.path]
+        f = draft.files.changed[p.path]
         f.chunk, f.offset, f.length, f.method = hit.chunk, hit.offset, hit.length, hit.method
     return rest
 
@@ -261,12 +266,13 @@ def _forget_lost_chunks(draft: Draft, store: Store) -> None:
     it: a bucket emptied or a backend that lost acknowledged writes (a crashed
     emulator) would otherwise leave the draft pointing at chunks nobody has.
     """
-    own = {f.chunk for f in draft.files.values() if f.chunk is not None and f.source is not None}
+    files = draft.files.changed  # content this draft uploaded is its own
+    own = {f.chunk for f in files.values() if f.chunk is not None and f.source is not None}
     if not own:
         return
     present = store.exists_many({object_key(c) for c in own})
     lost = {c for c in own if object_key(c) not in present}
-    for f in draft.files.values():
+    for f in files.values():
         if f.chunk in lost and f.source is not None:
             f.chunk = f.offset = f.length = None
             f.method = METHOD_STORED
