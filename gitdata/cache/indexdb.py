@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS index_entries (
     PRIMARY KEY (store, sha, source)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS index_entries_by_source ON index_entries (store, source);
+CREATE TABLE IF NOT EXISTS covered_versions (
+    store TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (store, version)
+) WITHOUT ROWID;
 """
 _BATCH = 500  # hashes per query: below every sqlite build's limit of bound parameters
 
@@ -65,11 +68,43 @@ class IndexDB:
 
         return self._db.run(work, False)
 
-    def drop_objects(self, store: str, keys: Iterable[str]) -> bool:
-        """Forget index objects the store no longer has, with their entries."""
+    def covers(self, store: str, versions: Iterable[str]) -> bool:
+        """Whether every content of each of ``versions`` has an entry here (see
+        :meth:`mark_covered`); False when unsure."""
+        wanted = sorted(set(versions))
+
+        def work(conn: sqlite3.Connection) -> bool:
+            marks = ", ".join("?" * len(wanted))
+            rows = conn.execute(
+                f"SELECT COUNT(*) FROM covered_versions WHERE store = ? AND version IN ({marks})",
+                (store, *wanted),
+            )
+            return bool(rows.fetchone()[0] == len(wanted))
+
+        return bool(wanted) and self._db.run(work, False)
+
+    def mark_covered(self, store: str, version: str) -> bool:
+        """Note that every content of ``version`` has an entry here: its close indexed
+        what it newly stored and its parents were covered."""
 
         def work(conn: sqlite3.Connection) -> bool:
             with write_transaction(conn):
+                conn.execute(
+                    "INSERT OR IGNORE INTO covered_versions VALUES (?, ?)", (store, version)
+                )
+            return True
+
+        return self._db.run(work, False)
+
+    def drop_objects(self, store: str, keys: Iterable[str]) -> bool:
+        """Forget index objects the store no longer has, with their entries (and
+        every version's coverage in that store: it may have relied on them)."""
+        keys = list(keys)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            with write_transaction(conn):
+                if keys:
+                    conn.execute("DELETE FROM covered_versions WHERE store = ?", (store,))
                 for key in keys:
                     conn.execute(
                         "DELETE FROM index_entries WHERE store = ? AND source = ?", (store, key)

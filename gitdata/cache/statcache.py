@@ -79,11 +79,25 @@ def _storable(path: str) -> bool:
 
 
 def _select(conn: sqlite3.Connection, paths: list[str]) -> list[Row]:
+    """Rows for ``paths`` (and perhaps others): one query per folder they are in.
+
+    The files of one folder share a prefix, and one primary-key range scan over it
+    is the fastest read (a range over several folders would read every folder
+    between them too)."""
+    folders: dict[str, list[str]] = {}
+    for p in paths:
+        folders.setdefault(p[: p.rfind("/") + 1], []).append(p)
+    if len(folders) == 1:
+        return _select_one(conn, paths)
+    return [row for group in folders.values() for row in _select_one(conn, group)]
+
+
+def _select_one(conn: sqlite3.Connection, paths: list[str]) -> list[Row]:
     """Rows for ``paths`` (and perhaps others): one query either way.
 
-    Paths from one scan share a prefix, and one primary-key range scan over
-    it is the fastest read.  When the range holds many more rows than were
-    asked for, a join against the asked paths reads only those.
+    One primary-key range scan over their common prefix, unless that range holds
+    many more rows than were asked for: then a join against the asked paths reads
+    only those.
     """
     low = os.path.commonprefix(paths)
     cap = 2 * len(paths) + 64

@@ -13,7 +13,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from gitdata.core.paths import brief_path, is_normal_path, limit_problem
@@ -141,6 +141,15 @@ class Manifest:
     def get(self, path: str) -> FileEntry | None:
         """The entry at ``path`` or None."""
         return self._entries.get(path)
+
+    def find_content(self, shas: Container[str]) -> dict[str, FileEntry]:
+        """content sha256 -> an entry that stores it, for each of ``shas`` a file of
+        this manifest holds (links hold none)."""
+        out: dict[str, FileEntry] = {}
+        for e in self._entries.values():
+            if e.sha256 in shas and not e.is_link:
+                out.setdefault(e.sha256, e)
+        return out
 
     def as_dict(self) -> dict[str, FileEntry]:
         """A new path -> entry dict (sorted by path)."""

@@ -15,6 +15,7 @@ import bisect
 import gzip
 import hashlib
 import json
+import operator
 import re
 import zlib
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
@@ -55,13 +56,14 @@ MAX_PAGE_FILES = 65536
 MAX_OBJECT_JSON = 64 * 1024 * 1024
 MAX_PAGES = 1 << 20
 # Decoded pages a reader keeps (a lookup in a recently read page costs no decode).
-_PAGE_MEMO = 4
+_PAGE_MEMO = 16
 
 KIND_ROOT = "root"
 KIND_PAGE = "page"
 KIND_DELTA = "delta"
 
 Loader = Callable[[str], bytes]
+_SIZE = operator.itemgetter(1)  # FileEntry.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class EncodedManifest:
     objects: dict[str, bytes]
     # every page and delta the root names: ``objects`` and those it shares with a parent
     reaches: frozenset[str] = frozenset()
+    pages: tuple[PageRef, ...] = ()  # the pages the root lists, in order
 
     @property
     def sha256(self) -> str:
@@ -235,8 +238,10 @@ def encode_child(
     if delta is None:
         return None
     pages = frozenset(r.page for r in parent.page_refs)
+    listed = tuple(parent.page_refs)
     if not delta.upserts and not delta.removed:
-        return EncodedManifest(_encode_root(parent.page_refs, None, count, size), {}, pages)
+        root = _encode_root(parent.page_refs, None, count, size)
+        return EncodedManifest(root, {}, pages, listed)
     data = _encode_entries(
         KIND_DELTA,
         sorted(delta.upserts.values(), key=_key),
@@ -244,7 +249,88 @@ def encode_child(
     )
     sha = hashlib.sha256(data).hexdigest()
     root = _encode_root(parent.page_refs, (sha, delta), count, size)
-    return EncodedManifest(root, {sha: data}, pages | {sha})
+    return EncodedManifest(root, {sha: data}, pages | {sha}, listed)
+
+
+def encode_compacted(
+    parent: PagedManifest,
+    upserts: Mapping[str, FileEntry],
+    removed: Iterable[str],
+    count: int,
+    size: int,
+) -> EncodedManifest:
+    """A child of the paged ``parent`` paged afresh, without a delta, from the parent's
+    pages and the changes (the parent's delta and the child's ``upserts`` and
+    ``removed``), one page in memory at a time.
+
+    Every page is cut where a page is cut (:func:`_paginate`) and starts right after a
+    cut, so where the new pages reach the start of a parent page that no change falls
+    in, the rest of that page comes out the same: it is kept by reference, never read.
+    Only the pages changes fall in (and those after them up to the next page boundary
+    both share) are decoded, merged and encoded again.  Each fresh page is decoded back
+    and compared with what was meant before it is kept."""
+    base = parent.delta
+    ups = dict(base.upserts)
+    gone = set(base.removed)
+    for path, e in upserts.items():
+        ups[path] = e
+        gone.discard(path)
+    for path in removed:
+        ups.pop(path, None)
+        gone.add(path)
+    touched = sorted(ups.keys() | gone, key=_bytes)
+    pending = sorted(ups.values(), key=_key)
+    refs = parent.page_refs
+    kept = {r.page for r in refs}
+    out: list[PageRef] = []
+    objects: dict[str, bytes] = {}
+    page: list[FileEntry] = []
+
+    def flush() -> None:
+        data = _encode_entries(KIND_PAGE, page)
+        source = "a page being written"
+        if _decode_entries(_load_doc(data, source, KIND_PAGE), source) != page:
+            raise FormatError("a manifest page does not read back as written", file=source)
+        sha = hashlib.sha256(data).hexdigest()
+        if sha not in kept:
+            objects[sha] = data
+        out.append(PageRef(sha, page[0].path, page[-1].path, len(page)))
+
+    all_gone = frozenset(gone)
+    t = k = 0
+    for i, ref in enumerate(refs):
+        nxt = refs[i + 1].first if i + 1 < len(refs) else None
+
+        def before_next(path: str) -> bool:
+            return nxt is None or _bytes(path) < _bytes(nxt)  # noqa: B023 (used at once)
+
+        changed = t < len(touched) and before_next(touched[t])
+        while t < len(touched) and before_next(touched[t]):
+            t += 1
+        if not page and not changed:
+            out.append(ref)  # starts right after a cut, nothing changed in it: the same
+            continue
+        upto = k
+        while upto < len(pending) and before_next(pending[upto].path):
+            upto += 1
+        part = Delta({e.path: e for e in pending[k:upto]}, all_gone)
+        k = upto
+        for e in _overlay(iter(parent._page(i)[1]), part):
+            page.append(e)
+            if _is_cut(e.path, len(page)):
+                flush()
+                page = []
+    for e in pending[k:]:  # (none once there is a page: the last takes every later one)
+        page.append(e)
+        if _is_cut(e.path, len(page)):
+            flush()
+            page = []
+    if page:
+        flush()
+    if sum(r.count for r in out) != count:
+        raise FormatError("the pages of a compacted manifest do not add up to its count")
+    root = _encode_root(out, None, count, size)
+    return EncodedManifest(root, objects, frozenset(r.page for r in out), tuple(out))
 
 
 def combined_delta(
@@ -266,11 +352,14 @@ def combined_delta(
 
 
 def reads_as_delta(
-    decoded: Manifest, parent: PagedManifest, expected: Delta, count: int, size: int
+    decoded: Manifest, written: EncodedManifest, expected: Delta, count: int, size: int
 ) -> bool:
-    """Whether ``decoded`` (a child's root read back) keeps ``parent``'s pages and holds
-    exactly the ``expected`` delta and totals: then it reads as the child."""
-    if not isinstance(decoded, PagedManifest) or decoded.page_refs != parent.page_refs:
+    """Whether ``decoded`` (a child's root read back) lists exactly the pages ``written``
+    reaches and holds exactly the ``expected`` delta and totals: then it reads as the
+    child (fresh pages were checked as they were written, the others are the parent's)."""
+    if not isinstance(decoded, PagedManifest) or decoded.page_refs != list(written.pages):
+        return False
+    if set(decoded.objects()) != written.reaches:
         return False
     if len(decoded) != count or decoded.total_size != size:
         return False
@@ -652,14 +741,36 @@ class PagedManifest(Manifest):
         return self._count
 
     def __iter__(self) -> Iterator[FileEntry]:
-        delta = self.delta
-        if not delta.upserts and not delta.removed:
-            return self._checked(self._base_entries())
-        return self._checked(_overlay(self._base_entries(), delta))
+        return self._walk()
 
-    def _checked(self, entries: Iterator[FileEntry]) -> Iterator[FileEntry]:
-        count = size = 0
-        for e in entries:
+    def _walk(self) -> Iterator[FileEntry]:
+        """Every entry in path order: each page as decoded, the delta merged into the
+        pages it touches (the others are passed on whole), the totals checked."""
+        delta = self.delta
+        pending = sorted(delta.upserts.values(), key=_key)
+        removed = sorted(delta.removed)
+        refs = self.page_refs
+        count = size = k = 0
+        for i in range(len(refs)):
+            entries = self._page(i)[1]  # (the memo keeps the last few, as for lookups)
+            # the upserts sorting before the next page's first path merge into this one
+            upto = len(pending)
+            if i + 1 < len(refs):
+                nxt = refs[i + 1].first
+                upto = k
+                while upto < len(pending) and pending[upto].path < nxt:
+                    upto += 1
+            r = bisect.bisect_left(removed, refs[i].first)
+            if upto == k and not (r < len(removed) and removed[r] <= refs[i].last):
+                out = entries
+            else:
+                part = Delta({e.path: e for e in pending[k:upto]}, delta.removed)
+                out = list(_overlay(iter(entries), part))
+                k = upto
+            count += len(out)
+            size += sum(map(_SIZE, out))
+            yield from out
+        for e in pending[k:]:  # (none: the last page takes every later upsert)
             count += 1
             size += e.size
             yield e
@@ -714,6 +825,38 @@ class PagedManifest(Manifest):
                 if q not in gone and q not in delta.removed:
                     return True
         return False
+
+    def find_content(self, shas: Container[str]) -> dict[str, FileEntry]:
+        """content sha256 -> an entry that stores it, for each of ``shas`` a file of this
+        manifest holds (links hold none).  Scans every page's hash column and builds
+        (and fully checks) only the entries it returns."""
+        delta = self.delta
+        out: dict[str, FileEntry] = {}
+        for e in delta.upserts.values():
+            if e.sha256 in shas and not e.is_link:
+                out.setdefault(e.sha256, e)
+        touched = delta.upserts.keys() | delta.removed
+        for ref in self.page_refs:
+            source = f"{self._source} page {ref.page[:12]}"
+            doc = _load_doc(self._load(ref.page), source, KIND_PAGE)
+            chunks, files = doc.get("chunks"), doc.get("files")
+            if not isinstance(chunks, list) or not isinstance(files, list):
+                raise FormatError(
+                    f"manifest {source} has no valid 'chunks' and 'files' lists", file=source
+                )
+            for i, row in enumerate(files):
+                sha = row[2] if type(row) is list and len(row) > 2 else None
+                if type(sha) is not str or sha not in shas or sha in out:
+                    continue
+                e = _entry_from_array(row, chunks, source, i)
+                if not e.is_link and e.path not in touched:
+                    if not (isinstance(e.chunk, str) and is_hex64(e.chunk)):
+                        raise FormatError(
+                            f"manifest {source}: bad chunk hash {brief_value(e.chunk)}",
+                            file=source,
+                        )
+                    out[sha] = e
+        return out
 
     def as_dict(self) -> dict[str, FileEntry]:
         """A new path -> entry dict (sorted by path); reads every page."""

@@ -20,10 +20,12 @@ from gitdata.core.lineage import diff
 from gitdata.core.manifest import FileEntry, Manifest, file_folder_clash
 from gitdata.core.merge import Conflict
 from gitdata.core.pages import (
+    Delta,
     EncodedManifest,
     PagedManifest,
     combined_delta,
     encode_child,
+    encode_compacted,
     encode_manifest,
     is_paged_size,
     reads_as_child,
@@ -346,7 +348,7 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
             created=utc_now(),
         )
         # store-wide dedup (docs/format.md §14): a hint, written before the commit point
-        write_index_for(ctx, store, written.fresh, written.inherited)
+        write_index_for(ctx, store, written.fresh, written.inherited, draft.id, list(draft.parents))
         if not store.put_bytes(version_key(record.id), encode_record(record)):
             # Closed already: a close killed after its record and before removing the
             # draft.  The same content is that close's version; anything else is refused.
@@ -423,29 +425,36 @@ def _write_child(
 ) -> _Written | None:
     """Store the manifest of a child of one paged parent from its changes alone: a
     delta and a root that keeps the parent's pages, never reading every page (the
-    parent's pages and chunks were checked when it closed).  None when the child must
-    be written whole (it is small, or its delta would pass the bound)."""
+    parent's pages and chunks were checked when it closed); past the delta's bound, a
+    root of the parent's pages with the changed ones written again.  None when the
+    child must be written whole (it is too small to be paged)."""
     files = draft.files
     base = parent  # what the draft's files are laid over (the same manifest)
+    # each touched path looked up once, in page order (a lookup decodes its page)
+    gone = files.removed
+    touched = sorted({*files.changed, *gone}, key=str.encode)
+    old = {p: e for p in touched if (e := base.get(p)) is not None}
     upserts: dict[str, FileEntry] = {}
     for path, f in files.changed.items():
-        if not f.same_as(base.get(path)):
+        if not f.same_as(old.get(path)):
             upserts[path] = f.to_entry(path)
-    removed = sorted(p for p in files.removed if p in base)
-    old = {p: e for p in [*upserts, *removed] if (e := base.get(p)) is not None}
+    removed = [p for p in touched if p in gone and p in old]
+    old = {p: e for p, e in old.items() if p in upserts or p in gone}
     count = len(base) + sum(1 for p in upserts if p not in old) - len(removed)
     size = (
         base.total_size + sum(e.size for e in upserts.values()) - sum(e.size for e in old.values())
     )
     if not is_paged_size(count):
         return None
-    delta = combined_delta(parent, upserts, removed)
-    if delta is None:
-        return None
     _refuse_clash(draft, _clash_of_new(files, parent, [p for p in upserts if p not in old]))
     _check_chunks(store, draft, {e.chunk for e in upserts.values() if not e.is_link})
-    encoded = encode_child(parent, upserts, removed, count, size)
-    assert encoded is not None  # within the bound, as combined_delta found
+    delta = combined_delta(parent, upserts, removed)
+    if delta is not None:
+        encoded = encode_child(parent, upserts, removed, count, size)
+        assert encoded is not None  # within the bound, as combined_delta found
+    else:  # past the bound: paged afresh, the untouched pages kept as they are
+        encoded = encode_compacted(parent, upserts, removed, count, size)
+        delta = Delta({}, frozenset())
 
     def load(sha: str) -> bytes:
         data = encoded.objects.get(sha)
@@ -453,7 +462,7 @@ def _write_child(
 
     try:
         decoded = Manifest.decode(encoded.root, f"of draft {draft.id}", load)
-        same = reads_as_delta(decoded, parent, delta, count, size)
+        same = reads_as_delta(decoded, encoded, delta, count, size)
     except GitDataError as exc:
         raise IntegrityError(
             f"refusing to close {draft.id}: its manifest would be unreadable ({exc.message})",

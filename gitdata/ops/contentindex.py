@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 
 from gitdata.cache.indexdb import IndexDB
 from gitdata.core.contentindex import (
@@ -121,15 +121,55 @@ def confirmed_hits(ctx: Context, store: Store, wanted: Mapping[str, int]) -> dic
     return out
 
 
+def covers(ctx: Context, store: Store, versions: list[str]) -> bool:
+    """Whether the local index of ``store`` holds every content of each of
+    ``versions`` (so looking content up there is as good as reading their manifests)."""
+    if not versions:
+        return False
+    db = sync(ctx, store)
+    return db is not None and db.covers(ctx.store_key(store.url), versions)
+
+
 def write_index_for(
-    ctx: Context, store: Store, entries: Iterable[FileEntry], inherited: Set[str]
+    ctx: Context,
+    store: Store,
+    entries: Iterable[FileEntry],
+    inherited: Set[str],
+    version: str | None = None,
+    parents: Sequence[str] = (),
 ) -> list[str]:
     """Before a close's record: index objects for the content of ``entries`` (a new
     version's files, or those it changed) that sits in chunks outside ``inherited``
     (the chunks its parents name) and that the index does not list yet; their keys.
+    When all of that is written and the index covers every parent, ``version`` is
+    noted as covered (:func:`covers`).
 
     A failure writes nothing more and is ignored: the index is a hint.
     """
+    written: list[str] = []
+    try:
+        complete = _write_fresh(ctx, store, entries, inherited, written)
+        db = sync(ctx, store, fresh=False)
+        if version is not None and db is not None and complete:
+            skey = ctx.store_key(store.url)
+            if not parents or db.covers(skey, list(parents)):
+                db.mark_covered(skey, version)
+    except (GitDataError, OSError):
+        pass  # the close goes on without it: less dedup, never a wrong version
+    finally:
+        forget(ctx)
+    return written
+
+
+def _write_fresh(
+    ctx: Context,
+    store: Store,
+    entries: Iterable[FileEntry],
+    inherited: Set[str],
+    written: list[str],
+) -> bool:
+    """Write the index objects of :func:`write_index_for` (their keys appended to
+    ``written``); whether every entry they needed is now indexed."""
     fresh: dict[str, IndexEntry] = {}
     for e in entries:
         if e.is_link or e.chunk in inherited:
@@ -138,29 +178,24 @@ def write_index_for(
             e.sha256, IndexEntry(e.sha256, e.size, e.chunk, e.offset, e.length, e.method)
         )
     if not fresh:
-        return []
-    written: list[str] = []
-    try:
-        db = sync(ctx, store, fresh=False)
-        skey = ctx.store_key(store.url)
-        if db is not None:
-            for sha, rows in db.lookup(skey, fresh).items():
-                if any(r.chunk == fresh[sha].chunk for r in rows):
-                    del fresh[sha]
-        ordered = sorted(fresh.values(), key=lambda e: e.sha256)
-        for start in range(0, len(ordered), MAX_ENTRIES):
-            part = ordered[start : start + MAX_ENTRIES]
-            for data in encode_index(part):  # one object: the part fits
-                key = index_key(hashlib.sha256(data).hexdigest())
-                store.put_bytes(key, data)
-                written.append(key)
-                if db is not None:  # our own object need not be fetched back
-                    db.add_object(skey, key, part)
-    except (GitDataError, OSError):
-        pass  # the close goes on without it: less dedup, never a wrong version
-    finally:
-        forget(ctx)
-    return written
+        return True
+    db = sync(ctx, store, fresh=False)
+    skey = ctx.store_key(store.url)
+    if db is not None:
+        for sha, rows in db.lookup(skey, fresh).items():
+            if any(r.chunk == fresh[sha].chunk for r in rows):
+                del fresh[sha]
+    ordered = sorted(fresh.values(), key=lambda e: e.sha256)
+    complete = True
+    for start in range(0, len(ordered), MAX_ENTRIES):
+        part = ordered[start : start + MAX_ENTRIES]
+        for data in encode_index(part):  # one object: the part fits
+            key = index_key(hashlib.sha256(data).hexdigest())
+            store.put_bytes(key, data)
+            written.append(key)
+            # our own object need not be fetched back
+            complete = db is not None and db.add_object(skey, key, part) and complete
+    return complete
 
 
 def rebuild_index(

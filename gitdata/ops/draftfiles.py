@@ -134,6 +134,36 @@ class DraftFiles(MutableMapping[str, DraftFile]):
         """The files whose content is not in the store yet (only changes can be)."""
         return ((p, f) for p, f in self._changed.items() if not f.stored)
 
+    def items_under(self, folder: str) -> Iterator[tuple[str, DraftFile | FileEntry]]:
+        """The draft's files in ``folder`` ("" for all) and below, in the order of
+        their paths' UTF-8 bytes (the order of a base's entries): the draft's own as
+        :class:`DraftFile`, those of the base as their :class:`FileEntry` (read only)."""
+        prefix = f"{folder}/" if folder else ""
+
+        def inside(p: str) -> bool:
+            return p == folder or p.startswith(prefix) if folder else True
+
+        base = self.base
+        changed = self._changed
+        extra = sorted((p for p in changed if inside(p) and p not in base), key=str.encode)
+        k = 0
+        for e in base:
+            p = e.path
+            if not inside(p):
+                if folder and p > prefix:
+                    break  # sorted: nothing further is inside
+                continue
+            while k < len(extra) and extra[k] < p:  # (str order: the bytes' order)
+                yield extra[k], changed[extra[k]]
+                k += 1
+            mine = changed.get(p)
+            if mine is not None:
+                yield p, mine
+            elif p not in self._removed:
+                yield p, e
+        for p in extra[k:]:
+            yield p, changed[p]
+
     # ------------------------------------------------------------------ mapping
     def __getitem__(self, path: str) -> DraftFile:
         f = self._changed.get(path)
@@ -158,6 +188,16 @@ class DraftFiles(MutableMapping[str, DraftFile]):
         self._removed.discard(path)
         self._len = None
 
+    def remove(self, path: str, *, in_base: bool | None = None) -> None:
+        """``del files[path]``; ``in_base`` True when the caller knows ``path`` is a
+        base file (met while iterating the base): no lookup then."""
+        if in_base is None:
+            del self[path]
+            return
+        self._changed.pop(path, None)
+        self._removed.add(path)
+        self._len = None
+
     def __delitem__(self, path: str) -> None:
         if path in self._changed:
             del self._changed[path]
@@ -172,7 +212,8 @@ class DraftFiles(MutableMapping[str, DraftFile]):
     def __len__(self) -> int:
         if self._len is None:
             base = self.base
-            extra = sum(1 for p in self._changed if p not in base)
+            in_order = sorted(self._changed, key=str.encode)  # lookups in page order
+            extra = sum(1 for p in in_order if p not in base)
             self._len = len(base) - len(self._removed) + extra
         return self._len
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from gitdata.core.ids import new_version_id, next_version
@@ -33,7 +34,7 @@ from gitdata.ops.context import Context
 from gitdata.ops.reader import (
     load_record,
 )
-from gitdata.ops.scan import Hashed, LocalFile, hash_files, scan_folder
+from gitdata.ops.scan import Hashed, LocalFile, hash_files, iter_folder, scan_folder
 from gitdata.ops.state import Draft, DraftFile, DraftFiles
 
 
@@ -116,6 +117,8 @@ def parent_files(ctx: Context, draft: Draft) -> dict[str, FileEntry]:
 
 def parent_conflicts(ctx: Context, parents: list[str]) -> list[Conflict]:
     """Paths the parents changed differently; their merged view took the later parent."""
+    if len(parents) < 2:
+        return []  # one parent's files are its own: nothing to merge
     return ctx.parent_merge(parents).conflicts
 
 
@@ -151,20 +154,33 @@ def _closed_error(ctx: Context, draft_id: str) -> DatasetStateError:
     )
 
 
-def _place(draft: Draft, path: str, hashed: Hashed, source: str) -> str | None:
+_UNKNOWN = object()
+
+
+def _place(
+    draft: Draft,
+    path: str,
+    hashed: Hashed,
+    source: str,
+    old: DraftFile | FileEntry | None | object = _UNKNOWN,
+) -> str | None:
     """Put one local file into the draft; return 'added', 'modified' or None (unchanged).
 
     Size, hash and mtime all come from the one read that hashed the file
-    (gitdata.ops.scan), never the size of an earlier stat.
+    (gitdata.ops.scan), never the size of an earlier stat.  ``old``: what the draft
+    holds at ``path`` (None: nothing), when the caller has it at hand.
     """
-    old = draft.files.get(path)
+    if old is _UNKNOWN:
+        old = draft.files.get(path)
+    assert old is None or isinstance(old, (DraftFile, FileEntry))
     if old is not None and old.sha256 == hashed.sha256:
-        if not old.stored:
+        if isinstance(old, DraftFile) and not old.stored:
             old.source, old.mtime_ns = source, hashed.mtime_ns  # (always the draft's own)
         if old.executable == hashed.executable or old.url is not None:
             return None  # (an external file has no mode)
-        old.executable = hashed.executable  # a mode change alone: the content stays stored
-        draft.files[path] = old
+        mine = old if isinstance(old, DraftFile) else DraftFile.from_entry(old)
+        mine.executable = hashed.executable  # a mode change alone: the content stays stored
+        draft.files[path] = mine
         return "modified"
     draft.files[path] = DraftFile(
         hashed.size, hashed.sha256, source, hashed.mtime_ns, executable=hashed.executable
@@ -269,6 +285,9 @@ def remove_files(ctx: Context, draft_id: str, pattern: str, *, recursive: bool =
         return len(doomed)
 
 
+_SYNC_BATCH = 4096
+
+
 def sync_folder(
     ctx: Context,
     draft_id: str,
@@ -277,27 +296,44 @@ def sync_folder(
     dataset_path: str | None = None,
     progress: Progress = NULL_PROGRESS,
 ) -> SyncResult:
-    """Make the draft's ``dataset_path`` subtree exactly the content of ``local_path``."""
+    """Make the draft's ``dataset_path`` subtree exactly the content of ``local_path``.
+
+    The folder is walked in path order and compared, a batch of files at a time,
+    with the draft's paths in that order, so memory holds one batch and the draft's
+    own changes, never the whole listing."""
     root = Path(local_path)
     if not root.is_dir():
         raise LocalPathNotFoundError(f"not a folder: {local_path}", path=str(local_path))
     folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
     with editing(ctx, draft_id) as draft:
-        found = scan_folder(root)
-        wanted = {join_dataset_path(folder, f.rel) for f in found}
-        check_path_limits(wanted)
-        hashes = hash_files(found, ctx.stat_cache, progress)
-        removed = [
-            p
-            for p in draft.files
-            if (not folder or p == folder or p.startswith(folder + "/")) and p not in wanted
-        ]
-        for p in removed:
-            del draft.files[p]
+        files = draft.files
+        existing = files.items_under(folder)
+        have, held = next(existing, (None, None))
+        doomed: list[tuple[str, DraftFile | FileEntry | None]] = []
         added = modified = 0
-        for f in found:
-            result = _place(draft, join_dataset_path(folder, f.rel), hashes[f.abspath], f.abspath)
-            added += result == "added"
-            modified += result == "modified"
-        del found, wanted, hashes  # freed before the draft is saved (see add_files)
-        return SyncResult(len(removed), added, modified)
+        progress.start("hashing", None)
+        walk = iter_folder(root)
+        while batch := list(islice(walk, _SYNC_BATCH)):
+            targets = [join_dataset_path(folder, f.rel) for f in batch]
+            check_path_limits(targets)
+            hashes = hash_files(batch, ctx.stat_cache, progress, phase=False)
+            for target, f in zip(targets, batch, strict=True):
+                # (str order is the bytes' order: the paths are valid UTF-8)
+                while have is not None and have < target:
+                    doomed.append((have, held))  # in the draft, no longer in the folder
+                    have, held = next(existing, (None, None))
+                old = None
+                if have == target:
+                    old = held
+                    have, held = next(existing, (None, None))
+                result = _place(draft, target, hashes[f.abspath], f.abspath, old)
+                added += result == "added"
+                modified += result == "modified"
+            del batch, targets, hashes
+        while have is not None:
+            doomed.append((have, held))
+            have, held = next(existing, (None, None))
+        progress.finish()
+        for p, held in doomed:
+            files.remove(p, in_base=isinstance(held, FileEntry) or None)
+        return SyncResult(len(doomed), added, modified)

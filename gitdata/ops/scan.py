@@ -21,8 +21,9 @@ import hashlib
 import os
 import stat as stat_mod
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from gitdata.cache import StatCache
 from gitdata.cache.statcache import FileStat, StatLike
@@ -188,7 +189,18 @@ def hash_source(path: str) -> tuple[str, os.stat_result]:
 def scan_folder(
     root: Path, *, recursive: bool = True, wildcard: str | list[str] | None = None
 ) -> list[LocalFile]:
-    """Every regular file under ``root`` (or ``root`` itself if it is a file)."""
+    """Every regular file under ``root`` (or ``root`` itself if it is a file), sorted
+    by the UTF-8 bytes of ``rel``."""
+    return list(iter_folder(root, recursive=recursive, wildcard=wildcard))
+
+
+def iter_folder(
+    root: Path, *, recursive: bool = True, wildcard: str | list[str] | None = None
+) -> Iterator[LocalFile]:
+    """The files :func:`scan_folder` lists, one at a time and already in order: the
+    walk visits each folder's entries sorted with a folder's name followed by "/",
+    which is the order of the full paths' bytes, so nothing is held but the folders
+    on the way down."""
     root_str = os.path.abspath(root)
     try:
         st = os.stat(root_str)
@@ -200,9 +212,10 @@ def scan_folder(
     if stat_mod.S_ISREG(st.st_mode):
         name = os.path.basename(root_str)
         if patterns and not any(match_pattern(name, p) for p in patterns):
-            return []
+            return
         _check_utf8(root_str)
-        return [LocalFile(name, root_str, st.st_size, st.st_mtime_ns, FileStat.of(st))]
+        yield LocalFile(name, root_str, st.st_size, st.st_mtime_ns, FileStat.of(st))
+        return
     if not stat_mod.S_ISDIR(st.st_mode):
         raise InvalidInputError(
             f"{shown_path(root_str)} is {_kind(st.st_mode)}, not a regular file or folder",
@@ -210,71 +223,99 @@ def scan_folder(
             hint="gd adds regular files and folders only",
         )
     real_root = os.path.realpath(root_str)
-    out: list[LocalFile] = []
-    # (folder, its dataset prefix, (st_dev, st_ino) of it and every folder above it)
-    stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [
-        (root_str, "", frozenset({(st.st_dev, st.st_ino)}))
+    # one iterator per folder on the way down: (its sorted entries, its dataset prefix,
+    # (st_dev, st_ino) of it and every folder above it)
+    stack: list[tuple[_Entries, str, frozenset[tuple[int, int]], bool]] = [
+        (
+            _sorted_entries(root_str, real_root, recursive),
+            "",
+            frozenset({(st.st_dev, st.st_ino)}),
+            _is_utf8(root_str),
+        )
     ]
     while stack:
-        folder, prefix, above = stack.pop()
-        folder_utf8 = _is_utf8(folder)  # then only names that are not ASCII need a check
+        entries, prefix, above, folder_utf8 = stack[-1]
+        step = next(entries, None)
+        if step is None:
+            stack.pop()
+            continue
+        _, de, fst = step
+        rel = f"{prefix}{de.name}"
+        if stat_mod.S_ISDIR(fst.st_mode):
+            key = (fst.st_dev, fst.st_ino)
+            if key in above:
+                warnings.warn(
+                    f"symlink {shown_path(de.path)} leads back to a folder it is in (a "
+                    "loop); not followed, that folder's files are added once",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                continue
+            stack.append(
+                (
+                    _sorted_entries(de.path, real_root, recursive),
+                    rel + "/",
+                    above | {key},
+                    _is_utf8(de.path),  # then only names that are not ASCII need a check
+                )
+            )
+            continue
+        if de.name == MARKER_NAME and is_marker_file(de.path):
+            continue  # gd's record of a tree it made, not data
+        if patterns and not any(match_pattern(rel, p, recursive=recursive) for p in patterns):
+            continue
+        if not (folder_utf8 and de.name.isascii()):
+            _check_utf8(de.path)
+        if "\\" in de.name:
+            normalize_dataset_path(rel)  # raises UnsafePathError naming it
+        yield LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, FileStat.of(fst))
+
+
+_Entries = Iterator[tuple[str, os.DirEntry[str], Any]]
+
+
+def _sorted_entries(folder: str, real_root: str, recursive: bool) -> _Entries:
+    """A folder's regular files and (when ``recursive``) subfolders with their stat,
+    sorted by name, a folder's name followed by "/"."""
+    try:
+        with os.scandir(folder) as it:
+            found = list(it)
+    except (FileNotFoundError, NotADirectoryError):
+        raise SourceChangedError(
+            f"folder {shown_path(folder)} was removed or replaced while it was scanned",
+            path=shown_path(folder),
+            hint="add it again",
+        ) from None
+    except OSError as exc:
+        raise _unreadable(folder, exc, "folder") from None
+    keyed = []
+    for de in found:
+        link = de.is_symlink()
+        if link:
+            target = os.path.realpath(de.path)
+            if target != real_root and not target.startswith(real_root + os.sep):
+                raise UnsafePathError(
+                    f"symlink {shown_path(de.path)} points outside the added folder",
+                    path=shown_path(de.path),
+                    hint="add the link's target folder itself, or remove the link",
+                )
         try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except (FileNotFoundError, NotADirectoryError):
-            raise SourceChangedError(
-                f"folder {shown_path(folder)} was removed or replaced while it was scanned",
-                path=shown_path(folder),
-                hint="add it again",
-            ) from None
+            fst = de.stat()
+        except FileNotFoundError:
+            continue  # dangling link or file removed while scanning
         except OSError as exc:
-            raise _unreadable(folder, exc, "folder") from None
-        for de in entries:
-            rel = f"{prefix}{de.name}"
-            link = de.is_symlink()
             if link:
-                target = os.path.realpath(de.path)
-                if target != real_root and not target.startswith(real_root + os.sep):
-                    raise UnsafePathError(
-                        f"symlink {shown_path(de.path)} points outside the added folder",
-                        path=shown_path(de.path),
-                        hint="add the link's target folder itself, or remove the link",
-                    )
-            try:
-                fst = de.stat()
-            except FileNotFoundError:
-                continue  # dangling link or file removed while scanning
-            except OSError as exc:
-                if link:
-                    continue  # a link that cannot be resolved (a loop of links)
-                raise _unreadable(de.path, exc) from None
-            if stat_mod.S_ISDIR(fst.st_mode):
-                if not recursive:
-                    continue
-                key = (fst.st_dev, fst.st_ino)
-                if key in above:
-                    warnings.warn(
-                        f"symlink {shown_path(de.path)} leads back to a folder it is in (a "
-                        "loop); not followed, that folder's files are added once",
-                        UserWarning,
-                        stacklevel=2,
-                    )
-                    continue
-                stack.append((de.path, rel + "/", above | {key}))
-                continue
-            if not stat_mod.S_ISREG(fst.st_mode):
-                continue
-            if de.name == MARKER_NAME and is_marker_file(de.path):
-                continue  # gd's record of a tree it made, not data
-            if patterns and not any(match_pattern(rel, p, recursive=recursive) for p in patterns):
-                continue
-            if not (folder_utf8 and de.name.isascii()):
-                _check_utf8(de.path)
-            if "\\" in de.name:
-                normalize_dataset_path(rel)  # raises UnsafePathError naming it
-            out.append(LocalFile(rel, de.path, fst.st_size, fst.st_mtime_ns, FileStat.of(fst)))
-    out.sort(key=lambda f: f.rel.encode())
-    return out
+                continue  # a link that cannot be resolved (a loop of links)
+            raise _unreadable(de.path, exc) from None
+        # (a name's str order is its UTF-8 bytes' order; one that is not UTF-8 is
+        # refused when the walk reaches it)
+        if stat_mod.S_ISDIR(fst.st_mode):
+            if recursive:
+                keyed.append((de.name + "/", de, fst))
+        elif stat_mod.S_ISREG(fst.st_mode):
+            keyed.append((de.name, de, fst))
+    keyed.sort(key=lambda k: k[0])
+    return iter(keyed)
 
 
 def is_executable(st: StatLike) -> bool:
@@ -295,14 +336,19 @@ def hash_file(path: str) -> str:
 
 
 def hash_files(
-    files: list[LocalFile], stat_cache: StatCache | None, progress: Progress = NULL_PROGRESS
+    files: list[LocalFile],
+    stat_cache: StatCache | None,
+    progress: Progress = NULL_PROGRESS,
+    *,
+    phase: bool = True,
 ) -> dict[str, Hashed]:
     """abspath -> :class:`Hashed` for ``files``, reusing the stat cache for unchanged files.
 
     The size recorded is that of the bytes hashed (not the scan's stat), so a
     file rewritten since the scan is recorded as what was read.  Serial on
     purpose: for many small files a thread pool measured 4-6x slower here
-    (DESIGN.md, "Performance facts").
+    (DESIGN.md, "Performance facts").  ``phase`` False: the caller started the
+    progress phase (one batch of a longer walk) and finishes it.
     """
     known: dict[str, Hashed] = {}
     if stat_cache is not None and files:
@@ -312,7 +358,8 @@ def hash_files(
             f = by_path[path]
             known[path] = Hashed(sha, f.size, f.mtime_ns, is_executable(f.st))
     todo = [f for f in files if f.abspath not in known]
-    progress.start("hashing", sum(f.size for f in todo))
+    if phase:
+        progress.start("hashing", sum(f.size for f in todo))
     fresh: list[tuple[str, os.stat_result, str]] = []
     for f in todo:
         try:
@@ -331,7 +378,8 @@ def hash_files(
         known[f.abspath] = Hashed(digest, st.st_size, st.st_mtime_ns, is_executable(st))
         fresh.append((f.abspath, st, digest))
         progress.advance(f.size)
-    progress.finish()
+    if phase:
+        progress.finish()
     if stat_cache is not None and fresh:
         stat_cache.store_many(fresh)
     return known

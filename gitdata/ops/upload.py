@@ -29,7 +29,7 @@ from gitdata.errors import (
     SourceChangedError,
     os_errors_name,
 )
-from gitdata.ops.contentindex import confirmed_hits
+from gitdata.ops.contentindex import confirmed_hits, covers
 from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing
 from gitdata.ops.scan import NotRegularError, hash_file, open_source
@@ -173,11 +173,13 @@ def upload(
         for f in own.values():
             if f.chunk is not None and f.sha256 in waiting:
                 known.setdefault(f.sha256, f)
-        if waiting.difference(known):
+        # (when the store's content index holds all of the parents' content, it
+        # answers instead, below: a paged parent is then never read whole)
+        if waiting.difference(known) and not covers(ctx, store, draft.parents):
             for pid in draft.parents:
-                for e in ctx.manifest(ctx.record(pid).manifest):
-                    if e.sha256 in waiting and not e.is_link:  # a link is in no chunk
-                        known.setdefault(e.sha256, e)
+                found = ctx.manifest(ctx.record(pid).manifest).find_content(waiting)
+                for sha, e in found.items():
+                    known.setdefault(sha, e)
         pending: list[PendingFile] = []
         sources: dict[str, DraftFile] = {}
         for path, f in own.items():

@@ -483,3 +483,110 @@ def test_manifests_sharing_no_page_are_compared_whole():
     )
     assert pages.narrowed(a, b) is None
     assert pages.narrowed(build(10), a) is None
+
+
+def test_find_content_scans_the_hash_column_and_skips_links_and_changed_paths():
+    parent = build(20_000)
+    penc = encode_paged(parent)
+    pm = read(penc)
+    changed = entry(5, "changed")
+    gone = entry(7)
+    files = parent.as_dict()
+    files[changed.path] = changed
+    del files[gone.path]
+    link = link_entry("zz/link", 3, entry(9).sha256, "https://example.com/x", None)
+    files[link.path] = link
+    child = Manifest(files.values())
+    cenc = encode_manifest(child, pm, parent.as_dict())
+    cm = read(cenc, store_of(penc, cenc))
+    wanted = {entry(i).sha256 for i in (1, 5, 7, 9, 19_999)} | {changed.sha256, "0" * 64}
+    got = cm.find_content(wanted)
+    # 5 and 7 sit only at paths the child replaced or removed; 9 is also a link's
+    assert set(got) == {entry(i).sha256 for i in (1, 9, 19_999)} | {changed.sha256}
+    assert got[entry(1).sha256] == entry(1) and got[changed.sha256] == changed
+    assert len(LOADS) == len(pm.page_refs) + 1  # every page once, and the delta
+    plain = child.find_content(wanted)  # an unpaged manifest's scan: all current files
+    assert plain == got
+
+
+def test_find_content_checks_every_entry_it_returns():
+    enc = encode_paged(build(20_000))
+    objects = store_of(enc)
+    first = doc_of(
+        objects[pages.decode_root(doc_of(enc.root), "t", objects.__getitem__).page_refs[0].page]
+    )
+    first["files"][3][4] = -1  # a negative offset
+    data = redo(first)
+    sha = hashlib.sha256(data).hexdigest()
+    root = doc_of(enc.root)
+    root["pages"][0]["page"] = sha
+    objects[sha] = data
+    m = pages.decode_root(root, "t", objects.__getitem__)
+    assert m.find_content({"0" * 64}) == {}  # no hit: the entry is not built
+    with pytest.raises(FormatError):
+        m.find_content({first["files"][3][2]})
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["clustered", "scattered", "at_the_ends", "a_whole_page_removed", "nothing"],
+)
+def test_a_compacted_child_is_paged_exactly_as_afresh_and_shares_untouched_pages(change):
+    parent = build(30_000)
+    penc = encode_paged(parent)
+    pm = read(penc)
+    files = parent.as_dict()
+    if change == "clustered":
+        for i in range(10_000, 10_300):
+            files[entry(i).path] = entry(i, "new")
+        for i in range(10_300, 10_400):
+            del files[entry(i).path]
+    elif change == "scattered":
+        for i in range(0, 30_000, 97):
+            files[entry(i).path] = entry(i, "new")
+        for i in range(5, 30_000, 1001):
+            del files[entry(i).path]
+    elif change == "at_the_ends":
+        first = FileEntry("a/first", 1, entry(0).sha256, CHUNKS[0], 0, 1)
+        last = FileEntry("zz/last", 1, entry(0).sha256, CHUNKS[0], 0, 1)
+        files[first.path] = first
+        files[last.path] = last
+    elif change == "a_whole_page_removed":
+        for p in list(files)[: pm.page_refs[1].count + pm.page_refs[0].count]:
+            if p >= pm.page_refs[1].first:
+                del files[p]
+    child = Manifest(files.values())
+    old = parent.as_dict()
+    upserts = {p: e for p, e in files.items() if old.get(p) != e}
+    removed = [p for p in old if p not in files]
+    enc = pages.encode_compacted(pm, upserts, removed, len(child), child.total_size)
+    fresh = encode_paged(child)
+    assert enc.root == fresh.root  # the same pages, cut at the same paths
+    assert read(enc, store_of(penc, enc)) == child
+    shared = {r.page for r in pm.page_refs} & enc.reaches
+    assert enc.objects.keys() == enc.reaches - shared  # only pages not the parent's are new
+    if change == "nothing":
+        assert enc.objects == {}  # every page kept by reference
+    if change in ("clustered", "at_the_ends"):
+        assert len(shared) >= len(pm.page_refs) - 3
+
+
+def test_compacting_a_child_of_a_child_with_a_delta_reads_back():
+    parent = build(30_000)
+    penc = encode_paged(parent)
+    pm = read(penc)
+    files = parent.as_dict()
+    for i in range(0, 30_000, 500):
+        files[entry(i).path] = entry(i, "mid")
+    mid = Manifest(files.values())
+    menc = encode_manifest(mid, pm, parent.as_dict())
+    assert doc_of(menc.root).get("delta")  # the middle version is a delta
+    mm = read(menc, store_of(penc, menc))
+    for i in range(1, 30_000, 50):
+        files[entry(i).path] = entry(i, "last")
+    child = Manifest(files.values())
+    before = mid.as_dict()
+    upserts = {p: e for p, e in files.items() if before.get(p) != e}
+    enc = pages.encode_compacted(mm, upserts, [], len(child), child.total_size)
+    assert read(enc, store_of(penc, menc, enc)) == child
+    assert "delta" not in doc_of(enc.root)

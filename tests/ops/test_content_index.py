@@ -18,7 +18,7 @@ import pytest
 from gitdata.config import resolve_settings
 from gitdata.core.contentindex import IndexEntry, decode_index, encode_index, index_key
 from gitdata.gitio.repo import find_repo
-from gitdata.ops import commit, drafts, gc, upload
+from gitdata.ops import commit, contentindex, drafts, gc, upload
 from gitdata.ops.context import Context
 from gitdata.ops.maintenance import delete_version
 from gitdata.ops.metadata import publish
@@ -356,3 +356,67 @@ def test_rows_the_store_never_wrote_in_the_local_database_are_not_trusted(
     version, sent = close(ctx, plus_one, "second")
     assert sent > 430_000
     assert deep_ok(ctx, version)
+
+
+def child_synced(ctx: Context, parent: str, src: Path) -> str:
+    draft = drafts.create_draft(ctx, project="p", name="a", parents=[parent])
+    drafts.sync_folder(ctx, draft.id, src)
+    return draft.id
+
+
+def test_a_covered_parent_is_not_read_for_content_and_a_rename_still_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    ctx = machine(tmp_path, "m1", tmp_path / "store")
+    src = make_tree(tmp_path / "src", SHARED)
+    first, _ = close(ctx, src, "a")
+    second, _ = close(ctx, src, "b")
+    os.rename(src / "d0/f0.bin", src / "d0/renamed.bin")
+    (src / "d1/f5.bin").write_bytes(NEW)
+    # the parent's content is in the index (its close wrote it): reading its manifest
+    # for content would be wasted work, so it is not read at all
+    assert contentindex.covers(ctx, ctx.store_for_writing(), [first])
+    draft_id = child_synced(ctx, first, src)
+    calls: list[str] = []
+    real = upload.Context.manifest
+
+    def counting(self, sha):
+        calls.append(sha)
+        return real(self, sha)
+
+    monkeypatch.setattr(upload.Context, "manifest", counting)
+    sent = upload.upload(ctx, draft_id)
+    monkeypatch.undo()
+    assert load_record(ctx, first).manifest not in calls
+    assert 10_000 <= sent < 11_000  # only the new file's chunk
+    child = commit.finalize(ctx, draft_id)
+    assert contentindex.covers(ctx, ctx.store_for_writing(), [child.id])
+    assert contentindex.covers(ctx, ctx.store_for_writing(), [second])
+
+
+def test_without_the_index_a_parent_is_read_for_content_and_a_rename_stores_nothing(
+    tmp_path: Path,
+):
+    ctx = machine(tmp_path, "m1", tmp_path / "store")
+    src = make_tree(tmp_path / "src", SHARED)
+    first, _ = close(ctx, src, "a")
+    os.rename(src / "d0/f0.bin", src / "d0/renamed.bin")
+    other = machine(tmp_path, "m2", tmp_path / "store")  # no local index yet
+    for key in other.store_for_writing().list("index/"):
+        other.store_for_writing().delete(key)  # and none in the store
+    assert not contentindex.covers(other, other.store_for_writing(), [first])
+    draft_id = child_synced(other, first, src)
+    sent = upload.upload(other, draft_id)
+    assert sent == 0  # the renamed file's content is the parent's
+    commit.finalize(other, draft_id)
+
+
+def test_coverage_is_forgotten_when_the_index_objects_it_relied_on_go(tmp_path: Path):
+    ctx = machine(tmp_path, "m1", tmp_path / "store")
+    src = make_tree(tmp_path / "src", SHARED)
+    first, _ = close(ctx, src, "a")
+    store = ctx.store_for_writing()
+    assert contentindex.covers(ctx, store, [first])
+    for key in store.list("index/"):
+        store.delete(key)
+    assert not contentindex.covers(Context(ctx.settings), store, [first])

@@ -1,0 +1,97 @@
+"""Sync compares the folder with the draft as two streams in path order
+(ops/drafts.sync_folder over ops/scan.iter_folder): names chosen so that a folder's
+walk order and the paths' byte order differ unless the walk sorts folders as
+"name/"."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gitdata import Dataset
+from gitdata.errors import UnsafePathError
+from gitdata.ops import drafts
+from gitdata.ops.scan import iter_folder
+from tests.conftest import make_tree, read_tree
+
+TRICKY = {  # (no "a" beside "a/": a disk cannot hold both)
+    "a-b/x": "1",
+    "a/x": "2",
+    "a/y/z": "3",
+    "a.txt": "4",
+    "a0": "5",
+    "b/é.txt": "6",
+    "b/e.txt": "7",
+    "B": "8",
+}
+
+
+def test_the_walk_yields_paths_in_the_order_of_their_bytes(tmp_path):
+    make_tree(tmp_path / "src", TRICKY)
+    got = [f.rel for f in iter_folder(tmp_path / "src")]
+    assert got == sorted(TRICKY, key=str.encode)
+
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(drafts, "_SYNC_BATCH", 2)
+
+
+def closed_with(tmp_path: Path, tree: dict[str, str]) -> Dataset:
+    src = make_tree(tmp_path / "first", tree)
+    ds = Dataset.create(dataset_project="p", dataset_name="n")
+    ds.add_files(src)
+    ds.finalize(auto_upload=True)
+    return ds
+
+
+def test_a_sync_in_small_batches_adds_changes_and_removes_exactly(tmp_path):
+    start = {"a-b/x": "1", "a/x": "2", "a/old": "gone", "a.txt": "4", "z": "gone too"}
+    parent = closed_with(tmp_path, start)
+    now = make_tree(tmp_path / "now", TRICKY)
+    (now / "a/x").write_text("2 changed")
+    child = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    result = drafts.sync_folder(child._ctx, child.id, now)
+    assert (result.removed, result.modified) == (2, 1)
+    assert result.added == len(TRICKY) - 3
+    child.finalize(auto_upload=True)
+    got = read_tree(Path(Dataset.get(dataset_id=child.id).get_local_copy()))
+    assert got == {p: (now / p).read_bytes() for p in read_tree(now)}
+
+
+def test_a_sync_into_a_folder_leaves_the_paths_beside_it_alone(tmp_path):
+    parent = closed_with(
+        tmp_path, {"data-x": "beside", "data.txt": "beside", "data/old": "in", "data0": "beside"}
+    )
+    now = make_tree(tmp_path / "now", {"new": "n", "sub/deep": "d"})
+    child = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    result = drafts.sync_folder(child._ctx, child.id, now, dataset_path="data")
+    assert (result.added, result.modified, result.removed) == (2, 0, 1)
+    child.finalize(auto_upload=True)
+    got = read_tree(Path(Dataset.get(dataset_id=child.id).get_local_copy()))
+    assert set(got) == {"data-x", "data.txt", "data0", "data/new", "data/sub/deep"}
+
+
+def test_a_file_named_like_the_synced_folder_is_replaced_by_the_folder(tmp_path):
+    parent = closed_with(tmp_path, {"data": "a file", "keep": "k"})
+    now = make_tree(tmp_path / "now", {"inner": "i"})
+    child = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    result = drafts.sync_folder(child._ctx, child.id, now, dataset_path="data")
+    assert (result.added, result.removed) == (1, 1)
+    child.finalize(auto_upload=True)
+    got = read_tree(Path(Dataset.get(dataset_id=child.id).get_local_copy()))
+    assert set(got) == {"data/inner", "keep"}
+
+
+def test_a_sync_that_fails_in_a_later_batch_changes_nothing(tmp_path):
+    parent = closed_with(tmp_path, {"a": "1", "b": "2"})
+    now = make_tree(tmp_path / "now", {"a": "1 changed", "b": "2", "c": "3", "z/d": "4"})
+    os.symlink(tmp_path / "first", now / "z/e")  # found in the third batch
+    child = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    with pytest.raises(UnsafePathError, match="points outside the added folder"):
+        drafts.sync_folder(child._ctx, child.id, now)
+    reopened = Dataset.get(dataset_id=child.id)
+    assert sorted(reopened.list_files()) == ["a", "b"]
+    assert reopened.list_modified_files() == [] and reopened.list_added_files() == []
