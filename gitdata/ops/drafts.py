@@ -218,6 +218,8 @@ def add_files(
             raise LocalPathNotFoundError(f"path does not exist: {given}", path=str(given))
         sources.append((given, source))
     folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
+    if len(sources) == 1:  # no two files of one walk can take one dataset path
+        return _add_walked(ctx, draft_id, sources[0][1], folder, recursive, wildcard, progress)
     with editing(ctx, draft_id) as draft:
         # dataset path -> (local file, the source argument it was found under)
         planned: dict[str, tuple[LocalFile, str]] = {}
@@ -243,6 +245,33 @@ def add_files(
         # freed before the draft is saved on leaving the block: the saving is the peak
         # of memory, and these hold every scanned file once more
         del planned, unique, hashes
+        return changed
+
+
+def _add_walked(
+    ctx: Context,
+    draft_id: str,
+    source: Path,
+    folder: str,
+    recursive: bool,
+    wildcard: str | list[str] | None,
+    progress: Progress,
+) -> int:
+    """:func:`add_files` of one source: walked and hashed a batch at a time, so memory
+    holds one batch besides the draft (a failure in any batch saves nothing)."""
+    with editing(ctx, draft_id) as draft:
+        changed = 0
+        progress.start("hashing", None)
+        walk = iter_folder(source, recursive=recursive, wildcard=wildcard)
+        while batch := list(islice(walk, _SYNC_BATCH)):
+            targets = [join_dataset_path(folder, f.rel) for f in batch]
+            check_path_limits(targets)
+            hashes = hash_files(batch, ctx.stat_cache, progress, phase=False)
+            for target, f in zip(targets, batch, strict=True):
+                if _place(draft, target, hashes[f.abspath], f.abspath):
+                    changed += 1
+            del batch, targets, hashes
+        progress.finish()
         return changed
 
 

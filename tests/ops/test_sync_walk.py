@@ -95,3 +95,15 @@ def test_a_sync_that_fails_in_a_later_batch_changes_nothing(tmp_path):
     reopened = Dataset.get(dataset_id=child.id)
     assert sorted(reopened.list_files()) == ["a", "b"]
     assert reopened.list_modified_files() == [] and reopened.list_added_files() == []
+
+
+def test_an_add_that_fails_in_a_later_batch_changes_nothing(tmp_path):
+    src = make_tree(tmp_path / "src", {"a": "1", "b": "2", "c": "3", "z/d": "4"})
+    os.symlink(tmp_path, src / "z/e")  # found in the third batch
+    ds = Dataset.create(dataset_project="p", dataset_name="n")
+    with pytest.raises(UnsafePathError, match="points outside the added folder"):
+        ds.add_files(src)
+    assert Dataset.get(dataset_id=ds.id).list_files() == []
+    os.unlink(src / "z/e")
+    assert ds.add_files(src) == 4
+    assert sorted(Dataset.get(dataset_id=ds.id).list_files()) == ["a", "b", "c", "z/d"]
