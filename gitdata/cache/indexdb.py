@@ -102,7 +102,7 @@ class IndexDB:
     def lookup(self, store: str, shas: Iterable[str]) -> dict[str, list[IndexEntry]]:
         """content sha256 -> the entries the index holds for it, for each of ``shas``
         it knows (batched queries of :data:`_BATCH` hashes over the primary key)."""
-        wanted = sorted({b for b in map(_blob, set(shas)) if b is not None})
+        asked = set(shas)
 
         def work(conn: sqlite3.Connection) -> dict[str, list[IndexEntry]]:
             out: dict[str, list[IndexEntry]] = {}
@@ -110,6 +110,7 @@ class IndexDB:
                 "SELECT 1 FROM content_objects WHERE store = ? LIMIT 1", (store,)
             ).fetchall():
                 return out  # a store with no index yet (its first close): nothing to ask
+            wanted = sorted({b for b in map(_blob, asked) if b is not None})
             for start in range(0, len(wanted), _BATCH):
                 batch = wanted[start : start + _BATCH]
                 rows = conn.execute(
