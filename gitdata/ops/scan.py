@@ -160,20 +160,21 @@ def open_source(path: str) -> tuple[BinaryIO, os.stat_result]:
         raise
 
 
-def read_to_end(fd: int, size: int) -> bytes:
-    """Everything from ``fd`` to its end, for a file whose fstat said ``size`` bytes.
+def read_expected(fd: int, size: int) -> bytes:
+    """A file's bytes when it holds ``size`` (its fstat size), read with one call.
 
-    A file that kept its size is read with one call (asking for one byte more
-    than expected shows the end); one that grew or came up short is read on to
-    its end.  Whether it changed is the caller's check (an fstat after the read,
-    or the content's hash).
+    A file that grew since gives ``size + 1`` bytes, never more (one byte past the
+    expected end shows it; nothing more is held in memory), one that shrank gives
+    what it holds: the caller refuses or reads such a file again (its hash or an
+    fstat after the read tells).
     """
     data = os.read(fd, size + 1)
-    if len(data) == size:
+    if len(data) >= size:
         return data
-    parts = [data]
-    while block := os.read(fd, _BLOCK):
+    parts, got = [data], len(data)
+    while got <= size and (block := os.read(fd, size + 1 - got)):  # a short read
         parts.append(block)
+        got += len(block)
     return b"".join(parts)
 
 
@@ -200,7 +201,7 @@ def hash_source(path: str) -> tuple[str, os.stat_result]:
             h = hashlib.sha256()
             read = 0
             if before.st_size <= WHOLE_READ:
-                data = read_to_end(fd, before.st_size)
+                data = read_expected(fd, before.st_size)
                 h.update(data)
                 read = len(data)
             else:

@@ -227,8 +227,8 @@ class StateDir:
         # id -> (stat signature of the file, Draft): skips re-reading a draft this
         # process wrote or read last, as long as no other process changed the file.
         self._memo: dict[str, tuple[tuple[int, int, int], Draft]] = {}
-        # id -> (stat signature, the parsed file): read by draft_storage, kept for load_draft
-        self._parsed: dict[str, tuple[tuple[int, int, int], Any]] = {}
+        # id -> (stat signature, its store URL) as draft_storage last read it
+        self._storages: dict[str, tuple[tuple[int, int, int], str | None]] = {}
 
     @staticmethod
     def _signature(path: Path) -> tuple[int, int, int]:
@@ -256,10 +256,7 @@ class StateDir:
                 self._memo.pop(draft_id, None)
         try:
             sig = self._signature(path)
-            parsed = self._parsed.pop(draft_id, None)
-            doc = parsed[1] if parsed is not None and parsed[0] == sig else None
-            if doc is None:
-                doc = json.loads(path.read_bytes())
+            doc = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise DatasetNotFoundError(f"no open draft {draft_id}", dataset_id=draft_id) from None
         except ValueError:
@@ -286,23 +283,23 @@ class StateDir:
                 path.unlink()
 
     def draft_storage(self, draft_id: str) -> str | None:
-        """The store URL a draft writes to, read without merging its parents' files.
-
-        The parsed file is kept (with its stat signature) for a :meth:`load_draft`
-        that follows, as it does in a close: the draft is then parsed once."""
+        """The store URL a draft writes to, read without merging its parents' files
+        (and parsed once per version of the file: a close asks several times)."""
         path = self.draft_path(draft_id)
         try:
             sig = self._signature(path)
             memo = self._memo.get(draft_id)
             if memo is not None and memo[0] == sig:
                 return memo[1].storage
-            parsed = self._parsed.get(draft_id)
-            if parsed is None or parsed[0] != sig:
-                parsed = self._parsed[draft_id] = (sig, json.loads(path.read_bytes()))
-            storage = parsed[1].get("storage")
+            known = self._storages.get(draft_id)
+            if known is not None and known[0] == sig:
+                return known[1]
+            storage = json.loads(path.read_bytes()).get("storage")
         except (OSError, ValueError, AttributeError):
             return None
-        return storage if isinstance(storage, str) else None
+        found = storage if isinstance(storage, str) else None
+        self._storages[draft_id] = (sig, found)
+        return found
 
     def draft_ids(self) -> list[str]:
         """Ids of this machine's open drafts (file names only: nothing is read)."""

@@ -32,7 +32,7 @@ from gitdata.errors import (
 from gitdata.ops.contentindex import confirmed_hits
 from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing
-from gitdata.ops.scan import NotRegularError, hash_file, open_fd, read_to_end
+from gitdata.ops.scan import NotRegularError, hash_file, open_fd, read_expected
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel
 from gitdata.storage.locks import store_lock
@@ -105,7 +105,7 @@ def _pack_chunk(
                 try:
                     if item.size <= _SMALL_FILE:
                         try:
-                            data = read_to_end(source_fd, item.size)
+                            data = read_expected(source_fd, item.size)
                         except OSError as exc:
                             raise _unreadable(src.source, item.path, exc) from None
                         info = writer.add_bytes(data, item.sha256)

@@ -73,14 +73,14 @@ def test_sync_takes_the_size_from_the_read_too(tmp_path: Path, monkeypatch: pyte
     assert Dataset.get(dataset_id=ds.id).read_bytes("grow.bin") == b"zzz"
 
 
-def test_read_to_end_reads_what_the_file_holds_whatever_its_stat_said(tmp_path: Path):
+def test_read_expected_reads_one_byte_past_a_stat_that_is_out_of_date(tmp_path: Path):
     path = tmp_path / "f.bin"
     path.write_bytes(b"x" * 5000)
     fd = os.open(path, os.O_RDONLY)
     try:
-        for said in (5000, 4999, 0, 9000):  # as stat'ed, grew since, shrank since
-            os.lseek(fd, 0, os.SEEK_SET)
-            assert scan_mod.read_to_end(fd, said) == b"x" * 5000
+        for said, got in ((5000, 5000), (9000, 5000), (4999, 5000), (10, 11), (0, 1)):
+            os.lseek(fd, 0, os.SEEK_SET)  # as stat'ed, shrank since, grew since
+            assert scan_mod.read_expected(fd, said) == b"x" * got
     finally:
         os.close(fd)
 
