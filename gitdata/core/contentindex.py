@@ -90,7 +90,9 @@ def encode_index(entries: Iterable[IndexEntry]) -> Iterator[bytes]:
 
 def _gzip(lines: list[bytes]) -> bytes:
     buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0, filename="") as gz:
+    # level 1, as manifests: the sha256 columns do not compress, the chunk columns
+    # repeat line after line; level 6 took 2.3x as long for a 5 % smaller object
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=1, mtime=0, filename="") as gz:
         gz.write(INDEX_HEADER)
         gz.write(b"".join(lines))
     return buf.getvalue()

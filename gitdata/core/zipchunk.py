@@ -67,6 +67,10 @@ class ChunkWriter:
         self._central: list[_Central] = []
         self._names: set[str] = set()
         self._closed = False
+        # sha256 of every byte written, while nothing was written twice (a patched
+        # local header of a streamed member ends it: see :attr:`sha256`)
+        self._digest: hashlib._Hash | None = hashlib.sha256()
+        self._finished = False  # close() wrote the central directory
 
     def add(self, blocks: Iterable[bytes], expected_sha256: str, size_hint: int) -> MemberInfo:
         """Append one member from ``blocks``; verify its sha256 against ``expected_sha256``.
@@ -116,6 +120,7 @@ class ChunkWriter:
         self._out.seek(header_offset)
         self._out.write(patched)
         self._out.seek(self._pos)
+        self._digest = None  # bytes already hashed were rewritten
         self._central.append(_Central(name, crc, size, length, header_offset, method_code, zip64))
         self._names.add(expected_sha256)
         return MemberInfo(expected_sha256, size, data_offset, length, self._method)
@@ -159,6 +164,7 @@ class ChunkWriter:
             raise ValueError("chunk writer already closed")
         self._closed = True
         cd_start = self._pos
+        records: list[bytes] = []  # the central directory, written with one call
         for c in self._central:
             big_offset = c.header_offset >= _LIMIT
             fields = []
@@ -172,7 +178,7 @@ class ChunkWriter:
                 else b""
             )
             needed = 45 if (c.zip64 or big_offset) else 20
-            self._write(
+            records.append(
                 struct.pack(
                     "<IHHHHHHIIIHHHHHII",
                     _CENTRAL_SIG,
@@ -196,6 +202,7 @@ class ChunkWriter:
                 + c.name
                 + extra
             )
+        self._write(b"".join(records))
         cd_size = self._pos - cd_start
         count = len(self._central)
         if count >= 0xFFFF or cd_start >= _LIMIT or cd_size >= _LIMIT:
@@ -211,7 +218,16 @@ class ChunkWriter:
             self._write(
                 struct.pack("<IHHHHIIH", _END_SIG, 0, 0, count, count, cd_size, cd_start, 0)
             )
+        self._finished = True
         return self._pos
+
+    @property
+    def sha256(self) -> str | None:
+        """The finished chunk's sha256, hashed as it was written; None when a streamed
+        member's header was patched in place (then hash the written file)."""
+        if not self._finished or self._digest is None:
+            return None
+        return self._digest.hexdigest()
 
     def _local_header(
         self, name: bytes, method: int, crc: int, size: int, length: int, zip64: bool, extra: bytes
@@ -238,6 +254,8 @@ class ChunkWriter:
     def _write(self, data: bytes) -> None:
         self._out.write(data)
         self._pos += len(data)
+        if self._digest is not None:
+            self._digest.update(data)
 
 
 # Deflate output is produced at most this much per step (a bomb is stopped early).

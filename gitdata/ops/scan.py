@@ -39,6 +39,8 @@ from gitdata.errors import (
 from gitdata.ops.target import MARKER_NAME, is_marker_file
 
 _BLOCK = 1024 * 1024
+# Files up to this size are read whole with one call (no file object, no block loop).
+WHOLE_READ = 16 * 1024 * 1024
 # How often a file that changed while it was read is read again before it is refused.
 READ_TRIES = 3
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -117,14 +119,9 @@ class NotRegularError(InvalidInputError):
     """A path gd was to read is a folder, FIFO, socket or device, not a regular file."""
 
 
-def open_source(path: str) -> tuple[BinaryIO, os.stat_result]:
-    """Open a local file for reading, never blocking, and only if it is a regular file.
-
-    Returns the open binary file and its fstat.  Raises
-    :class:`LocalPathNotFoundError` if it is gone, :class:`NotRegularError`
-    (an :class:`InvalidInputError`) for a folder, FIFO or device, and
-    :class:`LocalPathUnreadableError` when it cannot be opened.
-    """
+def open_fd(path: str) -> tuple[int, os.stat_result]:
+    """:func:`open_source` on a raw descriptor (no file object): the descriptor and its
+    fstat, with the same checks and errors.  The caller closes it."""
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
@@ -142,10 +139,44 @@ def open_source(path: str) -> tuple[BinaryIO, os.stat_result]:
                 kind=_kind(st.st_mode),
                 hint="gd adds regular files only",
             )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def open_source(path: str) -> tuple[BinaryIO, os.stat_result]:
+    """Open a local file for reading, never blocking, and only if it is a regular file.
+
+    Returns the open binary file and its fstat.  Raises
+    :class:`LocalPathNotFoundError` if it is gone, :class:`NotRegularError`
+    (an :class:`InvalidInputError`) for a folder, FIFO or device, and
+    :class:`LocalPathUnreadableError` when it cannot be opened.
+    """
+    fd, st = open_fd(path)
+    try:
         return os.fdopen(fd, "rb", buffering=0, closefd=True), st
     except BaseException:
         os.close(fd)
         raise
+
+
+def read_expected(fd: int, size: int) -> bytes:
+    """A file's bytes when it holds ``size`` (its fstat size), read with one call.
+
+    A file that grew since gives ``size + 1`` bytes, never more (one byte past the
+    expected end shows it; nothing more is held in memory), one that shrank gives
+    what it holds: the caller refuses or reads such a file again (its hash or an
+    fstat after the read tells).
+    """
+    data = os.read(fd, size + 1)
+    if len(data) >= size:
+        return data
+    parts, got = [data], len(data)
+    while got <= size and (block := os.read(fd, size + 1 - got)):  # a short read
+        parts.append(block)
+        got += len(block)
+    return b"".join(parts)
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -162,20 +193,27 @@ def hash_source(path: str) -> tuple[str, os.stat_result]:
 
     A file whose stat changed while it was read (or that read to another size
     than its stat said) is read again, up to :data:`READ_TRIES` times, then
-    refused with :class:`SourceChangedError` naming it.
+    refused with :class:`SourceChangedError` naming it.  A file of up to
+    :data:`WHOLE_READ` bytes is read with one call on a raw descriptor.
     """
     for _ in range(READ_TRIES):
-        fh, before = open_source(path)
-        with fh:
+        fd, before = open_fd(path)
+        try:
             h = hashlib.sha256()
             read = 0
-            try:
-                while block := fh.read(_BLOCK):
+            if before.st_size <= WHOLE_READ:
+                data = read_expected(fd, before.st_size)
+                h.update(data)
+                read = len(data)
+            else:
+                while block := os.read(fd, _BLOCK):
                     h.update(block)
                     read += len(block)
-                after = os.fstat(fh.fileno())
-            except OSError as exc:
-                raise _unreadable(path, exc) from None
+            after = os.fstat(fd)
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
+        finally:
+            os.close(fd)
         if read == before.st_size and _same_file(before, after):
             return h.hexdigest(), after
     raise SourceChangedError(

@@ -165,6 +165,8 @@ class StateDir:
         # id -> (stat signature of the file, Draft): skips re-reading a draft this
         # process wrote or read last, as long as no other process changed the file.
         self._memo: dict[str, tuple[tuple[int, int, int], Draft]] = {}
+        # id -> (stat signature, its store URL) as draft_storage last read it
+        self._storages: dict[str, tuple[tuple[int, int, int], str | None]] = {}
 
     @staticmethod
     def _signature(path: Path) -> tuple[int, int, int]:
@@ -219,12 +221,23 @@ class StateDir:
                 path.unlink()
 
     def draft_storage(self, draft_id: str) -> str | None:
-        """The store URL a draft writes to, read without merging its parents' files."""
+        """The store URL a draft writes to, read without merging its parents' files
+        (and parsed once per version of the file: a close asks several times)."""
+        path = self.draft_path(draft_id)
         try:
-            storage = json.loads(self.draft_path(draft_id).read_bytes()).get("storage")
+            sig = self._signature(path)
+            memo = self._memo.get(draft_id)
+            if memo is not None and memo[0] == sig:
+                return memo[1].storage
+            known = self._storages.get(draft_id)
+            if known is not None and known[0] == sig:
+                return known[1]
+            storage = json.loads(path.read_bytes()).get("storage")
         except (OSError, ValueError, AttributeError):
             return None
-        return storage if isinstance(storage, str) else None
+        found = storage if isinstance(storage, str) else None
+        self._storages[draft_id] = (sig, found)
+        return found
 
     def draft_ids(self) -> list[str]:
         """Ids of this machine's open drafts (file names only: nothing is read)."""

@@ -32,7 +32,7 @@ from gitdata.errors import (
 from gitdata.ops.contentindex import confirmed_hits, covers
 from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing
-from gitdata.ops.scan import NotRegularError, hash_file, open_source
+from gitdata.ops.scan import NotRegularError, hash_file, open_fd, read_expected
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel
 from gitdata.storage.locks import store_lock
@@ -48,15 +48,39 @@ def _read_blocks(fh: BinaryIO, source: str, dataset_path: str) -> Iterator[bytes
         try:
             block = fh.read(_BLOCK)
         except OSError as exc:
-            raise LocalPathUnreadableError(
-                f"cannot read {source} (dataset path {dataset_path}): "
-                f"{exc.strerror or type(exc).__name__}",
-                path=source,
-                hint="check the file and its disk, then upload again",
-            ) from None
+            raise _unreadable(source, dataset_path, exc) from None
         if not block:
             return
         yield block
+
+
+def _open_pending(source: str, dataset_path: str) -> int:
+    """A raw descriptor on a draft file's source (scan.open_fd); a source that is gone
+    or no longer a regular file is refused as changed since it was added."""
+    try:
+        fd, _ = open_fd(source)
+    except LocalPathNotFoundError:
+        raise SourceChangedError(
+            f"{source} was deleted after it was added (dataset path {dataset_path})",
+            path=source,
+            hint="add or sync the folder again",
+        ) from None
+    except NotRegularError as exc:
+        raise SourceChangedError(
+            f"{source} changed after it was added: it is now "
+            f"{exc.fields['kind']}, not a regular file (dataset path {dataset_path})",
+            path=source,
+            hint="put the file back, or remove it from the draft (gd remove)",
+        ) from None
+    return fd
+
+
+def _unreadable(source: str, dataset_path: str, exc: OSError) -> LocalPathUnreadableError:
+    return LocalPathUnreadableError(
+        f"cannot read {source} (dataset path {dataset_path}): {exc.strerror or type(exc).__name__}",
+        path=source,
+        hint="check the file and its disk, then upload again",
+    )
 
 
 def _pack_chunk(
@@ -72,42 +96,36 @@ def _pack_chunk(
     track_scratch(tmp)
     placed: dict[str, tuple[int, int, str]] = {}
     try:
-        with os_errors_name(tmp), os.fdopen(fd, "w+b") as out:
+        with os_errors_name(tmp), os.fdopen(fd, "w+b", buffering=_BLOCK) as out:
             writer = ChunkWriter(out, compression)
             for item in group:
                 src = sources[item.sha256]
                 assert src.source is not None
+                source_fd = _open_pending(src.source, item.path)
                 try:
-                    fh, _ = open_source(src.source)
-                except LocalPathNotFoundError:
-                    raise SourceChangedError(
-                        f"{src.source} was deleted after it was added (dataset path {item.path})",
-                        path=src.source,
-                        hint="add or sync the folder again",
-                    ) from None
-                except NotRegularError as exc:
-                    raise SourceChangedError(
-                        f"{src.source} changed after it was added: it is now "
-                        f"{exc.fields['kind']}, not a regular file (dataset path {item.path})",
-                        path=src.source,
-                        hint="put the file back, or remove it from the draft (gd remove)",
-                    ) from None
-                try:
-                    with fh:
-                        blocks = _read_blocks(fh, src.source, item.path)
-                        if item.size <= _SMALL_FILE:
-                            info = writer.add_bytes(b"".join(blocks), item.sha256)
-                        else:
-                            info = writer.add(blocks, item.sha256, item.size)
+                    if item.size <= _SMALL_FILE:
+                        try:
+                            data = read_expected(source_fd, item.size)
+                        except OSError as exc:
+                            raise _unreadable(src.source, item.path, exc) from None
+                        info = writer.add_bytes(data, item.sha256)
+                    else:
+                        with open(source_fd, "rb", buffering=0, closefd=False) as fh:
+                            info = writer.add(
+                                _read_blocks(fh, src.source, item.path), item.sha256, item.size
+                            )
                 except IntegrityError:
                     raise SourceChangedError(
                         f"{src.source} changed after it was added (dataset path {item.path})",
                         path=src.source,
                         hint="add or sync the folder again, then upload",
                     ) from None
+                finally:
+                    os.close(source_fd)
                 placed[item.sha256] = (info.offset, info.length, info.method)
             writer.close()
-        chunk_sha = hash_file(tmp)
+        # hashed as written, unless a large member's header was patched afterwards
+        chunk_sha = writer.sha256 or hash_file(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -216,6 +234,7 @@ def upload(
         # packed per core, so the first chunks are on the wire while later ones
         # are still packed instead of every worker packing at once, then sending.
         packing = threading.BoundedSemaphore(os.cpu_count() or 1)
+        shipped: list[str] = []
 
         def ship(group: list[PendingFile]) -> int:
             with packing:
@@ -233,7 +252,9 @@ def upload(
                 for sha, (offset, length, method) in placed.items():
                     for f in by_sha[sha]:
                         f.chunk, f.offset, f.length, f.method = chunk_sha, offset, length, method
-                ctx.state.save_draft(draft)  # resume point
+                shipped.append(chunk_sha)
+                if len(shipped) < len(groups):  # the last one is saved on leaving editing()
+                    ctx.state.save_draft(draft)  # resume point
             sent.complete()
             return size
 

@@ -100,3 +100,31 @@ def test_deflate_member_stops_at_its_declared_size():
         decode_member(raw, "deflate", 1001, sha)
     with pytest.raises(IntegrityError, match="expected 1000"):
         decode_member(raw[: len(raw) // 2], "deflate", 1000, sha)  # truncated stream
+
+
+@pytest.mark.parametrize("method", ["stored", "deflate"])
+def test_the_chunk_hash_is_that_of_the_bytes_written(method):
+    buf = io.BytesIO()
+    w = ChunkWriter(buf, method)
+    for b in (b"a", b"bb" * 5000, b""):
+        w.add_bytes(b, sha(b))
+    assert w.sha256 is None  # not finished yet
+    w.close()
+    assert w.sha256 == sha(buf.getvalue())
+
+
+def test_no_chunk_hash_once_a_streamed_member_header_was_patched():
+    buf = io.BytesIO()
+    w = ChunkWriter(buf)
+    w.add_bytes(b"x", sha(b"x"))
+    w.add([b"ab", b"c"], sha(b"abc"), 3)  # its local header is rewritten after the data
+    w.close()
+    assert w.sha256 is None  # the caller hashes the written file instead
+
+
+def test_no_chunk_hash_after_a_refused_member():
+    buf = io.BytesIO()
+    w = ChunkWriter(buf)
+    with pytest.raises(IntegrityError):
+        w.add([b"abc"], sha(b"other"), 3)
+    assert w.sha256 is None

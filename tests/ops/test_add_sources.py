@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import threading
@@ -70,6 +71,31 @@ def test_sync_takes_the_size_from_the_read_too(tmp_path: Path, monkeypatch: pyte
     ds.sync_folder(src)
     ds.finalize(auto_upload=True)
     assert Dataset.get(dataset_id=ds.id).read_bytes("grow.bin") == b"zzz"
+
+
+def test_read_expected_reads_one_byte_past_a_stat_that_is_out_of_date(tmp_path: Path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 5000)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for said, got in ((5000, 5000), (9000, 5000), (4999, 5000), (10, 11), (0, 1)):
+            os.lseek(fd, 0, os.SEEK_SET)  # as stat'ed, shrank since, grew since
+            assert scan_mod.read_expected(fd, said) == b"x" * got
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["read-whole", "in-blocks"])
+def test_files_read_whole_or_in_blocks_hash_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole: bool
+):
+    if not whole:
+        monkeypatch.setattr(scan_mod, "WHOLE_READ", 10)
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    digest, st = scan_mod.hash_source(str(path))
+    assert digest == hashlib.sha256(data).hexdigest() and st.st_size == len(data)
 
 
 _REAL_FSTAT = os.fstat

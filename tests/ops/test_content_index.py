@@ -342,15 +342,18 @@ def test_rows_the_store_never_wrote_in_the_local_database_are_not_trusted(
     db.close()
     conn = sqlite3.connect(tmp_path / "m" / "cache" / "index.db")
     with conn:
+        conn.execute(
+            "INSERT INTO content_objects VALUES (1, ?, 'index/x'), (2, ?, 'index/y')", (key, key)
+        )
         for data in [*SHARED.values(), NEW][:10]:
-            conn.execute(
-                "INSERT INTO index_entries VALUES (?, ?, 'index/x', ?, 'not a hash', 0, ?, 'stored')",
-                (key, sha(data), len(data), len(data)),
+            conn.execute(  # a chunk of 10 bytes: no sha256
+                "INSERT INTO content_entries VALUES (?, 1, ?, CAST('not a hash' AS BLOB), 0, ?, 'stored')",
+                (bytes.fromhex(sha(data)), len(data), len(data)),
             )
         for data in [*SHARED.values(), NEW][10:]:
-            conn.execute(
-                "INSERT INTO index_entries VALUES (?, ?, 'index/y', ?, ?, 0, ?, 'stored')",
-                (key, sha(data), len(data), "f" * 64, len(data)),
+            conn.execute(  # a chunk the store does not have
+                "INSERT INTO content_entries VALUES (?, 2, ?, ?, 0, ?, 'stored')",
+                (bytes.fromhex(sha(data)), len(data), b"\xff" * 32, len(data)),
             )
     conn.close()
     version, sent = close(ctx, plus_one, "second")
