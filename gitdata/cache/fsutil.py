@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import os
 import shutil
@@ -19,6 +21,70 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+# ioctl(dest, FICLONE, src): share src's extents (btrfs, XFS, bcachefs...).
+_FICLONE = 0x40049409
+# The kernel cannot do this copy (here, or between these files): use the next way.
+_UNSUPPORTED = {
+    errno.EXDEV,
+    errno.EINVAL,
+    errno.ENOSYS,
+    errno.ENOTTY,
+    errno.EOPNOTSUPP,
+    errno.ENOTSUP,
+    errno.EPERM,
+    errno.EBADF,
+}
+_COPY_STEP = 1 << 30
+# Ways found not to work in this process (asked again after a fault, never per file).
+_broken: set[str] = set()
+
+
+def _clone(sfd: int, dfd: int) -> bool:
+    if "clone" in _broken:
+        return False
+    try:
+        fcntl.ioctl(dfd, _FICLONE, sfd)
+        return True
+    except OSError as exc:
+        if exc.errno not in _UNSUPPORTED:
+            raise
+        if exc.errno != errno.EXDEV:
+            _broken.add("clone")  # the filesystem has no reflinks
+        return False
+
+
+def _copy_range(sfd: int, dfd: int, size: int) -> bool:
+    """Copy with copy_file_range from the current offsets; False (nothing written)
+    when the kernel cannot do it for these files."""
+    if "range" in _broken or not hasattr(os, "copy_file_range"):
+        return False
+    done = 0
+    while done < size:
+        try:
+            n = os.copy_file_range(sfd, dfd, min(_COPY_STEP, size - done))
+        except OSError as exc:
+            if done or exc.errno not in _UNSUPPORTED:
+                raise
+            if exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP):
+                _broken.add("range")
+            return False
+        if n == 0:
+            break  # the source shrank: the caller checks the size
+        done += n
+    return True
+
+
+def clone_into(sfd: int, dfd: int) -> None:
+    """Copy the whole file open at ``sfd`` into the empty file open for writing at
+    ``dfd``: a reflink where the filesystem shares extents, else copy_file_range
+    (in the kernel, no Python buffers), else plain reads and writes."""
+    size = os.fstat(sfd).st_size
+    if _clone(sfd, dfd) or _copy_range(sfd, dfd, size):
+        return
+    while block := os.read(sfd, _BLOCK):
+        write_all(dfd, block)
 
 
 def chmod_dirs(folders: Iterable[str], mode: int) -> None:

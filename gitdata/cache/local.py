@@ -53,7 +53,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,6 +316,31 @@ class LocalCache:
             raise
         return Path(final)
 
+    def put_blob_stream(self, sha256: str, pieces: Iterable[bytes]) -> Path:
+        """Store the content ``pieces`` make as blob ``sha256``, written piece by piece.
+
+        The caller's ``pieces`` verify the content themselves: an iterator that
+        raises (a sha256 mismatch at its end) leaves nothing behind.
+        """
+        final = self._blob(check_sha(sha256))
+        self.prepare()
+        fd, tmp = self._new_tmp_file()
+        try:
+            try:
+                with os_errors_name(tmp):
+                    for piece in pieces:
+                        write_all(fd, piece)
+            finally:
+                os.close(fd)
+            good = self._settle(tmp)
+            self._publish_blob(tmp, final)
+            self._note_good(sha256, good)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return Path(final)
+
     def put_blob_file(self, sha256: str, src: Path) -> Path:
         """Store the file ``src`` as blob ``sha256``, hashing while copying."""
         final = self._blob(check_sha(sha256))
@@ -553,13 +578,16 @@ class LocalCache:
 
     def _scan_blobs(self) -> dict[str, BlobInfo]:
         """Every blob on disk: sha256 -> size, write time, inode."""
-        out: dict[str, BlobInfo] = {}
+        return dict(self._iter_blobs())
+
+    def _iter_blobs(self) -> Iterator[tuple[str, BlobInfo]]:
+        """(sha256, size/write time/inode) of every blob on disk, one blob folder at a time."""
         if not real_dir(self._blobs):
-            return out  # absent, or a symlink: gd never made it so
+            return  # absent, or a symlink: gd never made it so
         try:
             tops = [e for e in os.scandir(self._blobs) if e.is_dir(follow_symlinks=False)]
         except FileNotFoundError:
-            return out
+            return
         for top in tops:
             try:
                 entries = list(os.scandir(top.path))
@@ -572,8 +600,7 @@ class LocalCache:
                 with contextlib.suppress(FileNotFoundError):
                     if e.is_file(follow_symlinks=False):
                         st = e.stat(follow_symlinks=False)
-                        out[e.name] = BlobInfo(st.st_size, st.st_mtime, e.inode())
-        return out
+                        yield e.name, BlobInfo(st.st_size, st.st_mtime, e.inode())
 
     # ----------------------------------------------------------------- copies
     def copy_path(self, key: str) -> Path:
@@ -749,28 +776,41 @@ class LocalCache:
             link_files(files, target_s, self._blob, fallback="symlink", executables=executables)
 
     def copy_tree(
-        self, files: list[tuple[str, str]], target: Path, progress: Progress | None = None
+        self,
+        files: list[tuple[str, str]],
+        target: Path,
+        progress: Progress | None = None,
+        *,
+        staged: bool = False,
     ) -> list[str]:
-        """Copy blobs to ``target/<path>`` as independent writable files, hashing each.
+        """Copy blobs to ``target/<path>`` as independent writable files.
 
-        Each file is written under a temporary name and renamed into place.
-        Returns the paths not delivered: their blob was corrupt (and is now
-        removed from the cache) or absent; the caller refetches them.
-        ``progress`` advances once per file.
+        Each blob is checked first (one stat against its known-good stat, a
+        rehash when that differs: :meth:`check_blobs`), then copied in the
+        kernel where it can (reflink, copy_file_range) under a temporary name and
+        renamed into place (``staged``: a staging folder that holds none of these
+        paths and that no one sees before it is complete; files are written under
+        their names at once).  Returns the paths not delivered: their blob was
+        corrupt (and is now removed from the cache) or absent; the caller
+        refetches them.  ``progress`` advances once per file.
         """
         check_files(files)
         progress = progress or NULL_PROGRESS
         target_s = os.path.abspath(target)
         with self.shared_lock():
             os.makedirs(target_s, exist_ok=True)
+            unusable = self.check_blobs(sha for _, sha in files)
             start_counting(progress, "copying", len(files))
             try:
-                bad, corrupt = copy_files(files, target_s, self._blob, progress)
+                bad = [rel for rel, sha in files if sha in unusable]
+                good = [f for f in files if f[1] not in unusable]
+                if bad:
+                    progress.advance(len(bad))
+                bad += copy_files(good, target_s, self._blob, progress, staged=staged)
             finally:
                 progress.finish()
-            for sha in sorted(corrupt):
-                self.remove_blob(sha)
-        return bad
+        order = {rel: i for i, (rel, _) in enumerate(files)} if bad else {}
+        return sorted(bad, key=order.__getitem__)
 
     # -------------------------------------------------- use and eviction
     def touch(self, sha256s: Iterable[str], copy_key: str | None = None) -> None:
@@ -783,9 +823,11 @@ class LocalCache:
 
     def usage(self) -> CacheUsage:
         """What the cache holds now."""
-        blobs = self._scan_blobs()
-        total = sum(info.size for info in blobs.values())
-        return CacheUsage(bytes=total, blobs=len(blobs), copies=len(self._copy_keys()))
+        total = count = 0
+        for _sha, info in self._iter_blobs():  # streamed: a million blobs are never held
+            total += info.size
+            count += 1
+        return CacheUsage(bytes=total, blobs=count, copies=len(self._copy_keys()))
 
     def prune(self, limit_bytes: int | None = None, *, dry_run: bool = False) -> PruneReport:
         """Evict least-recently-used blobs, and the copies holding them, down to the limit.

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterable
 
-from gitdata.cache.fsutil import write_all
+from gitdata.cache.fsutil import clone_into
 from gitdata.core.progress import Progress
 from gitdata.errors import IntegrityError
 
@@ -127,62 +126,58 @@ def _create(path: str) -> int:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
 
 
-def _copy_verified(src: str, dest: str, tmp: str, sha: str) -> bool | None:
-    """Copy ``src`` to ``tmp`` hashing it, then rename to ``dest``.
-
-    True when copied, False when the content does not match ``sha`` (nothing
-    left behind), None when ``src`` does not exist.
-    """
+def _copy_file(src: str, dest: str, tmp: str | None) -> bool:
+    """Copy ``src`` to ``tmp`` (in the kernel where it can: see fsutil.clone_into),
+    then rename to ``dest`` (with no ``tmp``: straight to ``dest``, which must not
+    exist); False when ``src`` does not exist.  A failed copy leaves no file."""
     try:
         sfd = os.open(src, os.O_RDONLY)
     except FileNotFoundError:
-        return None
+        return False
+    written = tmp or dest
     try:
-        dfd = _create(tmp)
+        dfd = _create(tmp) if tmp else os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            h = hashlib.sha256()
-            while block := os.read(sfd, _BLOCK):
-                h.update(block)
-                write_all(dfd, block)
+            clone_into(sfd, dfd)
         finally:
             os.close(dfd)
-        if h.hexdigest() != sha:
-            os.unlink(tmp)
-            return False
-        os.replace(tmp, dest)
+        if tmp:
+            os.replace(tmp, dest)
         return True
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            os.unlink(written)
         raise
     finally:
         os.close(sfd)
 
 
 def copy_files(
-    files: list[tuple[str, str]], target: str, blob_path: BlobPath, progress: Progress
-) -> tuple[list[str], set[str]]:
-    """Copy blobs to ``target/<rel>`` as writable files, checking each hash.
+    files: list[tuple[str, str]],
+    target: str,
+    blob_path: BlobPath,
+    progress: Progress,
+    *,
+    staged: bool = False,
+) -> list[str]:
+    """Copy blobs to ``target/<rel>`` as writable files; the caller has checked the
+    blobs (LocalCache.check_blobs), so their content is not hashed again.
 
-    Each file is written under a hidden temporary name in its folder and
-    renamed into place.  Returns the paths not delivered (corrupt or missing
-    blob) and the sha256s found corrupt; advances ``progress`` once per file.
+    Each file is written under a hidden temporary name in its folder and renamed
+    into place; in a ``staged`` target (a staging folder no one sees before it is
+    complete, holding none of these paths yet) straight under its name.  Returns
+    the paths not delivered (blob missing); advances ``progress`` once per file.
     """
     folders = _Folders(target)
     tmp_name = f".gd-{os.getpid()}.tmp"  # short: a long file name plus a suffix may not fit
     bad: list[str] = []
-    corrupt: set[str] = set()
     for rel, sha in files:
         folder = rel.rpartition("/")[0]
         folders.ensure(folder)
-        if sha in corrupt:
-            bad.append(rel)
-        else:
+        tmp = None
+        if not staged:
             tmp = f"{target}/{folder}/{tmp_name}" if folder else f"{target}/{tmp_name}"
-            done = _copy_verified(blob_path(sha), f"{target}/{rel}", tmp, sha)
-            if done is False:
-                corrupt.add(sha)
-            if not done:
-                bad.append(rel)
+        if not _copy_file(blob_path(sha), f"{target}/{rel}", tmp):
+            bad.append(rel)
         progress.advance(1)
-    return bad, corrupt
+    return bad

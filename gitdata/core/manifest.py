@@ -288,6 +288,38 @@ def file_folder_clash(paths: Iterable[str]) -> tuple[str, str] | None:
     return None
 
 
+class SortedClashCheck:
+    """:func:`file_folder_clash` over paths that arrive sorted by their UTF-8 bytes, in
+    memory bounded by one path's depth instead of the whole list.
+
+    In that order every path under ``a/`` follows ``a`` before any path that does not
+    start with ``a``, so only the chain of earlier paths that are prefixes of the
+    latest one can still be the folder of a later path.
+    """
+
+    def __init__(self) -> None:
+        self._chain: list[str] = []
+        self._last: bytes | None = None
+
+    def see(self, path: str) -> tuple[str, str] | None:
+        """Take the next path: the clash it completes (file, path under it), or None.
+
+        Raises :class:`FormatError` when the paths do not come strictly sorted.
+        """
+        key = path.encode("utf-8", "surrogatepass")
+        if self._last is not None and key <= self._last:
+            raise FormatError(f"manifest paths not strictly sorted at {path!r}")
+        self._last = key
+        chain = self._chain
+        while chain and not path.startswith(chain[-1]):
+            chain.pop()
+        for earlier in chain:
+            if path[len(earlier)] == "/":
+                return earlier, path
+        chain.append(path)
+        return None
+
+
 def brief_value(value: object, limit: int = 40) -> str:
     """``repr(value)``, cut to ``limit`` characters for a one-line message."""
     text = repr(value)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -335,4 +335,90 @@ def check_member_extent(
             "manifest)",
             key=where,
             path=path,
+        )
+
+
+# Members bigger than this are read, checked and written in pieces of STREAM_PIECE
+# bytes instead of whole (see stream_member).
+STREAM_FROM = 4 * 1024 * 1024
+STREAM_PIECE = 1024 * 1024
+
+RangeReader = Callable[[int, int], bytes]
+
+
+def stream_member(
+    read: RangeReader,
+    offset: int,
+    length: int,
+    method: str,
+    size: int,
+    sha256: str,
+    where: str = "chunk",
+) -> Iterator[bytes]:
+    """A member's content in pieces of at most :data:`STREAM_PIECE` bytes (deflated
+    ones inflated in bounded steps), read with ``read(offset, n)``.
+
+    The size and sha256 are checked after the last piece: the iterator raises
+    :class:`IntegrityError` at its end instead of finishing, so a consumer commits
+    what it wrote only once the iterator is exhausted.  Memory stays within a piece
+    or two whatever the member's size.
+    """
+    if size < 0:
+        raise FormatError(f"member {sha256[:12]} in {where} declares a negative size {size}")
+    if method not in (METHOD_STORED, METHOD_DEFLATE):
+        raise FormatError(f"unknown member method {method!r} in {where}")
+    d = zlib.decompressobj(-15) if method == METHOD_DEFLATE else None
+    digest = hashlib.sha256()
+    produced = 0
+    pos = 0
+
+    def take(part: bytes) -> bytes:
+        nonlocal produced
+        produced += len(part)
+        if produced > size:
+            raise IntegrityError(
+                f"member {sha256[:12]} in {where} has more than the {size} bytes its "
+                "manifest entry declares",
+                key=where,
+                expected=sha256,
+            )
+        digest.update(part)
+        return part
+
+    try:
+        while pos < length:
+            raw = read(offset + pos, min(STREAM_PIECE, length - pos))
+            if not raw:
+                raise IntegrityError(f"chunk {where} is truncated", key=where)
+            pos += len(raw)
+            if d is None:
+                yield take(raw)
+                continue
+            pending = raw
+            while pending:
+                part = d.decompress(pending, min(STREAM_PIECE, size + 1 - produced))
+                pending = d.unconsumed_tail
+                if part:
+                    yield take(part)
+                if d.eof:
+                    break
+        if d is not None and not d.eof:
+            tail = d.flush()
+            if tail:
+                yield take(tail)
+    except zlib.error as exc:
+        raise IntegrityError(f"corrupt deflate data in {where}: {exc}", key=where) from None
+    if produced != size:
+        raise IntegrityError(
+            f"member {sha256[:12]} in {where} has {produced} bytes, expected {size}",
+            key=where,
+            expected=sha256,
+        )
+    actual = digest.hexdigest()
+    if actual != sha256:
+        raise IntegrityError(
+            f"member {sha256[:12]} in {where} is corrupt (sha256 mismatch)",
+            key=where,
+            expected=sha256,
+            actual=actual,
         )

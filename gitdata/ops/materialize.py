@@ -9,40 +9,31 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
-from gitdata.cache.fsutil import remove_tree, write_all
-from gitdata.core.manifest import FileEntry, Manifest, file_folder_clash
-from gitdata.core.paths import brief_path, check_path_room, normalize_dataset_path
-from gitdata.core.progress import NULL_PROGRESS, ByteShare, Progress
+from gitdata.cache.fsutil import clone_into, remove_tree, write_all
+from gitdata.core.manifest import FileEntry, Manifest
+from gitdata.core.paths import check_path_room, normalize_dataset_path
+from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.selection import Selection, select
-from gitdata.core.zipchunk import check_member_extent, decode_member
 from gitdata.errors import (
-    FormatError,
     IntegrityError,
     InvalidInputError,
-    ObjectNotFoundError,
     local_disk_error,
     os_errors_name,
 )
 from gitdata.ops import scratch
 from gitdata.ops.context import Context
-from gitdata.ops.links import read_link
-from gitdata.ops.target import check_target, write_marker
-from gitdata.storage import object_key, run_parallel
-from gitdata.storage.transfer import track_scratch, untrack_scratch
+from gitdata.ops.fetch import ChunkFiles, chunk_uses, fetch_members
+from gitdata.ops.getplan import GetPlan, check_clash, picked_plan, whole_plan
+from gitdata.ops.target import MarkerWriter, check_target
 
-# Fetch a whole chunk only when more than this many of its members are needed
-# (and little else is in it: see _read_whole); otherwise ranged reads of just
-# those members are cheaper.
-_WHOLE_CHUNK_MEMBERS = 8
-# What one more request costs, in bytes a download could carry meanwhile (a round
-# trip of tens of milliseconds at tens of MB/s).
-_REQUEST_BYTES = 1 << 20
+# Entries one step of a get handles at a time: what is held per file stays bounded
+# by this, whatever the version's size.
+BATCH_FILES = 8192
 
 
 def select_entries(
@@ -57,16 +48,9 @@ def select_entries(
     ``only_added`` compares with the merged parents of ``version_id``'s record;
     patterns or ``only_added`` that leave nothing raise LocalPathNotFoundError.
     """
-    entries = list(manifest)
     if manifest.objects():
-        # a paged manifest is checked page by page; a file that is also the folder of
-        # another path can only be seen across the whole list (docs/format.md §4b)
-        clash = file_folder_clash(e.path for e in entries)
-        if clash is not None:
-            raise FormatError(
-                f"manifest of {version_id or 'this version'}: {brief_path(clash[0])} is a "
-                f"file and also the folder of {brief_path(clash[1])}"
-            )
+        check_clash(manifest, version_id)
+    entries = list(manifest)
     if selection.whole:
         return entries
 
@@ -105,113 +89,15 @@ def chunk_extents(manifest: Manifest) -> dict[str, int]:
     return out
 
 
-def _read_whole(members: list[FileEntry], extent: int) -> bool:
-    """Whether to fetch a chunk whole rather than its wanted ``members`` by ranged reads.
-
-    Many members are cheaper in one request, unless that request would bring
-    much that is not wanted: a chunk is read whole only when more than
-    :data:`_WHOLE_CHUNK_MEMBERS` members are wanted and the bytes between and
-    around them (``extent`` is what is known of the chunk's size) cost less than
-    the requests a ranged read of each would add (about :data:`_REQUEST_BYTES`
-    each).  A partial get of a few files of a big chunk thus never downloads it.
-    """
-    if len(members) <= _WHOLE_CHUNK_MEMBERS:
-        return False
-    unwanted = max(extent, *(e.offset + e.length for e in members)) - sum(e.length for e in members)
-    return unwanted <= (len(members) - 1) * _REQUEST_BYTES
-
-
-def fetch_members(
-    ctx: Context,
-    wanted: list[FileEntry],
-    deliver: Callable[[FileEntry, bytes], object],
-    *,
-    max_workers: int | None,
-    progress: Progress,
-    extents: Mapping[str, int] | None = None,
-) -> None:
-    """Read each wanted content from its chunk, verify it, and hand it to ``deliver``.
-
-    ``deliver(entry, data)`` is called once per distinct content.  A chunk
-    with many wanted members and little else is fetched whole; otherwise
-    ranged reads fetch only those members (:func:`_read_whole`; ``extents``:
-    what the manifest tells of each chunk's size, see :func:`chunk_extents`).
-    """
-    if not wanted:
-        return
-    by_chunk: dict[str, list[FileEntry]] = defaultdict(list)
-    links: list[FileEntry] = []
-    for e in wanted:
-        if e.is_link:
-            links.append(e)
-        else:
-            by_chunk[e.chunk].append(e)
-    progress.start("downloading", sum(e.size for e in wanted))
-
-    def fetch_link(e: FileEntry) -> None:
-        deliver(e, read_link(e))  # from its own URL, checked against size and sha256
-        progress.advance(e.size)
-
-    run_parallel(fetch_link, links, max_workers)
-    if not by_chunk:
-        progress.finish()
-        return
-    store = ctx.store
-
-    def fetch(chunk: str) -> None:
-        members = sorted(by_chunk[chunk], key=lambda m: m.offset)
-        key = object_key(chunk)
-        where = f"{store.url}/{key}"
-        try:
-            if _read_whole(members, (extents or {}).get(chunk, 0)):
-                _read_whole_chunk(ctx, key, members, deliver, progress)
-                return
-            chunk_size = store.size(key)  # one HEAD: a forged extent is never requested
-            for e in members:
-                check_member_extent(e.path, e.offset, e.length, chunk_size, where)
-            for e in members:
-                raw = store.get_range(key, e.offset, e.length)
-                deliver(e, decode_member(raw, e.method, e.size, e.sha256, where))
-                progress.advance(e.size)
-        except ObjectNotFoundError:
-            raise IntegrityError(
-                f"chunk {key} is missing from store {store.url}",
-                key=key,
-                hint="the store is incomplete; re-upload the version from a machine that has it",
-            ) from None
-
-    run_parallel(fetch, sorted(by_chunk), max_workers)
-    progress.finish()
-
-
-def _read_whole_chunk(ctx: Context, key: str, members: list[FileEntry], deliver, progress) -> None:
-    tmp_dir = ctx.settings.cache_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="get-", suffix=".zip")
-    os.close(fd)
-    track_scratch(tmp)
-    where = f"{ctx.store.url}/{key}"
-    try:
-        # the bar moves as the chunk arrives, in units of the wanted content in it
-        # (its size is estimated from the last wanted member: no extra request)
-        extent = max(e.offset + e.length for e in members)
-        received = ByteShare(progress, sum(e.size for e in members), extent)
-        ctx.store.get_file(key, Path(tmp), progress=received)
-        with open(tmp, "rb") as fh:
-            chunk_size = os.fstat(fh.fileno()).st_size
-            for e in members:
-                check_member_extent(e.path, e.offset, e.length, chunk_size, where)
-            for e in members:
-                fh.seek(e.offset)
-                raw = fh.read(e.length)
-                if len(raw) != e.length:
-                    raise IntegrityError(f"chunk {key} is truncated", key=key)
-                deliver(e, decode_member(raw, e.method, e.size, e.sha256, where))
-        received.complete()
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        untrack_scratch(tmp)
+def plan_get(
+    ctx: Context, manifest: Manifest, selection: Selection, *, version_id: str | None
+) -> GetPlan:
+    """What a get of ``selection`` writes (see ops/getplan.py): a whole version is
+    streamed, a narrowed one keeps the entries it picked."""
+    if selection.whole:
+        return whole_plan(manifest, version_id)
+    picked = select_entries(ctx, manifest, selection, version_id=version_id)
+    return picked_plan(picked, chunk_extents(manifest))
 
 
 def _distinct_missing(ctx: Context, entries: list[FileEntry]) -> list[FileEntry]:
@@ -233,19 +119,22 @@ def ensure_blobs(
     *,
     max_workers: int | None = None,
     progress: Progress = NULL_PROGRESS,
-    extents: Mapping[str, int] | None = None,
+    chunks: ChunkFiles | None = None,
 ) -> None:
-    """Fetch every entry's content that the cache lacks, verified by sha256
-    (``extents``: see :func:`chunk_extents`)."""
+    """Fetch every entry's content that the cache lacks, verified by sha256 (big
+    members written to the cache piece by piece); ``progress`` advances by the
+    bytes of ``entries`` the cache already held, and by what is fetched."""
+    missing = _distinct_missing(ctx, entries)
+    progress.advance(sum(e.size for e in entries) - sum(e.size for e in missing))
+    cache = ctx.cache
     fetch_members(
         ctx,
-        _distinct_missing(ctx, entries),
-        lambda e, data: ctx.cache.put_blob_bytes(
-            e.sha256, data, verified=True
-        ),  # decode_member verified it
+        missing,
+        lambda e, data: cache.put_blob_bytes(e.sha256, data, verified=True),  # decode_member did
+        deliver_stream=lambda e, pieces: cache.put_blob_stream(e.sha256, pieces),
         max_workers=max_workers,
         progress=progress,
-        extents=extents,
+        chunks=chunks,
     )
 
 
@@ -256,20 +145,75 @@ def extract_into(
     *,
     max_workers: int | None = None,
     progress: Progress = NULL_PROGRESS,
-    extents: Mapping[str, int] | None = None,
+    chunks: ChunkFiles | None = None,
 ) -> None:
     """Write entries into ``staging`` as writable files: cached content is copied
-    from the cache (hash-checked), the rest goes straight from the store's
-    chunks to the folder without filling the cache (one file write, not two)."""
-    cached = [e for e in entries if ctx.cache.has_blob(e.sha256, e.size)]
-    bad = set(ctx.cache.copy_tree([(e.path, e.sha256) for e in cached], staging))
+    from the cache (its blobs checked first), the rest goes straight from the
+    store's chunks to the folder without filling the cache (one file write, not two)."""
+    cache = ctx.cache
+    cached = [e for e in entries if cache.has_blob(e.sha256, e.size)]
+    bad = set(cache.copy_tree([(e.path, e.sha256) for e in cached], staging, staged=True))
     done = {e.path for e in cached} - bad
     todo = [e for e in entries if e.path not in done]
-    _write_members(ctx, todo, staging, 0o666, max_workers, progress, extents)
+    progress.advance(sum(e.size for e in entries) - sum(e.size for e in todo))
+    _write_members(ctx, todo, staging, 0o666, max_workers, progress, chunks)
     runnable = 0o777 & ~_umask()
     for e in entries:
         if e.executable:
             os.chmod(staging / e.path, runnable)  # as a write with mode 0777 would give
+
+
+class _Writer:
+    """Writes fetched contents at their paths under a staging folder."""
+
+    def __init__(self, staging: Path, entries: list[FileEntry], mode: int) -> None:
+        self.staging = staging
+        self.mode = mode
+        self.paths_by_sha: dict[str, list[str]] = defaultdict(list)
+        for e in entries:
+            self.paths_by_sha[e.sha256].append(e.path)
+        self._made: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _create(self, rel: str) -> int:
+        if normalize_dataset_path(rel) != rel:
+            raise IntegrityError(f"manifest path {rel!r} is not in normal form")
+        folder = rel.rpartition("/")[0]
+        if folder and folder not in self._made:
+            with self._lock:
+                os.makedirs(self.staging / folder, exist_ok=True)
+                self._made.add(folder)
+        return os.open(self.staging / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.mode)
+
+    def put(self, entry: FileEntry, data: bytes) -> None:
+        """Write ``data`` at every path of its content."""
+        for rel in self.paths_by_sha[entry.sha256]:
+            fd = self._create(rel)
+            try:
+                write_all(fd, data)
+            finally:
+                os.close(fd)
+
+    def put_stream(self, entry: FileEntry, pieces: Iterator[bytes]) -> None:
+        """Write a big content piece by piece at its first path (removed again if the
+        pieces fail their check), then copy that file to its other paths."""
+        first, *others = self.paths_by_sha[entry.sha256]
+        fd = self._create(first)
+        try:
+            for piece in pieces:
+                write_all(fd, piece)
+        except BaseException:
+            os.close(fd)
+            os.unlink(self.staging / first)
+            raise
+        os.close(fd)
+        for rel in others:
+            fd = self._create(rel)
+            try:
+                with open(self.staging / first, "rb") as src:
+                    clone_into(src.fileno(), fd)
+            finally:
+                os.close(fd)
 
 
 def _write_members(
@@ -279,38 +223,19 @@ def _write_members(
     mode: int,
     max_workers: int | None,
     progress: Progress,
-    extents: Mapping[str, int] | None = None,
+    chunks: ChunkFiles | None = None,
 ) -> None:
     """Fetch each entry's content and write it at ``staging/<path>`` with ``mode``."""
-    paths_by_sha: dict[str, list[str]] = defaultdict(list)
-    for e in entries:
-        paths_by_sha[e.sha256].append(e.path)
-    made: set[str] = set()
-    lock = threading.Lock()
-
-    def deliver(entry: FileEntry, data: bytes) -> None:
-        for rel in paths_by_sha[entry.sha256]:
-            if normalize_dataset_path(rel) != rel:
-                raise IntegrityError(f"manifest path {rel!r} is not in normal form")
-            folder = rel.rpartition("/")[0]
-            if folder and folder not in made:
-                with lock:
-                    os.makedirs(staging / folder, exist_ok=True)
-                    made.add(folder)
-            fd = os.open(staging / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            try:
-                write_all(fd, data)
-            finally:
-                os.close(fd)
-
+    writer = _Writer(staging, entries, mode)
     distinct = {e.sha256: e for e in entries}
     fetch_members(
         ctx,
         list(distinct.values()),
-        deliver,
+        writer.put,
+        deliver_stream=writer.put_stream,
         max_workers=max_workers,
         progress=progress,
-        extents=extents,
+        chunks=chunks,
     )
 
 
@@ -345,7 +270,13 @@ def cached_copy(
 
             def fill(staging: Path, missing: list[tuple[str, str]]) -> None:
                 wanted = [by_sha[sha]._replace(path=rel) for rel, sha in missing]
-                _write_members(ctx, wanted, staging, 0o444, max_workers, progress, extents)
+                chunks = ChunkFiles(ctx, chunk_uses(wanted, extents))
+                progress.start("downloading", sum(e.size for e in wanted))
+                try:
+                    _write_members(ctx, wanted, staging, 0o444, max_workers, progress, chunks)
+                finally:
+                    chunks.close()
+                    progress.finish()
 
             cache.publish_copy(key, files, fill, executables)
         cache.touch((e.sha256 for e in entries), key)
@@ -425,46 +356,24 @@ def materialize(
     if it is a tree gitdata made that holds nothing else (see ops/target.py);
     the new tree gets a marker (``ops.target.MARKER_NAME``) listing its files
     and the selection.  A selection that matches nothing raises before anything
-    is written.
+    is written.  The files are fetched and written :data:`BATCH_FILES` at a time
+    (ops/getplan.py), so memory does not grow with the version's size.
     """
     if mode not in ("link", "copy"):
         raise InvalidInputError(f"unknown mode {mode!r}")
     target = Path(os.path.abspath(target))
     check_target(target, overwrite=overwrite)
     sel = _selection(selection, part, num_parts)
-    entries = select_entries(ctx, manifest, sel, version_id=version_id)
-    extents = chunk_extents(manifest)
-    files = [(e.path, e.sha256) for e in entries]
+    plan = plan_get(ctx, manifest, sel, version_id=version_id)
     # the tree is built under a longer sibling name (pid and mkdtemp's 8 characters)
     longest = f".{target.name}{scratch.STAGING_TAG}{os.getpid()}-12345678"
-    check_path_room(str(target.parent / longest), (p for p, _ in files))
+    check_path_room(str(target.parent / longest), [plan.longest])
     staging, staging_lock = _make_staging(target)
+    marker = MarkerWriter(version_id=version_id, mode=mode, selection=sel)
     try:
         with os_errors_name(staging), ctx.cache.shared_lock():
-            if mode == "link":
-                ensure_blobs(
-                    ctx, entries, max_workers=max_workers, progress=progress, extents=extents
-                )
-                ctx.cache.link_tree(
-                    files, staging, frozenset(e.path for e in entries if e.executable)
-                )
-                ctx.cache.touch(sha for _, sha in files)
-            else:
-                extract_into(
-                    ctx,
-                    entries,
-                    staging,
-                    max_workers=max_workers,
-                    progress=progress,
-                    extents=extents,
-                )
-        write_marker(
-            staging,
-            (e.path for e in entries),
-            version_id=version_id,
-            mode=mode,
-            selection=sel,
-        )
+            _fill(ctx, plan, staging, mode, marker, max_workers, progress)
+        marker.write(staging)
         # the download may have taken long: look again right before swapping
         check_target(target, overwrite=overwrite)
         if target.exists() and not any(target.iterdir()):
@@ -474,12 +383,45 @@ def materialize(
         if staging.exists():
             if mode == "copy":
                 # keep what was downloaded and verified, so a retry fetches only the rest
-                with ctx.cache.shared_lock():
-                    ctx.cache.salvage(staging, files)
+                with ctx.cache.shared_lock(), contextlib.suppress(Exception):
+                    for batch in plan.batches(BATCH_FILES):
+                        ctx.cache.salvage(staging, [(e.path, e.sha256) for e in batch])
             remove_tree(staging)
         raise
     finally:
+        marker.close()
         staging_lock.release()
     scratch.sweep(target.parent)  # an old tree a kill kept while the target was missing
-    _auto_prune(ctx, sum(e.size for e in entries))
+    _auto_prune(ctx, plan.size)
     return target
+
+
+def _fill(
+    ctx: Context,
+    plan: GetPlan,
+    staging: Path,
+    mode: str,
+    marker: MarkerWriter,
+    max_workers: int | None,
+    progress: Progress,
+) -> None:
+    """Write the plan's files into ``staging`` batch by batch, noting them in ``marker``."""
+    cache = ctx.cache
+    chunks = ChunkFiles(ctx, plan.uses)
+    progress.start("downloading", plan.size)
+    try:
+        for batch in plan.batches(BATCH_FILES):
+            if mode == "link":
+                ensure_blobs(ctx, batch, max_workers=max_workers, progress=progress, chunks=chunks)
+                files = [(e.path, e.sha256) for e in batch]
+                cache.link_tree(files, staging, frozenset(e.path for e in batch if e.executable))
+                cache.touch(sha for _, sha in files)
+            else:
+                extract_into(
+                    ctx, batch, staging, max_workers=max_workers, progress=progress, chunks=chunks
+                )
+            chunks.done(batch)
+            marker.add(e.path for e in batch)
+    finally:
+        chunks.close()
+        progress.finish()

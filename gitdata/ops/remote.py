@@ -11,13 +11,13 @@ from gitdata.core.progress import NULL_PROGRESS, Progress, start_counting
 from gitdata.core.zipchunk import decode_member
 from gitdata.errors import ExternalFileChangedError, IntegrityError, LocalPathNotFoundError
 from gitdata.ops.context import Context
-from gitdata.ops.materialize import fetch_members
+from gitdata.ops.fetch import fetch_members
 from gitdata.storage import object_key, version_key
 
 
 def read_file(ctx: Context, manifest: Manifest, path: str, source: str = "dataset") -> bytes:
     """One file's content: from the cache if there, else a ranged read of its chunk member
-    (as a partial get reads it, :func:`gitdata.ops.materialize.fetch_members`)."""
+    (as a partial get reads it, :func:`gitdata.ops.fetch.fetch_members`)."""
     path = normalize_dataset_path(path)
     entry = manifest.get(path)
     if entry is None:
@@ -27,7 +27,7 @@ def read_file(ctx: Context, manifest: Manifest, path: str, source: str = "datase
         data = cache.blob_path(entry.sha256).read_bytes()
         if len(data) == entry.size:
             return data
-    # the path every partial get takes (ops/materialize.py): one member of a chunk is
+    # the path every partial get takes (ops/fetch.py): one member of a chunk is
     # always a ranged read after a HEAD that checks its extent, never a chunk download
     got: list[bytes] = []
 

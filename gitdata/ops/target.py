@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import stat
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,30 +80,78 @@ def write_marker(
     A version that itself holds a file named like the marker at its root gets
     no marker: its tree is then treated as the user's (never replaced).
     """
-    files = sorted(set(paths), key=str.encode)
-    if MARKER_NAME in files:
-        return
-    doc = {
-        "gitdata": "tree",
-        "format": 1,
-        "id": version_id,
-        "mode": mode,
-        **(selection or Selection()).to_dict(),
-        "files": files,
-    }
-    data = json.dumps(doc, ensure_ascii=False).encode()
-    assert data.startswith(_MAGIC)
-    final = folder / MARKER_NAME
-    tmp = folder / f".{MARKER_NAME}.gd-tmp"
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    marker = MarkerWriter(version_id=version_id, mode=mode, selection=selection)
     try:
-        write_all(fd, data)
+        marker.add(sorted(set(paths), key=str.encode))
+        marker.write(folder)
     finally:
-        os.close(fd)
-    os.chmod(tmp, 0o444)  # bookkeeping, not for editing
-    os.replace(tmp, final)
+        marker.close()
+
+
+class MarkerWriter:
+    """A marker built from paths that arrive in batches, sorted by their UTF-8 bytes.
+
+    The file list is spooled to an unnamed temporary file, not kept in memory (a
+    version of a million files has a marker of tens of megabytes); :meth:`write`
+    puts the marker into the finished tree.
+    """
+
+    def __init__(
+        self, *, version_id: str | None, mode: str, selection: Selection | None = None
+    ) -> None:
+        head = {
+            "gitdata": "tree",
+            "format": 1,
+            "id": version_id,
+            "mode": mode,
+            **(selection or Selection()).to_dict(),
+            "files": [],
+        }
+        text = json.dumps(head, ensure_ascii=False).encode()
+        assert text.startswith(_MAGIC) and text.endswith(b"[]}")
+        self._head = text[:-2]
+        self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self._last: bytes | None = None
+        self._own_name = False  # the version holds a file named like the marker
+
+    def add(self, paths: Iterable[str]) -> None:
+        """Append paths (strictly after every path added before, in UTF-8 byte order)."""
+        parts = []
+        for path in paths:
+            key = path.encode()
+            if self._last is not None and key <= self._last:
+                raise ValueError(f"marker paths not strictly sorted at {path!r}")
+            self._last = key
+            if path == MARKER_NAME:
+                self._own_name = True
+            parts.append(json.dumps(path, ensure_ascii=False))
+        if parts:
+            sep = b", " if self._spool.tell() else b""
+            self._spool.write(sep + ", ".join(parts).encode())
+
+    def write(self, folder: Path) -> None:
+        """Write the marker into ``folder`` (none when the version has a file of its name)."""
+        if self._own_name:
+            return
+        final = folder / MARKER_NAME
+        tmp = folder / f".{MARKER_NAME}.gd-tmp"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            write_all(fd, self._head)
+            self._spool.seek(0)
+            while block := self._spool.read(1 << 20):
+                write_all(fd, block)
+            write_all(fd, b"]}")
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o444)  # bookkeeping, not for editing
+        os.replace(tmp, final)
+
+    def close(self) -> None:
+        """Drop the spooled list."""
+        self._spool.close()
 
 
 def read_marker(folder: Path) -> TreeMarker | None:

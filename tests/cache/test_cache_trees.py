@@ -114,13 +114,18 @@ def test_copy_tree_writes_under_a_temporary_name(cache: LocalCache, tmp_path: Pa
     files = put_files(cache, {"d/a": b"y" * 5000})
     final = tmp_path / "t/d/a"
     seen_while_writing: list[bool] = []
-    real_write = os.write
+    real_write, real_range = os.write, os.copy_file_range
 
     def spying_write(fd, data):
         seen_while_writing.append(final.exists())
         return real_write(fd, data)
 
+    def spying_range(*args, **kwargs):
+        seen_while_writing.append(final.exists())
+        return real_range(*args, **kwargs)
+
     monkeypatch.setattr(os, "write", spying_write)
+    monkeypatch.setattr(os, "copy_file_range", spying_range)
     assert cache.copy_tree(files, tmp_path / "t") == []
     assert seen_while_writing and not any(seen_while_writing)
     assert final.read_bytes() == b"y" * 5000

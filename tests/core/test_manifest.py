@@ -3,7 +3,7 @@ import hashlib
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitdata.core.manifest import FileEntry, Manifest, link_entry
@@ -214,3 +214,28 @@ def test_executable_is_written_only_when_set():
 def test_executable_other_than_true_refused(value):
     with pytest.raises(FormatError, match="executable"):
         Manifest.decode(_raw({"format": 1, "files": [_entry(executable=value)]}))
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(alphabet="ab/.-é", min_size=1, max_size=6), unique=True, max_size=30))
+def test_the_streaming_clash_check_agrees_with_the_whole_list_one(paths):
+    from gitdata.core.manifest import SortedClashCheck, file_folder_clash
+
+    paths = sorted(paths, key=str.encode)
+    check = SortedClashCheck()
+    found = next((c for p in paths if (c := check.see(p)) is not None), None)
+    assert (found is None) == (file_folder_clash(paths) is None)
+    if found is not None:
+        assert found[1].startswith(found[0] + "/")
+
+
+def test_the_streaming_clash_check_needs_sorted_paths():
+    from gitdata.core.manifest import SortedClashCheck
+
+    check = SortedClashCheck()
+    assert check.see("a") is None and check.see("a-b") is None and check.see("a.c/d") is None
+    assert check.see("a/b") == ("a", "a/b")
+    check = SortedClashCheck()
+    check.see("b")
+    with pytest.raises(FormatError, match="not strictly sorted"):
+        check.see("a")

@@ -128,3 +128,53 @@ def test_no_chunk_hash_after_a_refused_member():
     with pytest.raises(IntegrityError):
         w.add([b"abc"], sha(b"other"), 3)
     assert w.sha256 is None
+
+
+def _streamed(raw: bytes, method: str, size: int, digest: str, piece: int) -> bytes:
+    from gitdata.core import zipchunk
+
+    reads: list[int] = []
+
+    def read(offset: int, n: int) -> bytes:
+        reads.append(n)
+        return raw[offset : offset + n]
+
+    old = zipchunk.STREAM_PIECE
+    zipchunk.STREAM_PIECE = piece
+    try:
+        out = []
+        for part in zipchunk.stream_member(read, 0, len(raw), method, size, digest):
+            assert len(part) <= piece
+            out.append(part)
+    finally:
+        zipchunk.STREAM_PIECE = old
+    assert all(n <= piece for n in reads)
+    return b"".join(out)
+
+
+@settings(max_examples=40)
+@given(st.binary(max_size=5000), st.sampled_from(["stored", "deflate"]), st.integers(1, 700))
+def test_a_streamed_member_equals_the_decoded_one(data, method, piece):
+    buf = io.BytesIO()
+    w = ChunkWriter(buf, method)
+    info = w.add_bytes(data, sha(data))
+    w.close()
+    raw = buf.getvalue()[info.offset : info.offset + info.length]
+    assert _streamed(raw, method, len(data), sha(data), piece) == data
+
+
+@pytest.mark.parametrize("method", ["stored", "deflate"])
+def test_a_streamed_member_is_checked_at_its_end(method):
+    data = bytes(range(256)) * 40
+    buf = io.BytesIO()
+    w = ChunkWriter(buf, method)
+    info = w.add_bytes(data, sha(data))
+    w.close()
+    raw = bytearray(buf.getvalue()[info.offset : info.offset + info.length])
+    with pytest.raises(IntegrityError, match="more than the 100 bytes|expected 100"):
+        _streamed(bytes(raw), method, 100, sha(data), 64)  # a forged small size
+    raw[len(raw) // 2] ^= 0xFF
+    with pytest.raises(IntegrityError, match="corrupt"):
+        _streamed(bytes(raw), method, len(data), sha(data), 64)
+    with pytest.raises(IntegrityError):
+        _streamed(bytes(raw[:10]), method, len(data), sha(data), 64)  # truncated

@@ -21,7 +21,7 @@ FILES = {f"d{i % 3}/f{i}.txt": f"content {i}\n" * 50 for i in range(9)}
 # the named instant (os._exit: no cleanup runs, as with kill -9).
 _KILLS = {
     # the staging tree is complete, about to get its marker and be swapped in
-    "staging": "gitdata.ops.materialize.write_marker = die",
+    "staging": "gitdata.ops.materialize.MarkerWriter.write = die",
     # --overwrite: the old tree renamed aside and the new one in place, old not removed
     "old": "gitdata.ops.materialize.remove_tree = die",
     # --overwrite: the old tree renamed aside, the new one not yet swapped in
