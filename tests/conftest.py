@@ -218,3 +218,16 @@ def store_url(store_kind: str, tmp_path: Path) -> str:
     if store_kind == "local":
         return str(tmp_path / "store")
     return cloud_url(store_kind)
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Page manifests of more than 20 files, 5 to 12 files a page, deltas up to 10
+    (so a test's hundred files make a paged version and its children)."""
+    from gitdata.core import pages
+
+    monkeypatch.setattr(pages, "PAGED_FROM_FILES", 20)
+    monkeypatch.setattr(pages, "PAGE_MIN_FILES", 5)
+    monkeypatch.setattr(pages, "PAGE_CUT_MASK", 7)
+    monkeypatch.setattr(pages, "PAGE_MAX_FILES", 12)
+    monkeypatch.setattr(pages, "DELTA_MAX_FILES", 10)

@@ -299,22 +299,7 @@ class LocalCache:
                 raise _mismatch("content", sha256, actual)
         if self.has_blob(sha256, len(data)):
             return Path(final)
-        self.prepare()
-        fd, tmp = self._new_tmp_file()
-        try:
-            try:
-                with os_errors_name(tmp):
-                    write_all(fd, data)
-            finally:
-                os.close(fd)
-            good = self._settle(tmp)
-            self._publish_blob(tmp, final)
-            self._note_good(sha256, good)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return Path(final)
+        return self.put_blob_stream(sha256, (data,))
 
     def put_blob_stream(self, sha256: str, pieces: Iterable[bytes]) -> Path:
         """Store the content ``pieces`` make as blob ``sha256``, written piece by piece.

@@ -269,15 +269,7 @@ def encode_compacted(
     Only the pages changes fall in (and those after them up to the next page boundary
     both share) are decoded, merged and encoded again.  Each fresh page is decoded back
     and compared with what was meant before it is kept."""
-    base = parent.delta
-    ups = dict(base.upserts)
-    gone = set(base.removed)
-    for path, e in upserts.items():
-        ups[path] = e
-        gone.discard(path)
-    for path in removed:
-        ups.pop(path, None)
-        gone.add(path)
+    ups, gone = _with_changes(parent.delta, upserts, removed)
     touched = sorted(ups.keys() | gone, key=_bytes)
     pending = sorted(ups.values(), key=_key)
     refs = parent.page_refs
@@ -333,11 +325,10 @@ def encode_compacted(
     return EncodedManifest(root, objects, frozenset(r.page for r in out), tuple(out))
 
 
-def combined_delta(
-    parent: PagedManifest, upserts: Mapping[str, FileEntry], removed: Iterable[str]
-) -> Delta | None:
-    """The parent's delta with a child's changes applied (None past the bound)."""
-    base = parent.delta
+def _with_changes(
+    base: Delta, upserts: Mapping[str, FileEntry], removed: Iterable[str]
+) -> tuple[dict[str, FileEntry], set[str]]:
+    """``base``'s upserts and removed paths with a child's changes applied."""
     out = dict(base.upserts)
     gone = set(base.removed)
     for path, e in upserts.items():
@@ -346,6 +337,14 @@ def combined_delta(
     for path in removed:
         out.pop(path, None)
         gone.add(path)
+    return out, gone
+
+
+def combined_delta(
+    parent: PagedManifest, upserts: Mapping[str, FileEntry], removed: Iterable[str]
+) -> Delta | None:
+    """The parent's delta with a child's changes applied (None past the bound)."""
+    out, gone = _with_changes(parent.delta, upserts, removed)
     if len(out) + len(gone) > DELTA_MAX_FILES:
         return None
     return Delta(out, frozenset(gone))

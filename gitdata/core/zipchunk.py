@@ -305,13 +305,18 @@ def decode_member(raw: bytes, method: str, size: int, sha256: str, where: str = 
         data = raw
     else:
         raise FormatError(f"unknown member method {method!r} in {where}")
-    if len(data) != size:
+    _check_member(sha256, where, size, len(data), hashlib.sha256(data).hexdigest())
+    return data
+
+
+def _check_member(sha256: str, where: str, size: int, produced: int, actual: str) -> None:
+    """Refuse a member whose content has another size or hash than its entry says."""
+    if produced != size:
         raise IntegrityError(
-            f"member {sha256[:12]} in {where} has {len(data)} bytes, expected {size}",
+            f"member {sha256[:12]} in {where} has {produced} bytes, expected {size}",
             key=where,
             expected=sha256,
         )
-    actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise IntegrityError(
             f"member {sha256[:12]} in {where} is corrupt (sha256 mismatch)",
@@ -319,7 +324,6 @@ def decode_member(raw: bytes, method: str, size: int, sha256: str, where: str = 
             expected=sha256,
             actual=actual,
         )
-    return data
 
 
 def check_member_extent(
@@ -408,17 +412,4 @@ def stream_member(
                 yield take(tail)
     except zlib.error as exc:
         raise IntegrityError(f"corrupt deflate data in {where}: {exc}", key=where) from None
-    if produced != size:
-        raise IntegrityError(
-            f"member {sha256[:12]} in {where} has {produced} bytes, expected {size}",
-            key=where,
-            expected=sha256,
-        )
-    actual = digest.hexdigest()
-    if actual != sha256:
-        raise IntegrityError(
-            f"member {sha256[:12]} in {where} is corrupt (sha256 mismatch)",
-            key=where,
-            expected=sha256,
-            actual=actual,
-        )
+    _check_member(sha256, where, size, produced, digest.hexdigest())

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gitdata.core.manifest import METHOD_STORED, FileEntry, Manifest, link_entry
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -218,35 +221,25 @@ class DraftFiles(MutableMapping[str, DraftFile]):
         return self._len
 
     def __iter__(self) -> Iterator[str]:
-        return (p for p, _ in self._walk(lambda e: None))
+        return self._walk(lambda p, _: p, _path_of)
 
     def items(self):
         """(path, file) pairs; base files are built as they are reached."""
-        return self._walk(DraftFile.from_entry)
+        return self._walk(lambda p, f: (p, f), lambda e: (e.path, DraftFile.from_entry(e)))
 
     def values(self):
-        return (f for _, f in self._walk(DraftFile.from_entry))
+        return self._walk(lambda _, f: f, DraftFile.from_entry)
 
     def entries(self) -> Iterator[FileEntry]:
         """Every file as a manifest entry (only valid once all are stored); base
         entries are passed through as they are."""
-        changed, removed = self._changed, self._removed
-        seen: set[str] = set()
-        for e in self.base:
-            p = e.path
-            f = changed.get(p)
-            if f is not None:
-                seen.add(p)
-                yield f.to_entry(p)
-            elif p not in removed:
-                yield e
-        for p, f in changed.items():
-            if p not in seen:
-                yield f.to_entry(p)
+        return self._walk(lambda p, f: f.to_entry(p), lambda e: e)
 
     def _walk(
-        self, make: Callable[[FileEntry], DraftFile | None]
-    ) -> Iterator[tuple[str, DraftFile]]:
+        self, own: Callable[[str, DraftFile], T], inherited: Callable[[FileEntry], T]
+    ) -> Iterator[T]:
+        """``own(path, file)`` for each of the draft's files and ``inherited(entry)``
+        for each base file it keeps: the base's order, then the draft's new paths."""
         changed, removed = self._changed, self._removed
         seen: set[str] = set()
         for e in self.base:
@@ -254,9 +247,13 @@ class DraftFiles(MutableMapping[str, DraftFile]):
             f = changed.get(p)
             if f is not None:
                 seen.add(p)
-                yield p, f
+                yield own(p, f)
             elif p not in removed:
-                yield p, make(e)  # type: ignore[misc]
+                yield inherited(e)
         for p, f in changed.items():
             if p not in seen:
-                yield p, f
+                yield own(p, f)
+
+
+def _path_of(e: FileEntry) -> str:
+    return e.path

@@ -13,22 +13,13 @@ import pytest
 from spec_reader import read_store
 
 from gitdata import Dataset
-from gitdata.core import pages
 from gitdata.errors import IntegrityError
 from gitdata.ops import reader
 from gitdata.ops.context import Context
 from gitdata.storage.fsstore import FsspecStore
 from tests.conftest import make_tree, read_tree
 
-
-@pytest.fixture(autouse=True)
-def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Page manifests of more than 20 files, 5 to 12 files a page."""
-    monkeypatch.setattr(pages, "PAGED_FROM_FILES", 20)
-    monkeypatch.setattr(pages, "PAGE_MIN_FILES", 5)
-    monkeypatch.setattr(pages, "PAGE_CUT_MASK", 7)
-    monkeypatch.setattr(pages, "PAGE_MAX_FILES", 12)
-    monkeypatch.setattr(pages, "DELTA_MAX_FILES", 10)
+pytestmark = pytest.mark.usefixtures("small_pages")
 
 
 def files(n: int, tag: str = "") -> dict[str, str]:

@@ -10,21 +10,12 @@ import pytest
 from spec_reader import read_store
 
 from gitdata import Dataset
-from gitdata.core import pages
 from gitdata.errors import InvalidInputError
 from gitdata.ops import reader
 from gitdata.ops.context import Context
 from tests.conftest import make_tree, read_tree
 
-
-@pytest.fixture(autouse=True)
-def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Page manifests of more than 20 files, 5 to 12 files a page, deltas up to 10."""
-    monkeypatch.setattr(pages, "PAGED_FROM_FILES", 20)
-    monkeypatch.setattr(pages, "PAGE_MIN_FILES", 5)
-    monkeypatch.setattr(pages, "PAGE_CUT_MASK", 7)
-    monkeypatch.setattr(pages, "PAGE_MAX_FILES", 12)
-    monkeypatch.setattr(pages, "DELTA_MAX_FILES", 10)
+pytestmark = pytest.mark.usefixtures("small_pages")
 
 
 def files(n: int) -> dict[str, str]:
