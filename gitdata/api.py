@@ -163,7 +163,7 @@ class Dataset:
         if self._record is not None:
             return self._record
         if self._ctx.state.has_draft(self._id):
-            self._draft = self._ctx.state.load_draft(self._id)
+            self._draft = self._ctx.state.snapshot_draft(self._id)
             return self._draft
         self._record = reader.load_record(self._ctx, self._id)
         self._draft = None
@@ -492,7 +492,7 @@ class Dataset:
             if not self._adopt_closed():
                 self._require_draft("finalize")
                 # what this object closes: the draft as it is now
-                self._draft = self._ctx.state.load_draft(self._id)
+                self._draft = self._ctx.state.snapshot_draft(self._id)
                 if auto_upload:
                     self.upload()
         except (DatasetStateError, DatasetNotFoundError):

@@ -231,3 +231,32 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pages, "PAGE_CUT_MASK", 7)
     monkeypatch.setattr(pages, "PAGE_MAX_FILES", 12)
     monkeypatch.setattr(pages, "DELTA_MAX_FILES", 10)
+
+
+def draft_files(drafts_dir: Path, draft_id: str) -> dict[str, bytes]:
+    """The bytes of a draft as it sits on disk (its database and write-ahead log), to
+    put back with :func:`restore_draft` (as a killed command would leave it)."""
+    return {
+        p.name: p.read_bytes()
+        for p in drafts_dir.glob(f"{draft_id}.db*")
+        if not p.name.endswith("-shm")  # (rebuilt by the first connection)
+    }
+
+
+def restore_draft(drafts_dir: Path, draft_id: str, saved: dict[str, bytes]) -> None:
+    """Put back a draft saved by :func:`draft_files`, replacing what is there."""
+    for p in drafts_dir.glob(f"{draft_id}.db*"):
+        p.unlink()
+    for name, data in saved.items():
+        (drafts_dir / name).write_bytes(data)
+
+
+def draft_content(drafts_dir: Path, draft_id: str) -> list[str]:
+    """What a draft's database holds, as SQL (compare before and after a command)."""
+    import sqlite3
+
+    conn = sqlite3.connect(drafts_dir / f"{draft_id}.db")
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()

@@ -187,6 +187,43 @@ def encode_paged(manifest: Manifest) -> EncodedManifest:
     return EncodedManifest(root, objects, frozenset(objects))
 
 
+def encode_sorted(entries: Iterable[FileEntry]) -> tuple[EncodedManifest, int, int]:
+    """A paged manifest (no delta) of ``entries``, which MUST come strictly sorted by
+    their paths' UTF-8 bytes, one page in memory at a time; with its file count and
+    total size.  Each page is decoded back and compared with what was meant before it
+    is kept (FormatError otherwise, or when the entries are not sorted)."""
+    objects: dict[str, bytes] = {}
+    refs: list[PageRef] = []
+    page: list[FileEntry] = []
+    count = size = 0
+    last: bytes | None = None
+
+    def flush() -> None:
+        data = _encode_entries(KIND_PAGE, page)
+        source = "a page being written"
+        if _decode_entries(_load_doc(data, source, KIND_PAGE), source) != page:
+            raise FormatError("a manifest page does not read back as written", file=source)
+        sha = hashlib.sha256(data).hexdigest()
+        objects[sha] = data
+        refs.append(PageRef(sha, page[0].path, page[-1].path, len(page)))
+
+    for e in entries:
+        key = _key(e)
+        if last is not None and key <= last:
+            raise FormatError(f"manifest paths not strictly sorted at {e.path!r}")
+        last = key
+        count += 1
+        size += e.size
+        page.append(e)
+        if _is_cut(e.path, len(page)):
+            flush()
+            page = []
+    if page:
+        flush()
+    root = _encode_root(refs, None, count, size)
+    return EncodedManifest(root, objects, frozenset(objects), tuple(refs)), count, size
+
+
 def encode_manifest(
     manifest: Manifest,
     parent: Manifest | None = None,

@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.lineage import diff
-from gitdata.core.manifest import FileEntry, Manifest, file_folder_clash
+from gitdata.core.manifest import FileEntry, Manifest, SortedClashCheck, file_folder_clash
 from gitdata.core.merge import Conflict
 from gitdata.core.pages import (
     Delta,
@@ -27,6 +27,7 @@ from gitdata.core.pages import (
     encode_child,
     encode_compacted,
     encode_manifest,
+    encode_sorted,
     is_paged_size,
     reads_as_child,
     reads_as_delta,
@@ -173,7 +174,7 @@ def close_draft(
     """
     if expected is None and ctx.state.has_draft(draft_id):
         with contextlib.suppress(DatasetNotFoundError):
-            expected = ctx.state.load_draft(draft_id)
+            expected = ctx.state.snapshot_draft(draft_id)
     if not ctx.state.has_draft(draft_id):
         if expected is None:
             return _commit(ctx, draft_id)  # raises: closed or unknown
@@ -317,10 +318,11 @@ class _Written:
 def _commit(ctx: Context, draft_id: str) -> Closed:
     """The commit itself; the caller holds (and has just confirmed) the store lock."""
     with editing(ctx, draft_id, save=False) as draft:
-        pending = [p for p, _ in draft.files.pending()]
-        if pending:
+        first_pending = draft.files.changed.first_pending()
+        if first_pending is not None:
+            count = draft.files.changed.count_pending()
             raise DatasetStateError(
-                f"{len(pending)} file(s) not uploaded yet (e.g. {pending[0]})",
+                f"{count} file(s) not uploaded yet (e.g. {first_pending})",
                 dataset_id=draft_id,
                 hint="run gd upload first, or gd close which uploads",
             )
@@ -329,6 +331,8 @@ def _commit(ctx: Context, draft_id: str) -> Closed:
         written = None
         if isinstance(parent, PagedManifest):
             written = _write_child(ctx, store, draft, parent)
+        elif not draft.parents and is_paged_size(len(draft.files)):
+            written = _write_first(ctx, store, draft)
         if written is None:
             written = _write_whole(ctx, store, draft, parent)
         encoded = written.encoded
@@ -383,11 +387,7 @@ def _check_chunks(store: Store, draft: Draft, chunks: set[str]) -> None:
     missing = chunk_keys - store.exists_many(chunk_keys) if chunk_keys else set()
     if not missing:
         return
-    own = {
-        object_key(f.chunk)
-        for f in draft.files.changed.values()
-        if f.source is not None and f.chunk is not None
-    }
+    own = {object_key(c) for c in draft.files.changed.own_chunks()}
     if missing <= own:
         raise IntegrityError(
             f"{len(missing)} chunk(s) this version uploaded are missing from {store.url}",
@@ -418,6 +418,50 @@ def _write_whole(ctx: Context, store: Store, draft: Draft, parent: Manifest | No
     }
     inherited = {e.chunk for e in before.values() if not e.is_link}
     return _Written(encoded, len(manifest), manifest.total_size, counts, manifest, inherited)
+
+
+def _write_first(ctx: Context, store: Store, draft: Draft) -> _Written:
+    """Store the manifest of a draft with no parents, paged, streaming its files from
+    the draft in path order: memory holds one page and the encoded pages, never an
+    entry per file (a first version of a million files)."""
+    check = SortedClashCheck()
+    chunks: set[str] = set()
+
+    def checked() -> Iterator[FileEntry]:
+        for e in draft.files.entries():
+            _refuse_clash(draft, check.see(e.path))
+            if not e.is_link:
+                chunks.add(e.chunk)
+            yield e
+
+    try:
+        encoded, count, size = encode_sorted(checked())
+        decoded = Manifest.decode(encoded.root, f"of draft {draft.id}", encoded.objects.__getitem__)
+        same = (
+            isinstance(decoded, PagedManifest)
+            and decoded.page_refs == list(encoded.pages)
+            and len(decoded) == count
+            and decoded.total_size == size
+        )
+    except GitDataError as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise IntegrityError(
+            f"refusing to close {draft.id}: its manifest would be unreadable ({exc.message})",
+            dataset_id=draft.id,
+            hint="remove the file named from the draft and add it again (gd remove, gd add), "
+            "then close",
+        ) from None
+    if not same:
+        raise IntegrityError(
+            f"refusing to close {draft.id}: its manifest does not read back as written",
+            dataset_id=draft.id,
+            hint="please report this; the draft is kept",
+        )
+    _check_chunks(store, draft, chunks)
+    _put_manifest(store, encoded)
+    counts = {"added": count, "modified": 0, "removed": 0}
+    return _Written(encoded, count, size, counts, draft.files.entries(), set())
 
 
 def _write_child(

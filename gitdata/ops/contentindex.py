@@ -169,33 +169,50 @@ def _write_fresh(
     written: list[str],
 ) -> bool:
     """Write the index objects of :func:`write_index_for` (their keys appended to
-    ``written``); whether every entry they needed is now indexed."""
-    fresh: dict[str, IndexEntry] = {}
-    for e in entries:
-        if e.is_link or e.chunk in inherited:
-            continue
-        fresh.setdefault(
-            e.sha256, IndexEntry(e.sha256, e.size, e.chunk, e.offset, e.length, e.method)
+    ``written``); whether every entry they needed is now indexed.
+
+    The entries are gathered, one per content, in a private temporary database and
+    read back in hash order a part at a time, so memory holds one part however many
+    files the version has."""
+    scratch = sqlite3.connect("")  # on disk once it outgrows its cache: bounded memory
+    try:
+        scratch.execute(
+            "CREATE TABLE e (sha TEXT PRIMARY KEY, size INTEGER, chunk TEXT, "
+            "offset INTEGER, length INTEGER, method TEXT) WITHOUT ROWID"
         )
-    if not fresh:
-        return True
-    db = sync(ctx, store, fresh=False)
-    skey = ctx.store_key(store.url)
-    if db is not None:
-        for sha, rows in db.lookup(skey, fresh).items():
-            if any(r.chunk == fresh[sha].chunk for r in rows):
-                del fresh[sha]
-    ordered = sorted(fresh.values(), key=lambda e: e.sha256)
-    complete = True
-    for start in range(0, len(ordered), MAX_ENTRIES):
-        part = ordered[start : start + MAX_ENTRIES]
-        for data in encode_index(part):  # one object: the part fits
-            key = index_key(hashlib.sha256(data).hexdigest())
-            store.put_bytes(key, data)
-            written.append(key)
-            # our own object need not be fetched back
-            complete = db is not None and db.add_object(skey, key, part) and complete
-    return complete
+        scratch.executemany(
+            "INSERT OR IGNORE INTO e VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (e.sha256, e.size, e.chunk, e.offset, e.length, e.method)
+                for e in entries
+                if not e.is_link and e.chunk not in inherited
+            ),
+        )
+        rows = scratch.execute("SELECT * FROM e ORDER BY sha")
+        part = [IndexEntry(*r) for r in rows.fetchmany(MAX_ENTRIES)]
+        if not part:
+            return True
+        db = sync(ctx, store, fresh=False)
+        skey = ctx.store_key(store.url)
+        complete = True
+        while part:
+            if db is not None:
+                known = db.lookup(skey, (e.sha256 for e in part))
+                part = [
+                    e for e in part if not any(r.chunk == e.chunk for r in known.get(e.sha256, ()))
+                ]
+            for data in encode_index(part) if part else ():  # one object: the part fits
+                key = index_key(hashlib.sha256(data).hexdigest())
+                store.put_bytes(key, data)
+                written.append(key)
+                # our own object need not be fetched back
+                complete = db is not None and db.add_object(skey, key, part) and complete
+            part = [IndexEntry(*r) for r in rows.fetchmany(MAX_ENTRIES)]
+        return complete
+    except sqlite3.Error:
+        return False  # no scratch space: the index misses these, a hint as ever
+    finally:
+        scratch.close()
 
 
 def rebuild_index(

@@ -5,14 +5,16 @@ keeps only those changes (``changed``: path -> :class:`DraftFile`, ``removed``: 
 parents' paths it deleted) and reads everything else from the parents' merged view,
 which for a single paged parent is that parent's manifest, read page by page.  So
 opening, editing, saving and closing such a draft costs its changes, not the
-dataset's size.
+dataset's size.  The changes themselves live in memory (:class:`MemoryChanges`) or,
+for a draft of the state folder, in its database (gitdata.ops.draftdb), so a first
+version of a million files is not a million Python objects either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from gitdata.core.manifest import METHOD_STORED, FileEntry, Manifest, link_entry
 
@@ -80,21 +82,82 @@ class DraftFile:
         )
 
 
+class Changes(Protocol):
+    """A draft's own files, path -> :class:`DraftFile`: :class:`MemoryChanges` or
+    gitdata.ops.draftdb.DbChanges.  A file read from one may be a copy: to change it,
+    assign it back."""
+
+    def get(self, path: str, default: Any = None) -> Any: ...
+    def __getitem__(self, path: str) -> DraftFile: ...
+    def __setitem__(self, path: str, f: DraftFile) -> None: ...
+    def __contains__(self, path: object) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def pop(self, path: str, default: Any = None) -> Any: ...
+    def keys(self) -> Iterable[str]: ...
+    def values(self) -> Iterable[DraftFile]: ...
+    def items(self) -> Iterable[tuple[str, DraftFile]]: ...
+    def items_in(self, folder: str) -> Iterator[tuple[str, DraftFile]]: ...
+    def pending(self) -> Iterator[tuple[str, DraftFile]]: ...
+    def first_pending(self) -> str | None: ...
+    def count_pending(self) -> int: ...
+    def stored_with(self, shas: Iterable[str]) -> dict[str, DraftFile]: ...
+    def own_chunks(self) -> set[str]: ...
+    def any_stored(self) -> bool: ...
+
+
+def _inside(path: str, folder: str) -> bool:
+    return not folder or path == folder or path.startswith(folder + "/")
+
+
+class MemoryChanges(dict[str, DraftFile]):
+    """:class:`Changes` in a dict (drafts built in memory: a squash, tests)."""
+
+    def items_in(self, folder: str) -> Iterator[tuple[str, DraftFile]]:
+        """The files in ``folder`` ("" for all) and below, in path order (a snapshot
+        of the paths: the caller may edit while it iterates)."""
+        paths = sorted((p for p in self if _inside(p, folder)), key=str.encode)
+        return ((p, self[p]) for p in paths if p in self)
+
+    def pending(self) -> Iterator[tuple[str, DraftFile]]:
+        return ((p, f) for p, f in self.items_in("") if not f.stored)
+
+    def first_pending(self) -> str | None:
+        return next((p for p, _ in self.pending()), None)
+
+    def count_pending(self) -> int:
+        return sum(1 for f in self.values() if not f.stored)
+
+    def stored_with(self, shas: Iterable[str]) -> dict[str, DraftFile]:
+        wanted = set(shas)
+        out: dict[str, DraftFile] = {}
+        for f in self.values():
+            if f.chunk is not None and f.sha256 in wanted:
+                out.setdefault(f.sha256, f)
+        return out
+
+    def own_chunks(self) -> set[str]:
+        return {f.chunk for f in self.values() if f.chunk is not None and f.source is not None}
+
+    def any_stored(self) -> bool:
+        return any(f.chunk is not None for f in self.values())
+
+
 class DraftFiles(MutableMapping[str, DraftFile]):
     """path -> :class:`DraftFile` of a draft: ``changed`` and ``removed`` over a base.
 
     The base (the parents' merged files, as a :class:`Manifest`) is loaded on first
-    use.  A file read from the base is a fresh :class:`DraftFile` each time: to change
-    one, assign it back (``files[path] = f``).  Iteration yields the base's paths (in
-    its order) and then the paths only ``changed`` holds.
+    use.  A file read from the base (or from changes kept in a database) is a fresh
+    :class:`DraftFile` each time: to change one, assign it back (``files[path] = f``).
+    Iteration is in the order of the paths' UTF-8 bytes (manifest order).
     """
 
-    __slots__ = ("_load_base", "_base", "_changed", "_removed", "_len")
+    __slots__ = ("_load_base", "_base", "_changed", "_removed", "_removed_dirty", "_len")
 
     def __init__(
         self,
         load_base: Callable[[], Manifest] | Manifest | None = None,
-        changed: dict[str, DraftFile] | None = None,
+        changed: Changes | dict[str, DraftFile] | None = None,
         removed: Iterable[str] = (),
     ) -> None:
         if isinstance(load_base, Manifest):
@@ -103,14 +166,24 @@ class DraftFiles(MutableMapping[str, DraftFile]):
         else:
             self._base = None if load_base is not None else Manifest()
             self._load_base = load_base
-        self._changed: dict[str, DraftFile] = changed if changed is not None else {}
+        if changed is None:
+            changed = MemoryChanges()
+        elif type(changed) is dict:
+            changed = MemoryChanges(changed)
+        self._changed: Changes = changed  # type: ignore[assignment]
         self._removed: set[str] = set(removed)
+        self._removed_dirty = False
         self._len: int | None = None
 
     @classmethod
     def of(cls, files: dict[str, DraftFile]) -> DraftFiles:
         """Files with no base: every one is the draft's own (a squash, a first version)."""
-        return cls(None, dict(files))
+        return cls(None, MemoryChanges(files))
+
+    def rebind(self, changed: Changes) -> None:
+        """Keep the draft's own files in ``changed`` from now on (which holds them)."""
+        self._changed = changed
+        self._removed_dirty = False
 
     # ------------------------------------------------------------------ parts
     @property
@@ -123,7 +196,12 @@ class DraftFiles(MutableMapping[str, DraftFile]):
         return self._base
 
     @property
-    def changed(self) -> dict[str, DraftFile]:
+    def has_base(self) -> bool:
+        """Whether the draft has parents' files under its own (False: a first version)."""
+        return self._load_base is not None or (self._base is not None and len(self._base) > 0)
+
+    @property
+    def changed(self) -> Changes:
         """The draft's own files: added, replaced, or not yet uploaded.  Read only:
         change the draft through the mapping."""
         return self._changed
@@ -133,39 +211,46 @@ class DraftFiles(MutableMapping[str, DraftFile]):
         """The base's paths the draft deleted."""
         return frozenset(self._removed)
 
+    @property
+    def removed_changed(self) -> bool:
+        """Whether ``removed`` changed since the draft was read or saved."""
+        return self._removed_dirty
+
+    def mark_saved(self) -> None:
+        self._removed_dirty = False
+
     def pending(self) -> Iterator[tuple[str, DraftFile]]:
         """The files whose content is not in the store yet (only changes can be)."""
-        return ((p, f) for p, f in self._changed.items() if not f.stored)
+        return self._changed.pending()
 
     def items_under(self, folder: str) -> Iterator[tuple[str, DraftFile | FileEntry]]:
         """The draft's files in ``folder`` ("" for all) and below, in the order of
         their paths' UTF-8 bytes (the order of a base's entries): the draft's own as
-        :class:`DraftFile`, those of the base as their :class:`FileEntry` (read only)."""
+        :class:`DraftFile`, those of the base as their :class:`FileEntry` (read only).
+
+        The caller may edit paths the iteration has reached."""
         prefix = f"{folder}/" if folder else ""
-
-        def inside(p: str) -> bool:
-            return p == folder or p.startswith(prefix) if folder else True
-
         base = self.base
-        changed = self._changed
-        extra = sorted((p for p in changed if inside(p) and p not in base), key=str.encode)
-        k = 0
+        mine = self._changed.items_in(folder)
+        have, held = next(mine, (None, None))
+        removed = self._removed
         for e in base:
             p = e.path
-            if not inside(p):
+            if not (not folder or p == folder or p.startswith(prefix)):
                 if folder and p > prefix:
                     break  # sorted: nothing further is inside
                 continue
-            while k < len(extra) and extra[k] < p:  # (str order: the bytes' order)
-                yield extra[k], changed[extra[k]]
-                k += 1
-            mine = changed.get(p)
-            if mine is not None:
-                yield p, mine
-            elif p not in self._removed:
+            while have is not None and have < p:  # (str order: the bytes' order)
+                yield have, held  # type: ignore[misc]
+                have, held = next(mine, (None, None))
+            if have == p:
+                yield have, held  # type: ignore[misc]
+                have, held = next(mine, (None, None))
+            elif p not in removed:
                 yield p, e
-        for p in extra[k:]:
-            yield p, changed[p]
+        while have is not None:
+            yield have, held  # type: ignore[misc]
+            have, held = next(mine, (None, None))
 
     # ------------------------------------------------------------------ mapping
     def __getitem__(self, path: str) -> DraftFile:
@@ -179,16 +264,27 @@ class DraftFiles(MutableMapping[str, DraftFile]):
             raise KeyError(path)
         return DraftFile.from_entry(e)
 
+    def lookup(self, path: str) -> DraftFile | FileEntry | None:
+        """What the draft holds at ``path``: its own file, a base entry (read only), or None."""
+        f = self._changed.get(path)
+        if f is not None:
+            return f
+        if path in self._removed or not self.has_base:
+            return None
+        return self.base.get(path)
+
     def __contains__(self, path: object) -> bool:
         if not isinstance(path, str):
             return False
         if path in self._changed:
             return True
-        return path not in self._removed and path in self.base
+        return path not in self._removed and self.has_base and path in self.base
 
     def __setitem__(self, path: str, f: DraftFile) -> None:
         self._changed[path] = f
-        self._removed.discard(path)
+        if path in self._removed:
+            self._removed.discard(path)
+            self._removed_dirty = True
         self._len = None
 
     def remove(self, path: str, *, in_base: bool | None = None) -> None:
@@ -199,25 +295,29 @@ class DraftFiles(MutableMapping[str, DraftFile]):
             return
         self._changed.pop(path, None)
         self._removed.add(path)
+        self._removed_dirty = True
         self._len = None
 
     def __delitem__(self, path: str) -> None:
-        if path in self._changed:
-            del self._changed[path]
-            if path in self.base:
+        if self._changed.pop(path, None) is not None:
+            if self.has_base and path in self.base:
                 self._removed.add(path)
-        elif path not in self._removed and path in self.base:
+                self._removed_dirty = True
+        elif path not in self._removed and self.has_base and path in self.base:
             self._removed.add(path)
+            self._removed_dirty = True
         else:
             raise KeyError(path)
         self._len = None
 
     def __len__(self) -> int:
         if self._len is None:
-            base = self.base
-            in_order = sorted(self._changed, key=str.encode)  # lookups in page order
-            extra = sum(1 for p in in_order if p not in base)
-            self._len = len(base) - len(self._removed) + extra
+            if not self.has_base:
+                self._len = len(self._changed)
+            else:
+                base = self.base
+                extra = sum(1 for p, _ in self._changed.items_in("") if p not in base)
+                self._len = len(base) - len(self._removed) + extra
         return self._len
 
     def __iter__(self) -> Iterator[str]:
@@ -231,28 +331,20 @@ class DraftFiles(MutableMapping[str, DraftFile]):
         return self._walk(lambda _, f: f, DraftFile.from_entry)
 
     def entries(self) -> Iterator[FileEntry]:
-        """Every file as a manifest entry (only valid once all are stored); base
-        entries are passed through as they are."""
+        """Every file as a manifest entry (only valid once all are stored), in path
+        order; base entries are passed through as they are."""
         return self._walk(lambda p, f: f.to_entry(p), lambda e: e)
 
     def _walk(
         self, own: Callable[[str, DraftFile], T], inherited: Callable[[FileEntry], T]
     ) -> Iterator[T]:
         """``own(path, file)`` for each of the draft's files and ``inherited(entry)``
-        for each base file it keeps: the base's order, then the draft's new paths."""
-        changed, removed = self._changed, self._removed
-        seen: set[str] = set()
-        for e in self.base:
-            p = e.path
-            f = changed.get(p)
-            if f is not None:
-                seen.add(p)
-                yield own(p, f)
-            elif p not in removed:
-                yield inherited(e)
-        for p, f in changed.items():
-            if p not in seen:
-                yield own(p, f)
+        for each base file it keeps, in path order."""
+        for p, held in self.items_under(""):
+            if isinstance(held, DraftFile):
+                yield own(p, held)
+            else:
+                yield inherited(held)
 
 
 def _path_of(e: FileEntry) -> str:

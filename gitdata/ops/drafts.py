@@ -171,12 +171,20 @@ def _place(
     holds at ``path`` (None: nothing), when the caller has it at hand.
     """
     if old is _UNKNOWN:
-        old = draft.files.get(path)
+        old = draft.files.lookup(path)
     assert old is None or isinstance(old, (DraftFile, FileEntry))
     if old is not None and old.sha256 == hashed.sha256:
-        if isinstance(old, DraftFile) and not old.stored:
-            old.source, old.mtime_ns = source, hashed.mtime_ns  # (always the draft's own)
+        moved = None  # content not uploaded yet, now read from this source
+        if (  # (content not stored is always the draft's own)
+            isinstance(old, DraftFile)
+            and not old.stored
+            and (old.source, old.mtime_ns) != (source, hashed.mtime_ns)
+        ):
+            old.source, old.mtime_ns = source, hashed.mtime_ns
+            moved = old
         if old.executable == hashed.executable or old.url is not None:
+            if moved is not None:
+                draft.files[path] = moved  # (a copy, when read from a database)
             return None  # (an external file has no mode)
         mine = old if isinstance(old, DraftFile) else DraftFile.from_entry(old)
         mine.executable = hashed.executable  # a mode change alone: the content stays stored

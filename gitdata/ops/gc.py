@@ -19,7 +19,6 @@ refuse while gc runs.  After its deletes gc rebuilds the store's content index
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -92,21 +91,7 @@ def _draft_roots(ctx: Context) -> tuple[set[str], set[str]]:
     """(parents, chunks) of every open draft on this machine, read from the draft
     files themselves: a draft whose parents cannot be loaded any more still names
     them, and what it uploaded."""
-    parents: set[str] = set()
-    chunks: set[str] = set()
-    folder = ctx.state.drafts_dir
-    if not folder.is_dir():
-        return parents, chunks
-    for path in sorted(folder.glob("*.json")):
-        try:
-            doc = json.loads(path.read_bytes())
-            parents |= {p for p in doc.get("parents") or [] if isinstance(p, str)}
-            for row in (doc.get("changed") or {}).values():
-                if isinstance(row, list) and len(row) > 4 and isinstance(row[4], str):
-                    chunks.add(row[4])
-        except (OSError, ValueError, AttributeError, TypeError):
-            continue  # a damaged draft is reported when it is opened
-    return parents, chunks
+    return ctx.state.draft_roots()
 
 
 def collect_garbage(

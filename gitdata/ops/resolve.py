@@ -122,7 +122,7 @@ def by_id(ctx: Context, version_id: str, how: str = "id") -> Resolved:
         if closed is not None:
             return Resolved(closed, None, how)
         with contextlib.suppress(DatasetNotFoundError):  # else closed meanwhile
-            return Resolved(None, ctx.state.load_draft(version_id), how)
+            return Resolved(None, ctx.state.snapshot_draft(version_id), how)
     return Resolved(load_record(ctx, version_id), None, how)
 
 

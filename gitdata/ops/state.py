@@ -2,8 +2,11 @@
 
 Layout under ``Settings.state_dir`` (``$XDG_STATE_HOME/gitdata``)::
 
-    drafts/<id>.json     one open draft: its metadata and its changes against the
-                         merged parents (atomic rewrite on every change)
+    drafts/<id>.db       one open draft (sqlite, WAL): its metadata and its changes
+                         against the merged parents (gitdata.ops.draftdb); a command's
+                         edits are one transaction, committed when it saves the draft
+    drafts/<id>.json     a draft an older gd wrote (format 1): read, and replaced by a
+                         database when it is next saved
     drafts/<id>.lock     flock held while a process edits that draft
     drafts/<id>.oneshot  marks a draft a one-shot ``gd sync --project --name`` made
                          (JSON: project, name, storage); flock held while that
@@ -24,20 +27,22 @@ import contextlib
 import fcntl
 import json
 import os
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from gitdata.core.ids import is_version_id
 from gitdata.core.manifest import Manifest
 from gitdata.errors import DatasetNotFoundError, FormatError, os_errors_name
+from gitdata.ops import draftdb
+from gitdata.ops.draftdb import DbChanges
 from gitdata.ops.draftfiles import DraftFile, DraftFiles
 
-DRAFT_FORMAT = 1
+DRAFT_FORMAT = 1  # drafts/<id>.json of older gd; drafts/<id>.db is draftdb.DB_FORMAT
 _STALE_TMP_SECONDS = 3600  # an atomic write's temp file this old belongs to a killed process
 _CLAIM_ATTEMPTS = 100
 
@@ -67,29 +72,10 @@ class Draft:
     # the next free number if another machine closed that one first (docs/format.md §12)
     auto_version: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        """The draft's metadata and only its own changes against the merged parents
-        (``files.changed`` and ``files.removed``), so a small change to a large
-        dataset makes a small draft file, written without reading the parents."""
-        changed = {}
-        for p, f in self.files.changed.items():
-            row: list[Any] = [
-                f.size,
-                f.sha256,
-                f.source,
-                f.mtime_ns,
-                f.chunk,
-                f.offset,
-                f.length,
-                f.method,
-            ]
-            if f.url is not None or f.executable:  # older drafts have 8 fields
-                row += [f.url, f.etag]
-            if f.executable:  # 11 fields: the execute bit
-                row.append(True)
-            changed[p] = row
+    def meta_doc(self) -> dict[str, Any]:
+        """The draft's metadata as its database stores it (its files are rows)."""
         return {
-            "format": DRAFT_FORMAT,
+            "format": draftdb.DB_FORMAT,
             "id": self.id,
             "project": self.project,
             "name": self.name,
@@ -101,20 +87,33 @@ class Draft:
             "storage": self.storage,
             "metadata": self.metadata,
             "auto_version": self.auto_version,
-            "changed": changed,
-            "removed": sorted(self.files.removed),
         }
 
     @classmethod
     def from_json(cls, doc: dict[str, Any], source: str, base_loader: BaseLoader) -> Draft:
-        """The draft a :meth:`to_json` document describes; its parents' files are
-        read only when first needed."""
+        """The draft a format-1 ``drafts/<id>.json`` document describes (an older gd's);
+        its parents' files are read only when first needed."""
         if doc.get("format") != DRAFT_FORMAT:
             raise FormatError(f"draft {source} has an unknown format", file=source)
         try:
-            parents = list(doc["parents"])
-            removed = doc["removed"]
             changed = {p: DraftFile(*row) for p, row in doc["changed"].items()}
+            return cls.from_meta(doc, source, base_loader, changed, doc["removed"])
+        except (KeyError, TypeError) as exc:
+            raise FormatError(f"draft {source} is damaged ({exc})", file=source) from None
+
+    @classmethod
+    def from_meta(
+        cls,
+        doc: dict[str, Any],
+        source: str,
+        base_loader: BaseLoader,
+        changed: DbChanges | dict[str, DraftFile],
+        removed: list[str],
+    ) -> Draft:
+        """The draft of a metadata document and its own files; its parents' files
+        are read only when first needed."""
+        try:
+            parents = list(doc["parents"])
             if not isinstance(removed, list) or not all(isinstance(p, str) for p in removed):
                 raise TypeError("removed is not a list of paths")
 
@@ -162,58 +161,162 @@ class StateDir:
         self.base_loader = base_loader
         self.worktree = worktree
         self.drafts_dir = root / "drafts"
-        # id -> (stat signature of the file, Draft): skips re-reading a draft this
-        # process wrote or read last, as long as no other process changed the file.
-        self._memo: dict[str, tuple[tuple[int, int, int], Draft]] = {}
-        # id -> (stat signature, its store URL) as draft_storage last read it
-        self._storages: dict[str, tuple[tuple[int, int, int], str | None]] = {}
+        # id -> (signature, Draft): skips re-reading a draft this process wrote or read
+        # last, as long as no other process changed it (for a database: its inode and
+        # sqlite's data_version; for a format-1 file: inode, mtime, size).
+        self._memo: dict[str, tuple[tuple[Any, ...], Draft]] = {}
+        # id -> (stat signature of its files, Draft) of snapshot_draft
+        self._snapshots: dict[str, tuple[tuple[Any, ...], Draft]] = {}
 
     @staticmethod
-    def _signature(path: Path) -> tuple[int, int, int]:
+    def _file_signature(path: Path) -> tuple[int, int, int]:
         st = os.stat(path)
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
+    @staticmethod
+    def _db_signature(path: Path, db: DbChanges) -> tuple[Any, ...]:
+        return ("db", os.stat(path).st_ino, db.data_version())
+
+    def _signature_of(self, draft_id: str, draft: Draft) -> tuple[Any, ...] | None:
+        """The draft's signature as it is on disk now (None: gone)."""
+        changes = draft.files.changed
+        try:
+            if isinstance(changes, DbChanges) and changes.path == self.draft_path(draft_id):
+                return self._db_signature(changes.path, changes)
+            return ("json", *self._file_signature(self.legacy_path(draft_id)))
+        except (OSError, sqlite3.Error):
+            return None
+
     def forget(self, draft_id: str) -> None:
-        """Drop the in-process copy (after a failed edit)."""
-        self._memo.pop(draft_id, None)
+        """Drop the in-process copy and its unsaved edits (after a failed edit)."""
+        memo = self._memo.pop(draft_id, None)
+        if memo is not None:
+            changes = memo[1].files.changed
+            if isinstance(changes, DbChanges):
+                changes.rollback()
 
     def draft_path(self, draft_id: str) -> Path:
+        """The draft's database."""
+        return self.drafts_dir / f"{draft_id}.db"
+
+    def legacy_path(self, draft_id: str) -> Path:
+        """Where an older gd kept the draft (format 1, JSON)."""
         return self.drafts_dir / f"{draft_id}.json"
 
+    def _exists(self, draft_id: str) -> bool:
+        return self.draft_path(draft_id).exists() or self.legacy_path(draft_id).exists()
+
     def has_draft(self, draft_id: str) -> bool:
-        return is_version_id(draft_id) and self.draft_path(draft_id).exists()
+        return is_version_id(draft_id) and self._exists(draft_id)
 
     def load_draft(self, draft_id: str) -> Draft:
-        path = self.draft_path(draft_id)
         memo = self._memo.get(draft_id)
         if memo is not None:
-            try:
-                if self._signature(path) == memo[0]:
-                    return memo[1]
-            except FileNotFoundError:
-                self._memo.pop(draft_id, None)
+            if self._signature_of(draft_id, memo[1]) == memo[0]:
+                return memo[1]
+            self._memo.pop(draft_id, None)
+        path = self.draft_path(draft_id)
+        draft = self._open_db(draft_id, path) if path.exists() else self._load_legacy(draft_id)
+        signature = self._signature_of(draft_id, draft)
+        if signature is not None:
+            self._memo[draft_id] = (signature, draft)
+        return draft
+
+    def snapshot_draft(self, draft_id: str) -> Draft:
+        """The draft as it is now, frozen (reads never see later edits, by any process):
+        what a close compares with a record another process closed, and what a
+        ``Dataset`` object shows.  Never edit it; reused while the draft's files are
+        unchanged."""
+        path = self.draft_path(draft_id)
         try:
-            sig = self._signature(path)
+            signature = _files_signature(path)
+        except FileNotFoundError:
+            return self._load_legacy(draft_id)  # (in memory: a snapshot already)
+        memo = self._snapshots.get(draft_id)
+        if memo is not None and memo[0] == signature:
+            return memo[1]
+        draft = self._open_db(draft_id, path, frozen=True)
+        self._snapshots[draft_id] = (signature, draft)
+        return draft
+
+    def _open_db(self, draft_id: str, path: Path, *, frozen: bool = False) -> Draft:
+        source = str(path)
+        try:
+            conn = draftdb.connect(path)
+        except sqlite3.Error:
+            raise FormatError(f"draft file {path} is damaged", file=source) from None
+        try:
+            if frozen:
+                conn.execute("BEGIN")  # the first read pins what every later one sees
+            doc = draftdb.read_meta(conn, source)
+            changes = DbChanges(conn, path, frozen=frozen)
+            removed = changes.stored_removed()
+        except sqlite3.Error:
+            conn.close()
+            raise FormatError(f"draft file {path} is damaged", file=source) from None
+        except BaseException:
+            conn.close()
+            raise
+        return Draft.from_meta(doc, source, self.base_loader, changes, removed)
+
+    def _load_legacy(self, draft_id: str) -> Draft:
+        path = self.legacy_path(draft_id)
+        try:
             doc = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise DatasetNotFoundError(f"no open draft {draft_id}", dataset_id=draft_id) from None
         except ValueError:
             raise FormatError(f"draft file {path} is damaged", file=str(path)) from None
-        draft = Draft.from_json(doc, str(path), self.base_loader)
-        self._memo[draft_id] = (sig, draft)
-        return draft
+        if not isinstance(doc, dict):
+            raise FormatError(f"draft file {path} is damaged", file=str(path))
+        return Draft.from_json(doc, str(path), self.base_loader)
 
     def save_draft(self, draft: Draft) -> None:
+        """Make the draft's edits durable: commit its database's transaction, or
+        write a new database (a new draft, or one of an older gd) and rename it in."""
         self.drafts_dir.mkdir(parents=True, exist_ok=True)
         path = self.draft_path(draft.id)
-        doc = draft.to_json()
-        atomic_write_chunks(path, _json_chunks(doc))
-        self._memo[draft.id] = (self._signature(path), draft)
+        files = draft.files
+        changes = files.changed
+        if isinstance(changes, DbChanges) and changes.path == path:
+            removed = files.removed if files.removed_changed else None
+            changes.commit(draft.meta_doc(), removed)
+        else:
+            fd, tmp = tempfile.mkstemp(dir=self.drafts_dir, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(fd)
+            try:
+                with os_errors_name(tmp):
+                    try:
+                        draftdb.create(Path(tmp), draft.meta_doc(), changes.items(), files.removed)
+                    except sqlite3.Error as exc:
+                        raise OSError(f"cannot write the draft: {exc}") from None
+                    os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+            with contextlib.suppress(FileNotFoundError):
+                self.legacy_path(draft.id).unlink()  # a format-1 draft, now migrated
+            files.rebind(DbChanges(draftdb.connect(path), path))
+        files.mark_saved()
+        signature = self._signature_of(draft.id, draft)
+        if signature is not None:
+            self._memo[draft.id] = (signature, draft)
 
     def delete_draft(self, draft_id: str) -> None:
-        self._memo.pop(draft_id, None)
+        memo = self._memo.pop(draft_id, None)
+        if memo is not None:
+            changes = memo[1].files.changed
+            if isinstance(changes, DbChanges):
+                # Left open: who still holds this Draft (a close comparing what it
+                # meant to close) reads it from the unlinked files.
+                changes.rollback()
+        db = self.draft_path(draft_id)
         for path in (
-            self.draft_path(draft_id),
+            db,
+            db.with_name(db.name + "-wal"),
+            db.with_name(db.name + "-shm"),
+            self.legacy_path(draft_id),
             self.drafts_dir / f"{draft_id}.lock",
             self._one_shot_path(draft_id),
         ):
@@ -221,29 +324,60 @@ class StateDir:
                 path.unlink()
 
     def draft_storage(self, draft_id: str) -> str | None:
-        """The store URL a draft writes to, read without merging its parents' files
-        (and parsed once per version of the file: a close asks several times)."""
+        """The store URL a draft writes to, read without merging its parents' files."""
+        memo = self._memo.get(draft_id)
+        if memo is not None and self._signature_of(draft_id, memo[1]) == memo[0]:
+            return memo[1].storage
+        doc = self._read_meta(draft_id)
+        storage = doc.get("storage") if doc is not None else None
+        return storage if isinstance(storage, str) else None
+
+    def _read_meta(self, draft_id: str) -> dict[str, Any] | None:
+        """A draft's metadata document, or None if it cannot be read."""
         path = self.draft_path(draft_id)
+        if path.exists():
+            return draftdb.read_meta_file(path)
         try:
-            sig = self._signature(path)
-            memo = self._memo.get(draft_id)
-            if memo is not None and memo[0] == sig:
-                return memo[1].storage
-            known = self._storages.get(draft_id)
-            if known is not None and known[0] == sig:
-                return known[1]
-            storage = json.loads(path.read_bytes()).get("storage")
-        except (OSError, ValueError, AttributeError):
+            doc = json.loads(self.legacy_path(draft_id).read_bytes())
+        except (OSError, ValueError):
             return None
-        found = storage if isinstance(storage, str) else None
-        self._storages[draft_id] = (sig, found)
-        return found
+        return doc if isinstance(doc, dict) else None
 
     def draft_ids(self) -> list[str]:
         """Ids of this machine's open drafts (file names only: nothing is read)."""
         if not self.drafts_dir.is_dir():
             return []
-        return sorted(p.stem for p in self.drafts_dir.glob("*.json") if is_version_id(p.stem))
+        ids = {
+            p.stem
+            for pattern in ("*.db", "*.json")
+            for p in self.drafts_dir.glob(pattern)
+            if is_version_id(p.stem)
+        }
+        return sorted(ids)
+
+    def draft_roots(self) -> tuple[set[str], set[str]]:
+        """(parents, chunks) of every open draft, read from the drafts themselves (gc):
+        a draft whose parents cannot be loaded any more still names them, and what it
+        uploaded.  A damaged draft is skipped (it is reported when it is opened)."""
+        parents: set[str] = set()
+        chunks: set[str] = set()
+        for draft_id in self.draft_ids():
+            path = self.draft_path(draft_id)
+            if path.exists():
+                roots = draftdb.read_roots(path)
+                if roots is not None:
+                    parents.update(roots[0])
+                    chunks |= roots[1]
+                continue
+            try:
+                doc = json.loads(self.legacy_path(draft_id).read_bytes())
+                parents |= {p for p in doc.get("parents") or [] if isinstance(p, str)}
+                for row in (doc.get("changed") or {}).values():
+                    if isinstance(row, list) and len(row) > 4 and isinstance(row[4], str):
+                        chunks.add(row[4])
+            except (OSError, ValueError, AttributeError, TypeError):
+                continue
+        return parents, chunks
 
     def home_ids(self) -> list[str]:
         """Ids of the versions closed on this machine (see :meth:`remember_home`)."""
@@ -255,10 +389,10 @@ class StateDir:
     def list_draft_headers(self) -> list[DraftHeader]:
         """Every open draft's metadata; cheap (no parent manifests, no store access)."""
         out = []
-        if self.drafts_dir.is_dir():
-            for path in sorted(self.drafts_dir.glob("*.json")):
+        for draft_id in self.draft_ids():
+            doc = self._read_meta(draft_id)
+            if doc is not None:
                 try:
-                    doc = json.loads(path.read_bytes())
                     out.append(
                         DraftHeader(
                             doc["id"],
@@ -277,10 +411,9 @@ class StateDir:
 
     def list_drafts(self) -> list[Draft]:
         out = []
-        if self.drafts_dir.is_dir():
-            for path in sorted(self.drafts_dir.glob("*.json")):
-                with contextlib.suppress(FormatError, DatasetNotFoundError):
-                    out.append(self.load_draft(path.stem))
+        for draft_id in self.draft_ids():
+            with contextlib.suppress(FormatError, DatasetNotFoundError):
+                out.append(self.load_draft(draft_id))
         return out
 
     @contextlib.contextmanager
@@ -347,13 +480,13 @@ class StateDir:
                 if not e.is_file(follow_symlinks=False):
                     continue
                 if kind in ("oneshot", "lock") and is_version_id(stem):
-                    if self.draft_path(stem).exists():
+                    if self._exists(stem):
                         continue
                     fd = _lock_existing(Path(e.path), create=False)
                     if fd is None:
                         continue  # held by a running command (or gone)
                     try:
-                        if not self.draft_path(stem).exists():
+                        if not self._exists(stem):
                             os.unlink(e.path)
                             removed += 1
                     finally:
@@ -436,6 +569,18 @@ class StateDir:
                 self.current_path.unlink()
 
 
+def _files_signature(path: Path) -> tuple[Any, ...]:
+    """Stat signature of a draft database and its write-ahead log (FileNotFoundError
+    when there is no database)."""
+    st = os.stat(path)
+    try:
+        wal = os.stat(path.with_name(path.name + "-wal"))
+        log: tuple[int, int, int] | None = (wal.st_ino, wal.st_mtime_ns, wal.st_size)
+    except FileNotFoundError:
+        log = None
+    return (st.st_ino, st.st_mtime_ns, st.st_size, log)
+
+
 def worktree_key(worktree: Path) -> str:
     """The file name stem of a work tree's current-dataset marker (its real path hashed)."""
     import hashlib
@@ -474,25 +619,6 @@ class OneShotClaim:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-_JSON_BATCH = 10_000
-
-
-def _json_chunks(doc: dict[str, Any]) -> Iterator[bytes]:
-    """``doc`` as compact JSON in pieces: its ``changed`` mapping (a draft's files,
-    a million for a big first version) is encoded some thousands of entries at a time,
-    so the whole text is never one string in memory."""
-    changed: dict[str, Any] = doc["changed"]
-    rest = {k: v for k, v in doc.items() if k != "changed"}
-    yield json.dumps(rest, separators=(",", ":"))[:-1].encode() + b',"changed":{'
-    items = iter(changed.items())
-    first = True
-    while batch := dict(islice(items, _JSON_BATCH)):
-        text = json.dumps(batch, separators=(",", ":"))[1:-1].encode()
-        yield text if first else b"," + text
-        first = False
-    yield b"}}"
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -14,6 +14,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +36,7 @@ from gitdata.ops.drafts import editing
 from gitdata.ops.scan import NotRegularError, hash_file, open_fd, read_expected
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel
+from gitdata.storage.fsstore import FsspecStore
 from gitdata.storage.locks import store_lock
 from gitdata.storage.transfer import track_scratch, untrack_scratch
 
@@ -136,7 +138,7 @@ def _pack_chunk(
 
 def _resolve_store(ctx: Context, draft: Draft, storage: str | None):
     if storage and storage != draft.storage:
-        if draft.parents or any(f.chunk is not None for f in draft.files.changed.values()):
+        if draft.parents or draft.files.changed.any_stored():
             raise InvalidInputError(
                 f"this draft stores into {draft.storage}; it cannot switch to {storage}",
                 hint="a version lives in the same store as its parents",
@@ -184,83 +186,127 @@ def upload(
         )
         _forget_lost_chunks(draft, store)
         own = draft.files.changed  # only the draft's own files can be unstored
-        waiting = {f.sha256 for f in own.values() if not f.stored}
-        # Content this draft or any parent stores (even at a path a later parent
-        # replaced) is reused; the parents are read only for the content still waiting.
-        known: dict[str, FileEntry | DraftFile] = {}
-        for f in own.values():
-            if f.chunk is not None and f.sha256 in waiting:
-                known.setdefault(f.sha256, f)
-        # (when the store's content index holds all of the parents' content, it
-        # answers instead, below: a paged parent is then never read whole)
-        if waiting.difference(known) and not covers(ctx, store, draft.parents):
-            for pid in draft.parents:
-                found = ctx.manifest(ctx.record(pid).manifest).find_content(waiting)
-                for sha, e in found.items():
-                    known.setdefault(sha, e)
-        pending: list[PendingFile] = []
-        sources: dict[str, DraftFile] = {}
-        for path, f in own.items():
-            if f.stored:
-                continue
-            hit = known.get(f.sha256)
-            if hit is not None:
-                f.chunk, f.offset, f.length, f.method = (
-                    hit.chunk,
-                    hit.offset,
-                    hit.length,
-                    hit.method,
-                )
-                continue
-            pending.append(PendingFile(path, f.sha256, f.size))
-            sources.setdefault(f.sha256, f)
-        del known, waiting
-        pending = _reuse_indexed(ctx, store, draft, pending)
-        groups = plan_chunks(pending, target)
-        if groups:
-            # multipart uploads a killed gd left behind a day ago are abandoned
-            store.abort_stale_uploads(STALE_UPLOAD_SECONDS)
-        progress.start("uploading", sum(p.size for g in groups for p in g))
-        lock = threading.Lock()
-        by_sha: dict[str, list[DraftFile]] = {}
-        for f in own.values():
-            if not f.stored:
-                by_sha.setdefault(f.sha256, []).append(f)
-
-        # Local stores: pack straight into the store's tmp/ and publish by rename.
-        staging = store.staging_dir() or ctx.settings.cache_dir / "tmp"
-
-        # Packing and hashing are CPU work, sending is I/O: at most one chunk is
-        # packed per core, so the first chunks are on the wire while later ones
-        # are still packed instead of every worker packing at once, then sending.
-        packing = threading.BoundedSemaphore(os.cpu_count() or 1)
-        shipped: list[str] = []
-
-        def ship(group: list[PendingFile]) -> int:
-            with packing:
-                tmp, chunk_sha, placed = _pack_chunk(staging, group, sources, compression)
-            try:
-                size = tmp.stat().st_size
-                # the bar moves as bytes go out, in units of the content they carry
-                sent = ByteShare(progress, sum(p.size for p in group), size)
-                store.put_file(object_key(chunk_sha), tmp, move=True, progress=sent)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                untrack_scratch(str(tmp))
-            with lock:
-                for sha, (offset, length, method) in placed.items():
-                    for f in by_sha[sha]:
-                        f.chunk, f.offset, f.length, f.method = chunk_sha, offset, length, method
-                shipped.append(chunk_sha)
-                if len(shipped) < len(groups):  # the last one is saved on leaving editing()
-                    ctx.state.save_draft(draft)  # resume point
-            sent.complete()
-            return size
-
-        sizes = run_parallel(ship, groups, max_workers)
+        # A batch of pending files at a time (in path order), so memory holds one
+        # batch however many files wait: content an earlier batch stored is found
+        # among the draft's own stored files by the next.
+        batch = list(islice(own.pending(), _UPLOAD_BATCH))
+        whole = len(batch) < _UPLOAD_BATCH
+        parents_covered: bool | None = None
+        staged = False
+        sizes: list[int] = []
+        started = False
+        while batch:
+            waiting = {f.sha256 for _, f in batch}
+            # Content this draft or any parent stores (even at a path a later parent
+            # replaced) is reused; the parents are read only for the content still waiting.
+            known: dict[str, FileEntry | DraftFile] = dict(own.stored_with(waiting))
+            # (when the store's content index holds all of the parents' content, it
+            # answers instead, below: a paged parent is then never read whole)
+            if waiting.difference(known) and draft.parents:
+                if parents_covered is None:
+                    parents_covered = covers(ctx, store, draft.parents)
+                if not parents_covered:
+                    for pid in draft.parents:
+                        found = ctx.manifest(ctx.record(pid).manifest).find_content(waiting)
+                        for sha, e in found.items():
+                            known.setdefault(sha, e)
+            pending: list[PendingFile] = []
+            sources: dict[str, DraftFile] = {}
+            for path, f in batch:
+                hit = known.get(f.sha256)
+                if hit is not None:
+                    f.chunk, f.offset, f.length, f.method = (
+                        hit.chunk,
+                        hit.offset,
+                        hit.length,
+                        hit.method,
+                    )
+                    draft.files[path] = f
+                    continue
+                pending.append(PendingFile(path, f.sha256, f.size))
+                sources.setdefault(f.sha256, f)
+            del known, waiting
+            pending = _reuse_indexed(ctx, store, draft, pending)
+            groups = plan_chunks(pending, target)
+            if groups and not staged:
+                # multipart uploads a killed gd left behind a day ago are abandoned
+                store.abort_stale_uploads(STALE_UPLOAD_SECONDS)
+                staged = True
+            if not started:
+                total = sum(p.size for g in groups for p in g) if whole else None
+                progress.start("uploading", total)
+                started = True
+            mine = dict(batch)
+            by_sha: dict[str, list[str]] = {}
+            for p in pending:
+                by_sha.setdefault(p.sha256, []).append(p.path)
+            del batch
+            sizes += _ship_all(
+                ctx, draft, store, groups, sources, mine, by_sha, compression, progress, max_workers
+            )
+            del pending, sources, mine, by_sha
+            if whole:
+                break
+            ctx.state.save_draft(draft)  # resume point
+            batch = list(islice(own.pending(), _UPLOAD_BATCH))
+        if not started:
+            progress.start("uploading", 0)
         progress.finish()
         return sum(sizes)
+
+
+_UPLOAD_BATCH = 100_000
+
+
+def _ship_all(
+    ctx: Context,
+    draft: Draft,
+    store: FsspecStore,
+    groups: list[list[PendingFile]],
+    sources: dict[str, DraftFile],
+    mine: dict[str, DraftFile],
+    by_sha: dict[str, list[str]],
+    compression: str,
+    progress: Progress,
+    max_workers: int | None,
+) -> list[int]:
+    """Pack and send ``groups`` as chunks, recording each one in the draft's files
+    (``by_sha``: content -> the paths of ``mine`` holding it); the sizes sent."""
+    lock = threading.Lock()
+    # Local stores: pack straight into the store's tmp/ and publish by rename.
+    staging = store.staging_dir() or ctx.settings.cache_dir / "tmp"
+
+    # Packing and hashing are CPU work, sending is I/O: at most one chunk is
+    # packed per core, so the first chunks are on the wire while later ones
+    # are still packed instead of every worker packing at once, then sending.
+    packing = threading.BoundedSemaphore(os.cpu_count() or 1)
+    shipped: list[str] = []
+
+    def ship(group: list[PendingFile]) -> int:
+        with packing:
+            tmp, chunk_sha, placed = _pack_chunk(staging, group, sources, compression)
+        try:
+            size = tmp.stat().st_size
+            # the bar moves as bytes go out, in units of the content they carry
+            sent = ByteShare(progress, sum(p.size for p in group), size)
+            store.put_file(object_key(chunk_sha), tmp, move=True, progress=sent)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            untrack_scratch(str(tmp))
+        with lock:
+            for sha, (offset, length, method) in placed.items():
+                for path in by_sha[sha]:
+                    f = mine[path]
+                    f.chunk, f.offset, f.length, f.method = chunk_sha, offset, length, method
+                    draft.files[path] = f
+            shipped.append(chunk_sha)
+            if len(shipped) < len(groups):  # the last one is saved by the caller
+                ctx.state.save_draft(draft)  # resume point
+        sent.complete()
+        return size
+
+    return run_parallel(ship, groups, max_workers)
 
 
 def _reuse_indexed(
@@ -279,6 +325,7 @@ def _reuse_indexed(
             continue
         f = draft.files.changed[p.path]
         f.chunk, f.offset, f.length, f.method = hit.chunk, hit.offset, hit.length, hit.method
+        draft.files[p.path] = f  # (a copy, when read from a database)
     return rest
 
 
@@ -290,12 +337,15 @@ def _forget_lost_chunks(draft: Draft, store: Store) -> None:
     emulator) would otherwise leave the draft pointing at chunks nobody has.
     """
     files = draft.files.changed  # content this draft uploaded is its own
-    own = {f.chunk for f in files.values() if f.chunk is not None and f.source is not None}
+    own = files.own_chunks()
     if not own:
         return
     present = store.exists_many({object_key(c) for c in own})
     lost = {c for c in own if object_key(c) not in present}
-    for f in files.values():
+    if not lost:
+        return
+    for path, f in files.items():
         if f.chunk in lost and f.source is not None:
             f.chunk = f.offset = f.length = None
             f.method = METHOD_STORED
+            draft.files[path] = f

@@ -13,7 +13,7 @@ from tests.conftest import make_tree
 
 def open_drafts() -> list[str]:
     drafts = Path(os.environ["XDG_STATE_HOME"]) / "gitdata" / "drafts"
-    return sorted(p.stem for p in drafts.glob("*.json")) if drafts.is_dir() else []
+    return sorted(p.stem for p in drafts.glob("*.db")) if drafts.is_dir() else []
 
 
 def one_line_error(r) -> str:

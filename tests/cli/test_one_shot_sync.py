@@ -17,7 +17,7 @@ ONE_SHOT = ("sync", "--project", "p", "--name", "n")
 
 def open_drafts() -> list[str]:
     drafts = Path(os.environ["XDG_STATE_HOME"]) / "gitdata" / "drafts"
-    return sorted(p.stem for p in drafts.glob("*.json")) if drafts.is_dir() else []
+    return sorted(p.stem for p in drafts.glob("*.db")) if drafts.is_dir() else []
 
 
 def current_marker() -> str | None:

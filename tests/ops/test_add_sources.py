@@ -152,7 +152,9 @@ def test_finalize_refuses_a_manifest_its_reader_would_reject(tmp_path: Path):
     ds.upload()
     ctx = ds._ctx
     draft = ctx.state.load_draft(ds.id)
-    draft.files["a.txt"].size = 99  # what an older gd could record: length != size
+    f = draft.files["a.txt"]
+    f.size = 99  # what an older gd could record: length != size
+    draft.files["a.txt"] = f
     ctx.state.save_draft(draft)
     store = ctx.store_for(draft.storage)
     before = set(store.list(""))

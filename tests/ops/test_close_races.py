@@ -30,7 +30,7 @@ from gitdata.ops.reader import load_manifest, load_record
 from gitdata.ops.remote import verify_remote
 from gitdata.ops.state import StateDir
 from gitdata.storage import FsspecStore
-from tests.conftest import make_tree
+from tests.conftest import draft_content, draft_files, make_tree, restore_draft
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -254,11 +254,11 @@ def _killed_after_record(env: dict[str, str], cwd: Path, src: Path) -> tuple[str
     )["id"]
     assert gd(env, cwd, "add", "--files", str(src)).returncode == 0
     assert gd(env, cwd, "upload").returncode == 0
-    path = Path(env["XDG_STATE_HOME"]) / "gitdata" / "drafts" / f"{draft_id}.json"
-    saved = path.read_bytes()
+    drafts_dir = Path(env["XDG_STATE_HOME"]) / "gitdata" / "drafts"
+    saved = draft_files(drafts_dir, draft_id)
     assert gd(env, cwd, "close").returncode == 0
-    path.write_bytes(saved)
-    return draft_id, path, saved
+    restore_draft(drafts_dir, draft_id, saved)
+    return draft_id, drafts_dir / f"{draft_id}.db", saved
 
 
 def test_rerun_close_of_a_draft_whose_record_exists(tmp_path: Path, store: Path, src: Path):
@@ -281,25 +281,26 @@ def test_rerun_close_with_other_content_than_the_record_is_refused(
     )["id"]
     assert gd(env, tmp_path, "add", "--files", str(src)).returncode == 0
     assert gd(env, tmp_path, "upload").returncode == 0
-    path = Path(env["XDG_STATE_HOME"]) / "gitdata" / "drafts" / f"{draft_id}.json"
-    closed_as = path.read_bytes()
+    drafts_dir = Path(env["XDG_STATE_HOME"]) / "gitdata" / "drafts"
+    path = drafts_dir / f"{draft_id}.db"
+    closed_as = draft_files(drafts_dir, draft_id)
     extra = make_tree(tmp_path / "more", {"extra.txt": "late"})
     assert gd(env, tmp_path, "add", "--id", draft_id, "--files", str(extra)).returncode == 0
     assert gd(env, tmp_path, "upload", "--id", draft_id).returncode == 0
-    with_extra = path.read_bytes()
-    path.write_bytes(closed_as)
+    with_extra = draft_files(drafts_dir, draft_id)
+    restore_draft(drafts_dir, draft_id, closed_as)
     assert gd(env, tmp_path, "close").returncode == 0
-    path.write_bytes(with_extra)  # a draft with more than its record holds
+    restore_draft(drafts_dir, draft_id, with_extra)  # a draft with more than its record holds
     record_bytes = (store / "versions" / f"{draft_id}.yaml").read_bytes()
     shown = gd(env, tmp_path, "show", "--id", draft_id, "--json")
     assert json.loads(shown.stdout)["state"] == "draft"  # not taken for the closed one
-    kept = path.read_bytes()
+    kept = draft_content(drafts_dir, draft_id)
     rerun = gd(env, tmp_path, "close", "--id", draft_id)
     assert rerun.returncode == 8, rerun.stderr
     lines = rerun.stderr.strip().splitlines()
     assert lines[0].startswith(f"gd: error: draft {draft_id} was closed by another gd process")
     assert "extra.txt" in lines[0] and lines[1].startswith("hint:")
-    assert path.read_bytes() == kept  # the refused close changed nothing
+    assert draft_content(drafts_dir, draft_id) == kept  # the refused close changed nothing
     assert (store / "versions" / f"{draft_id}.yaml").read_bytes() == record_bytes
     assert records(store) == [draft_id]
 
@@ -367,8 +368,8 @@ def test_explicit_version_closed_elsewhere_is_refused(tmp_path: Path, store: Pat
         assert gd(env, tmp_path, "add", "--files", str(src)).returncode == 0
     assert gd(a, tmp_path, "close").returncode == 0
     assert gd(b, tmp_path, "upload").returncode == 0
-    draft_file = Path(b["XDG_STATE_HOME"]) / "gitdata" / "drafts" / f"{ids['b']}.json"
-    before = draft_file.read_bytes()
+    drafts_dir = Path(b["XDG_STATE_HOME"]) / "gitdata" / "drafts"
+    before = draft_content(drafts_dir, ids["b"])
     refused = gd(b, tmp_path, "close")
     assert refused.returncode == 8
     lines = refused.stderr.strip().splitlines()
@@ -378,7 +379,7 @@ def test_explicit_version_closed_elsewhere_is_refused(tmp_path: Path, store: Pat
     )
     assert lines[1].startswith("hint: open the draft again with another --version")
     assert records(store) == [ids["a"]]
-    assert draft_file.read_bytes() == before  # the draft is kept, unchanged ...
+    assert draft_content(drafts_dir, ids["b"]) == before  # the draft is kept, unchanged ...
     assert not list((store / "locks").glob("*"))  # ... and no lock is left
 
 
@@ -425,8 +426,9 @@ def test_draft_version_origin_is_kept_in_the_draft_file(tmp_path: Path, store: P
     given = drafts.create_draft(ctx, project="vision", name="cats", version="9.0.0").id
     fresh = StateDir(ctx.settings.state_dir, ctx.parent_files)
     assert fresh.load_draft(auto).auto_version and not fresh.load_draft(given).auto_version
-    path = fresh.draft_path(auto)
-    doc = json.loads(path.read_bytes())
+    # an older gd's draft file (format 1, JSON) had no such key
+    doc = {**fresh.load_draft(auto).meta_doc(), "format": 1, "changed": {}, "removed": []}
     del doc["auto_version"]
-    path.write_text(json.dumps(doc))
+    fresh.delete_draft(auto)
+    fresh.legacy_path(auto).write_text(json.dumps(doc))
     assert not StateDir(ctx.settings.state_dir, ctx.parent_files).load_draft(auto).auto_version

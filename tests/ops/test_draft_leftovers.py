@@ -90,7 +90,7 @@ def test_a_one_shot_killed_after_its_record_is_recognised_as_closed(
     )
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["resumed"] is False
-    assert not [n for n in _left() if n.endswith(".json")]
+    assert not [n for n in _left() if n.endswith((".db", ".json"))]
     assert _left() == []
     assert killed in {v["id"] for v in _closed()}
 
@@ -99,7 +99,7 @@ def test_a_close_killed_after_its_record_is_finished_by_the_next_close(src: Path
     draft = json.loads(_gd("create", "--project", "p", "--name", "n", "--json").stdout)["id"]
     _gd("add", "--files", str(src))
     _killed("delete_draft", "close", "--id", draft)
-    assert f"{draft}.json" in _left()
+    assert f"{draft}.db" in _left()
     _gd("close", "--id", draft)
     assert _left() == []
     shown = json.loads(_gd("show", "--id", draft, "--json").stdout)
@@ -111,7 +111,7 @@ def test_any_command_naming_a_close_killed_after_its_record_sees_it_closed(src: 
     draft = json.loads(_gd("create", "--project", "p", "--name", "n", "--json").stdout)["id"]
     _gd("add", "--files", str(src))
     _killed("delete_draft", "close", "--id", draft)
-    assert f"{draft}.json" in _left()
+    assert f"{draft}.db" in _left()
     checked = json.loads(_gd("verify", "--id", draft, "--remote", "--json").stdout)
     assert checked["ok"] is True
     assert _left() == [], "the leftover draft of a finished close goes"

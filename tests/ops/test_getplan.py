@@ -27,6 +27,7 @@ def clashing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Dataset:
     one = make_tree(tmp_path / "one", {"a": "file", **files})
     two = make_tree(tmp_path / "two", {"a/b": "inside"})
     monkeypatch.setattr(commit, "file_folder_clash", lambda paths: None)
+    monkeypatch.setattr(commit, "_refuse_clash", lambda draft, clash: None)  # (streamed close)
     ds = Dataset.create(dataset_project="p", dataset_name="n")
     ds.add_files(one)
     ds.add_files(two)

@@ -88,7 +88,7 @@ def _every_version_verifies(env, cwd) -> int:
 
 def _open_drafts() -> list[str]:
     drafts = Path(os.environ["XDG_STATE_HOME"]) / "gitdata" / "drafts"
-    return sorted(p.name for p in drafts.glob("*.json")) if drafts.is_dir() else []
+    return sorted(p.name for p in drafts.glob("*.db")) if drafts.is_dir() else []
 
 
 def _source(tmp_path: Path, name: str, seed: int) -> Path:

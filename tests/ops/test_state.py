@@ -1,5 +1,5 @@
-"""Local draft state (ops/state.py): the store a draft writes to is read once per
-version of its file."""
+"""Local draft state (ops/state.py): drafts as databases, what a failed edit leaves,
+drafts of an older gd, and the store a draft writes to."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from gitdata.config import resolve_settings
 from gitdata.ops import drafts
-from gitdata.ops import state as state_mod
+from gitdata.errors import FormatError, InvalidInputError
+from gitdata.ops.draftfiles import DraftFile
 from gitdata.ops.context import Context
 from gitdata.ops.state import StateDir
 
@@ -21,21 +22,16 @@ def _ctx(tmp_path: Path) -> Context:
     return Context(dataclasses.replace(settings, state_dir=tmp_path / "state"))
 
 
-def test_asking_a_draft_s_store_again_parses_nothing_until_the_file_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+def test_a_loaded_draft_is_reused_until_another_process_commits(tmp_path: Path):
     ctx = _ctx(tmp_path)
     draft = drafts.create_draft(ctx, project="p", name="n", description="first")
     other = StateDir(ctx.state.root, ctx.state.base_loader)  # another process's view
-    parsed = []
-    real_loads = json.loads
-    monkeypatch.setattr(state_mod.json, "loads", lambda b: parsed.append(1) or real_loads(b))
-    for _ in range(3):  # a close asks three times
-        assert other.draft_storage(draft.id) == draft.storage
-    assert len(parsed) == 1
-    assert other.load_draft(draft.id).description == "first"
-    assert other.draft_storage(draft.id) == draft.storage  # the loaded draft answers
-    assert len(parsed) == 2
+    seen = other.load_draft(draft.id)
+    assert other.load_draft(draft.id) is seen  # nothing changed: not read again
+    draft.description = "second"
+    ctx.state.save_draft(draft)
+    again = other.load_draft(draft.id)
+    assert again is not seen and again.description == "second"
 
 
 def test_a_draft_changed_after_its_store_was_read_is_read_again(tmp_path: Path):
@@ -47,3 +43,67 @@ def test_a_draft_changed_after_its_store_was_read_is_read_again(tmp_path: Path):
     ctx.state.save_draft(draft)  # rewritten by this process meanwhile
     assert other.draft_storage(draft.id) == str(tmp_path / "elsewhere")
     assert other.load_draft(draft.id).description == "second"
+
+
+def test_a_failed_edit_leaves_the_draft_as_it_was(tmp_path: Path):
+    ctx = _ctx(tmp_path)
+    draft = drafts.create_draft(ctx, project="p", name="n")
+    with drafts.editing(ctx, draft.id) as d:
+        d.files["kept.txt"] = DraftFile(1, "a" * 64, "/src/kept.txt", 1)
+    with pytest.raises(InvalidInputError), drafts.editing(ctx, draft.id) as d:
+        for i in range(20_000):  # past the write buffer: rows reach the transaction
+            d.files[f"f/{i:05d}"] = DraftFile(1, "b" * 64, f"/src/{i}", 1)
+        del d.files["kept.txt"]
+        d.description = "half edited"
+        raise InvalidInputError("the command fails")
+    fresh = StateDir(ctx.state.root, ctx.state.base_loader)
+    for view in (ctx.state, fresh):
+        back = view.load_draft(draft.id)
+        assert list(back.files) == ["kept.txt"] and back.description == ""
+
+
+def test_files_round_trip_with_any_source_path_in_path_order(tmp_path: Path):
+    ctx = _ctx(tmp_path)
+    draft = drafts.create_draft(ctx, project="p", name="n")
+    odd = "/src/caf\udce9.bin"  # a local name that is not UTF-8 (surrogateescape)
+    files = {
+        "b": DraftFile(2, "c" * 64, odd, 5, executable=True),
+        "a/\u00e9": DraftFile(3, "d" * 64, "/x", None, "e" * 64, 0, 3, "deflate"),
+        "a/z": DraftFile(4, "f" * 64, None, None, url="https://h/x", etag="t"),
+    }
+    with drafts.editing(ctx, draft.id) as d:
+        for path, f in files.items():
+            d.files[path] = f
+    back = StateDir(ctx.state.root, ctx.state.base_loader).load_draft(draft.id)
+    assert dict(back.files.items()) == files
+    assert list(back.files) == sorted(files, key=str.encode)
+    assert [p for p, _ in back.files.pending()] == ["b"]
+
+
+def test_a_draft_of_an_older_gd_is_read_and_becomes_a_database_when_saved(tmp_path: Path):
+    ctx = _ctx(tmp_path)
+    draft = drafts.create_draft(ctx, project="p", name="n", description="old")
+    doc = {**draft.meta_doc(), "format": 1, "removed": []}
+    doc["changed"] = {"a.txt": [5, "a" * 64, "/src/a.txt", 7, None, None, None, "stored"]}
+    ctx.state.delete_draft(draft.id)
+    legacy = ctx.state.legacy_path(draft.id)
+    legacy.write_text(json.dumps(doc))
+    view = StateDir(ctx.state.root, ctx.state.base_loader)
+    assert view.has_draft(draft.id) and view.draft_ids() == [draft.id]
+    old = view.load_draft(draft.id)
+    assert old.files["a.txt"] == DraftFile(5, "a" * 64, "/src/a.txt", 7)
+    with drafts.editing(ctx, draft.id) as d:
+        d.description = "migrated"
+    assert not legacy.exists() and ctx.state.draft_path(draft.id).exists()
+    back = StateDir(ctx.state.root, ctx.state.base_loader).load_draft(draft.id)
+    assert back.description == "migrated" and list(back.files.items()) == list(old.files.items())
+
+
+def test_a_damaged_draft_database_is_refused_with_its_name(tmp_path: Path):
+    ctx = _ctx(tmp_path)
+    draft = drafts.create_draft(ctx, project="p", name="n")
+    ctx.state.delete_draft(draft.id)
+    ctx.state.draft_path(draft.id).write_bytes(b"not a database at all" * 100)
+    with pytest.raises(FormatError) as err:
+        StateDir(ctx.state.root, ctx.state.base_loader).load_draft(draft.id)
+    assert f"{draft.id}.db" in str(err.value) and "damaged" in str(err.value)
