@@ -13,6 +13,7 @@ command), so a failing command changes nothing, as with a file rewritten atomica
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -45,6 +46,33 @@ _COLUMNS = (
 _PENDING = "chunk IS NULL AND url IS NULL"
 
 _MISSING = object()
+
+
+_SQLITE_FULL = 13
+_SQLITE_IOERR = 10
+_LOW_SPACE = 1024 * 1024
+
+
+@contextlib.contextmanager
+def disk_errors(path: Path) -> Iterator[None]:
+    """A sqlite write failure as the ``OSError`` it is (a full disk: ENOSPC, naming
+    ``path``), so the boundary can say which disk; others pass as they are."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        if primary not in (_SQLITE_FULL, _SQLITE_IOERR):
+            raise
+        number = errno.EIO
+        try:
+            st = os.statvfs(path.parent)
+            full = st.f_bavail * st.f_frsize < _LOW_SPACE
+        except OSError:
+            full = False
+        if primary == _SQLITE_FULL or full:
+            number = errno.ENOSPC
+        raise OSError(number, os.strerror(number), str(path)) from None
 
 
 def _key(path: str) -> bytes:
@@ -212,6 +240,10 @@ class DbChanges:
         """Write the buffered edits into the open transaction."""
         if not self._buffer:
             return
+        with disk_errors(self.path):
+            self._flush()
+
+    def _flush(self) -> None:
         self.begin()
         put = [(_row(_key(p), f)) for p, f in self._buffer.items() if f is not None]
         gone = [(_key(p),) for p, f in self._buffer.items() if f is None]

@@ -106,7 +106,11 @@ def create_draft(
         auto_version=auto_version,
     )
     ctx.state.save_draft(draft)
-    ctx.state.set_current(draft.id)
+    try:
+        ctx.state.set_current(draft.id)
+    except BaseException:
+        ctx.state.delete_draft(draft.id)  # a failed create leaves no draft
+        raise
     return draft
 
 

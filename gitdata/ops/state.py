@@ -285,19 +285,26 @@ class StateDir:
             fd, tmp = tempfile.mkstemp(dir=self.drafts_dir, prefix=f".{path.name}.", suffix=".tmp")
             os.close(fd)
             try:
-                with os_errors_name(tmp):
-                    try:
-                        draftdb.create(Path(tmp), draft.meta_doc(), changes.items(), files.removed)
-                    except sqlite3.Error as exc:
-                        raise OSError(f"cannot write the draft: {exc}") from None
+                with os_errors_name(tmp), draftdb.disk_errors(Path(tmp)):
+                    draftdb.create(Path(tmp), draft.meta_doc(), changes.items(), files.removed)
                     os.replace(tmp, path)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
                 raise
+            try:
+                with draftdb.disk_errors(path):
+                    conn = draftdb.connect(path)
+                    conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()  # (opens the log)
+            except BaseException:
+                # a new draft (or one of an older gd, whose file is still there)
+                for made in (path, path.with_name(path.name + "-wal")):
+                    with contextlib.suppress(FileNotFoundError):
+                        made.unlink()
+                raise
+            files.rebind(DbChanges(conn, path))
             with contextlib.suppress(FileNotFoundError):
                 self.legacy_path(draft.id).unlink()  # a format-1 draft, now migrated
-            files.rebind(DbChanges(draftdb.connect(path), path))
         files.mark_saved()
         signature = self._signature_of(draft.id, draft)
         if signature is not None:

@@ -56,8 +56,13 @@ def fill(disk: Path, leave: int = 0) -> Path:
 
 
 def files_under(root: Path) -> set[str]:
-    """Every file (not folder) under ``root`` but the filler."""
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {"filler"}
+    """Every file (not folder) under ``root`` but the filler, and but the write-ahead
+    logs of draft databases (sqlite's own: they come and go as connections close)."""
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    } - {"filler"}
 
 
 def one_line_error(r, *words: str) -> None:
