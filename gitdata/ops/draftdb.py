@@ -18,10 +18,11 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from gitdata.core.manifest import METHOD_STORED
+from gitdata.core.manifest import METHOD_STORED, FileEntry, link_entry
 from gitdata.errors import FormatError
 from gitdata.ops.draftfiles import DraftFile
 
@@ -29,6 +30,7 @@ DB_FORMAT = 2  # format 1: drafts/<id>.json (read, and rewritten as a database o
 _BUFFER = 16384  # edits held in memory before they are written to the open transaction
 _PAGE = 2048  # rows read per query while iterating
 _BUSY_MS = 30_000
+_CACHE_KIB = 16384  # sqlite's page cache (its default, 2 MiB, makes big edits spill early)
 
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -37,7 +39,6 @@ _SCHEMA = (
     "sha256 TEXT NOT NULL, source BLOB, mtime_ns INTEGER, chunk TEXT, "
     "offset INTEGER, length INTEGER, method TEXT NOT NULL, url TEXT, etag TEXT, "
     "executable INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE INDEX files_by_sha ON files (sha256)",
     "CREATE TABLE removed (path BLOB PRIMARY KEY) WITHOUT ROWID",
 )
 _COLUMNS = (
@@ -125,6 +126,7 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
     except sqlite3.Error:
         conn.close()
         raise
@@ -373,20 +375,54 @@ class DbChanges:
 
     def stored_with(self, shas: Iterable[str]) -> dict[str, DraftFile]:
         """sha256 -> one of the draft's own stored files holding it, for ``shas``."""
-        self.flush()
+        if not self.any_stored():
+            return {}  # (a first upload: no index on sha256 needed)
+        with disk_errors(self.path):
+            # made when first needed, inside the transaction: a failed command drops it
+            self.begin()
+            self._conn.execute("CREATE INDEX IF NOT EXISTS files_by_sha ON files (sha256)")
         out: dict[str, DraftFile] = {}
-        batch: list[str] = []
         wanted = iter(shas)
-        while True:
-            batch = [s for _, s in zip(range(500), wanted, strict=False)]
-            if not batch:
-                return out
+        while batch := list(islice(wanted, 500)):
             marks = ", ".join("?" * len(batch))
             for row in self._conn.execute(
                 f"SELECT {_COLUMNS} FROM files WHERE sha256 IN ({marks}) AND chunk IS NOT NULL",
                 batch,
             ):
                 out.setdefault(row[2], _file(row))
+        return out
+
+    def get_many(self, paths: list[str]) -> dict[str, DraftFile]:
+        """path -> file for each of ``paths`` the draft holds (one query per 500)."""
+        out: dict[str, DraftFile] = {}
+        asked: list[bytes] = []
+        for p in paths:
+            f = self._buffer.get(p, _MISSING)
+            if f is _MISSING:
+                asked.append(_key(p))
+            elif f is not None:
+                out[p] = f  # type: ignore[assignment]
+        for start in range(0, len(asked), 500):
+            batch = asked[start : start + 500]
+            marks = ", ".join("?" * len(batch))
+            for row in self._conn.execute(
+                f"SELECT {_COLUMNS} FROM files WHERE path IN ({marks})", batch
+            ):
+                out[_path(row[0])] = _file(row)
+        return out
+
+    def entries(self) -> Iterator[FileEntry]:
+        """Every file as a manifest entry (only valid once all are stored), in path
+        order, built straight from the rows."""
+        columns = "path, size, sha256, chunk, offset, length, method, url, etag, executable"
+        for key, size, sha, chunk, offset, length, method, url, etag, x in self._rows(columns, ""):
+            path = _path(key)
+            if url is not None:
+                yield link_entry(path, size, sha, url, etag)
+            else:
+                if chunk is None:
+                    raise ValueError(f"{path} is not stored yet")
+                yield FileEntry(path, size, sha, chunk, offset, length, method, executable=bool(x))
 
     def own_chunks(self) -> set[str]:
         """The chunks this draft's uploads made (files with a local source)."""
@@ -408,8 +444,16 @@ class DbChanges:
     def _scan(
         self, where: str, lo: bytes | None = None, hi: bytes | None = None
     ) -> Iterator[tuple[str, DraftFile]]:
-        """Rows in key order, a page per query; the buffer is written first, then
-        before each page (so edits to paths passed already are allowed)."""
+        """(path, file) in key order, a page per query (see :meth:`_rows`)."""
+        for row in self._rows(_COLUMNS, where, lo, hi):
+            yield _path(row[0]), _file(row)
+
+    def _rows(
+        self, columns: str, where: str, lo: bytes | None = None, hi: bytes | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows in key order (``columns`` starts with path), a page per query; the
+        buffer is written first, then before each page (so edits to paths passed
+        already are allowed)."""
         after = lo
         first = True
         while True:
@@ -422,14 +466,13 @@ class DbChanges:
             if hi is not None:
                 conds.append("path < ?")
                 args.append(hi)
-            sql = f"SELECT {_COLUMNS} FROM files"
+            sql = f"SELECT {columns} FROM files"
             if conds:
                 sql += " WHERE " + " AND ".join(conds)
             sql += f" ORDER BY path LIMIT {_PAGE}"
             rows = self._conn.execute(sql, args).fetchall()
             first = False
-            for row in rows:
-                yield _path(row[0]), _file(row)
+            yield from rows
             if len(rows) < _PAGE:
                 return
             after = rows[-1][0]

@@ -104,6 +104,8 @@ class Changes(Protocol):
     def stored_with(self, shas: Iterable[str]) -> dict[str, DraftFile]: ...
     def own_chunks(self) -> set[str]: ...
     def any_stored(self) -> bool: ...
+    def get_many(self, paths: list[str]) -> dict[str, DraftFile]: ...
+    def entries(self) -> Iterator[FileEntry]: ...
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -141,6 +143,12 @@ class MemoryChanges(dict[str, DraftFile]):
 
     def any_stored(self) -> bool:
         return any(f.chunk is not None for f in self.values())
+
+    def get_many(self, paths: list[str]) -> dict[str, DraftFile]:
+        return {p: f for p in paths if (f := self.get(p)) is not None}
+
+    def entries(self) -> Iterator[FileEntry]:
+        return (f.to_entry(p) for p, f in self.items_in(""))
 
 
 class DraftFiles(MutableMapping[str, DraftFile]):
@@ -333,7 +341,19 @@ class DraftFiles(MutableMapping[str, DraftFile]):
     def entries(self) -> Iterator[FileEntry]:
         """Every file as a manifest entry (only valid once all are stored), in path
         order; base entries are passed through as they are."""
+        if not self.has_base:
+            return self._changed.entries()
         return self._walk(lambda p, f: f.to_entry(p), lambda e: e)
+
+    def lookup_many(self, paths: list[str]) -> dict[str, DraftFile | FileEntry]:
+        """:meth:`lookup` of each of ``paths`` the draft holds, asked at once."""
+        out: dict[str, DraftFile | FileEntry] = dict(self._changed.get_many(paths))
+        if self.has_base:
+            base, removed = self.base, self._removed
+            for p in sorted((p for p in paths if p not in out), key=str.encode):
+                if p not in removed and (e := base.get(p)) is not None:
+                    out[p] = e
+        return out
 
     def _walk(
         self, own: Callable[[str, DraftFile], T], inherited: Callable[[FileEntry], T]

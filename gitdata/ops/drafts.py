@@ -279,10 +279,11 @@ def _add_walked(
             targets = [join_dataset_path(folder, f.rel) for f in batch]
             check_path_limits(targets)
             hashes = hash_files(batch, ctx.stat_cache, progress, phase=False)
+            held = draft.files.lookup_many(targets)
             for target, f in zip(targets, batch, strict=True):
-                if _place(draft, target, hashes[f.abspath], f.abspath):
+                if _place(draft, target, hashes[f.abspath], f.abspath, held.get(target)):
                     changed += 1
-            del batch, targets, hashes
+            del batch, targets, hashes, held
         progress.finish()
         return changed
 
