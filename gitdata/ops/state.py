@@ -500,7 +500,7 @@ class StateDir:
                         os.close(fd)
                 elif (
                     e.name.startswith(".")
-                    and kind == "tmp"
+                    and kind in ("tmp", "tmp-wal", "tmp-shm")  # (a draft database being built)
                     and e.stat(follow_symlinks=False).st_mtime < stale
                 ):
                     os.unlink(e.path)
