@@ -12,6 +12,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Sequence
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -60,6 +61,11 @@ _RACY_NS_COARSE = 2_000_000_000
 _RACY_NS_FINE = 100_000_000
 
 Row = tuple[str, int, int, int, str]
+_ROW_KEY = itemgetter(0, 1, 2, 3)  # (path, ino, mtime_ns, size)
+_ROW_SHA = itemgetter(4)
+_INO = attrgetter("st_ino")
+_MTIME = attrgetter("st_mtime_ns")
+_SIZE = attrgetter("st_size")
 
 
 def _racy(st: StatLike, now_ns: int) -> bool:
@@ -140,6 +146,34 @@ class StatCache:
             ):
                 out[path] = sha
         return out
+
+    def lookup_run(
+        self, base: str, names: Sequence[str], stats: Sequence[StatLike]
+    ) -> list[str | None]:
+        """:meth:`lookup_many` of the files ``base + name`` (one folder's, ``base``
+        ending in "/"), as a list in the order of ``names``: a hash or None.
+
+        Built for a sync's million unchanged files: one query, and rows and stats
+        compared as (path, inode, mtime, size) keys of one dict, with no Python code
+        run per file."""
+        paths = list(map(base.__add__, names))
+        if not (base.isascii() and "".join(names).isascii()):
+            asked = [p for p in paths if _storable(p)]
+        else:
+            asked = paths
+        if not asked:
+            return [None] * len(paths)
+        nothing: list[Row] = []
+        rows = self._db.run(lambda conn: _select_one(conn, asked), nothing)
+        known = dict(zip(map(_ROW_KEY, rows), map(_ROW_SHA, rows), strict=True))
+        keys = zip(
+            paths,
+            map(_INO, stats),
+            map(_MTIME, stats),
+            map(_SIZE, stats),
+            strict=True,
+        )
+        return list(map(known.get, keys))
 
     def store_many(self, items: Sequence[tuple[str, StatLike, str]]) -> None:
         """Remember hashes in one transaction (racily-clean files are skipped)."""

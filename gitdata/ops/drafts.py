@@ -8,15 +8,19 @@ new content is gitdata.ops.upload; closing it is gitdata.ops.commit.
 from __future__ import annotations
 
 import contextlib
+import os
+import stat as stat_mod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
+from gitdata.cache.statcache import FileStat
 from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.manifest import FileEntry
 from gitdata.core.merge import Conflict
 from gitdata.core.paths import (
+    MAX_COMPONENT_BYTES,
     join_dataset_path,
     limit_problem,
     match_pattern,
@@ -34,7 +38,14 @@ from gitdata.ops.context import Context
 from gitdata.ops.reader import (
     load_record,
 )
-from gitdata.ops.scan import Hashed, LocalFile, hash_files, iter_folder, scan_folder
+from gitdata.ops.scan import (
+    Hashed,
+    LocalFile,
+    hash_files,
+    iter_folder,
+    iter_folder_runs,
+    scan_folder,
+)
 from gitdata.ops.state import Draft, DraftFile, DraftFiles
 
 
@@ -315,6 +326,7 @@ def remove_files(ctx: Context, draft_id: str, pattern: str, *, recursive: bool =
 
 
 _SYNC_BATCH = 4096
+_SHORT_PATH = MAX_COMPONENT_BYTES // 4  # characters: no UTF-8 path this long passes a limit
 
 
 def sync_folder(
@@ -340,25 +352,73 @@ def sync_folder(
         have, held = next(existing, (None, None))
         doomed: list[tuple[str, DraftFile | FileEntry | None]] = []
         added = modified = 0
+        stat_cache = ctx.stat_cache
+        above = f"{folder}/" if folder else ""
         progress.start("hashing", None)
-        walk = iter_folder(root)
-        while batch := list(islice(walk, _SYNC_BATCH)):
-            targets = [join_dataset_path(folder, f.rel) for f in batch]
-            check_path_limits(targets)
-            hashes = hash_files(batch, ctx.stat_cache, progress, phase=False)
-            for target, f in zip(targets, batch, strict=True):
-                # (str order is the bytes' order: the paths are valid UTF-8)
-                while have is not None and have < target:
-                    doomed.append((have, held))  # in the draft, no longer in the folder
-                    have, held = next(existing, (None, None))
-                old = None
-                if have == target:
-                    old = held
-                    have, held = next(existing, (None, None))
-                result = _place(draft, target, hashes[f.abspath], f.abspath, old)
-                added += result == "added"
-                modified += result == "modified"
-            del batch, targets, hashes
+        for run in iter_folder_runs(root):
+            for at in range(0, len(run.names), _SYNC_BATCH):
+                names = run.names[at : at + _SYNC_BATCH]
+                stats = run.stats[at : at + _SYNC_BATCH]
+                targets = list(map((above + run.prefix).__add__, names))
+                if max(map(len, targets)) > _SHORT_PATH:
+                    check_path_limits(targets)
+                shas = stat_cache.lookup_run(run.base, names, stats)
+                # Most files are unchanged: the stat cache knows their hash and the
+                # draft holds a base entry of that hash and mode.  Nothing is made
+                # for them; the others are hashed (when not known) and placed after.
+                rest: list[
+                    tuple[str, DraftFile | FileEntry | None, str, os.stat_result, str | None]
+                ] = []
+                for target, sha, name, st in zip(targets, shas, names, stats, strict=True):
+                    # (str order is the bytes' order: the paths are valid UTF-8)
+                    while have is not None and have < target:
+                        doomed.append((have, held))  # in the draft, no longer in the folder
+                        have, held = next(existing, (None, None))
+                    old = None
+                    if have == target:
+                        old = held
+                        have, held = next(existing, (None, None))
+                        if (
+                            sha is not None
+                            and type(old) is FileEntry
+                            and old.sha256 == sha
+                            and old.executable == bool(st.st_mode & stat_mod.S_IXUSR)
+                        ):
+                            continue
+                    rest.append((target, old, name, st, sha))
+                if not rest:
+                    continue
+                base = run.base
+                hashes = hash_files(
+                    [
+                        LocalFile(
+                            run.prefix + name,
+                            base + name,
+                            st.st_size,
+                            st.st_mtime_ns,
+                            FileStat.of(st),
+                        )
+                        for _, _, name, st, sha in rest
+                        if sha is None
+                    ],
+                    stat_cache,
+                    progress,
+                    phase=False,
+                    looked_up=True,
+                )
+                for target, old, name, st, sha in rest:
+                    path = base + name
+                    hashed = (
+                        hashes[path]
+                        if sha is None
+                        else Hashed(
+                            sha, st.st_size, st.st_mtime_ns, bool(st.st_mode & stat_mod.S_IXUSR)
+                        )
+                    )
+                    result = _place(draft, target, hashed, path, old)
+                    added += result == "added"
+                    modified += result == "modified"
+                del rest, hashes
         while have is not None:
             doomed.append((have, held))
             have, held = next(existing, (None, None))
