@@ -68,6 +68,7 @@ class Hashed(NamedTuple):
     size: int
     mtime_ns: int
     executable: bool = False  # the owner's execute bit (st_mode & 0o100) of that stat
+    ino: int = 0  # and its inode (the stat cache's key, with size and mtime)
 
 
 def shown_path(path: str) -> str:
@@ -507,7 +508,7 @@ def hash_files(
         by_path = {f.abspath: f for f in files}
         for path, sha in cached.items():
             f = by_path[path]
-            known[path] = Hashed(sha, f.size, f.mtime_ns, is_executable(f.st))
+            known[path] = Hashed(sha, f.size, f.mtime_ns, is_executable(f.st), f.st.st_ino)
     todo = [f for f in files if f.abspath not in known]
     if phase:
         progress.start("hashing", sum(f.size for f in todo))
@@ -526,7 +527,7 @@ def hash_files(
                 path=f.abspath,
                 hint="add it again once it is a regular file, or leave it out",
             ) from None
-        known[f.abspath] = Hashed(digest, st.st_size, st.st_mtime_ns, is_executable(st))
+        known[f.abspath] = Hashed(digest, st.st_size, st.st_mtime_ns, is_executable(st), st.st_ino)
         fresh.append((f.abspath, st, digest))
         progress.advance(f.size)
     if phase:
