@@ -315,14 +315,14 @@ def test_a_file_unreadable_at_close_is_named(tmp_path: Path, monkeypatch: pytest
 
 def test_an_unreadable_folder_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     src = make_tree(tmp_path / "src", {"a.txt": "a", "locked/b.txt": "b"})
-    real_scandir = os.scandir
+    real_listdir = os.listdir
 
-    def scandir(path):
+    def listdir(path):
         if os.fspath(path) == str(src / "locked"):
             raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path)
+        return real_listdir(path)
 
-    monkeypatch.setattr(scan_mod.os, "scandir", scandir)
+    monkeypatch.setattr(scan_mod.os, "listdir", listdir)
     ds = _new(tmp_path)
     with pytest.raises(LocalPathUnreadableError) as info:
         ds.add_files(src)
