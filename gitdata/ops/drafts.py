@@ -390,7 +390,8 @@ def sync_folder(
         return SyncResult(len(doomed), added, modified)
 
 
-# a draft's path and what it holds there (None only past the draft's last path)
+# a draft's path and what it holds there (typed with None as the lookahead of the
+# merge is: (None, None) past the draft's last path, which no list ever holds)
 _Held = tuple[str, DraftFile | FileEntry | None]
 _ENTRY_SHA = itemgetter(FileEntry._fields.index("sha256"))
 _ENTRY_EXECUTABLE = itemgetter(FileEntry._fields.index("executable"))
