@@ -539,7 +539,7 @@ def _plain_entries(files: list[Any], chunks: list[str]) -> list[FileEntry] | Non
     try:
         if set(map(type, files)) != {list} or set(map(len, files)) != {6}:
             return None
-        paths, sizes, shas, indexes, offsets, lengths = zip(*files)
+        paths, sizes, shas, indexes, offsets, lengths = zip(*files, strict=True)
         joined = "\x00".join(paths)  # TypeError unless every path is a str
         if joined.count("\x00") != len(paths) - 1 or "\\" in joined:
             return None  # a NUL or a backslash inside a path

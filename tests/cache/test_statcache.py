@@ -173,13 +173,17 @@ def test_a_stored_run_is_found_whole_without_its_files_rows(tmp_path: Path):
     sc = StatCache(tmp_path / "stat.db")
     sc.store_run(base, names, _keys(stats), [_sha(i) for i in range(5)])
     assert sc.lookup_run(base, names, stats) == [_sha(i) for i in range(5)]
-    assert sc.lookup_many([(base + n, st) for n, st in zip(names, stats)]) == {}  # no rows
+    assert (
+        sc.lookup_many([(base + n, st) for n, st in zip(names, stats, strict=True)]) == {}
+    )  # no rows
 
 
 def test_a_run_with_one_file_changed_falls_back_to_the_rows(tmp_path: Path):
     base, names, stats = _run(tmp_path, 4)
     sc = StatCache(tmp_path / "stat.db")
-    sc.store_many([(base + n, st, _sha(i)) for i, (n, st) in enumerate(zip(names, stats))])
+    sc.store_many(
+        [(base + n, st, _sha(i)) for i, (n, st) in enumerate(zip(names, stats, strict=True))]
+    )
     sc.store_run(base, names, _keys(stats), [_sha(i) for i in range(4)])
     (Path(base) / names[2]).write_bytes(b"changed, and longer")
     now = [os.stat(base + n) for n in names]
@@ -192,7 +196,9 @@ def test_a_run_whose_rows_all_match_is_remembered_as_a_run(tmp_path: Path):
     base, names, stats = _run(tmp_path, 3)
     db = tmp_path / "stat.db"
     sc = StatCache(db)
-    sc.store_many([(base + n, st, _sha(i)) for i, (n, st) in enumerate(zip(names, stats))])
+    sc.store_many(
+        [(base + n, st, _sha(i)) for i, (n, st) in enumerate(zip(names, stats, strict=True))]
+    )
     assert sc.lookup_run(base, names[:2] + ["missing"], stats) == [_sha(0), _sha(1), None]
     assert _run_rows(db) == 0  # a file unknown: no run
     assert sc.lookup_run(base, names, stats) == [_sha(0), _sha(1), _sha(2)]
