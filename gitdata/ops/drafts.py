@@ -8,15 +8,22 @@ new content is gitdata.ops.upload; closing it is gitdata.ops.commit.
 from __future__ import annotations
 
 import contextlib
+import os
+import stat as stat_mod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from operator import attrgetter, itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
+from gitdata.cache import StatCache
+from gitdata.cache.statcache import FileKey, FileStat
 from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.manifest import FileEntry
 from gitdata.core.merge import Conflict
 from gitdata.core.paths import (
+    MAX_COMPONENT_BYTES,
     join_dataset_path,
     limit_problem,
     match_pattern,
@@ -34,7 +41,16 @@ from gitdata.ops.context import Context
 from gitdata.ops.reader import (
     load_record,
 )
-from gitdata.ops.scan import Hashed, LocalFile, hash_files, iter_folder, scan_folder
+from gitdata.ops.scan import (
+    FolderRun,
+    Hashed,
+    LocalFile,
+    hash_files,
+    is_executable,
+    iter_folder,
+    iter_folder_runs,
+    scan_folder,
+)
 from gitdata.ops.state import Draft, DraftFile, DraftFiles
 
 
@@ -328,6 +344,7 @@ def remove_files(ctx: Context, draft_id: str, pattern: str, *, recursive: bool =
 
 
 _SYNC_BATCH = 4096
+_SHORT_PATH = MAX_COMPONENT_BYTES // 4  # characters: no UTF-8 path this long passes a limit
 
 
 def sync_folder(
@@ -342,40 +359,163 @@ def sync_folder(
 
     The folder is walked in path order and compared, a batch of files at a time,
     with the draft's paths in that order, so memory holds one batch and the draft's
-    own changes, never the whole listing."""
+    own changes, never the whole listing.  A batch of files the stat cache knows,
+    that are the draft's base entries of their paths with those hashes and modes,
+    is passed over whole (columns compared, nothing made per file): a sync of a
+    million files that changes a few spends its time on the others' stat."""
     root = Path(local_path)
     if not root.is_dir():
         raise LocalPathNotFoundError(f"not a folder: {local_path}", path=str(local_path))
     folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
     with editing(ctx, draft_id) as draft:
-        files = draft.files
-        existing = files.items_under(folder)
-        have, held = next(existing, (None, None))
-        doomed: list[tuple[str, DraftFile | FileEntry | None]] = []
+        existing = draft.files.items_under(folder)
+        ahead: list[_Held] = []  # taken from ``existing`` and not met by the walk yet
+        doomed: list[_Held] = []  # in the draft, no longer in the folder
         added = modified = 0
+        stat_cache = ctx.stat_cache
+        above = f"{folder}/" if folder else ""
         progress.start("hashing", None)
-        walk = iter_folder(root)
-        while batch := list(islice(walk, _SYNC_BATCH)):
-            targets = [join_dataset_path(folder, f.rel) for f in batch]
-            check_path_limits(targets)
-            hashes = hash_files(batch, ctx.stat_cache, progress, phase=False)
-            for target, f in zip(targets, batch, strict=True):
-                # (str order is the bytes' order: the paths are valid UTF-8)
-                while have is not None and have < target:
-                    doomed.append((have, held))  # in the draft, no longer in the folder
-                    have, held = next(existing, (None, None))
-                old = None
-                if have == target:
-                    old = held
-                    have, held = next(existing, (None, None))
-                result = _place(draft, target, hashes[f.abspath], f.abspath, old)
-                added += result == "added"
-                modified += result == "modified"
-            del batch, targets, hashes
-        while have is not None:
-            doomed.append((have, held))
-            have, held = next(existing, (None, None))
+        for run in iter_folder_runs(root):
+            for at in range(0, len(run.names), _SYNC_BATCH):
+                names = run.names[at : at + _SYNC_BATCH]
+                stats = run.stats[at : at + _SYNC_BATCH]
+                targets = list(map((above + run.prefix).__add__, names))
+                if max(map(len, targets)) > _SHORT_PATH:
+                    check_path_limits(targets)
+                shas = stat_cache.lookup_run(run.base, names, stats)
+                n = len(targets)
+                taken, ahead = ahead[:n], ahead[n:]
+                taken += islice(existing, n - len(taken))
+                if _all_unchanged(targets, shas, stats, taken):
+                    continue
+                piece = _Piece(run, names, stats, targets, shas)
+                more, also, ahead = _sync_piece(
+                    draft, piece, taken + ahead, existing, doomed, stat_cache, progress
+                )
+                added += more
+                modified += also
+        doomed += ahead
+        doomed += existing
         progress.finish()
+        files = draft.files
         for p, held in doomed:
             files.remove(p, in_base=isinstance(held, FileEntry) or None)
         return SyncResult(len(doomed), added, modified)
+
+
+# a draft's path and what it holds there (typed with None as the lookahead of the
+# merge is: (None, None) past the draft's last path, which no list ever holds)
+_Held = tuple[str, DraftFile | FileEntry | None]
+_ENTRY_SHA = itemgetter(FileEntry._fields.index("sha256"))
+_ENTRY_EXECUTABLE = itemgetter(FileEntry._fields.index("executable"))
+_MODE = attrgetter("st_mode")
+
+
+class _Piece(NamedTuple):
+    """A batch of a sync: files of one run of the walk, their dataset paths and the
+    hashes the stat cache knows (None: to be read)."""
+
+    run: FolderRun
+    names: list[str]
+    stats: list[os.stat_result]
+    targets: list[str]
+    shas: list[str | None]
+
+
+def _all_unchanged(
+    targets: list[str], shas: list[str | None], stats: list[os.stat_result], taken: list[_Held]
+) -> bool:
+    """Whether the draft holds, at exactly these paths and no others between them,
+    base entries of the hashes the stat cache knows and of the files' modes."""
+    if len(taken) != len(targets) or None in shas:
+        return False
+    paths, held = zip(*taken, strict=True)
+    if list(paths) != targets or set(map(type, held)) != {FileEntry}:
+        return False  # (a DraftFile is the draft's own: _place may update it)
+    # (FileEntry's fields by index: a third faster than through their names)
+    if list(map(_ENTRY_SHA, held)) != shas:
+        return False
+    if not any(map(_ENTRY_EXECUTABLE, held)) and not any(
+        mode & stat_mod.S_IXUSR for mode in set(map(_MODE, stats))
+    ):
+        return True
+    local = [bool(st.st_mode & stat_mod.S_IXUSR) for st in stats]
+    return list(map(_ENTRY_EXECUTABLE, held)) == local
+
+
+def _sync_piece(
+    draft: Draft,
+    piece: _Piece,
+    taken: list[_Held],
+    existing: Iterator[_Held],
+    doomed: list[_Held],
+    stat_cache: StatCache,
+    progress: Progress,
+) -> tuple[int, int, list[_Held]]:
+    """A batch of :func:`sync_folder` file by file: the draft's paths before each
+    file's are doomed, the files not unchanged are hashed (unless known) and placed.
+    ``taken``: the draft's next paths, already taken from ``existing``.  Returns how
+    many files were added and modified, and the draft's paths taken and not met."""
+    queue = iter(taken)
+
+    def pull() -> _Held | tuple[None, None]:
+        return next(queue, None) or next(existing, (None, None))
+
+    have, held = pull()
+    rest: list[tuple[str, DraftFile | FileEntry | None, str, os.stat_result, str | None]] = []
+    for target, sha, name, st in zip(
+        piece.targets, piece.shas, piece.names, piece.stats, strict=True
+    ):
+        # (str order is the bytes' order: the paths are valid UTF-8)
+        while have is not None and have < target:
+            doomed.append((have, held))
+            have, held = pull()
+        old = None
+        if have == target:
+            old = held
+            have, held = pull()
+            if (
+                sha is not None
+                and type(old) is FileEntry
+                and old.sha256 == sha
+                and old.executable == is_executable(st)
+            ):
+                continue  # what _place would leave alone
+        rest.append((target, old, name, st, sha))
+    left: list[_Held] = [] if have is None else [(have, held)]
+    left += queue
+    base, prefix = piece.run.base, piece.run.prefix
+    hashes = hash_files(
+        [
+            LocalFile(prefix + name, base + name, st.st_size, st.st_mtime_ns, FileStat.of(st))
+            for _, _, name, st, sha in rest
+            if sha is None
+        ],
+        stat_cache,
+        progress,
+        phase=False,
+        looked_up=True,
+    )
+    added = modified = 0
+    for target, old, name, st, sha in rest:
+        path = base + name
+        if sha is None:
+            hashed = hashes[path]
+        else:
+            hashed = Hashed(sha, st.st_size, st.st_mtime_ns, is_executable(st), st.st_ino)
+        result = _place(draft, target, hashed, path, old)
+        added += result == "added"
+        modified += result == "modified"
+    if hashes:  # the piece's hashes, for the next sync to find as one run
+        keys: list[FileKey] = []
+        shas: list[str] = []
+        for name, st, sha in zip(piece.names, piece.stats, piece.shas, strict=True):
+            if sha is None:
+                h = hashes[base + name]  # (the stat of the bytes hashed)
+                keys.append((h.ino, h.mtime_ns, h.size))
+                shas.append(h.sha256)
+            else:
+                keys.append((st.st_ino, st.st_mtime_ns, st.st_size))
+                shas.append(sha)
+        stat_cache.store_run(base, piece.names, keys, shas)
+    return added, modified, left

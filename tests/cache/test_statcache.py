@@ -141,3 +141,102 @@ def test_unusable_location_means_nothing_known(tmp_path: Path):
     sc = StatCache(blocker / "stat.db")  # parent is a file: cannot be created
     sc.store_many([(str(blocker), settled(blocker), "h")])
     assert sc.lookup_many([(str(blocker), os.stat(blocker))]) == {}
+
+
+# ------------------------------------------------- runs (a sync's batch of one folder)
+
+
+def _run(tmp_path: Path, count: int) -> tuple[str, list[str], list[os.stat_result]]:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    names = [f"f{i:03d}" for i in range(count)]
+    for name in names:
+        (folder / name).write_bytes(name.encode())
+    return str(folder) + "/", names, [settled(folder / name) for name in names]
+
+
+def _sha(i: int) -> str:
+    return f"{i:064x}"
+
+
+def _keys(stats: list[os.stat_result]) -> list[tuple[int, int, int]]:
+    return [(st.st_ino, st.st_mtime_ns, st.st_size) for st in stats]
+
+
+def _run_rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM run").fetchone()[0]
+
+
+def test_a_stored_run_is_found_whole_without_its_files_rows(tmp_path: Path):
+    base, names, stats = _run(tmp_path, 5)
+    sc = StatCache(tmp_path / "stat.db")
+    sc.store_run(base, names, _keys(stats), [_sha(i) for i in range(5)])
+    assert sc.lookup_run(base, names, stats) == [_sha(i) for i in range(5)]
+    assert (
+        sc.lookup_many([(base + n, st) for n, st in zip(names, stats, strict=True)]) == {}
+    )  # no rows
+
+
+def test_a_run_with_one_file_changed_falls_back_to_the_rows(tmp_path: Path):
+    base, names, stats = _run(tmp_path, 4)
+    sc = StatCache(tmp_path / "stat.db")
+    sc.store_many(
+        [(base + n, st, _sha(i)) for i, (n, st) in enumerate(zip(names, stats, strict=True))]
+    )
+    sc.store_run(base, names, _keys(stats), [_sha(i) for i in range(4)])
+    (Path(base) / names[2]).write_bytes(b"changed, and longer")
+    now = [os.stat(base + n) for n in names]
+    assert sc.lookup_run(base, names, now) == [_sha(0), _sha(1), None, _sha(3)]
+    assert sc.lookup_run(base, names[:3], now[:3]) == [_sha(0), _sha(1), None]  # fewer files
+    assert sc.lookup_run(base, names[1:], now[1:]) == [_sha(1), None, _sha(3)]  # another first
+
+
+def test_a_run_whose_rows_all_match_is_remembered_as_a_run(tmp_path: Path):
+    base, names, stats = _run(tmp_path, 3)
+    db = tmp_path / "stat.db"
+    sc = StatCache(db)
+    sc.store_many(
+        [(base + n, st, _sha(i)) for i, (n, st) in enumerate(zip(names, stats, strict=True))]
+    )
+    assert sc.lookup_run(base, names[:2] + ["missing"], stats) == [_sha(0), _sha(1), None]
+    assert _run_rows(db) == 0  # a file unknown: no run
+    assert sc.lookup_run(base, names, stats) == [_sha(0), _sha(1), _sha(2)]
+    assert _run_rows(db) == 1
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM stat")
+    assert sc.lookup_run(base, names, stats) == [_sha(0), _sha(1), _sha(2)]  # from the run
+
+
+def test_a_racily_clean_run_is_not_stored(tmp_path: Path):
+    base, names, stats = _run(tmp_path, 3)
+    db = tmp_path / "stat.db"
+    sc = StatCache(db)
+    now = time.time_ns()
+    os.utime(base + names[1], ns=(now, now))  # just written: its mtime tick is not over
+    fresh = [os.stat(base + n) for n in names]
+    sc.store_run(base, names, _keys(fresh), [_sha(i) for i in range(3)])
+    assert sc.lookup_run(base, names, fresh) == [None, None, None]
+    assert _run_rows(db) == 0
+
+
+def test_a_run_is_keyed_by_every_name_and_stat(tmp_path: Path):
+    base, names, stats = _run(tmp_path, 3)
+    sc = StatCache(tmp_path / "stat.db")
+    sc.store_run(base, names, _keys(stats), [_sha(i) for i in range(3)])
+    # the same stats under other names, or in another folder, are not that run
+    assert sc.lookup_run(base, ["f000", "f001", "f003"], stats) == [None, None, None]
+    assert sc.lookup_run(base[:-1] + "2/", names, stats) == [None, None, None]
+    touched = [os.stat_result((*st[:8], st.st_mtime + 1, st[9])) for st in stats]
+    assert sc.lookup_run(base, names, touched) == [None, None, None]
+
+
+def test_names_a_run_cannot_hold_are_looked_up_by_their_rows(tmp_path: Path):
+    st = settled(tmp_path)
+    sc = StatCache(tmp_path / "stat.db")
+    names = ["a\nb", "c"]  # a newline: no unambiguous run digest
+    sc.store_many([(f"/data/{n}", st, _sha(i)) for i, n in enumerate(names)])
+    sc.store_run("/data/", names, _keys([st, st]), [_sha(0), _sha(1)])
+    assert sc.lookup_run("/data/", names, [st, st]) == [_sha(0), _sha(1)]
+    weird = os.fsdecode(b"caf\xe9")  # not UTF-8: never stored
+    assert sc.lookup_run("/data/", [weird, "c"], [st, st]) == [None, _sha(1)]

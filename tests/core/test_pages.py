@@ -590,3 +590,42 @@ def test_compacting_a_child_of_a_child_with_a_delta_reads_back():
     enc = pages.encode_compacted(mm, upserts, [], len(child), child.total_size)
     assert read(enc, store_of(penc, menc, enc)) == child
     assert "delta" not in doc_of(enc.root)
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        (1, True),  # a JSON true is no size
+        (1, 1.0),
+        (1, -1),
+        (5, True),  # nor a length (though True == 1)
+        (5, 1.0),
+        (5, 2),  # stored: length == size
+        (4, True),
+        (4, -1),
+        (4, 0.0),
+        (3, True),  # nor a chunk index
+        (3, -1),
+        (3, 1),  # past the chunk list
+        (2, "A" * 64),  # hashes are lowercase hex
+        (2, "a" * 63),
+        (2, "é" * 64),
+        (2, 7),
+        (0, 7),
+    ],
+)
+def test_bulk_page_checks_refuse_what_entry_checks_refuse(column: int, value: Any):
+    """The column-by-column checks of a plain page accept a page only when every
+    entry passes the entry-by-entry rules, and then give the same entries."""
+    sha = "b" * 64
+    good = [["a/x", 1, sha, 0, 0, 1], ["a/y", 1, sha, 0, 5, 1]]
+    bad = [list(row) for row in good]
+    bad[1][column] = value
+    for files in (good, bad):
+        try:
+            expected = [pages._entry_from_array(r, [sha], "p", i) for i, r in enumerate(files)]
+        except (FormatError, UnsafePathError):
+            expected = None
+        got = pages._plain_entries(files, [sha])
+        assert got is None or got == expected, (files, got)
+        assert (files is good) == (got is not None)

@@ -59,14 +59,14 @@ def test_a_file_rewritten_between_scan_and_hash_gets_the_size_of_what_was_hashed
 
 def test_sync_takes_the_size_from_the_read_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     src = make_tree(tmp_path / "src", {"grow.bin": b"x" * 10})
-    real_walk = drafts_mod.iter_folder
+    real_walk = drafts_mod.iter_folder_runs  # (sync walks a folder's files as runs)
 
     def walk_then_grow(*args, **kwargs):
         found = list(real_walk(*args, **kwargs))
         (src / "grow.bin").write_bytes(b"z" * 3)
         return iter(found)
 
-    monkeypatch.setattr(drafts_mod, "iter_folder", walk_then_grow)
+    monkeypatch.setattr(drafts_mod, "iter_folder_runs", walk_then_grow)
     ds = _new(tmp_path)
     ds.sync_folder(src)
     ds.finalize(auto_upload=True)
@@ -317,14 +317,14 @@ def test_a_file_unreadable_at_close_is_named(tmp_path: Path, monkeypatch: pytest
 
 def test_an_unreadable_folder_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     src = make_tree(tmp_path / "src", {"a.txt": "a", "locked/b.txt": "b"})
-    real_scandir = os.scandir
+    real_listdir = os.listdir
 
-    def scandir(path):
+    def listdir(path):
         if os.fspath(path) == str(src / "locked"):
             raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path)
+        return real_listdir(path)
 
-    monkeypatch.setattr(scan_mod.os, "scandir", scandir)
+    monkeypatch.setattr(scan_mod.os, "listdir", listdir)
     ds = _new(tmp_path)
     with pytest.raises(LocalPathUnreadableError) as info:
         ds.add_files(src)

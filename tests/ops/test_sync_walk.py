@@ -6,6 +6,7 @@ walk order and the paths' byte order differ unless the walk sorts folders as
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from gitdata import Dataset
 from gitdata.errors import UnsafePathError
 from gitdata.ops import drafts
-from gitdata.ops.scan import iter_folder
+from gitdata.ops.scan import iter_folder, iter_folder_runs
 from tests.conftest import make_tree, read_tree
 
 TRICKY = {  # (no "a" beside "a/": a disk cannot hold both)
@@ -107,3 +108,87 @@ def test_an_add_that_fails_in_a_later_batch_changes_nothing(tmp_path):
     os.unlink(src / "z/e")
     assert ds.add_files(src) == 4
     assert sorted(Dataset.get(dataset_id=ds.id).list_files()) == ["a", "b", "c", "z/d"]
+
+
+def test_the_walk_gives_runs_of_one_folders_files_between_its_subfolders(tmp_path):
+    make_tree(tmp_path / "src", TRICKY)
+    runs = [(r.prefix, r.names) for r in iter_folder_runs(tmp_path / "src")]
+    assert runs == [
+        ("", ["B"]),
+        ("a-b/", ["x"]),
+        ("", ["a.txt"]),
+        ("a/", ["x"]),
+        ("a/y/", ["z"]),
+        ("", ["a0"]),
+        ("b/", ["e.txt", "é.txt"]),
+    ]
+    for r in iter_folder_runs(tmp_path / "src"):
+        assert r.base == f"{tmp_path / 'src'}/{r.prefix}"
+        assert [st.st_size for st in r.stats] == [len(TRICKY[r.prefix + n]) for n in r.names]
+
+
+def settled_tree(root: Path, tree: dict[str, str]) -> Path:
+    """``make_tree`` with mtimes safely in the past: the stat cache keeps such files."""
+    make_tree(root, tree)
+    old = time.time() - 10
+    for rel in tree:
+        os.utime(root / rel, (old, old))
+    return root
+
+
+def counting_places(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    placed: list[str] = []
+    real = drafts._place
+
+    def place(draft, path, *args, **kwargs):
+        placed.append(path)
+        return real(draft, path, *args, **kwargs)
+
+    monkeypatch.setattr(drafts, "_place", place)
+    return placed
+
+
+def test_known_unchanged_files_are_passed_over_and_a_mode_change_is_not(tmp_path, monkeypatch):
+    src = settled_tree(tmp_path / "src", {f"d/f{i}": str(i) for i in range(7)} | {"top": "t"})
+    parent = Dataset.create(dataset_project="p", dataset_name="n")
+    drafts.sync_folder(parent._ctx, parent.id, src)  # hashes every file, once
+    parent.finalize(auto_upload=True)
+    placed = counting_places(monkeypatch)
+    same = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    assert drafts.sync_folder(same._ctx, same.id, src) == drafts.SyncResult(0, 0, 0)
+    assert placed == []  # every batch passed over whole
+    os.chmod(src / "d/f3", 0o755)  # the mode alone: size and mtime stay
+    child = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    assert drafts.sync_folder(child._ctx, child.id, src) == drafts.SyncResult(0, 0, 1)
+    assert placed == ["d/f3"]
+    child.finalize(auto_upload=True)
+    manifest = Dataset.get(dataset_id=child.id)._manifest()
+    assert [e.path for e in manifest if e.executable] == ["d/f3"]
+
+
+def test_a_file_gone_from_among_known_files_is_removed_and_only_it(tmp_path):
+    tree = {f"d/f{i}": str(i) for i in range(6)}
+    src = settled_tree(tmp_path / "src", tree)
+    parent = closed_with(tmp_path, tree)
+    os.unlink(src / "d/f2")
+    (src / "d/f4").write_text("four")  # content changed: hashed again
+    os.utime(src / "d/f4", (time.time() - 10, time.time() - 10))
+    child = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    drafts.sync_folder(child._ctx, child.id, src)  # (the stat cache learns these files)
+    again = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    assert drafts.sync_folder(again._ctx, again.id, src) == drafts.SyncResult(1, 0, 1)
+    again.finalize(auto_upload=True)
+    got = read_tree(Path(Dataset.get(dataset_id=again.id).get_local_copy()))
+    assert got == {p: (src / p).read_bytes() for p in read_tree(src)}
+
+
+def test_a_sync_over_the_drafts_own_files_keeps_them(tmp_path):
+    src = settled_tree(tmp_path / "src", {"a": "1", "b/c": "2", "b/d": "3"})
+    ds = Dataset.create(dataset_project="p", dataset_name="n")
+    ds.add_files(src)
+    assert drafts.sync_folder(ds._ctx, ds.id, src) == drafts.SyncResult(0, 0, 0)
+    (src / "b/d").write_text("3 changed")
+    assert drafts.sync_folder(ds._ctx, ds.id, src) == drafts.SyncResult(0, 0, 1)
+    ds.finalize(auto_upload=True)
+    got = read_tree(Path(Dataset.get(dataset_id=ds.id).get_local_copy()))
+    assert got == {p: (src / p).read_bytes() for p in read_tree(src)}
