@@ -282,7 +282,6 @@ def test_rerun_close_with_other_content_than_the_record_is_refused(
     assert gd(env, tmp_path, "add", "--files", str(src)).returncode == 0
     assert gd(env, tmp_path, "upload").returncode == 0
     drafts_dir = Path(env["XDG_STATE_HOME"]) / "gitdata" / "drafts"
-    path = drafts_dir / f"{draft_id}.db"
     closed_as = draft_files(drafts_dir, draft_id)
     extra = make_tree(tmp_path / "more", {"extra.txt": "late"})
     assert gd(env, tmp_path, "add", "--id", draft_id, "--files", str(extra)).returncode == 0

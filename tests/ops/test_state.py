@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from gitdata.config import resolve_settings
-from gitdata.ops import drafts
 from gitdata.errors import FormatError, InvalidInputError
-from gitdata.ops.draftfiles import DraftFile
+from gitdata.ops import drafts
 from gitdata.ops.context import Context
+from gitdata.ops.draftfiles import DraftFile
 from gitdata.ops.state import StateDir
 
 
