@@ -226,6 +226,17 @@ class DbChanges:
         self._in_transaction = False
 
     # ------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A read that fails on a damaged database raises FormatError naming it."""
+        try:
+            with disk_errors(self.path):
+                yield
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise FormatError(f"draft file {self.path} is damaged", file=str(self.path)) from None
+
     def data_version(self) -> int:
         """Changes when another connection commits to the database (sqlite's
         ``PRAGMA data_version``): this process's copy is then out of date."""
@@ -297,9 +308,10 @@ class DbChanges:
         f = self._buffer.get(path, _MISSING)
         if f is not _MISSING:
             return default if f is None else f
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM files WHERE path = ?", (_key(path),)
-        ).fetchone()
+        with self._reading():
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM files WHERE path = ?", (_key(path),)
+            ).fetchone()
         return default if row is None else _file(row)
 
     def __getitem__(self, path: str) -> DraftFile:
@@ -405,9 +417,11 @@ class DbChanges:
         for start in range(0, len(asked), 500):
             batch = asked[start : start + 500]
             marks = ", ".join("?" * len(batch))
-            for row in self._conn.execute(
-                f"SELECT {_COLUMNS} FROM files WHERE path IN ({marks})", batch
-            ):
+            with self._reading():
+                rows = self._conn.execute(
+                    f"SELECT {_COLUMNS} FROM files WHERE path IN ({marks})", batch
+                ).fetchall()
+            for row in rows:
                 out[_path(row[0])] = _file(row)
         return out
 
@@ -470,7 +484,8 @@ class DbChanges:
             if conds:
                 sql += " WHERE " + " AND ".join(conds)
             sql += f" ORDER BY path LIMIT {_PAGE}"
-            rows = self._conn.execute(sql, args).fetchall()
+            with self._reading():
+                rows = self._conn.execute(sql, args).fetchall()
             first = False
             yield from rows
             if len(rows) < _PAGE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,26 @@ def test_a_damaged_draft_database_is_refused_with_its_name(tmp_path: Path):
     with pytest.raises(FormatError) as err:
         StateDir(ctx.state.root, ctx.state.base_loader).load_draft(draft.id)
     assert f"{draft.id}.db" in str(err.value) and "damaged" in str(err.value)
+
+
+def test_a_draft_damaged_past_its_first_pages_is_refused_when_read(tmp_path: Path):
+    ctx = _ctx(tmp_path)
+    draft = drafts.create_draft(ctx, project="p", name="n")
+    with drafts.editing(ctx, draft.id) as d:
+        for i in range(20_000):
+            d.files[f"f/{i:05d}"] = DraftFile(1, f"{i:064x}", f"/src/{i}", 1)
+    path = ctx.state.draft_path(draft.id)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every row in the file itself
+    conn.close()
+    assert path.stat().st_size > 1_000_000
+    fresh_view = StateDir(ctx.state.root, ctx.state.base_loader)
+    assert len(list(fresh_view.load_draft(draft.id).files)) == 20_000
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    for sidecar in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        sidecar.unlink(missing_ok=True)
+    with pytest.raises(FormatError) as err:
+        back = StateDir(ctx.state.root, ctx.state.base_loader).load_draft(draft.id)
+        list(back.files.items())
+    assert "is damaged" in str(err.value)
