@@ -35,7 +35,7 @@ from gitdata.core.manifest import (
     link_fields_problem,
     load_gzip_json,
 )
-from gitdata.core.paths import MAX_COMPONENT_BYTES, brief_path, limit_problem
+from gitdata.core.paths import SHORT_PATH_CHARS, brief_path, limit_problem
 from gitdata.errors import FormatError
 
 PAGED_FORMAT = 3
@@ -188,6 +188,17 @@ def encode_paged(manifest: Manifest) -> EncodedManifest:
     return EncodedManifest(root, objects, frozenset(objects))
 
 
+def _checked_page(page: list[FileEntry]) -> tuple[PageRef, bytes]:
+    """``page`` encoded, decoded back and compared with what was meant (FormatError
+    when it differs); its reference and bytes."""
+    data = _encode_entries(KIND_PAGE, page)
+    source = "a page being written"
+    if _decode_entries(_load_doc(data, source, KIND_PAGE), source) != page:
+        raise FormatError("a manifest page does not read back as written", file=source)
+    sha = hashlib.sha256(data).hexdigest()
+    return PageRef(sha, page[0].path, page[-1].path, len(page)), data
+
+
 def encode_sorted(entries: Iterable[FileEntry]) -> tuple[EncodedManifest, int, int]:
     """A paged manifest (no delta) of ``entries``, which MUST come strictly sorted by
     their paths' UTF-8 bytes, one page in memory at a time; with its file count and
@@ -200,13 +211,9 @@ def encode_sorted(entries: Iterable[FileEntry]) -> tuple[EncodedManifest, int, i
     last: bytes | None = None
 
     def flush() -> None:
-        data = _encode_entries(KIND_PAGE, page)
-        source = "a page being written"
-        if _decode_entries(_load_doc(data, source, KIND_PAGE), source) != page:
-            raise FormatError("a manifest page does not read back as written", file=source)
-        sha = hashlib.sha256(data).hexdigest()
-        objects[sha] = data
-        refs.append(PageRef(sha, page[0].path, page[-1].path, len(page)))
+        ref, data = _checked_page(page)
+        objects[ref.page] = data
+        refs.append(ref)
 
     for e in entries:
         key = _key(e)
@@ -317,14 +324,10 @@ def encode_compacted(
     page: list[FileEntry] = []
 
     def flush() -> None:
-        data = _encode_entries(KIND_PAGE, page)
-        source = "a page being written"
-        if _decode_entries(_load_doc(data, source, KIND_PAGE), source) != page:
-            raise FormatError("a manifest page does not read back as written", file=source)
-        sha = hashlib.sha256(data).hexdigest()
-        if sha not in kept:
-            objects[sha] = data
-        out.append(PageRef(sha, page[0].path, page[-1].path, len(page)))
+        ref, data = _checked_page(page)
+        if ref.page not in kept:
+            objects[ref.page] = data
+        out.append(ref)
 
     all_gone = frozenset(gone)
     t = k = 0
@@ -561,7 +564,6 @@ def _decode_entries(doc: dict[str, Any], source: str) -> list[FileEntry]:
 
 
 _HEX_DIGITS = b"0123456789abcdef"
-_SHORT_PATH = MAX_COMPONENT_BYTES // 4  # characters: no UTF-8 path this long passes a limit
 
 
 def _plain_entries(files: list[Any], chunks: list[str]) -> list[FileEntry] | None:
@@ -588,8 +590,8 @@ def _plain_entries(files: list[Any], chunks: list[str]) -> list[FileEntry] | Non
         if ":" in joined and any(p[1:2] == ":" for p in paths):
             return None  # perhaps a drive letter: the entry-by-entry check decides
         joined.encode("utf-8")  # UnicodeEncodeError for a lone surrogate
-        if max(map(len, paths)) > _SHORT_PATH and any(
-            limit_problem(p) for p in paths if len(p) > _SHORT_PATH
+        if max(map(len, paths)) > SHORT_PATH_CHARS and any(
+            limit_problem(p) for p in paths if len(p) > SHORT_PATH_CHARS
         ):
             return None
         if not all(map(str.__lt__, paths, paths[1:])):

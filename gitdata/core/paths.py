@@ -24,6 +24,8 @@ from gitdata.errors import InvalidInputError, UnsafePathError
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 4095
 MAX_PATH_DEPTH = 256
+# characters: a path this short keeps every byte limit (4 bytes at most per character)
+SHORT_PATH_CHARS = MAX_COMPONENT_BYTES // 4
 
 
 def brief_path(path: str, limit: int = 80) -> str:

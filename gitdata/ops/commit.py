@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from gitdata.core.ids import new_version_id, next_version
@@ -80,28 +80,42 @@ def _check_readable(
     A child that keeps its paged parent's pages is checked through its delta: the
     parent's pages were checked when the parent closed."""
 
+    def reads_right(decoded: Manifest) -> bool:
+        same = reads_as_child(decoded, parent, manifest, parent_files)
+        return decoded == manifest if same is None else same
+
+    _read_back(ctx, draft_id, encoded, reads_right)
+
+
+def _read_back(
+    ctx: Context, draft_id: str, encoded: EncodedManifest, reads_right: Callable[[Manifest], bool]
+) -> None:
+    """Decode ``encoded`` as a reader would (its own objects, else the store's) and
+    refuse to close unless ``reads_right`` says it reads as meant."""
+
     def load(sha: str) -> bytes:
         data = encoded.objects.get(sha)
         return data if data is not None else load_manifest_object(ctx, sha, "manifest page")
 
     try:
-        decoded = Manifest.decode(encoded.root, f"of draft {draft_id}", load)
-        same = reads_as_child(decoded, parent, manifest, parent_files)
-        if same is None:
-            same = decoded == manifest
+        same = reads_right(Manifest.decode(encoded.root, f"of draft {draft_id}", load))
     except GitDataError as exc:
-        raise IntegrityError(
-            f"refusing to close {draft_id}: its manifest would be unreadable ({exc.message})",
-            dataset_id=draft_id,
-            hint="remove the file named from the draft and add it again (gd remove, gd add), "
-            "then close",
-        ) from None
+        raise _unreadable(draft_id, exc) from None
     if not same:
         raise IntegrityError(
             f"refusing to close {draft_id}: its manifest does not read back as written",
             dataset_id=draft_id,
             hint="please report this; the draft is kept",
         )
+
+
+def _unreadable(draft_id: str, exc: GitDataError) -> IntegrityError:
+    return IntegrityError(
+        f"refusing to close {draft_id}: its manifest would be unreadable ({exc.message})",
+        dataset_id=draft_id,
+        hint="remove the file named from the draft and add it again (gd remove, gd add), "
+        "then close",
+    )
 
 
 def _put_manifest(store: Store, encoded: EncodedManifest) -> None:
@@ -436,28 +450,20 @@ def _write_first(ctx: Context, store: Store, draft: Draft) -> _Written:
 
     try:
         encoded, count, size = encode_sorted(checked())
-        decoded = Manifest.decode(encoded.root, f"of draft {draft.id}", encoded.objects.__getitem__)
-        same = (
+    except InvalidInputError:
+        raise  # (a clash)
+    except GitDataError as exc:
+        raise _unreadable(draft.id, exc) from None
+
+    def reads_right(decoded: Manifest) -> bool:
+        return (
             isinstance(decoded, PagedManifest)
             and decoded.page_refs == list(encoded.pages)
             and len(decoded) == count
             and decoded.total_size == size
         )
-    except GitDataError as exc:
-        if isinstance(exc, InvalidInputError):
-            raise
-        raise IntegrityError(
-            f"refusing to close {draft.id}: its manifest would be unreadable ({exc.message})",
-            dataset_id=draft.id,
-            hint="remove the file named from the draft and add it again (gd remove, gd add), "
-            "then close",
-        ) from None
-    if not same:
-        raise IntegrityError(
-            f"refusing to close {draft.id}: its manifest does not read back as written",
-            dataset_id=draft.id,
-            hint="please report this; the draft is kept",
-        )
+
+    _read_back(ctx, draft.id, encoded, reads_right)
     _check_chunks(store, draft, chunks)
     _put_manifest(store, encoded)
     counts = {"added": count, "modified": 0, "removed": 0}
@@ -500,26 +506,9 @@ def _write_child(
         encoded = encode_compacted(parent, upserts, removed, count, size)
         delta = Delta({}, frozenset())
 
-    def load(sha: str) -> bytes:
-        data = encoded.objects.get(sha)
-        return data if data is not None else load_manifest_object(ctx, sha, "manifest page")
-
-    try:
-        decoded = Manifest.decode(encoded.root, f"of draft {draft.id}", load)
-        same = reads_as_delta(decoded, encoded, delta, count, size)
-    except GitDataError as exc:
-        raise IntegrityError(
-            f"refusing to close {draft.id}: its manifest would be unreadable ({exc.message})",
-            dataset_id=draft.id,
-            hint="remove the file named from the draft and add it again (gd remove, gd add), "
-            "then close",
-        ) from None
-    if not same:
-        raise IntegrityError(
-            f"refusing to close {draft.id}: its manifest does not read back as written",
-            dataset_id=draft.id,
-            hint="please report this; the draft is kept",
-        )
+    _read_back(
+        ctx, draft.id, encoded, lambda decoded: reads_as_delta(decoded, encoded, delta, count, size)
+    )
     _put_manifest(store, encoded)
     # every path the child touched is upserted or removed: the change set of these
     # few paths is the whole one

@@ -5,8 +5,8 @@ objects that is over half a gigabyte.  Here they are rows of a table keyed by th
 path's UTF-8 bytes (so a scan in key order is manifest order), and a command holds
 only the rows it is looking at plus a bounded write buffer.
 
-Every edit of a command goes into one open transaction: :meth:`DraftDb.commit` makes
-them durable at once (a save), :meth:`DraftDb.rollback` drops them (a failed
+Every edit of a command goes into one open transaction: :meth:`DbChanges.commit`
+makes them durable at once (a save), :meth:`DbChanges.rollback` drops them (a failed
 command), so a failing command changes nothing, as with a file rewritten atomically.
 """
 
@@ -22,14 +22,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from gitdata.core.manifest import METHOD_STORED, FileEntry, link_entry
+from gitdata.core.manifest import METHOD_STORED, FileEntry
 from gitdata.errors import FormatError
-from gitdata.ops.draftfiles import DraftFile
+from gitdata.ops.draftfiles import DraftFile, entry_of
 
 DB_FORMAT = 2  # format 1: drafts/<id>.json (read, and rewritten as a database on save)
 _BUFFER = 16384  # edits held in memory before they are written to the open transaction
 _PAGE = 2048  # rows read per query while iterating
 _BUSY_MS = 30_000
+_IN_BATCH = 500  # values per "IN (...)" query
 _CACHE_KIB = 16384  # sqlite's page cache (its default, 2 MiB, makes big edits spill early)
 
 _SCHEMA = (
@@ -74,6 +75,11 @@ def disk_errors(path: Path) -> Iterator[None]:
         if primary == _SQLITE_FULL or full:
             number = errno.ENOSPC
         raise OSError(number, os.strerror(number), str(path)) from None
+
+
+def damaged(path: Path | str) -> FormatError:
+    """The error for a draft file that cannot be read as one."""
+    return FormatError(f"draft file {path} is damaged", file=str(path))
 
 
 def _key(path: str) -> bytes:
@@ -168,7 +174,7 @@ def read_meta(conn: sqlite3.Connection, source: str) -> dict[str, Any]:
     except (sqlite3.Error, ValueError, TypeError):
         doc = None
     if not isinstance(doc, dict):
-        raise FormatError(f"draft {source} is damaged", file=source)
+        raise damaged(source)
     if doc.get("format") != DB_FORMAT:
         raise FormatError(f"draft {source} has an unknown format", file=source)
     return doc
@@ -235,7 +241,7 @@ class DbChanges:
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise
-            raise FormatError(f"draft file {self.path} is damaged", file=str(self.path)) from None
+            raise damaged(self.path) from None
 
     def data_version(self) -> int:
         """Changes when another connection commits to the database (sqlite's
@@ -345,9 +351,6 @@ class DbChanges:
         self.flush()
         return int(self._conn.execute("SELECT count(*) FROM files").fetchone()[0])
 
-    def __bool__(self) -> bool:
-        return next(iter(self.keys()), None) is not None
-
     def __iter__(self) -> Iterator[str]:
         return self.keys()
 
@@ -395,7 +398,7 @@ class DbChanges:
             self._conn.execute("CREATE INDEX IF NOT EXISTS files_by_sha ON files (sha256)")
         out: dict[str, DraftFile] = {}
         wanted = iter(shas)
-        while batch := list(islice(wanted, 500)):
+        while batch := list(islice(wanted, _IN_BATCH)):
             marks = ", ".join("?" * len(batch))
             for row in self._conn.execute(
                 f"SELECT {_COLUMNS} FROM files WHERE sha256 IN ({marks}) AND chunk IS NOT NULL",
@@ -405,7 +408,7 @@ class DbChanges:
         return out
 
     def get_many(self, paths: list[str]) -> dict[str, DraftFile]:
-        """path -> file for each of ``paths`` the draft holds (one query per 500)."""
+        """path -> file for each of ``paths`` the draft holds (a query per some hundred)."""
         out: dict[str, DraftFile] = {}
         asked: list[bytes] = []
         for p in paths:
@@ -414,8 +417,8 @@ class DbChanges:
                 asked.append(_key(p))
             elif f is not None:
                 out[p] = f  # type: ignore[assignment]
-        for start in range(0, len(asked), 500):
-            batch = asked[start : start + 500]
+        for start in range(0, len(asked), _IN_BATCH):
+            batch = asked[start : start + _IN_BATCH]
             marks = ", ".join("?" * len(batch))
             with self._reading():
                 rows = self._conn.execute(
@@ -430,13 +433,7 @@ class DbChanges:
         order, built straight from the rows."""
         columns = "path, size, sha256, chunk, offset, length, method, url, etag, executable"
         for key, size, sha, chunk, offset, length, method, url, etag, x in self._rows(columns, ""):
-            path = _path(key)
-            if url is not None:
-                yield link_entry(path, size, sha, url, etag)
-            else:
-                if chunk is None:
-                    raise ValueError(f"{path} is not stored yet")
-                yield FileEntry(path, size, sha, chunk, offset, length, method, executable=bool(x))
+            yield entry_of(_path(key), size, sha, chunk, offset, length, method, url, etag, bool(x))
 
     def own_chunks(self) -> set[str]:
         """The chunks this draft's uploads made (files with a local source)."""

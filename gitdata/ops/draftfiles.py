@@ -21,6 +21,25 @@ from gitdata.core.manifest import METHOD_STORED, FileEntry, Manifest, link_entry
 T = TypeVar("T")
 
 
+def entry_of(
+    path: str,
+    size: int,
+    sha256: str,
+    chunk: str | None,
+    offset: int | None,
+    length: int | None,
+    method: str,
+    url: str | None,
+    etag: str | None,
+    executable: bool,
+) -> FileEntry:
+    """The manifest entry of a draft's file from its fields (only valid once stored)."""
+    if url is not None:
+        return link_entry(path, size, sha256, url, etag)
+    assert chunk is not None and offset is not None and length is not None, path
+    return FileEntry(path, size, sha256, chunk, offset, length, method, executable=executable)
+
+
 @dataclass(slots=True)
 class DraftFile:
     """One file of a draft: its content hash, where to read it, where it is stored."""
@@ -44,10 +63,7 @@ class DraftFile:
 
     def to_entry(self, path: str) -> FileEntry:
         """The manifest entry (only valid once stored)."""
-        if self.url is not None:
-            return link_entry(path, self.size, self.sha256, self.url, self.etag)
-        assert self.chunk is not None and self.offset is not None and self.length is not None
-        return FileEntry(
+        return entry_of(
             path,
             self.size,
             self.sha256,
@@ -55,7 +71,9 @@ class DraftFile:
             self.offset,
             self.length,
             self.method,
-            executable=self.executable,
+            self.url,
+            self.etag,
+            self.executable,
         )
 
     def same_as(self, entry: FileEntry | None) -> bool:

@@ -23,7 +23,7 @@ from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.manifest import FileEntry
 from gitdata.core.merge import Conflict
 from gitdata.core.paths import (
-    MAX_COMPONENT_BYTES,
+    SHORT_PATH_CHARS,
     join_dataset_path,
     limit_problem,
     match_pattern,
@@ -344,7 +344,6 @@ def remove_files(ctx: Context, draft_id: str, pattern: str, *, recursive: bool =
 
 
 _SYNC_BATCH = 4096
-_SHORT_PATH = MAX_COMPONENT_BYTES // 4  # characters: no UTF-8 path this long passes a limit
 
 
 def sync_folder(
@@ -380,7 +379,7 @@ def sync_folder(
                 names = run.names[at : at + _SYNC_BATCH]
                 stats = run.stats[at : at + _SYNC_BATCH]
                 targets = list(map((above + run.prefix).__add__, names))
-                if max(map(len, targets)) > _SHORT_PATH:
+                if max(map(len, targets)) > SHORT_PATH_CHARS:
                     check_path_limits(targets)
                 shas = stat_cache.lookup_run(run.base, names, stats)
                 n = len(targets)

@@ -169,11 +169,6 @@ class StateDir:
         self._snapshots: dict[str, tuple[tuple[Any, ...], Draft]] = {}
 
     @staticmethod
-    def _file_signature(path: Path) -> tuple[int, int, int]:
-        st = os.stat(path)
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    @staticmethod
     def _db_signature(path: Path, db: DbChanges) -> tuple[Any, ...]:
         return ("db", os.stat(path).st_ino, db.data_version())
 
@@ -183,7 +178,7 @@ class StateDir:
         try:
             if isinstance(changes, DbChanges) and changes.path == self.draft_path(draft_id):
                 return self._db_signature(changes.path, changes)
-            return ("json", *self._file_signature(self.legacy_path(draft_id)))
+            return ("json", *_stat_key(self.legacy_path(draft_id)))
         except (OSError, sqlite3.Error):
             return None
 
@@ -244,7 +239,7 @@ class StateDir:
         try:
             conn = draftdb.connect(path)
         except sqlite3.Error:
-            raise FormatError(f"draft file {path} is damaged", file=source) from None
+            raise draftdb.damaged(path) from None
         try:
             if frozen:
                 conn.execute("BEGIN")  # the first read pins what every later one sees
@@ -253,7 +248,7 @@ class StateDir:
             removed = changes.stored_removed()
         except sqlite3.Error:
             conn.close()
-            raise FormatError(f"draft file {path} is damaged", file=source) from None
+            raise draftdb.damaged(path) from None
         except BaseException:
             conn.close()
             raise
@@ -266,9 +261,9 @@ class StateDir:
         except FileNotFoundError:
             raise DatasetNotFoundError(f"no open draft {draft_id}", dataset_id=draft_id) from None
         except ValueError:
-            raise FormatError(f"draft file {path} is damaged", file=str(path)) from None
+            raise draftdb.damaged(path) from None
         if not isinstance(doc, dict):
-            raise FormatError(f"draft file {path} is damaged", file=str(path))
+            raise draftdb.damaged(path)
         return Draft.from_json(doc, str(path), self.base_loader)
 
     def save_draft(self, draft: Draft) -> None:
@@ -579,13 +574,18 @@ class StateDir:
 def _files_signature(path: Path) -> tuple[Any, ...]:
     """Stat signature of a draft database and its write-ahead log (FileNotFoundError
     when there is no database)."""
-    st = os.stat(path)
+    db = _stat_key(path)
     try:
-        wal = os.stat(path.with_name(path.name + "-wal"))
-        log: tuple[int, int, int] | None = (wal.st_ino, wal.st_mtime_ns, wal.st_size)
+        log: tuple[int, int, int] | None = _stat_key(path.with_name(path.name + "-wal"))
     except FileNotFoundError:
         log = None
-    return (st.st_ino, st.st_mtime_ns, st.st_size, log)
+    return (*db, log)
+
+
+def _stat_key(path: Path) -> tuple[int, int, int]:
+    """A file's (inode, mtime_ns, size): changes when it is rewritten or replaced."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def worktree_key(worktree: Path) -> str:

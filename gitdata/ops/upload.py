@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gitdata.core.chunking import PendingFile, plan_chunks
+from gitdata.core.contentindex import IndexEntry
 from gitdata.core.manifest import METHOD_STORED, FileEntry
 from gitdata.core.progress import NULL_PROGRESS, ByteShare, Progress
 from gitdata.core.zipchunk import ChunkWriter
@@ -215,18 +216,13 @@ def upload(
             for path, f in batch:
                 hit = known.get(f.sha256)
                 if hit is not None:
-                    f.chunk, f.offset, f.length, f.method = (
-                        hit.chunk,
-                        hit.offset,
-                        hit.length,
-                        hit.method,
-                    )
-                    draft.files[path] = f
+                    _store_as(draft, path, f, hit)
                     continue
                 pending.append(PendingFile(path, f.sha256, f.size))
                 sources.setdefault(f.sha256, f)
             del known, waiting
-            pending = _reuse_indexed(ctx, store, draft, pending)
+            mine = dict(batch)
+            pending = _reuse_indexed(ctx, store, draft, pending, mine)
             groups = plan_chunks(pending, target)
             if groups and not staged:
                 # multipart uploads a killed gd left behind a day ago are abandoned
@@ -236,7 +232,6 @@ def upload(
                 total = sum(p.size for g in groups for p in g) if whole else None
                 progress.start("uploading", total)
                 started = True
-            mine = dict(batch)
             by_sha: dict[str, list[str]] = {}
             for p in pending:
                 by_sha.setdefault(p.sha256, []).append(p.path)
@@ -310,10 +305,15 @@ def _ship_all(
 
 
 def _reuse_indexed(
-    ctx: Context, store: Store, draft: Draft, pending: list[PendingFile]
+    ctx: Context,
+    store: Store,
+    draft: Draft,
+    pending: list[PendingFile],
+    mine: dict[str, DraftFile],
 ) -> list[PendingFile]:
     """Reference the pending content any closed version of the store already holds
-    (the store's content index, its chunks confirmed present); the rest stays pending."""
+    (the store's content index, its chunks confirmed present); the rest stays pending.
+    ``mine``: the pending files' draft files, by path."""
     if not pending:
         return pending
     hits = confirmed_hits(ctx, store, {p.sha256: p.size for p in pending})
@@ -323,10 +323,16 @@ def _reuse_indexed(
         if hit is None:
             rest.append(p)
             continue
-        f = draft.files.changed[p.path]
-        f.chunk, f.offset, f.length, f.method = hit.chunk, hit.offset, hit.length, hit.method
-        draft.files[p.path] = f  # (a copy, when read from a database)
+        _store_as(draft, p.path, mine[p.path], hit)
     return rest
+
+
+def _store_as(
+    draft: Draft, path: str, f: DraftFile, hit: FileEntry | DraftFile | IndexEntry
+) -> None:
+    """Record that ``f`` (the draft's file at ``path``) is stored where ``hit`` is."""
+    f.chunk, f.offset, f.length, f.method = hit.chunk, hit.offset, hit.length, hit.method
+    draft.files[path] = f  # (a copy, when read from a database: assigned back)
 
 
 def _forget_lost_chunks(draft: Draft, store: Store) -> None:
