@@ -629,3 +629,20 @@ def test_bulk_page_checks_refuse_what_entry_checks_refuse(column: int, value: An
         got = pages._plain_entries(files, [sha])
         assert got is None or got == expected, (files, got)
         assert (files is good) == (got is not None)
+
+
+def test_sorted_entries_page_as_a_whole_manifest_does():
+    m = build(30_000)
+    enc, count, size = pages.encode_sorted(iter(m))
+    whole = encode_paged(m)
+    assert (count, size) == (30_000, m.total_size)
+    assert enc.root == whole.root and enc.objects == whole.objects
+    assert read(enc) == m
+
+
+@pytest.mark.parametrize("order", ["reversed", "repeated"])
+def test_entries_out_of_order_are_refused(order: str):
+    listed = list(build(50))
+    listed = listed[::-1] if order == "reversed" else [*listed[:10], listed[9], *listed[10:]]
+    with pytest.raises(FormatError, match="not strictly sorted"):
+        pages.encode_sorted(listed)

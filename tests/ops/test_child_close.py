@@ -151,3 +151,18 @@ def test_a_child_shrinking_below_the_paging_bound_is_written_whole(parent):
     child.finalize(auto_upload=True)
     assert len(contents(child)) == 10
     assert child.record.stats["removed"] == 90
+
+
+def test_a_paged_first_version_with_a_file_folder_clash_is_refused(tmp_path: Path):
+    """A first version closes streamed from the draft (ops/commit.py, _write_first):
+    its clash check is the sorted one, and a refused close writes no record."""
+    one = make_tree(tmp_path / "one", {"a": "a file", **files(30)})
+    two = make_tree(tmp_path / "two", {"a/b": "under a"})
+    ds = Dataset.create(dataset_project="p", dataset_name="first")
+    ds.add_files(one)
+    ds.add_files(two)
+    with pytest.raises(InvalidInputError, match="'a' is a file and also the folder of 'a/b'"):
+        ds.finalize(auto_upload=True)
+    store = Path(Context().settings.storage)
+    assert not list((store / "versions").glob("*.yaml"))
+    assert Context().state.has_draft(ds.id)  # kept, to be mended

@@ -43,3 +43,29 @@ def test_every_chunk_is_named_by_the_hash_of_its_bytes(
         assert hashlib.sha256(data).hexdigest() == name
     closed = Dataset.get(dataset_id=ds.id)
     assert {p: closed.read_bytes(p) for p in files} == files
+
+
+def test_an_upload_in_batches_stores_each_content_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_pages: None
+):
+    """Pending files are taken 7 at a time: content a batch stored is referenced by the
+    later batches, never sent again, and the first version (paged: 40 files) closes
+    streamed from the draft."""
+    import zipfile
+
+    monkeypatch.setattr(upload_mod, "_UPLOAD_BATCH", 7)
+    files = {f"d{i % 4}/f{i:02d}.bin": f"content {i % 10}".encode() for i in range(40)}
+    src = make_tree(tmp_path / "src", files)
+    store = tmp_path / "store"
+    ds = Dataset.create(dataset_project="p", dataset_name="n", output_uri=str(store))
+    ds.add_files(src)
+    ds.finalize(auto_upload=True)
+    members = [
+        name
+        for obj in (store / "objects").glob("*/*")
+        if obj.read_bytes()[:4] == b"PK\x03\x04"
+        for name in zipfile.ZipFile(obj).namelist()
+    ]
+    assert len(members) == 10  # one member per content
+    closed = Dataset.get(dataset_id=ds.id)
+    assert {p: closed.read_bytes(p) for p in files} == files
