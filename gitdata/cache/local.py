@@ -260,6 +260,25 @@ class LocalCache:
         """Where the blob ``sha256`` lives (whether or not it is there)."""
         return Path(self._blob(check_sha(sha256)))
 
+    def blobs_if_few(self, limit: int) -> set[str] | None:
+        """The names (sha256) of every blob in the cache if there are at most ``limit``
+        of them, else None: a get into a nearly empty cache then asks this set
+        instead of making one stat per file (a listing stops early past ``limit``)."""
+        names: set[str] = set()
+        try:
+            with os.scandir(self._blobs) as fans:
+                for fan in fans:
+                    if not fan.is_dir(follow_symlinks=False):
+                        continue
+                    with os.scandir(fan.path) as inside:
+                        for blob in inside:
+                            names.add(blob.name)
+                            if len(names) > limit:
+                                return None
+        except FileNotFoundError:
+            pass
+        return names
+
     def has_blob(self, sha256: str, size: int | None = None) -> bool:
         """The blob is present (and ``size`` bytes long, when given): one stat."""
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gitdata.cache.fsutil import clone_into, remove_tree, write_all
 from gitdata.core.manifest import FileEntry, Manifest
-from gitdata.core.paths import check_path_room, normalize_dataset_path
+from gitdata.core.paths import check_path_room, is_normal_path
 from gitdata.core.progress import NULL_PROGRESS, Progress
 from gitdata.core.selection import Selection, select
 from gitdata.errors import (
@@ -151,7 +151,12 @@ def extract_into(
     from the cache (its blobs checked first), the rest goes straight from the
     store's chunks to the folder without filling the cache (one file write, not two)."""
     cache = ctx.cache
-    cached = [e for e in entries if cache.has_blob(e.sha256, e.size)]
+    present = cache.blobs_if_few(len(entries) // 4)
+    cached = [
+        e
+        for e in entries
+        if (present is None or e.sha256 in present) and cache.has_blob(e.sha256, e.size)
+    ]
     bad = set(cache.copy_tree([(e.path, e.sha256) for e in cached], staging, staged=True))
     done = {e.path for e in cached} - bad
     todo = [e for e in entries if e.path not in done]
@@ -163,11 +168,17 @@ def extract_into(
             os.chmod(staging / e.path, runnable)  # as a write with mode 0777 would give
 
 
+# O_EXCL: a name that already exists in the fresh staging folder (a symlink among
+# them) is never written through
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
 class _Writer:
     """Writes fetched contents at their paths under a staging folder."""
 
     def __init__(self, staging: Path, entries: list[FileEntry], mode: int) -> None:
         self.staging = staging
+        self._root = str(staging)
         self.mode = mode
         self.paths_by_sha: dict[str, list[str]] = defaultdict(list)
         for e in entries:
@@ -176,14 +187,15 @@ class _Writer:
         self._lock = threading.Lock()
 
     def _create(self, rel: str) -> int:
-        if normalize_dataset_path(rel) != rel:
+        if not is_normal_path(rel):
             raise IntegrityError(f"manifest path {rel!r} is not in normal form")
         folder = rel.rpartition("/")[0]
         if folder and folder not in self._made:
             with self._lock:
-                os.makedirs(self.staging / folder, exist_ok=True)
+                os.makedirs(f"{self._root}/{folder}", exist_ok=True)
                 self._made.add(folder)
-        return os.open(self.staging / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.mode)
+        # a string path, not pathlib: this runs once per file of the version
+        return os.open(f"{self._root}/{rel}", _CREATE_FLAGS, self.mode)
 
     def put(self, entry: FileEntry, data: bytes) -> None:
         """Write ``data`` at every path of its content."""

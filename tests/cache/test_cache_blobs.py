@@ -139,3 +139,13 @@ def test_salvage_keeps_complete_verified_files_only(cache: LocalCache, tmp_path:
     assert not cache.has_blob(sha(partial)) and not cache.has_blob(sha(b"something else"))
     assert os.stat(cache.blob_path(sha(whole))).st_mode & WRITE_BITS == 0
     assert cache.salvage(staging, files) == 0  # already kept
+
+
+def test_blobs_if_few_lists_a_small_cache_and_gives_up_on_a_big_one(cache: LocalCache):
+    assert cache.blobs_if_few(10) == set()  # no blobs folder yet
+    contents = [f"blob {i}".encode() for i in range(5)]
+    for data in contents:
+        cache.put_blob_bytes(sha(data), data)
+    (cache.blobs_dir / "stray-file").write_bytes(b"not a fan-out folder")
+    assert cache.blobs_if_few(5) == {sha(d) for d in contents}
+    assert cache.blobs_if_few(4) is None  # more than the limit: the caller stats each
