@@ -108,6 +108,9 @@ _SETTLE_NS = 2_000_000_000
 # not recorded as good (it is rehashed again next time).
 _RACY_NS = 2_000_000_000
 _PENDING_MAX = 4096  # good stats kept in memory before they are written to state.db
+# how long the sum of known-good blobs on record is trusted before an automatic
+# prune check lists the whole cache again (blobs it has no record of count then)
+USAGE_RESCAN_SECONDS = 3600
 _NOT_A_CACHE_HINT = (
     "point GD_CACHE_DIR (or cache_dir in ~/.config/gitdata/config.yaml) at the gitdata "
     "cache, or at a new or empty folder"
@@ -832,6 +835,27 @@ class LocalCache:
             total += info.size
             count += 1
         return CacheUsage(bytes=total, blobs=count, copies=len(self._copy_keys()))
+
+    def may_exceed(self, limit_bytes: int) -> bool:
+        """Whether the cache may hold more than ``limit_bytes``, without listing it
+        when the record allows: the known-good blobs on record are summed (one
+        query), and only when that is over the limit, unknown, or the last full
+        listing is older than :data:`USAGE_RESCAN_SECONDS` are all blobs measured.
+        A get asks this after every run, so it must not cost a stat per blob."""
+        self._flush_good()
+        recorded = self._uses.recorded_bytes()
+        last = self._uses.last_scan()
+        now = time.time()
+        if (
+            recorded is not None
+            and recorded <= limit_bytes
+            and last is not None
+            and 0 <= now - last < USAGE_RESCAN_SECONDS
+        ):
+            return False
+        over = self.usage().bytes > limit_bytes
+        self._uses.note_scan(now)
+        return over
 
     def prune(self, limit_bytes: int | None = None, *, dry_run: bool = False) -> PruneReport:
         """Evict least-recently-used blobs, and the copies holding them, down to the limit.

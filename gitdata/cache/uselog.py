@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS copy_blob (sha TEXT, key TEXT, PRIMARY KEY (sha, key)
 CREATE TABLE IF NOT EXISTS blob_ok (
     sha TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scans (what TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 """
 
 # (size, mtime_ns, inode) of a blob file when its content matched its name
@@ -89,6 +90,34 @@ class UseLog:
 
         return self._db.run(work, {})
 
+    def recorded_bytes(self) -> int | None:
+        """The bytes of every blob with a known-good stat on record (None if unknown):
+        what a get asks before it decides a full scan of the cache is needed."""
+        return self._db.run(
+            lambda conn: int(
+                conn.execute("SELECT coalesce(sum(size), 0) FROM blob_ok").fetchone()[0]
+            ),
+            None,
+        )
+
+    def last_scan(self) -> float | None:
+        """When the cache's blobs were last all listed and measured (None: never)."""
+
+        def work(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute("SELECT at FROM scans WHERE what = 'usage'").fetchone()
+            return None if row is None else float(row[0])
+
+        return self._db.run(work, None)
+
+    def note_scan(self, now: float) -> None:
+        """Remember that the blobs were all measured at ``now``."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                conn.execute("INSERT OR REPLACE INTO scans (what, at) VALUES ('usage', ?)", (now,))
+
+        self._db.run(work, None)
+
     def last_used(self) -> dict[str, float]:
         """sha256 -> last use time for every blob on record (empty if unknown)."""
         return self._db.run(
@@ -133,7 +162,7 @@ class UseLog:
 
         def work(conn: sqlite3.Connection) -> None:
             with write_transaction(conn):
-                for table in ("blob_use", "copy_use", "copy_blob", "blob_ok"):
+                for table in ("blob_use", "copy_use", "copy_blob", "blob_ok", "scans"):
                     conn.execute(f"DELETE FROM {table}")
 
         self._db.run(work, None)

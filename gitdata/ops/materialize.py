@@ -302,7 +302,7 @@ def _auto_prune(ctx: Context, protect_bytes: int) -> None:
     if limit is None:
         return
     # Never evict what was just materialised: allow at least its own size.
-    if ctx.cache.usage().bytes > max(limit, protect_bytes):
+    if ctx.cache.may_exceed(max(limit, protect_bytes)):
         ctx.cache.prune(max(limit, protect_bytes))
 
 

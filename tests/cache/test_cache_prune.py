@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cachehelpers import ckey, put_files, sha, tmp_entries
 
-from gitdata.cache import LocalCache, PruneReport
+from gitdata.cache import LocalCache, PruneReport, local
 from gitdata.errors import InvalidInputError
 
 
@@ -125,3 +125,38 @@ def test_clear_removes_read_only_copies_and_blobs(cache: LocalCache):
     assert tmp_entries(cache) == []
     put_files(cache, {"again": b"1"})  # still usable afterwards
     assert cache.usage().blobs == 1
+
+
+def test_may_exceed_trusts_the_record_and_lists_the_cache_only_when_needed(
+    cache: LocalCache, monkeypatch: pytest.MonkeyPatch
+):
+    put_files(cache, {"a": b"x" * 100, "b": b"y" * 50})
+    listed = []
+    usage = LocalCache.usage
+
+    def counting(self: LocalCache):
+        listed.append(1)
+        return usage(self)
+
+    monkeypatch.setattr(LocalCache, "usage", counting)
+    assert not cache.may_exceed(1000)  # no full listing on record yet: one is made
+    assert len(listed) == 1
+    assert not cache.may_exceed(1000)  # the record (150 bytes) is enough now
+    assert len(listed) == 1
+    assert cache.may_exceed(120)  # over the limit by the record: measured, and over
+    assert len(listed) == 2
+
+
+def test_may_exceed_counts_blobs_it_has_no_record_of_once_the_record_is_old(
+    cache: LocalCache, monkeypatch: pytest.MonkeyPatch
+):
+    put_files(cache, {"a": b"x" * 100})
+    assert not cache.may_exceed(150)
+    # a blob the record does not know (its state.db was lost, or an older gd wrote it)
+    stray = b"z" * 100
+    cache.blob_path(sha(stray)).parent.mkdir(parents=True, exist_ok=True)
+    cache.blob_path(sha(stray)).write_bytes(stray)
+    assert not cache.may_exceed(150)  # trusted while the last listing is recent
+    later = time.time() + local.USAGE_RESCAN_SECONDS + 1
+    monkeypatch.setattr(local.time, "time", lambda: later)
+    assert cache.may_exceed(150)  # listed again: 200 bytes
