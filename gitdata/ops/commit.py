@@ -440,12 +440,20 @@ def _write_first(ctx: Context, store: Store, draft: Draft) -> _Written:
     entry per file (a first version of a million files)."""
     check = SortedClashCheck()
     chunks: set[str] = set()
+    # the entries are kept for the content index while they are few (a second read of
+    # the draft otherwise); past _KEPT_ENTRIES they are read again from the draft
+    kept: list[FileEntry] | None = []
 
     def checked() -> Iterator[FileEntry]:
+        nonlocal kept
         for e in draft.files.entries():
             _refuse_clash(draft, check.see(e.path))
             if not e.is_link:
                 chunks.add(e.chunk)
+            if kept is not None:
+                kept.append(e)
+                if len(kept) > _KEPT_ENTRIES:
+                    kept = None
             yield e
 
     try:
@@ -467,7 +475,11 @@ def _write_first(ctx: Context, store: Store, draft: Draft) -> _Written:
     _check_chunks(store, draft, chunks)
     _put_manifest(store, encoded)
     counts = {"added": count, "modified": 0, "removed": 0}
-    return _Written(encoded, count, size, counts, draft.files.entries(), set())
+    fresh = kept if kept is not None else draft.files.entries()
+    return _Written(encoded, count, size, counts, fresh, set())
+
+
+_KEPT_ENTRIES = 100_000
 
 
 def _write_child(

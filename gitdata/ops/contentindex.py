@@ -169,33 +169,16 @@ def _write_fresh(
     written: list[str],
 ) -> bool:
     """Write the index objects of :func:`write_index_for` (their keys appended to
-    ``written``); whether every entry they needed is now indexed.
-
-    The entries are gathered, one per content, in a private temporary database and
-    read back in hash order a part at a time, so memory holds one part however many
-    files the version has."""
-    scratch = sqlite3.connect("")  # on disk once it outgrows its cache: bounded memory
+    ``written``); whether every entry they needed is now indexed."""
     try:
-        scratch.execute(
-            "CREATE TABLE e (sha TEXT PRIMARY KEY, size INTEGER, chunk TEXT, "
-            "offset INTEGER, length INTEGER, method TEXT) WITHOUT ROWID"
-        )
-        scratch.executemany(
-            "INSERT OR IGNORE INTO e VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                (e.sha256, e.size, e.chunk, e.offset, e.length, e.method)
-                for e in entries
-                if not e.is_link and e.chunk not in inherited
-            ),
-        )
-        rows = scratch.execute("SELECT * FROM e ORDER BY sha")
-        part = [IndexEntry(*r) for r in rows.fetchmany(MAX_ENTRIES)]
-        if not part:
+        parts = _parts_by_hash(e for e in entries if not e.is_link and e.chunk not in inherited)
+        part = next(parts, None)
+        if part is None:
             return True
         db = sync(ctx, store, fresh=False)
         skey = ctx.store_key(store.url)
         complete = True
-        while part:
+        while part is not None:
             if db is not None:
                 known = db.lookup(skey, (e.sha256 for e in part))
                 part = [
@@ -207,10 +190,54 @@ def _write_fresh(
                 written.append(key)
                 # our own object need not be fetched back
                 complete = db is not None and db.add_object(skey, key, part) and complete
-            part = [IndexEntry(*r) for r in rows.fetchmany(MAX_ENTRIES)]
+            part = next(parts, None)
         return complete
     except sqlite3.Error:
         return False  # no scratch space: the index misses these, a hint as ever
+
+
+# Distinct contents gathered in memory before they spill into a scratch database.
+_IN_MEMORY = 100_000
+
+
+def _parts_by_hash(entries: Iterable[FileEntry]) -> Iterator[list[IndexEntry]]:
+    """One entry per content of ``entries``, in hash order, :data:`MAX_ENTRIES` at a
+    time.  Up to :data:`_IN_MEMORY` contents are sorted in memory; past that they go
+    to a private temporary database read back in hash order, so memory holds one
+    part however many files the version has."""
+    seen: dict[str, IndexEntry] = {}
+    source = iter(entries)
+    for e in source:
+        if e.sha256 not in seen:
+            seen[e.sha256] = IndexEntry(e.sha256, e.size, e.chunk, e.offset, e.length, e.method)
+            if len(seen) > _IN_MEMORY:
+                yield from _spilled(seen, source)
+                return
+    ordered = [seen[sha] for sha in sorted(seen)]
+    del seen
+    for start in range(0, len(ordered), MAX_ENTRIES):
+        yield ordered[start : start + MAX_ENTRIES]
+
+
+def _spilled(seen: dict[str, IndexEntry], rest: Iterator[FileEntry]) -> Iterator[list[IndexEntry]]:
+    scratch = sqlite3.connect("")  # on disk once it outgrows its cache: bounded memory
+    try:
+        scratch.execute(
+            "CREATE TABLE e (sha TEXT PRIMARY KEY, size INTEGER, chunk TEXT, "
+            "offset INTEGER, length INTEGER, method TEXT) WITHOUT ROWID"
+        )
+        insert = "INSERT OR IGNORE INTO e VALUES (?, ?, ?, ?, ?, ?)"
+        scratch.executemany(
+            insert,
+            ((e.sha256, e.size, e.chunk, e.offset, e.length, e.method) for e in seen.values()),
+        )
+        seen.clear()
+        scratch.executemany(
+            insert, ((e.sha256, e.size, e.chunk, e.offset, e.length, e.method) for e in rest)
+        )
+        rows = scratch.execute("SELECT * FROM e ORDER BY sha")
+        while part := [IndexEntry(*r) for r in rows.fetchmany(MAX_ENTRIES)]:
+            yield part
     finally:
         scratch.close()
 

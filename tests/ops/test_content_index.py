@@ -304,16 +304,19 @@ def test_index_objects_round_trip_and_refuse_what_breaks_the_rules():
         decode_index(index_key("0" * 64), blob)
 
 
+@pytest.mark.parametrize("in_memory", [100_000, 3], ids=["sorted-in-memory", "spilled"])
 def test_many_contents_split_into_several_index_objects(
-    tmp_path: Path, store: Path, repo: Path, monkeypatch
+    tmp_path: Path, store: Path, repo: Path, monkeypatch, in_memory: int
 ):
     """An index object holds at most MAX_ENTRIES lines: a close, and gc's rebuild,
-    write as many objects as needed, and readers merge them all."""
+    write as many objects as needed, and readers merge them all (the close's
+    contents sorted in memory, or past _IN_MEMORY in a scratch database)."""
     import gitdata.core.contentindex as core_index
     import gitdata.ops.contentindex as ops_index
 
     monkeypatch.setattr(core_index, "MAX_ENTRIES", 4)
     monkeypatch.setattr(ops_index, "MAX_ENTRIES", 4)
+    monkeypatch.setattr(ops_index, "_IN_MEMORY", in_memory)
     files = {f"f{i}.bin": os.urandom(500) for i in range(10)}
     ctx = machine(tmp_path, "m", store)
     close(ctx, make_tree(tmp_path / "a", files), "first")
