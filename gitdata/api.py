@@ -63,6 +63,7 @@ from gitdata.ops.resolve import (
     suggest_names,
     write_repo_pointer,
 )
+from gitdata.ops.spool import discard_spools
 from gitdata.ops.state import Draft
 
 if TYPE_CHECKING:
@@ -1240,6 +1241,7 @@ class Dataset:
                 progress,
             )
         if dataset_id and ctx.state.has_draft(dataset_id):
+            discard_spools(ctx, dataset_id)
             ctx.state.delete_draft(dataset_id)
             return None
         found = resolve(
@@ -1306,6 +1308,7 @@ def _delete_entire(
         progress=progress,
     )
     for d in drafts:  # only once every closed version is gone: a refusal leaves them too
+        discard_spools(ctx, d.id)
         ctx.state.delete_draft(d.id)
     return reports
 
@@ -1538,6 +1541,7 @@ def one_shot_sync(
     except BaseException as exc:
         if created and (ds is None or not _interrupted(exc)):
             # this command made the draft (or its marker): a failure leaves no trace
+            discard_spools(ctx, draft_id)
             ctx.state.delete_draft(draft_id)
             ctx.state.restore_current(previous_current)
         raise

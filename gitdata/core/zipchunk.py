@@ -125,8 +125,10 @@ class ChunkWriter:
         self._names.add(expected_sha256)
         return MemberInfo(expected_sha256, size, data_offset, length, self._method)
 
-    def add_bytes(self, data: bytes, expected_sha256: str) -> MemberInfo:
-        """Append one in-memory member (one write, no header patching)."""
+    def add_bytes(self, data: bytes, expected_sha256: str, *, hashed: bool = False) -> MemberInfo:
+        """Append one in-memory member (one write, no header patching).  ``hashed``:
+        the caller has just computed ``expected_sha256`` from these very bytes, so
+        they are not hashed again."""
         if self._closed:
             raise ValueError("chunk writer already closed")
         if expected_sha256 in self._names:
@@ -134,7 +136,7 @@ class ChunkWriter:
         size = len(data)
         if size >= _ZIP64_THRESHOLD:
             return self.add((data,), expected_sha256, size)
-        actual = hashlib.sha256(data).hexdigest()
+        actual = expected_sha256 if hashed else hashlib.sha256(data).hexdigest()
         if actual != expected_sha256:
             raise IntegrityError(
                 f"content changed while packing: expected sha256 {expected_sha256}, read {actual}",

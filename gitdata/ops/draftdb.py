@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,16 @@ _SCHEMA = (
     "offset INTEGER, length INTEGER, method TEXT NOT NULL, url TEXT, etag TEXT, "
     "executable INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE removed (path BLOB PRIMARY KEY) WITHOUT ROWID",
+)
+# Spool chunks (ops/spool.py): made with the database, or on first use in one that an
+# older gd made (readers then find no such table: no spool chunks).
+_SPOOL_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS spool_chunks (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, "
+    "size INTEGER NOT NULL, members INTEGER NOT NULL, compression TEXT NOT NULL, "
+    "target INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS spooled (sha256 TEXT PRIMARY KEY, chunk TEXT NOT NULL, "
+    "offset INTEGER NOT NULL, length INTEGER NOT NULL, method TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS spooled_by_chunk ON spooled (chunk)",
 )
 _COLUMNS = (
     "path, size, sha256, source, mtime_ns, chunk, offset, length, method, url, etag, executable"
@@ -152,7 +163,7 @@ def create(
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("BEGIN")
-        for statement in _SCHEMA:
+        for statement in (*_SCHEMA, *_SPOOL_SCHEMA):
             conn.execute(statement)
         conn.execute("INSERT INTO meta VALUES ('draft', ?)", (json.dumps(meta),))
         conn.executemany(
@@ -164,6 +175,20 @@ def create(
         conn.execute("PRAGMA journal_mode = WAL")  # persistent: every later open uses it
     finally:
         conn.close()
+
+
+@dataclass(frozen=True)
+class SpoolChunk:
+    """A spool chunk (ops/spool.py): its file name in the store's tmp/, the sha256 and
+    size of its bytes, its compression and the chunk size it was cut at, and sha256 ->
+    (offset, length, method) of each content it holds."""
+
+    name: str
+    sha256: str
+    size: int
+    compression: str
+    target: int
+    members: dict[str, tuple[int, int, str]]
 
 
 def read_meta(conn: sqlite3.Connection, source: str) -> dict[str, Any]:
@@ -434,6 +459,83 @@ class DbChanges:
         columns = "path, size, sha256, chunk, offset, length, method, url, etag, executable"
         for key, size, sha, chunk, offset, length, method, url, etag, x in self._rows(columns, ""):
             yield entry_of(_path(key), size, sha, chunk, offset, length, method, url, etag, bool(x))
+
+    # ------------------------------------------------------------ spool chunks
+    def _has_spool_tables(self) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'spooled'"
+        ).fetchone()
+        return row is not None
+
+    def add_spools(self, chunks: Iterable[SpoolChunk]) -> None:
+        """Record spool chunks and the contents they hold (in the open transaction;
+        a content an earlier chunk holds keeps that chunk)."""
+        with disk_errors(self.path):
+            self.begin()
+            for statement in _SPOOL_SCHEMA:
+                self._conn.execute(statement)
+            for c in chunks:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO spool_chunks VALUES (?, ?, ?, ?, ?, ?)",
+                    (c.name, c.sha256, c.size, len(c.members), c.compression, c.target),
+                )
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO spooled VALUES (?, ?, ?, ?, ?)",
+                    ((sha, c.name, *where) for sha, where in c.members.items()),
+                )
+
+    def spooled_in(self, shas: Iterable[str]) -> dict[str, tuple[str, int, int, str]]:
+        """sha256 -> (spool chunk, offset, length, method) for those of ``shas`` a
+        spool chunk holds (one query)."""
+        if not self._has_spool_tables():
+            return {}
+        wanted = json.dumps(sorted(set(shas)))
+        with self._reading():
+            rows = self._conn.execute(
+                "SELECT s.sha256, s.chunk, s.offset, s.length, s.method "
+                "FROM json_each(?) AS j JOIN spooled AS s ON s.sha256 = j.value",
+                (wanted,),
+            ).fetchall()
+        return {sha: (chunk, offset, length, method) for sha, chunk, offset, length, method in rows}
+
+    def store_spooled(self, name: str, chunk_sha256: str) -> int:
+        """Record that the spool chunk ``name`` is now the store's chunk ``chunk_sha256``:
+        every pending file of a content it holds is stored there (one statement, in the
+        open transaction), and the spool chunk is forgotten.  How many files."""
+        self.flush()  # (an edit still buffered would overwrite the rows set here)
+        with disk_errors(self.path):
+            self.begin()
+            where = "(SELECT {} FROM spooled AS s WHERE s.sha256 = files.sha256)"
+            cursor = self._conn.execute(
+                f"UPDATE files SET chunk = ?, offset = {where.format('offset')}, "
+                f"length = {where.format('length')}, method = {where.format('method')} "
+                f"WHERE {_PENDING} AND sha256 IN (SELECT sha256 FROM spooled WHERE chunk = ?)",
+                (chunk_sha256, name),
+            )
+            count = cursor.rowcount
+        self.drop_spools([name])
+        return count
+
+    def spool_chunks(self) -> dict[str, tuple[str, int, int, str, int]]:
+        """name -> (sha256, size, contents, compression, chunk size) of every spool
+        chunk recorded."""
+        if not self._has_spool_tables():
+            return {}
+        with self._reading():
+            rows = self._conn.execute(
+                "SELECT name, sha256, size, members, compression, target FROM spool_chunks"
+            ).fetchall()
+        return {name: (sha, size, n, comp, cut) for name, sha, size, n, comp, cut in rows}
+
+    def drop_spools(self, names: Iterable[str]) -> None:
+        """Forget spool chunks and the contents they hold (in the open transaction)."""
+        rows = [(n,) for n in names]
+        if not rows or not self._has_spool_tables():
+            return
+        with disk_errors(self.path):
+            self.begin()
+            self._conn.executemany("DELETE FROM spooled WHERE chunk = ?", rows)
+            self._conn.executemany("DELETE FROM spool_chunks WHERE name = ?", rows)
 
     def own_chunks(self) -> set[str]:
         """The chunks this draft's uploads made (files with a local source)."""

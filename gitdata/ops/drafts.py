@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat as stat_mod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from operator import attrgetter, itemgetter
@@ -51,6 +51,7 @@ from gitdata.ops.scan import (
     iter_folder_runs,
     scan_folder,
 )
+from gitdata.ops.spool import spooling
 from gitdata.ops.state import Draft, DraftFile, DraftFiles
 
 
@@ -248,7 +249,7 @@ def add_files(
     folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
     if len(sources) == 1:  # no two files of one walk can take one dataset path
         return _add_walked(ctx, draft_id, sources[0][1], folder, recursive, wildcard, progress)
-    with editing(ctx, draft_id) as draft:
+    with editing(ctx, draft_id) as draft, spooling(ctx, draft) as spool:
         # dataset path -> (local file, the source argument it was found under)
         planned: dict[str, tuple[LocalFile, str]] = {}
         clashes: dict[str, dict[str, str]] = {}
@@ -265,7 +266,9 @@ def add_files(
             raise _collision_error(clashes)
         check_path_limits(planned)
         unique = list({f.abspath: f for f, _ in planned.values()}.values())
-        hashes = hash_files(unique, ctx.stat_cache, progress)
+        hashes = hash_files(
+            unique, ctx.stat_cache, progress, keep=spool.keep if spool is not None else None
+        )
         changed = 0
         for target, (f, _) in planned.items():
             if _place(draft, target, hashes[f.abspath], f.abspath):
@@ -287,14 +290,15 @@ def _add_walked(
 ) -> int:
     """:func:`add_files` of one source: walked and hashed a batch at a time, so memory
     holds one batch besides the draft (a failure in any batch saves nothing)."""
-    with editing(ctx, draft_id) as draft:
+    with editing(ctx, draft_id) as draft, spooling(ctx, draft) as spool:
+        keep = spool.keep if spool is not None else None
         changed = 0
         progress.start("hashing", None)
         walk = iter_folder(source, recursive=recursive, wildcard=wildcard)
         while batch := list(islice(walk, _SYNC_BATCH)):
             targets = [join_dataset_path(folder, f.rel) for f in batch]
             check_path_limits(targets)
-            hashes = hash_files(batch, ctx.stat_cache, progress, phase=False)
+            hashes = hash_files(batch, ctx.stat_cache, progress, phase=False, keep=keep)
             held = draft.files.lookup_many(targets)
             for target, f in zip(targets, batch, strict=True):
                 if _place(draft, target, hashes[f.abspath], f.abspath, held.get(target)):
@@ -366,7 +370,8 @@ def sync_folder(
     if not root.is_dir():
         raise LocalPathNotFoundError(f"not a folder: {local_path}", path=str(local_path))
     folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
-    with editing(ctx, draft_id) as draft:
+    with editing(ctx, draft_id) as draft, spooling(ctx, draft) as spool:
+        keep = spool.keep if spool is not None else None
         existing = draft.files.items_under(folder)
         ahead: list[_Held] = []  # taken from ``existing`` and not met by the walk yet
         doomed: list[_Held] = []  # in the draft, no longer in the folder
@@ -389,7 +394,7 @@ def sync_folder(
                     continue
                 piece = _Piece(run, names, stats, targets, shas)
                 more, also, ahead = _sync_piece(
-                    draft, piece, taken + ahead, existing, doomed, stat_cache, progress
+                    draft, piece, taken + ahead, existing, doomed, stat_cache, progress, keep
                 )
                 added += more
                 modified += also
@@ -450,6 +455,7 @@ def _sync_piece(
     doomed: list[_Held],
     stat_cache: StatCache,
     progress: Progress,
+    keep: Callable[[str, bytes], object] | None = None,
 ) -> tuple[int, int, list[_Held]]:
     """A batch of :func:`sync_folder` file by file: the draft's paths before each
     file's are doomed, the files not unchanged are hashed (unless known) and placed.
@@ -494,6 +500,7 @@ def _sync_piece(
         progress,
         phase=False,
         looked_up=True,
+        keep=keep,
     )
     added = modified = 0
     for target, old, name, st, sha in rest:

@@ -22,7 +22,7 @@ import hashlib
 import os
 import stat as stat_mod
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -200,8 +200,16 @@ def hash_source(path: str) -> tuple[str, os.stat_result]:
     refused with :class:`SourceChangedError` naming it.  A file of up to
     :data:`WHOLE_READ` bytes is read with one call on a raw descriptor.
     """
+    digest, st, _ = hash_source_bytes(path)
+    return digest, st
+
+
+def hash_source_bytes(path: str) -> tuple[str, os.stat_result, bytes | None]:
+    """:func:`hash_source`, and the bytes hashed when the file was read whole
+    (None for a file over :data:`WHOLE_READ` bytes, read in blocks)."""
     for _ in range(READ_TRIES):
         fd, before = open_fd(path)
+        data: bytes | None = None
         try:
             h = hashlib.sha256()
             read = 0
@@ -219,7 +227,7 @@ def hash_source(path: str) -> tuple[str, os.stat_result]:
         finally:
             os.close(fd)
         if read == before.st_size and _same_file(before, after):
-            return h.hexdigest(), after
+            return h.hexdigest(), after, data
     raise SourceChangedError(
         f"{shown_path(path)} kept changing while it was read ({READ_TRIES} tries); "
         "nothing was added",
@@ -489,6 +497,7 @@ def hash_files(
     *,
     phase: bool = True,
     looked_up: bool = False,
+    keep: Callable[[str, bytes], object] | None = None,
 ) -> dict[str, Hashed]:
     """abspath -> :class:`Hashed` for ``files``, reusing the stat cache for unchanged files.
 
@@ -498,7 +507,8 @@ def hash_files(
     (DESIGN.md, "Performance facts").  ``phase`` False: the caller started the
     progress phase (one batch of a longer walk) and finishes it.  ``looked_up``: the
     caller found none of ``files`` in the stat cache already; they are only hashed
-    (and remembered).
+    (and remembered).  ``keep(sha256, data)`` is given the bytes of each file read
+    whole (ops/spool.py packs them).
     """
     known: dict[str, Hashed] = {}
     if stat_cache is not None and files and not looked_up:
@@ -513,7 +523,7 @@ def hash_files(
     fresh: list[tuple[str, os.stat_result, str]] = []
     for f in todo:
         try:
-            digest, st = hash_source(f.abspath)
+            digest, st, data = hash_source_bytes(f.abspath)
         except LocalPathNotFoundError:
             raise LocalPathNotFoundError(
                 f"file vanished while hashing: {f.abspath}", path=f.abspath
@@ -527,6 +537,8 @@ def hash_files(
             ) from None
         known[f.abspath] = Hashed(digest, st.st_size, st.st_mtime_ns, is_executable(st), st.st_ino)
         fresh.append((f.abspath, st, digest))
+        if keep is not None and data is not None:
+            keep(digest, data)
         progress.advance(f.size)
     if phase:
         progress.finish()

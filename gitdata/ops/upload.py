@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
@@ -33,8 +35,10 @@ from gitdata.errors import (
 )
 from gitdata.ops.contentindex import confirmed_hits, covers
 from gitdata.ops.context import Context
+from gitdata.ops.draftdb import DbChanges
 from gitdata.ops.drafts import editing
 from gitdata.ops.scan import NotRegularError, hash_file, open_fd, read_expected
+from gitdata.ops.spool import is_spool_name, remove_spools, spool_path
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel
 from gitdata.storage.fsstore import FsspecStore
@@ -223,19 +227,23 @@ def upload(
             del known, waiting
             mine = dict(batch)
             pending = _reuse_indexed(ctx, store, draft, pending, mine)
-            groups = plan_chunks(pending, target)
+            spooled = _spooled_ready(store, draft, pending, compression, target)
+            groups = plan_chunks([p for p in pending if p.sha256 not in spooled.covered], target)
             if groups and not staged:
                 # multipart uploads a killed gd left behind a day ago are abandoned
                 store.abort_stale_uploads(STALE_UPLOAD_SECONDS)
                 staged = True
             if not started:
                 total = sum(p.size for g in groups for p in g) if whole else None
+                if total is not None:
+                    total += sum(p.size for p in pending if p.sha256 in spooled.covered)
                 progress.start("uploading", total)
                 started = True
             by_sha: dict[str, list[str]] = {}
             for p in pending:
                 by_sha.setdefault(p.sha256, []).append(p.path)
             del batch
+            sizes += _publish_spooled(ctx, store, draft, spooled, progress)
             sizes += _ship_all(
                 ctx, draft, store, groups, sources, mine, by_sha, compression, progress, max_workers
             )
@@ -246,8 +254,83 @@ def upload(
             batch = list(islice(own.pending(), _UPLOAD_BATCH))
         if not started:
             progress.start("uploading", 0)
+        # spool chunks not published whole: their contents went from the sources
+        if isinstance(own, DbChanges):
+            remove_spools(store.staging_dir(), own, own.spool_chunks())
         progress.finish()
         return sum(sizes)
+
+
+@dataclass
+class _Spooled:
+    """The spool chunks (ops/spool.py) a batch publishes whole: name -> (path, the
+    chunk's sha256, its size, the bytes of the contents it holds), and every
+    content they cover."""
+
+    ready: dict[str, tuple[Path, str, int, int]] = field(default_factory=dict)
+    covered: set[str] = field(default_factory=set)
+
+
+def _spooled_ready(
+    store: FsspecStore, draft: Draft, pending: list[PendingFile], compression: str, target: int
+) -> _Spooled:
+    """The spool chunks that hold only contents of ``pending``, and all of them, in
+    ``compression`` and cut at ``target`` bytes (an upload asked for another chunk
+    size packs from the sources), whose files are there with the size and sha256
+    recorded."""
+    out = _Spooled()
+    changes = draft.files.changed
+    folder = store.staging_dir()
+    if folder is None or not isinstance(changes, DbChanges) or not pending:
+        return out
+    where = changes.spooled_in({p.sha256 for p in pending})
+    if not where:
+        return out
+    recorded = changes.spool_chunks()
+    held: dict[str, set[str]] = {}
+    for sha, (name, *_) in where.items():
+        held.setdefault(name, set()).add(sha)
+    content_size = {p.sha256: p.size for p in pending}
+    for name, shas in held.items():
+        info = recorded.get(name)
+        if info is None or not is_spool_name(name):
+            continue
+        chunk_sha, size, members, method, cut_at = info
+        if members != len(shas) or method != compression or cut_at != target:
+            continue  # a content it holds is wanted no more, or stored another way
+        path = spool_path(folder, name)
+        try:
+            st = os.lstat(path)
+            if (
+                not stat.S_ISREG(st.st_mode)
+                or st.st_size != size
+                or hash_file(str(path)) != chunk_sha
+            ):
+                continue
+        except OSError:
+            continue  # gone (a day-old leftover removed, another store): from the sources
+        out.ready[name] = (path, chunk_sha, size, sum(content_size[sha] for sha in shas))
+        out.covered |= shas
+    return out
+
+
+def _publish_spooled(
+    ctx: Context, store: FsspecStore, draft: Draft, spooled: _Spooled, progress: Progress
+) -> list[int]:
+    """Publish each ready spool chunk by rename and record, in the draft's database,
+    that the files of its contents are stored there; the sizes published."""
+    changes = draft.files.changed
+    sizes = []
+    for name, (path, chunk_sha, size, content_bytes) in spooled.ready.items():
+        assert isinstance(changes, DbChanges)
+        if not store.put_file(object_key(chunk_sha), path, move=True):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # the same bytes are stored already
+        changes.store_spooled(name, chunk_sha)
+        ctx.state.save_draft(draft)  # resume point
+        progress.advance(content_bytes)
+        sizes.append(size)
+    return sizes
 
 
 _UPLOAD_BATCH = 100_000

@@ -18,6 +18,7 @@ from gitdata.errors import (
     TargetNotEmptyError,
     UnsafePathError,
 )
+from gitdata.ops import scan
 from gitdata.ops.context import Context
 from tests.conftest import make_tree, read_tree
 
@@ -218,7 +219,9 @@ def test_unsafe_dataset_path_refused(src: Path):
         Dataset.create(dataset_project="p", dataset_name="../evil")
 
 
-def test_file_changed_after_add_is_refused_at_upload(src: Path):
+def test_file_changed_after_add_is_refused_at_upload(src: Path, monkeypatch):
+    # read in blocks (as a file over 16 MiB is): the add keeps no copy of its bytes
+    monkeypatch.setattr(scan, "WHOLE_READ", 0)
     ds = Dataset.create(dataset_project="p", dataset_name="n")
     ds.add_files(src)
     (src / "README").write_text("sneaky change!")
@@ -228,6 +231,19 @@ def test_file_changed_after_add_is_refused_at_upload(src: Path):
     ds.sync_folder(src)
     ds.finalize(auto_upload=True)
     assert read_tree(Path(ds.get_local_copy()))["README"] == b"sneaky change!"
+
+
+def test_a_small_file_changed_after_add_is_stored_as_it_was_added(src: Path):
+    """The add packed the bytes it hashed (ops/spool.py): the version holds them,
+    as git's index holds what was added."""
+    before = (src / "README").read_bytes()
+    ds = Dataset.create(dataset_project="p", dataset_name="n")
+    ds.add_files(src)
+    (src / "README").write_text("changed after the add")
+    (src / "images" / "a.jpg").unlink()
+    ds.finalize(auto_upload=True)
+    files = read_tree(Path(ds.get_local_copy()))
+    assert files["README"] == before and files["images/a.jpg"] == FILES["images/a.jpg"]
 
 
 def test_corrupt_chunk_in_store_detected_and_nothing_cached(src: Path, tmp_path: Path):

@@ -86,8 +86,8 @@ def test_full_store_disk_is_named_and_close_resumes(gd, tmp_path, small_disk) ->
     store = small_disk / "store"
     draft = gd("create", "--project", "p", "--name", "n", "--storage", str(store), "--json")
     draft_id = draft.json()["id"]
-    gd("add", "--files", str(src))
     filler = fill(small_disk, leave=100_000)
+    gd("add", "--files", str(src))  # nothing captured in the full store: the add goes on
     before = files_under(store)
 
     r = gd("close", ok=False)
