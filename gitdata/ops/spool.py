@@ -201,7 +201,13 @@ def discard_spools(ctx: Context, draft_id: str) -> None:
     if store_protocol(url) != "file":
         return
     path = url.partition("://")[2] if "://" in url else url
-    folder = Path(os.path.abspath(os.path.expanduser(path))) / "tmp"
+    remove_draft_spools(Path(os.path.abspath(os.path.expanduser(path))) / "tmp", draft_id)
+
+
+def remove_draft_spools(folder: Path, draft_id: str) -> None:
+    """Remove every file in ``folder`` named as a spool chunk of ``draft_id``: those
+    recorded and those a killed command left.  The caller holds the draft's lock (or
+    the draft is gone), so no command is writing one."""
     try:
         names = os.listdir(folder)
     except OSError:

@@ -38,7 +38,7 @@ from gitdata.ops.context import Context
 from gitdata.ops.draftdb import DbChanges
 from gitdata.ops.drafts import editing
 from gitdata.ops.scan import NotRegularError, hash_file, open_fd, read_expected
-from gitdata.ops.spool import is_spool_name, remove_spools, spool_path
+from gitdata.ops.spool import is_spool_name, remove_draft_spools, remove_spools, spool_path
 from gitdata.ops.state import Draft, DraftFile
 from gitdata.storage import Store, object_key, run_parallel
 from gitdata.storage.fsstore import FsspecStore
@@ -254,9 +254,13 @@ def upload(
             batch = list(islice(own.pending(), _UPLOAD_BATCH))
         if not started:
             progress.start("uploading", 0)
-        # spool chunks not published whole: their contents went from the sources
+        # spool chunks not published whole (their contents went from the sources), and
+        # any a killed add of this draft left
         if isinstance(own, DbChanges):
-            remove_spools(store.staging_dir(), own, own.spool_chunks())
+            folder = store.staging_dir()
+            remove_spools(folder, own, own.spool_chunks())
+            if folder is not None:
+                remove_draft_spools(folder, draft.id)
         progress.finish()
         return sum(sizes)
 

@@ -189,3 +189,16 @@ def test_deleting_a_draft_removes_its_spool_chunks_and_nothing_else(src: Path):
     assert other.read_bytes() == b"someone else's file"
     keep.finalize(auto_upload=True)
     assert _spools() == []
+
+
+def test_a_spool_chunk_a_killed_add_left_goes_with_the_upload(src: Path):
+    ds = Dataset.create(dataset_project="p", dataset_name="n")
+    tmp = _store() / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    orphan = tmp / f"spool-{ds.id}-{'0' * 16}.zip"
+    orphan.write_bytes(b"half a chunk: the add that wrote it was killed")
+    foreign = tmp / f"spool-{'f' * 32}-{'0' * 16}.zip"  # another draft's
+    foreign.write_bytes(b"not ours")
+    ds.add_files(src)
+    ds.finalize(auto_upload=True)
+    assert not orphan.exists() and foreign.read_bytes() == b"not ours"
