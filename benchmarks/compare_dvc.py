@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -120,7 +122,9 @@ def run_all(args: argparse.Namespace, base: Path, dvc: Path | None) -> dict[str,
             ops, sizes = raw.setdefault(key, ({}, {}))
             _progress(f"run {run + 1}/{args.repeat}, set {key}: floor")
             _scratch(
-                base / f"{key}{run}-floor", lambda d, k=key, o=ops: _floors(d, specs[k], o, dists)
+                base / f"{key}{run}-floor",
+                lambda d, k=key, o=ops: _floors(d, specs[k], o, dists),
+                key,
             )
             for tool in order:
                 if key == "c" and tool != "gd":
@@ -128,6 +132,8 @@ def run_all(args: argparse.Namespace, base: Path, dvc: Path | None) -> dict[str,
                 _progress(f"run {run + 1}/{args.repeat}, set {key}: {tool}")
                 scratch = base / f"{key}{run}-{tool}"
                 _run_tool(scratch, key, tool, specs[key], ops, sizes, dvc, dists)
+    while _REMOVE_LATER:
+        remove_tree(_REMOVE_LATER.pop())
     return {
         "machine": machine_info(),
         "dvc_version": DVC_VERSION if dvc else None,
@@ -149,12 +155,30 @@ def _floors(scratch: Path, spec: cd.DataSet, ops: sc.Ops, dists: list[str]) -> N
         sc.floors_ab(scratch, spec, ops)
 
 
-def _scratch(folder: Path, fn: Any) -> None:
+# This VM's ext4 (online discard) makes the file creation that follows a big removal
+# several times slower in the kernel (a cold get of 20,000 files: 2.5 s settled, 10-15 s
+# right after 20,000 files were removed), so a removal must never land just before a
+# timed step.  The scratch folders of sets (a) and (b) (a few GB) are removed once all
+# runs are done; set (c)'s (millions of inodes) after each run, followed by a pause.
+_REMOVE_LATER: list[Path] = []
+_SETTLE_SECONDS = 30
+
+
+def _done_with(folder: Path, key: str) -> None:
+    if key != "c":
+        _REMOVE_LATER.append(folder)
+        return
+    remove_tree(folder)
+    os.sync()
+    time.sleep(_SETTLE_SECONDS)
+
+
+def _scratch(folder: Path, fn: Any, key: str) -> None:
     folder.mkdir(parents=True)
     try:
         fn(folder)
     finally:
-        remove_tree(folder)
+        _done_with(folder, key)
 
 
 def _run_tool(
@@ -178,7 +202,7 @@ def _run_tool(
         else:
             sc.dvc_ab(tool, spec, ops)
     finally:
-        tool.cleanup()
+        _done_with(tool.scratch, key)
 
 
 def _assemble(
