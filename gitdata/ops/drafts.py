@@ -454,6 +454,7 @@ def _sync_by_columns(
     stat_cache = ctx.stat_cache
     cursor = BaseCursor(base, above, stat_cache)
     doomed: list[str] = []
+    runs = _Runs(stat_cache)
     if folder and base.get(folder) is not None:
         doomed.append(folder)  # a file where the folder now is
     added = modified = 0
@@ -470,9 +471,10 @@ def _sync_by_columns(
             if held.paths == targets and held.shas == shas and _same_modes(held.flags, stats):
                 continue
             piece = _Piece(run, names, stats, targets, shas)
-            more, also = _sync_columns(draft, base, piece, held, doomed, stat_cache, progress)
+            more, also = _sync_columns(draft, base, piece, held, doomed, stat_cache, progress, runs)
             added += more
             modified += also
+    runs.flush()
     doomed += cursor.rest()
     progress.finish()
     files = draft.files
@@ -501,6 +503,7 @@ def _sync_columns(
     doomed: list[str],
     stat_cache: StatCache,
     progress: Progress,
+    runs: _Runs,
 ) -> tuple[int, int]:
     """A batch of :func:`_sync_by_columns` file by file: ``held``, the base's files
     up to the batch's last path, are merged with the batch by path; base paths not
@@ -570,12 +573,39 @@ def _sync_columns(
             else:
                 modified += 1
     if hashes:
-        _store_piece_run(piece, hashes, stat_cache)
+        _store_piece_run(piece, hashes, stat_cache, runs)
     return added, modified
 
 
-def _store_piece_run(piece: _Piece, hashes: dict[str, Hashed], stat_cache: StatCache) -> None:
-    """Remember a piece's hashes, for the next sync to find as one run."""
+class _Runs:
+    """Pieces' hashes to remember as stat-cache runs, written a few at a time: one
+    transaction for every :data:`_RUNS_FILES` files, not one for each piece."""
+
+    def __init__(self, stat_cache: StatCache) -> None:
+        self._stat_cache = stat_cache
+        self._held: list[tuple[str, list[str], list[FileKey], list[str]]] = []
+        self._files = 0
+
+    def add(self, base: str, names: list[str], keys: list[FileKey], shas: list[str]) -> None:
+        self._held.append((base, names, keys, shas))
+        self._files += len(names)
+        if self._files >= _RUNS_FILES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._held:
+            self._stat_cache.store_runs(self._held)
+        self._held, self._files = [], 0
+
+
+_RUNS_FILES = 65536
+
+
+def _store_piece_run(
+    piece: _Piece, hashes: dict[str, Hashed], stat_cache: StatCache, runs: _Runs | None = None
+) -> None:
+    """Remember a piece's hashes, for the next sync to find as one run (through
+    ``runs`` when given: written with others)."""
     base = piece.run.base
     stats = piece.stats
     keys: list[FileKey] = list(
@@ -586,7 +616,10 @@ def _store_piece_run(piece: _Piece, hashes: dict[str, Hashed], stat_cache: StatC
         h = hashes[base + piece.names[i]]  # (the stat of the bytes hashed)
         keys[i] = (h.ino, h.mtime_ns, h.size)
         shas[i] = h.sha256
-    stat_cache.store_run(base, piece.names, keys, cast(list[str], shas))
+    if runs is not None:
+        runs.add(base, piece.names, keys, cast(list[str], shas))
+    else:
+        stat_cache.store_run(base, piece.names, keys, cast(list[str], shas))
 
 
 # a draft's path and what it holds there (typed with None as the lookahead of the
