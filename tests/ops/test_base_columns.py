@@ -218,3 +218,32 @@ def test_a_compacted_child_remembers_its_fresh_pages(tmp_path, monkeypatch):
     seen = decodes(monkeypatch)
     _, again = sync_child(child, src)
     assert again == drafts.SyncResult(0, 0, 0) and seen == []
+
+
+def test_an_emptied_folder_and_a_new_one_beside_it(tmp_path):
+    parent, src = parent_of(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    child, result = sync_child(parent, empty, dataset_path="d1")
+    assert result == drafts.SyncResult(30, 0, 0)
+    child.finalize(auto_upload=True)
+    assert {p.split("/")[0] for p in files_of(child)} == {"d0", "d2", "top"}
+    fresh = make_tree(tmp_path / "fresh", {"x": "1", "y/z": "2"})
+    settle(fresh)
+    other, result = sync_child(parent, fresh, dataset_path="c")  # (sorts before them all)
+    assert result == drafts.SyncResult(0, 2, 0)
+    other.finalize(auto_upload=True)
+    assert files_of(other) == read_tree(src) | {"c/x": b"1", "c/y/z": b"2"}
+
+
+def test_a_file_back_to_content_the_stat_cache_knows_is_a_modification(tmp_path):
+    parent, src = parent_of(tmp_path)
+    (src / "d0/f01").write_text("other")
+    settle(src)
+    first, result = sync_child(parent, src)  # (hashes it: the stat cache knows it now)
+    assert result == drafts.SyncResult(0, 0, 1)
+    first.finalize(auto_upload=True)
+    again, result = sync_child(parent, src)  # its hash known, not the parent's
+    assert result == drafts.SyncResult(0, 0, 1)
+    again.finalize(auto_upload=True)
+    assert files_of(again) == read_tree(src)
