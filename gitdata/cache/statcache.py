@@ -63,6 +63,9 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS page (
     sha TEXT PRIMARY KEY, paths BLOB, shas BLOB, flags BLOB, seal TEXT
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS page_places (
+    sha TEXT PRIMARY KEY, sizes BLOB, places BLOB, chunks BLOB, seal TEXT
+) WITHOUT ROWID;
 """
 # ``runs``: a run of one folder's files (a sync's batch) by the path of its first file:
 # the sha256 of its folder and names, the files' (inode, mtime, size) as three columns
@@ -159,10 +162,10 @@ def _shas_blob(shas: Sequence[str]) -> bytes | None:
     return blob if len(blob) == 32 * len(shas) else None
 
 
-def _page_seal(page: str, paths: bytes, shas: bytes, flags: bytes) -> str:
-    """The digest a page's remembered columns are sealed with: the page hash and the
-    three columns, each after its length, so no two rows can share one."""
-    head = f"gd page columns 1\x00{page}\x00{len(paths)} {len(shas)} {len(flags)}\x00"
+def _page_seal(page: str, paths: bytes, shas: bytes, flags: bytes, kind: str = "columns") -> str:
+    """The digest a page's remembered columns (or places) are sealed with: the page
+    hash and the three columns, each after its length, so no two rows can share one."""
+    head = f"gd page {kind} 1\x00{page}\x00{len(paths)} {len(shas)} {len(flags)}\x00"
     return hashlib.sha256(b"".join([head.encode("utf-8"), paths, shas, flags])).hexdigest()
 
 
@@ -396,6 +399,42 @@ class StatCache:
                     "INSERT OR REPLACE INTO page (sha, paths, shas, flags, seal) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (page, paths, shas, flags, seal),
+                )
+
+        self._db.run(work, None)
+
+    def page_places(self, page: str) -> tuple[bytes, bytes, bytes] | None:
+        """The sizes and chunk places remembered for the page ``page`` (see
+        :meth:`store_page_places`), or None when none are or the row does not match
+        its seal."""
+
+        def work(conn: sqlite3.Connection) -> tuple[bytes, bytes, bytes] | None:
+            row = conn.execute(
+                "SELECT sizes, places, chunks, seal FROM page_places WHERE sha = ?", (page,)
+            ).fetchone()
+            if row is None or not all(isinstance(v, bytes) for v in row[:3]):
+                return None
+            sizes, places, chunks, seal = row
+            if not isinstance(seal, str) or seal != _page_seal(
+                page, sizes, places, chunks, kind="places"
+            ):
+                return None
+            return sizes, places, chunks
+
+        return self._db.run(work, None)
+
+    def store_page_places(self, page: str, sizes: bytes, places: bytes, chunks: bytes) -> None:
+        """Remember the sizes and chunk places of the files of the page ``page``, in
+        the order of its columns (:meth:`page_columns`); the caller read them from that
+        page's verified bytes."""
+        seal = _page_seal(page, sizes, places, chunks, kind="places")
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                conn.execute(
+                    "INSERT OR REPLACE INTO page_places (sha, sizes, places, chunks, seal) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (page, sizes, places, chunks, seal),
                 )
 
         self._db.run(work, None)

@@ -13,12 +13,13 @@ is not taken, and the page is decoded again.
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections.abc import Callable, Iterator
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from gitdata.cache import StatCache
-from gitdata.core.manifest import FileEntry
+from gitdata.core.manifest import METHOD_DEFLATE, METHOD_STORED, FileEntry
 from gitdata.core.pages import PagedManifest, PageRef
 
 # a file's flags in its column: these bits set
@@ -28,6 +29,7 @@ _PATH = itemgetter(FileEntry._fields.index("path"))
 _SHA = itemgetter(FileEntry._fields.index("sha256"))
 _EXECUTABLE = attrgetter("executable")
 _URL = attrgetter("url")
+_SIZE = attrgetter("size")
 
 
 class Columns(NamedTuple):
@@ -77,6 +79,38 @@ def unpack(ref: PageRef, paths: bytes, shas: bytes, flags: bytes) -> Columns | N
     return Columns(names, shas.hex(",", 32).split(","), flags)
 
 
+def pack_places(entries: list[FileEntry]) -> tuple[bytes, bytes, bytes] | None:
+    """The sizes and chunk places of ``entries`` as the stat cache keeps them: sizes
+    and (chunk index, offset, length, 1 if deflated) as 64-bit integers, the distinct
+    chunks' hashes as 32 bytes each; None for a page that holds an external file."""
+    chunks: dict[str, int] = {}
+    places: list[int] = []
+    try:
+        for e in entries:
+            if e.url is not None or e.chunk is None:
+                return None
+            index = chunks.setdefault(e.chunk, len(chunks))
+            places += (index, e.offset, e.length, 0 if e.method == METHOD_STORED else 1)
+        if any(e.method not in (METHOD_STORED, METHOD_DEFLATE) for e in entries):
+            return None
+        return (
+            array("Q", map(_SIZE, entries)).tobytes(),
+            array("Q", places).tobytes(),
+            bytes.fromhex("".join(chunks)),
+        )
+    except (OverflowError, TypeError, ValueError):
+        return None
+
+
+def _remember(stat_cache: StatCache, ref: PageRef, entries: list[FileEntry], cols: Columns) -> None:
+    packed = pack(cols)
+    if packed is not None:
+        stat_cache.store_page_columns(ref.page, *packed)
+    places = pack_places(entries)
+    if places is not None:
+        stat_cache.store_page_places(ref.page, *places)
+
+
 def page_columns(manifest: PagedManifest, i: int, stat_cache: StatCache | None) -> Columns:
     """The columns of page ``i`` of ``manifest`` as its object holds them (the delta
     not applied): remembered ones when they hold, else the page decoded (and its
@@ -88,11 +122,10 @@ def page_columns(manifest: PagedManifest, i: int, stat_cache: StatCache | None) 
             got = unpack(ref, *kept)
             if got is not None:
                 return got
-    columns = columns_of(manifest.page_entries(i))
+    entries = manifest.page_entries(i)
+    columns = columns_of(entries)
     if stat_cache is not None:
-        packed = pack(columns)
-        if packed is not None:
-            stat_cache.store_page_columns(ref.page, *packed)
+        _remember(stat_cache, ref, entries, columns)
     return columns
 
 
@@ -101,11 +134,85 @@ def remembering(stat_cache: StatCache) -> Callable[[PageRef, list[FileEntry]], N
     each page it wrote and checked, so the first sync of a child reads none of them."""
 
     def remember(ref: PageRef, entries: list[FileEntry]) -> None:
-        packed = pack(columns_of(entries))
-        if packed is not None:
-            stat_cache.store_page_columns(ref.page, *packed)
+        _remember(stat_cache, ref, entries, columns_of(entries))
 
     return remember
+
+
+def _page_entry_at(ref: PageRef, stat_cache: StatCache) -> Callable[[str], FileEntry | None] | None:
+    """A lookup of one path of the page ``ref`` from its remembered columns and places
+    (None when they are not remembered, or do not agree with the reference or with
+    each other)."""
+    kept = stat_cache.page_columns(ref.page)
+    places = stat_cache.page_places(ref.page)
+    if kept is None or places is None:
+        return None
+    cols = unpack(ref, *kept)
+    if cols is None:
+        return None
+    n = ref.count
+    sizes, where, chunk_bytes = array("Q"), array("Q"), places[2]
+    try:
+        sizes.frombytes(places[0])
+        where.frombytes(places[1])
+    except ValueError:
+        return None
+    if len(sizes) != n or len(where) != 4 * n or len(chunk_bytes) % 32:
+        return None
+    chunks = chunk_bytes.hex(",", 32).split(",") if chunk_bytes else []
+    if any(where[4 * j] >= len(chunks) or where[4 * j + 3] > 1 for j in range(n)):
+        return None
+    paths = cols.paths
+
+    def entry(path: str) -> FileEntry | None:
+        j = bisect.bisect_left(paths, path)
+        if j == n or paths[j] != path:
+            return None
+        index, offset, length, deflated = where[4 * j : 4 * j + 4]
+        method = METHOD_DEFLATE if deflated else METHOD_STORED
+        executable = bool(cols.flags[j] & EXECUTABLE)
+        return FileEntry(
+            path,
+            sizes[j],
+            cols.shas[j],
+            chunks[index],
+            offset,
+            length,
+            method,
+            executable=executable,
+        )
+
+    return entry
+
+
+def lookup_entries(
+    manifest: PagedManifest, paths: list[str], stat_cache: StatCache | None
+) -> dict[str, FileEntry]:
+    """``manifest.get`` of each of ``paths`` (best sorted) it holds, in the order given:
+    a path of a page whose columns and places are remembered is built from them, others
+    are read (the delta, and pages not remembered, as :meth:`PagedManifest.get` reads
+    them).  One page's columns are held at a time."""
+    delta = manifest.delta
+    refs = manifest.page_refs
+    firsts = [r.first for r in refs]
+    # the last page's lookup only (``paths`` come sorted: each page is met once)
+    page: tuple[int, Callable[[str], FileEntry | None] | None] = (-1, None)
+    out: dict[str, FileEntry] = {}
+    for path in paths:
+        e: FileEntry | None
+        i = bisect.bisect_right(firsts, path) - 1
+        if path in delta.upserts or path in delta.removed or stat_cache is None or i < 0:
+            e = manifest.get(path)
+        elif path > refs[i].last:
+            e = None  # between two pages, and not in the delta
+        else:
+            if page[0] != i:
+                page = (i, _page_entry_at(refs[i], stat_cache))
+            at = page[1]
+            e = at(path) if at is not None else manifest.get(path)
+        if e is not None:
+            out[path] = e
+    return out
 
 
 class BaseCursor:

@@ -42,7 +42,7 @@ from gitdata.errors import (
     IntegrityError,
     InvalidInputError,
 )
-from gitdata.ops.basecolumns import remembering
+from gitdata.ops.basecolumns import lookup_entries, remembering
 from gitdata.ops.contentindex import write_index_for
 from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing, parent_files, validate_names
@@ -484,7 +484,7 @@ def _write_child(
     # each touched path looked up once, in page order (a lookup decodes its page)
     gone = files.removed
     touched = sorted({*files.changed, *gone}, key=str.encode)
-    old = {p: e for p in touched if (e := base.get(p)) is not None}
+    old = lookup_entries(base, touched, ctx.stat_cache)
     upserts: dict[str, FileEntry] = {}
     for path, f in files.changed.items():
         if not f.same_as(old.get(path)):

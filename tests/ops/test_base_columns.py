@@ -247,3 +247,43 @@ def test_a_file_back_to_content_the_stat_cache_knows_is_a_modification(tmp_path)
     assert result == drafts.SyncResult(0, 0, 1)
     again.finalize(auto_upload=True)
     assert files_of(again) == read_tree(src)
+
+
+def test_remembered_places_give_the_entries_a_page_holds(tmp_path):
+    tree = TREE | {"x/run.sh": "#!/bin/sh"}
+    parent, src = parent_of(tmp_path, tree)
+    os.chmod(src / "x/run.sh", 0o755)
+    settle(src)
+    middle, _ = sync_child(parent, src)  # (an executable file, and a delta)
+    middle.finalize(auto_upload=True)
+    manifest = middle._manifest()
+    sc = middle._ctx.stat_cache
+    wanted = [e.path for e in manifest] + ["d0/none", "zz", "a"]
+    got = basecolumns.lookup_entries(manifest, wanted, sc)
+    assert got == {p: e for p in wanted if (e := manifest.get(p)) is not None}
+    assert got["x/run.sh"].executable
+    # damaged places are not used: the page is read instead
+    db = sc.db_path
+    sc.close()
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE page_places SET sizes = zeroblob(length(sizes))")
+    conn.close()
+    assert basecolumns.lookup_entries(manifest, wanted, sc) == got
+
+
+def test_the_close_of_a_scattered_child_reads_no_page(tmp_path, monkeypatch):
+    parent, src = parent_of(tmp_path)
+    for d in range(3):
+        (src / f"d{d}/f{d * 7:02d}").write_text(f"changed {d}")
+    settle(src)
+    child, result = sync_child(parent, src)
+    assert result == drafts.SyncResult(0, 0, 3)
+    read: list[int] = []
+    real = PagedManifest._page
+    monkeypatch.setattr(PagedManifest, "_page", lambda self, i: read.append(i) or real(self, i))
+    child.finalize(auto_upload=True)
+    assert read == []
+    monkeypatch.setattr(PagedManifest, "_page", real)
+    assert files_of(child) == read_tree(src)
+    assert child._manifest().get("d1/f07").size == len("changed 1")
