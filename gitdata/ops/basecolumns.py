@@ -160,7 +160,7 @@ def _page_entry_at(ref: PageRef, stat_cache: StatCache) -> Callable[[str], FileE
     if len(sizes) != n or len(where) != 4 * n or len(chunk_bytes) % 32:
         return None
     chunks = chunk_bytes.hex(",", 32).split(",") if chunk_bytes else []
-    if any(where[4 * j] >= len(chunks) or where[4 * j + 3] > 1 for j in range(n)):
+    if max(where[0::4]) >= len(chunks) or max(where[3::4]) > 1:
         return None
     paths = cols.paths
 
