@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import sqlite3
 import time
@@ -56,12 +57,28 @@ CREATE TABLE IF NOT EXISTS stat (
 CREATE TABLE IF NOT EXISTS run (
     first TEXT PRIMARY KEY, digest TEXT, shas BLOB
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    first TEXT PRIMARY KEY, names TEXT, stats BLOB, shas BLOB
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS page (
+    sha TEXT PRIMARY KEY, paths BLOB, shas BLOB, flags BLOB, seal TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS page_places (
+    sha TEXT PRIMARY KEY, sizes BLOB, places BLOB, chunks BLOB, seal TEXT
+) WITHOUT ROWID;
 """
-# ``run``: a run of one folder's files (a sync's batch) by the path of its first file:
-# the sha256 of every path and (inode, mtime, size) of the run, and the files' hashes
-# (32 bytes each).  Read with one query and compared with one digest, where the rows
-# of ``stat`` would cost a tuple each.  Stored only for runs with no racily clean
-# file, so a run that matches is as safe as each of its files' rows.
+# ``runs``: a run of one folder's files (a sync's batch) by the path of its first file:
+# the sha256 of its folder and names, the files' (inode, mtime, size) as three columns
+# of 64-bit integers, and their hashes (32 bytes each).  Read with one query and
+# compared as bytes, where the rows of ``stat`` would cost a tuple each; a run with a
+# few files changed still gives the others' hashes.  Stored only for runs with no
+# racily clean file, so a file that matches is as safe as its row.  (``run``, of a
+# digest of names and stats together, is what an earlier gd wrote: no longer read.)
+# ``page``: the columns a sync compares of a manifest page, by the page object's sha256
+# (a content hash: the same page of any store reads the same): its paths (UTF-8, joined
+# by NUL), its files' hashes (32 bytes each) and one byte of flags each, written only
+# from a page read and verified, and sealed with a digest of all of it, so a damaged
+# row is never taken for the page (see :meth:`StatCache.page_columns`).
 
 # A file modified within this window of being hashed may change again within
 # the same mtime tick without its stat changing ("racily clean", as git calls
@@ -102,33 +119,54 @@ def _storable(path: str) -> bool:
     return True
 
 
-def _run_digest(
-    base: str,
-    names: Sequence[str],
-    inos: Iterable[int],
-    mtimes: Iterable[int],
-    sizes: Iterable[int],
-) -> str | None:
-    """sha256 of a run's folder, names and their (inode, mtime, size), or None when
-    they cannot be written unambiguously: the folder, a NUL, the names joined by
-    newlines (none may hold one, nor a NUL or a "/"), a NUL, then the three columns
-    as 64-bit integers."""
+def _run_names(base: str, names: Sequence[str]) -> str | None:
+    """sha256 of a run's folder and names, or None when they cannot be written
+    unambiguously: the folder, a NUL, the names joined by newlines (none may hold one,
+    nor a NUL or a "/")."""
     joined = "\n".join(names)
     if joined.count("\n") != len(names) - 1 or "\x00" in joined or "/" in joined:
         return None
     try:
-        parts = [
-            base.encode("utf-8"),
-            b"\x00",
-            joined.encode("utf-8"),
-            b"\x00",
-            array("Q", inos).tobytes(),
-            array("q", mtimes).tobytes(),
-            array("Q", sizes).tobytes(),
-        ]
-    except (UnicodeEncodeError, OverflowError, TypeError):
-        return None  # (a surrogate, or a number past 64 bits)
-    return hashlib.sha256(b"".join(parts)).hexdigest()
+        data = b"".join([base.encode("utf-8"), b"\x00", joined.encode("utf-8")])
+    except UnicodeEncodeError:
+        return None  # (a surrogate)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _run_stats(inos: Iterable[int], mtimes: Iterable[int], sizes: Iterable[int]) -> bytes | None:
+    """A run's (inode, mtime, size) as three columns of 64-bit integers, or None for
+    a number past 64 bits."""
+    try:
+        return b"".join(
+            [array("Q", inos).tobytes(), array("q", mtimes).tobytes(), array("Q", sizes).tobytes()]
+        )
+    except (OverflowError, TypeError):
+        return None
+
+
+def _matching(hexes: Sequence[str | None], stored: bytes, now: bytes) -> list[str | None]:
+    """The hashes of a run's files whose (inode, mtime, size) are as stored, None for
+    the others (``stored`` and ``now``: :func:`_run_stats` of as many files)."""
+    n = len(hexes)
+    same = list(map(operator.eq, array("Q", stored), array("Q", now)))
+    kept = map(operator.and_, map(operator.and_, same[:n], same[n : 2 * n]), same[2 * n :])
+    return [h if k else None for h, k in zip(hexes, kept, strict=True)]
+
+
+def _shas_blob(shas: Sequence[str]) -> bytes | None:
+    """Hex hashes as 32 bytes each, or None when one is not 64 hex digits."""
+    try:
+        blob = bytes.fromhex("".join(shas))
+    except ValueError:
+        return None
+    return blob if len(blob) == 32 * len(shas) else None
+
+
+def _page_seal(page: str, paths: bytes, shas: bytes, flags: bytes, kind: str = "columns") -> str:
+    """The digest a page's remembered columns (or places) are sealed with: the page
+    hash and the three columns, each after its length, so no two rows can share one."""
+    head = f"gd page {kind} 1\x00{page}\x00{len(paths)} {len(shas)} {len(flags)}\x00"
+    return hashlib.sha256(b"".join([head.encode("utf-8"), paths, shas, flags])).hexdigest()
 
 
 def _select(conn: sqlite3.Connection, paths: list[str]) -> list[Row]:
@@ -168,12 +206,14 @@ def _select_one(conn: sqlite3.Connection, paths: list[str]) -> list[Row]:
     ).fetchall()
 
 
-def _select_run(conn: sqlite3.Connection, first: str) -> tuple[str, bytes] | None:
-    """The digest and hashes of the run remembered for the path ``first``."""
-    row = conn.execute("SELECT digest, shas FROM run WHERE first = ?", (first,)).fetchone()
-    if row is None or not isinstance(row[0], str) or not isinstance(row[1], bytes):
+def _select_run(conn: sqlite3.Connection, first: str) -> tuple[str, bytes, bytes] | None:
+    """The names' digest, stats and hashes of the run remembered for the path ``first``."""
+    row = conn.execute("SELECT names, stats, shas FROM runs WHERE first = ?", (first,)).fetchone()
+    if row is None or not isinstance(row[0], str):
         return None
-    return row[0], row[1]
+    if not isinstance(row[1], bytes) or not isinstance(row[2], bytes):
+        return None
+    return row[0], row[1], row[2]
 
 
 class StatCache:
@@ -215,31 +255,52 @@ class StatCache:
         remembered as a run when every file matched)."""
         if not names:
             return []
+        n = len(names)
         # (None for a name that is not UTF-8: such a file is never stored)
-        digest = _run_digest(base, names, map(_INO, stats), map(_MTIME, stats), map(_SIZE, stats))
-        if digest is not None:
+        key = _run_names(base, names)
+        now = _run_stats(map(_INO, stats), map(_MTIME, stats), map(_SIZE, stats))
+        found: list[str | None] | None = None
+        if key is not None and now is not None:
             got = self._db.run(lambda conn: _select_run(conn, base + names[0]), None)
-            if got is not None and got[0] == digest and len(got[1]) == 32 * len(names):
-                return list(got[1].hex(",", 32).split(","))
+            if (
+                got is not None
+                and got[0] == key
+                and len(got[1]) == len(now) == 24 * n
+                and len(got[2]) == 32 * n
+            ):
+                hexes: list[str | None] = list(got[2].hex(",", 32).split(","))
+                if got[1] == now:
+                    return hexes
+                found = _matching(hexes, got[1], now)  # a few files changed
         paths = list(map(base.__add__, names))
-        if not (base.isascii() and "".join(names).isascii()):
-            asked = [p for p in paths if _storable(p)]
+        if found is not None:
+            wanted = [p for p, sha in zip(paths, found, strict=True) if sha is None]
         else:
-            asked = paths
+            wanted = paths
+        if not (base.isascii() and "".join(names).isascii()):
+            asked = [p for p in wanted if _storable(p)]
+        else:
+            asked = wanted
         if not asked:
-            return [None] * len(paths)
+            return found if found is not None else [None] * n
         nothing: list[Row] = []
         rows = self._db.run(lambda conn: _select_one(conn, asked), nothing)
         known = dict(zip(map(_ROW_KEY, rows), map(_ROW_SHA, rows), strict=True))
-        found = list(
+        from_rows = list(
             map(
                 known.get,
                 zip(paths, map(_INO, stats), map(_MTIME, stats), map(_SIZE, stats), strict=True),
             )
         )
-        if digest is not None and None not in found:
-            # (rows are never stored racily clean: neither is this run)
-            self._write_run(paths[0], digest, cast(list[str], found))
+        if found is None:
+            found = from_rows
+        else:
+            found = [a if a is not None else b for a, b in zip(found, from_rows, strict=True)]
+        if key is not None and now is not None and None not in found:
+            # (rows and runs are never stored racily clean: neither is this run)
+            blob = _shas_blob(cast(list[str], found))
+            if blob is not None:
+                self._write_runs([(paths[0], key, now, blob)])
         return found
 
     def store_run(
@@ -249,29 +310,41 @@ class StatCache:
         sorted) whose (inode, mtime, size) are ``stats``, the stat of the bytes hashed:
         one row for :meth:`lookup_run`.  Nothing is stored when a file may be racily
         clean (see :meth:`store_many`)."""
-        if not names:
-            return
+        self.store_runs([(base, names, stats, shas)])
+
+    def store_runs(
+        self, runs: Sequence[tuple[str, Sequence[str], Sequence[FileKey], Sequence[str]]]
+    ) -> None:
+        """:meth:`store_run` of each of ``runs`` (base, names, stats, hashes), in one
+        transaction."""
         now = time.time_ns()
-        mtimes = list(map(_KEY_MTIME, stats))
-        if now - max(mtimes) <= _RACY_NS_COARSE and any(_racy_mtime(m, now) for m in mtimes):
-            return
-        digest = _run_digest(base, names, map(_KEY_INO, stats), mtimes, map(_KEY_SIZE, stats))
-        if digest is not None:
-            self._write_run(base + names[0], digest, shas)
+        rows: list[tuple[str, str, bytes, bytes]] = []
+        for base, names, stats, shas in runs:
+            if not names:
+                continue
+            mtimes = list(map(_KEY_MTIME, stats))
+            if now - max(mtimes) <= _RACY_NS_COARSE and any(_racy_mtime(m, now) for m in mtimes):
+                continue
+            key = _run_names(base, names)
+            columns = _run_stats(map(_KEY_INO, stats), mtimes, map(_KEY_SIZE, stats))
+            blob = _shas_blob(shas)
+            if (
+                key is not None
+                and columns is not None
+                and blob is not None
+                and len(columns) == 24 * len(names)
+                and len(blob) == 32 * len(names)
+            ):
+                rows.append((base + names[0], key, columns, blob))
+        if rows:
+            self._write_runs(rows)
 
-    def _write_run(self, first: str, digest: str, shas: Sequence[str]) -> None:
-        try:
-            blob = bytes.fromhex("".join(shas))
-        except ValueError:
-            return
-        if len(blob) != 32 * len(shas):
-            return
-
+    def _write_runs(self, rows: list[tuple[str, str, bytes, bytes]]) -> None:
         def work(conn: sqlite3.Connection) -> None:
             with write_transaction(conn):
-                conn.execute(
-                    "INSERT OR REPLACE INTO run (first, digest, shas) VALUES (?, ?, ?)",
-                    (first, digest, blob),
+                conn.executemany(
+                    "INSERT OR REPLACE INTO runs (first, names, stats, shas) VALUES (?, ?, ?, ?)",
+                    rows,
                 )
 
         self._db.run(work, None)
@@ -293,6 +366,75 @@ class StatCache:
                     "INSERT OR REPLACE INTO stat (path, ino, mtime_ns, size, sha256) "
                     "VALUES (?, ?, ?, ?, ?)",
                     rows,
+                )
+
+        self._db.run(work, None)
+
+    def page_columns(self, page: str) -> tuple[bytes, bytes, bytes] | None:
+        """The columns remembered for the manifest page whose object hash is ``page``:
+        (paths joined by NUL as UTF-8, hashes as 32 bytes each, flags), or None when
+        none are, or the row does not match its seal (damaged: never trusted)."""
+
+        def work(conn: sqlite3.Connection) -> tuple[bytes, bytes, bytes] | None:
+            row = conn.execute(
+                "SELECT paths, shas, flags, seal FROM page WHERE sha = ?", (page,)
+            ).fetchone()
+            if row is None or not all(isinstance(v, bytes) for v in row[:3]):
+                return None
+            paths, shas, flags, seal = row
+            if not isinstance(seal, str) or seal != _page_seal(page, paths, shas, flags):
+                return None
+            return paths, shas, flags
+
+        return self._db.run(work, None)
+
+    def store_page_columns(self, page: str, paths: bytes, shas: bytes, flags: bytes) -> None:
+        """Remember the columns of the page ``page`` (see :meth:`page_columns`); the
+        caller read them from that page's verified bytes."""
+        seal = _page_seal(page, paths, shas, flags)
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                conn.execute(
+                    "INSERT OR REPLACE INTO page (sha, paths, shas, flags, seal) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (page, paths, shas, flags, seal),
+                )
+
+        self._db.run(work, None)
+
+    def page_places(self, page: str) -> tuple[bytes, bytes, bytes] | None:
+        """The sizes and chunk places remembered for the page ``page`` (see
+        :meth:`store_page_places`), or None when none are or the row does not match
+        its seal."""
+
+        def work(conn: sqlite3.Connection) -> tuple[bytes, bytes, bytes] | None:
+            row = conn.execute(
+                "SELECT sizes, places, chunks, seal FROM page_places WHERE sha = ?", (page,)
+            ).fetchone()
+            if row is None or not all(isinstance(v, bytes) for v in row[:3]):
+                return None
+            sizes, places, chunks, seal = row
+            if not isinstance(seal, str) or seal != _page_seal(
+                page, sizes, places, chunks, kind="places"
+            ):
+                return None
+            return sizes, places, chunks
+
+        return self._db.run(work, None)
+
+    def store_page_places(self, page: str, sizes: bytes, places: bytes, chunks: bytes) -> None:
+        """Remember the sizes and chunk places of the files of the page ``page``, in
+        the order of its columns (:meth:`page_columns`); the caller read them from that
+        page's verified bytes."""
+        seal = _page_seal(page, sizes, places, chunks, kind="places")
+
+        def work(conn: sqlite3.Connection) -> None:
+            with write_transaction(conn):
+                conn.execute(
+                    "INSERT OR REPLACE INTO page_places (sha, sizes, places, chunks, seal) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (page, sizes, places, chunks, seal),
                 )
 
         self._db.run(work, None)

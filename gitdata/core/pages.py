@@ -199,11 +199,19 @@ def _checked_page(page: list[FileEntry]) -> tuple[PageRef, bytes]:
     return PageRef(sha, page[0].path, page[-1].path, len(page)), data
 
 
-def encode_sorted(entries: Iterable[FileEntry]) -> tuple[EncodedManifest, int, int]:
+# told of each page a writer encodes and checked, with its entries (e.g. to remember
+# the page's columns for later syncs: ops/basecolumns)
+PageHook = Callable[[PageRef, list[FileEntry]], None]
+
+
+def encode_sorted(
+    entries: Iterable[FileEntry], on_page: PageHook | None = None
+) -> tuple[EncodedManifest, int, int]:
     """A paged manifest (no delta) of ``entries``, which MUST come strictly sorted by
     their paths' UTF-8 bytes, one page in memory at a time; with its file count and
     total size.  Each page is decoded back and compared with what was meant before it
-    is kept (FormatError otherwise, or when the entries are not sorted)."""
+    is kept (FormatError otherwise, or when the entries are not sorted), then given to
+    ``on_page``."""
     objects: dict[str, bytes] = {}
     refs: list[PageRef] = []
     page: list[FileEntry] = []
@@ -214,6 +222,8 @@ def encode_sorted(entries: Iterable[FileEntry]) -> tuple[EncodedManifest, int, i
         ref, data = _checked_page(page)
         objects[ref.page] = data
         refs.append(ref)
+        if on_page is not None:
+            on_page(ref, page)
 
     for e in entries:
         key = _key(e)
@@ -303,6 +313,7 @@ def encode_compacted(
     removed: Iterable[str],
     count: int,
     size: int,
+    on_page: PageHook | None = None,
 ) -> EncodedManifest:
     """A child of the paged ``parent`` paged afresh, without a delta, from the parent's
     pages and the changes (the parent's delta and the child's ``upserts`` and
@@ -313,7 +324,7 @@ def encode_compacted(
     in, the rest of that page comes out the same: it is kept by reference, never read.
     Only the pages changes fall in (and those after them up to the next page boundary
     both share) are decoded, merged and encoded again.  Each fresh page is decoded back
-    and compared with what was meant before it is kept."""
+    and compared with what was meant before it is kept, then given to ``on_page``."""
     ups, gone = _with_changes(parent.delta, upserts, removed)
     touched = sorted(ups.keys() | gone, key=_bytes)
     pending = sorted(ups.values(), key=_key)
@@ -328,6 +339,8 @@ def encode_compacted(
         if ref.page not in kept:
             objects[ref.page] = data
         out.append(ref)
+        if on_page is not None:
+            on_page(ref, page)
 
     all_gone = frozenset(gone)
     t = k = 0
@@ -772,6 +785,43 @@ class PagedManifest(Manifest):
         page = (list(map(_PATH, entries)), entries)
         self._memo[i] = page
         return page
+
+    def page_entries(self, i: int) -> list[FileEntry]:
+        """The entries of page ``i`` as its object holds them (verified and checked
+        against its reference), the delta not applied; do not modify."""
+        return self._page(i)[1]
+
+    def touched_pages(self) -> frozenset[int]:
+        """Indexes of the pages the delta changes as the file list reads them (an
+        upsert placed in the page, as :meth:`__iter__` places it, or a removed path in
+        its range): every other page reads as its object's entries."""
+        delta = self.delta
+        if not delta.upserts and not delta.removed:
+            return frozenset()
+        firsts = self._firsts
+        out = {max(0, bisect.bisect_right(firsts, p) - 1) for p in delta.upserts}
+        for p in delta.removed:
+            i = bisect.bisect_right(firsts, p) - 1
+            if i >= 0 and p <= self.page_refs[i].last:
+                out.add(i)
+        return frozenset(out)
+
+    def page_view(self, i: int) -> list[FileEntry]:
+        """Page ``i`` as the file list reads it: its entries with the delta's upserts
+        placed in it and its removed paths dropped (see :meth:`touched_pages`)."""
+        entries = self._page(i)[1]
+        delta = self.delta
+        if not delta.upserts and not delta.removed:
+            return entries
+        refs = self.page_refs
+        low = refs[i].first if i > 0 else None
+        high = refs[i + 1].first if i + 1 < len(refs) else None
+        mine = {
+            p: e
+            for p, e in delta.upserts.items()
+            if (low is None or p >= low) and (high is None or p < high)
+        }
+        return list(_overlay(iter(entries), Delta(mine, delta.removed)))
 
     def _base_get(self, path: str) -> FileEntry | None:
         i = bisect.bisect_right(self._firsts, path) - 1

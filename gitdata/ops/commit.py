@@ -42,6 +42,7 @@ from gitdata.errors import (
     IntegrityError,
     InvalidInputError,
 )
+from gitdata.ops.basecolumns import lookup_entries, remembering
 from gitdata.ops.contentindex import write_index_for
 from gitdata.ops.context import Context
 from gitdata.ops.drafts import editing, parent_files, validate_names
@@ -457,7 +458,7 @@ def _write_first(ctx: Context, store: Store, draft: Draft) -> _Written:
             yield e
 
     try:
-        encoded, count, size = encode_sorted(checked())
+        encoded, count, size = encode_sorted(checked(), remembering(ctx.stat_cache))
     except InvalidInputError:
         raise  # (a clash)
     except GitDataError as exc:
@@ -495,7 +496,7 @@ def _write_child(
     # each touched path looked up once, in page order (a lookup decodes its page)
     gone = files.removed
     touched = sorted({*files.changed, *gone}, key=str.encode)
-    old = {p: e for p in touched if (e := base.get(p)) is not None}
+    old = lookup_entries(base, touched, ctx.stat_cache)
     upserts: dict[str, FileEntry] = {}
     for path, f in files.changed.items():
         if not f.same_as(old.get(path)):
@@ -515,7 +516,9 @@ def _write_child(
         encoded = encode_child(parent, upserts, removed, count, size)
         assert encoded is not None  # within the bound, as combined_delta found
     else:  # past the bound: paged afresh, the untouched pages kept as they are
-        encoded = encode_compacted(parent, upserts, removed, count, size)
+        encoded = encode_compacted(
+            parent, upserts, removed, count, size, remembering(ctx.stat_cache)
+        )
         delta = Delta({}, frozenset())
 
     _read_back(

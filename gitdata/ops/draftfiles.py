@@ -245,6 +245,11 @@ class DraftFiles(MutableMapping[str, DraftFile]):
     def mark_saved(self) -> None:
         self._removed_dirty = False
 
+    @property
+    def pristine(self) -> bool:
+        """Whether the draft holds nothing of its own: its files are its base's."""
+        return not self._removed and len(self._changed) == 0
+
     def pending(self) -> Iterator[tuple[str, DraftFile]]:
         """The files whose content is not in the store yet (only changes can be)."""
         return self._changed.pending()

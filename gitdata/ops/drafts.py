@@ -12,16 +12,17 @@ import os
 import stat as stat_mod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
-from operator import attrgetter, itemgetter
+from itertools import compress, islice, repeat
+from operator import attrgetter, is_, itemgetter, ne
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from gitdata.cache import StatCache
 from gitdata.cache.statcache import FileKey, FileStat
 from gitdata.core.ids import new_version_id, next_version
 from gitdata.core.manifest import FileEntry
 from gitdata.core.merge import Conflict
+from gitdata.core.pages import PagedManifest
 from gitdata.core.paths import (
     SHORT_PATH_CHARS,
     join_dataset_path,
@@ -37,6 +38,7 @@ from gitdata.errors import (
     LocalPathNotFoundError,
 )
 from gitdata.gitio.pointer import pointer_relpath
+from gitdata.ops.basecolumns import EXECUTABLE, LINK, BaseCursor, Columns
 from gitdata.ops.context import Context
 from gitdata.ops.reader import (
     load_record,
@@ -47,7 +49,6 @@ from gitdata.ops.scan import (
     LocalFile,
     hash_files,
     is_executable,
-    iter_folder,
     iter_folder_runs,
     scan_folder,
 )
@@ -289,21 +290,51 @@ def _add_walked(
     progress: Progress,
 ) -> int:
     """:func:`add_files` of one source: walked and hashed a batch at a time, so memory
-    holds one batch besides the draft (a failure in any batch saves nothing)."""
+    holds one batch besides the draft (a failure in any batch saves nothing).  A batch
+    is whole pieces of the walk's runs, cut as :func:`sync_folder` cuts them, and each
+    piece's hashes are remembered as a run of the stat cache: a later sync of the
+    same folder finds each of its batches with one query."""
     with editing(ctx, draft_id) as draft, spooling(ctx, draft) as spool:
         keep = spool.keep if spool is not None else None
         changed = 0
         progress.start("hashing", None)
-        walk = iter_folder(source, recursive=recursive, wildcard=wildcard)
-        while batch := list(islice(walk, _SYNC_BATCH)):
+        pieces: list[tuple[FolderRun, list[str], list[os.stat_result]]] = []
+        held_files = 0
+
+        def flush() -> int:
+            batch = [
+                LocalFile(
+                    run.prefix + name, run.base + name, st.st_size, st.st_mtime_ns, FileStat.of(st)
+                )
+                for run, names, stats in pieces
+                for name, st in zip(names, stats, strict=True)
+            ]
             targets = [join_dataset_path(folder, f.rel) for f in batch]
             check_path_limits(targets)
             hashes = hash_files(batch, ctx.stat_cache, progress, phase=False, keep=keep)
             held = draft.files.lookup_many(targets)
+            placed = 0
             for target, f in zip(targets, batch, strict=True):
                 if _place(draft, target, hashes[f.abspath], f.abspath, held.get(target)):
-                    changed += 1
-            del batch, targets, hashes, held
+                    placed += 1
+            runs = []
+            for run, names, _ in pieces:
+                got = [hashes[run.base + name] for name in names]  # (the stat of the bytes hashed)
+                keys = [(h.ino, h.mtime_ns, h.size) for h in got]
+                runs.append((run.base, names, keys, [h.sha256 for h in got]))
+            ctx.stat_cache.store_runs(runs)
+            return placed
+
+        for run in iter_folder_runs(source, recursive=recursive, wildcard=wildcard):
+            for at in range(0, len(run.names), _SYNC_BATCH):
+                names = run.names[at : at + _SYNC_BATCH]
+                if held_files + len(names) > _SYNC_BATCH:
+                    changed += flush()
+                    pieces, held_files = [], 0
+                pieces.append((run, names, run.stats[at : at + _SYNC_BATCH]))
+                held_files += len(names)
+        if pieces:
+            changed += flush()
         progress.finish()
         return changed
 
@@ -372,6 +403,9 @@ def sync_folder(
     folder = normalize_dataset_path(dataset_path or "", allow_empty=True)
     with editing(ctx, draft_id) as draft, spooling(ctx, draft) as spool:
         keep = spool.keep if spool is not None else None
+        files = draft.files
+        if files.has_base and files.pristine and isinstance(files.base, PagedManifest):
+            return _sync_by_columns(ctx, draft, files.base, root, folder, progress, keep)
         existing = draft.files.items_under(folder)
         ahead: list[_Held] = []  # taken from ``existing`` and not met by the walk yet
         doomed: list[_Held] = []  # in the draft, no longer in the folder
@@ -407,12 +441,206 @@ def sync_folder(
         return SyncResult(len(doomed), added, modified)
 
 
+def _sync_by_columns(
+    ctx: Context,
+    draft: Draft,
+    base: PagedManifest,
+    root: Path,
+    folder: str,
+    progress: Progress,
+    keep: Callable[[str, bytes], object] | None = None,
+) -> SyncResult:
+    """:func:`sync_folder` of a draft that holds nothing of its own yet over a paged
+    base: each batch of the walk is compared with the base's files up to its last
+    path as columns (gitdata.ops.basecolumns), so an unchanged batch costs its stat
+    and three list comparisons, and a page of unchanged runs is never decoded when
+    its columns are remembered.  The draft's own files only grow behind the walk,
+    so what lies ahead of it is the base's alone."""
+    above = f"{folder}/" if folder else ""
+    stat_cache = ctx.stat_cache
+    cursor = BaseCursor(base, above, stat_cache)
+    doomed: list[str] = []
+    runs = _Runs(stat_cache)
+    if folder and base.get(folder) is not None:
+        doomed.append(folder)  # a file where the folder now is
+    added = modified = 0
+    progress.start("hashing", None)
+    for run in iter_folder_runs(root):
+        for at in range(0, len(run.names), _SYNC_BATCH):
+            names = run.names[at : at + _SYNC_BATCH]
+            stats = run.stats[at : at + _SYNC_BATCH]
+            targets = list(map((above + run.prefix).__add__, names))
+            if max(map(len, targets)) > SHORT_PATH_CHARS:
+                check_path_limits(targets)
+            shas = stat_cache.lookup_run(run.base, names, stats)
+            held = cursor.take_upto(targets[-1])
+            if held.paths == targets and held.shas == shas and _same_modes(held.flags, stats):
+                continue
+            piece = _Piece(run, names, stats, targets, shas)
+            more, also = _sync_columns(
+                draft, base, piece, held, doomed, stat_cache, progress, runs, keep
+            )
+            added += more
+            modified += also
+    runs.flush()
+    doomed += cursor.rest()
+    progress.finish()
+    files = draft.files
+    for p in doomed:
+        files.remove(p, in_base=True)
+    return SyncResult(len(doomed), added, modified)
+
+
+_EXEC_BIT = bytes(b & EXECUTABLE for b in range(256))
+
+
+def _same_modes(flags: bytes, stats: list[os.stat_result]) -> bool:
+    """Whether the files' owner execute bits are those ``flags`` record."""
+    local = any(mode & stat_mod.S_IXUSR for mode in set(map(_MODE, stats)))
+    recorded = flags.translate(_EXEC_BIT)
+    if not local:
+        return EXECUTABLE not in recorded
+    return list(recorded) == [EXECUTABLE if st.st_mode & stat_mod.S_IXUSR else 0 for st in stats]
+
+
+def _sync_columns(
+    draft: Draft,
+    base: PagedManifest,
+    piece: _Piece,
+    held: Columns,
+    doomed: list[str],
+    stat_cache: StatCache,
+    progress: Progress,
+    runs: _Runs,
+    keep: Callable[[str, bytes], object] | None = None,
+) -> tuple[int, int]:
+    """A batch of :func:`_sync_by_columns` file by file: ``held``, the base's files
+    up to the batch's last path, are merged with the batch by path; base paths not
+    in it are doomed, the files not unchanged are hashed (unless known) and placed.
+    Returns how many files were added and modified."""
+    paths, shas, flags = held
+    k, n = 0, len(paths)
+    # (dataset path, the base's (hash, flags) there or None, name, stat, known hash)
+    rest: list[tuple[str, tuple[str, int] | None, str, os.stat_result, str | None]] = []
+    if paths == piece.targets:  # the same paths (the usual change): compare columns
+        differ = set(compress(range(n), map(ne, piece.shas, shas)))
+        if not _same_modes(flags, piece.stats):
+            local = [bool(st.st_mode & stat_mod.S_IXUSR) for st in piece.stats]
+            recorded = map(bool, flags.translate(_EXEC_BIT))
+            differ.update(compress(range(n), map(ne, local, recorded)))
+        for i in sorted(differ):
+            old = (shas[i], flags[i])
+            rest.append((paths[i], old, piece.names[i], piece.stats[i], piece.shas[i]))
+        k = n
+    else:
+        for target, sha, name, st in zip(
+            piece.targets, piece.shas, piece.names, piece.stats, strict=True
+        ):
+            # (str order is the bytes' order: the paths are valid UTF-8)
+            while k < n and paths[k] < target:
+                doomed.append(paths[k])
+                k += 1
+            old = None
+            if k < n and paths[k] == target:
+                old = (shas[k], flags[k])
+                k += 1
+                if (
+                    sha is not None
+                    and old[0] == sha
+                    and bool(old[1] & EXECUTABLE) == is_executable(st)
+                ):
+                    continue  # what _place would leave alone
+            rest.append((target, old, name, st, sha))
+    assert k == n  # (every held path is at most the batch's last)
+    base_dir, prefix = piece.run.base, piece.run.prefix
+    hashes = hash_files(
+        [
+            LocalFile(prefix + name, base_dir + name, st.st_size, st.st_mtime_ns, FileStat.of(st))
+            for _, _, name, st, sha in rest
+            if sha is None
+        ],
+        stat_cache,
+        progress,
+        phase=False,
+        looked_up=True,
+        keep=keep,
+    )
+    added = modified = 0
+    for target, old, name, st, sha in rest:
+        path = base_dir + name
+        if sha is None:
+            hashed = hashes[path]
+        else:
+            hashed = Hashed(sha, st.st_size, st.st_mtime_ns, is_executable(st), st.st_ino)
+        entry = None
+        if old is not None and old[0] == hashed.sha256:
+            if bool(old[1] & EXECUTABLE) == hashed.executable or old[1] & LINK:
+                continue  # (an external file has no mode)
+            entry = base.get(target)  # a mode change alone: the content stays stored
+        if _place(draft, target, hashed, path, entry):
+            if old is None:
+                added += 1
+            else:
+                modified += 1
+    if hashes:
+        _store_piece_run(piece, hashes, stat_cache, runs)
+    return added, modified
+
+
+class _Runs:
+    """Pieces' hashes to remember as stat-cache runs, written a few at a time: one
+    transaction for every :data:`_RUNS_FILES` files, not one for each piece."""
+
+    def __init__(self, stat_cache: StatCache) -> None:
+        self._stat_cache = stat_cache
+        self._held: list[tuple[str, list[str], list[FileKey], list[str]]] = []
+        self._files = 0
+
+    def add(self, base: str, names: list[str], keys: list[FileKey], shas: list[str]) -> None:
+        self._held.append((base, names, keys, shas))
+        self._files += len(names)
+        if self._files >= _RUNS_FILES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._held:
+            self._stat_cache.store_runs(self._held)
+        self._held, self._files = [], 0
+
+
+_RUNS_FILES = 65536
+
+
+def _store_piece_run(
+    piece: _Piece, hashes: dict[str, Hashed], stat_cache: StatCache, runs: _Runs | None = None
+) -> None:
+    """Remember a piece's hashes, for the next sync to find as one run (through
+    ``runs`` when given: written with others)."""
+    base = piece.run.base
+    stats = piece.stats
+    keys: list[FileKey] = list(
+        zip(map(_INO, stats), map(_MTIME, stats), map(_SIZE, stats), strict=True)
+    )
+    shas = list(piece.shas)
+    for i in compress(range(len(shas)), map(is_, shas, repeat(None))):
+        h = hashes[base + piece.names[i]]  # (the stat of the bytes hashed)
+        keys[i] = (h.ino, h.mtime_ns, h.size)
+        shas[i] = h.sha256
+    if runs is not None:
+        runs.add(base, piece.names, keys, cast(list[str], shas))
+    else:
+        stat_cache.store_run(base, piece.names, keys, cast(list[str], shas))
+
+
 # a draft's path and what it holds there (typed with None as the lookahead of the
 # merge is: (None, None) past the draft's last path, which no list ever holds)
 _Held = tuple[str, DraftFile | FileEntry | None]
 _ENTRY_SHA = itemgetter(FileEntry._fields.index("sha256"))
 _ENTRY_EXECUTABLE = itemgetter(FileEntry._fields.index("executable"))
 _MODE = attrgetter("st_mode")
+_INO = attrgetter("st_ino")
+_MTIME = attrgetter("st_mtime_ns")
+_SIZE = attrgetter("st_size")
 
 
 class _Piece(NamedTuple):
@@ -513,15 +741,5 @@ def _sync_piece(
         added += result == "added"
         modified += result == "modified"
     if hashes:  # the piece's hashes, for the next sync to find as one run
-        keys: list[FileKey] = []
-        shas: list[str] = []
-        for name, st, sha in zip(piece.names, piece.stats, piece.shas, strict=True):
-            if sha is None:
-                h = hashes[base + name]  # (the stat of the bytes hashed)
-                keys.append((h.ino, h.mtime_ns, h.size))
-                shas.append(h.sha256)
-            else:
-                keys.append((st.st_ino, st.st_mtime_ns, st.st_size))
-                shas.append(sha)
-        stat_cache.store_run(base, piece.names, keys, shas)
+        _store_piece_run(piece, hashes, stat_cache)
     return added, modified, left

@@ -165,7 +165,7 @@ def _keys(stats: list[os.stat_result]) -> list[tuple[int, int, int]]:
 
 def _run_rows(db: Path) -> int:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT count(*) FROM run").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM runs").fetchone()[0]
 
 
 def test_a_stored_run_is_found_whole_without_its_files_rows(tmp_path: Path):
@@ -240,3 +240,46 @@ def test_names_a_run_cannot_hold_are_looked_up_by_their_rows(tmp_path: Path):
     assert sc.lookup_run("/data/", names, [st, st]) == [_sha(0), _sha(1)]
     weird = os.fsdecode(b"caf\xe9")  # not UTF-8: never stored
     assert sc.lookup_run("/data/", [weird, "c"], [st, st]) == [None, _sha(1)]
+
+
+def test_page_columns_are_kept_by_page_hash_and_sealed(tmp_path: Path):
+    sc = StatCache(tmp_path / "stat.db")
+    page = "ab" * 32
+    cols = (b"d/a\x00d/b", bytes(64), b"\x00\x01")
+    assert sc.page_columns(page) is None
+    sc.store_page_columns(page, *cols)
+    assert sc.page_columns(page) == cols
+    assert sc.page_columns("cd" * 32) is None  # another page's columns are not these
+    conn = sqlite3.connect(tmp_path / "stat.db")
+    with conn:  # damaged: one hash byte changed, the seal left as it was
+        conn.execute("UPDATE page SET shas = ? WHERE sha = ?", (b"\x01" + bytes(63), page))
+    conn.close()
+    assert sc.page_columns(page) is None
+    sc.store_page_columns(page, *cols)
+    conn = sqlite3.connect(tmp_path / "stat.db")
+    with conn:  # a row moved under another page's hash: its seal names its own page
+        conn.execute("UPDATE page SET sha = ? WHERE sha = ?", ("cd" * 32, page))
+    conn.close()
+    assert sc.page_columns("cd" * 32) is None
+
+
+def test_a_run_with_a_file_changed_still_gives_the_others_without_rows(tmp_path: Path):
+    base, names, stats = _run(tmp_path, 4)
+    sc = StatCache(tmp_path / "stat.db")
+    sc.store_run(base, names, _keys(stats), [_sha(i) for i in range(4)])  # (no rows)
+    (Path(base) / names[1]).write_bytes(b"changed, and longer")
+    os.utime(base + names[3], (time.time() - 5, time.time() - 5))  # touched only
+    now = [os.stat(base + n) for n in names]
+    assert sc.lookup_run(base, names, now) == [_sha(0), None, _sha(2), None]
+    sc.store_many([(base + names[1], settled(Path(base) / names[1]), _sha(9))])
+    now = [os.stat(base + n) for n in names]  # (its row, of its stat now)
+    assert sc.lookup_run(base, names, now) == [_sha(0), _sha(9), _sha(2), None]
+
+
+def test_a_run_of_other_names_gives_nothing(tmp_path: Path):
+    base, names, stats = _run(tmp_path, 3)
+    sc = StatCache(tmp_path / "stat.db")
+    sc.store_run(base, names, _keys(stats), [_sha(i) for i in range(3)])
+    # the same first name and stats, another name after it: none of the run is taken
+    assert sc.lookup_run(base, [names[0], names[1], "f009"], stats) == [None, None, None]
+    assert sc.lookup_run(base, names[:2], stats[:2]) == [None, None]  # fewer files

@@ -40,14 +40,14 @@ def test_a_file_rewritten_between_scan_and_hash_gets_the_size_of_what_was_hashed
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     src = make_tree(tmp_path / "src", {"grow.bin": b"x" * 10, "same.txt": "s"})
-    real_walk = drafts_mod.iter_folder
+    real_walk = drafts_mod.iter_folder_runs  # (add walks a folder's files as runs)
 
     def walk_then_grow(*args, **kwargs):
         found = list(real_walk(*args, **kwargs))
         (src / "grow.bin").write_bytes(b"y" * 25)  # after the walk's stat, before hashing
         return iter(found)
 
-    monkeypatch.setattr(drafts_mod, "iter_folder", walk_then_grow)
+    monkeypatch.setattr(drafts_mod, "iter_folder_runs", walk_then_grow)
     ds = _new(tmp_path)
     ds.add_files(src)
     entry = {e["path"]: e for e in ds.file_entries()}["grow.bin"]

@@ -35,9 +35,19 @@ def test_the_walk_yields_paths_in_the_order_of_their_bytes(tmp_path):
     assert got == sorted(TRICKY, key=str.encode)
 
 
-@pytest.fixture(autouse=True)
-def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, params=["whole", "paged"])
+def small_batches(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Batches of two files; and each test run twice: over parents of one manifest
+    object, and over paged ones of two or three files a page (a fresh draft's sync
+    then compares columns: ops/basecolumns)."""
     monkeypatch.setattr(drafts, "_SYNC_BATCH", 2)
+    if request.param == "paged":
+        from gitdata.core import pages
+
+        monkeypatch.setattr(pages, "PAGED_FROM_FILES", 2)
+        monkeypatch.setattr(pages, "PAGE_MIN_FILES", 2)
+        monkeypatch.setattr(pages, "PAGE_CUT_MASK", 1)
+        monkeypatch.setattr(pages, "PAGE_MAX_FILES", 3)
 
 
 def closed_with(tmp_path: Path, tree: dict[str, str]) -> Dataset:
@@ -192,3 +202,22 @@ def test_a_sync_over_the_drafts_own_files_keeps_them(tmp_path):
     ds.finalize(auto_upload=True)
     got = read_tree(Path(Dataset.get(dataset_id=ds.id).get_local_copy()))
     assert got == {p: (src / p).read_bytes() for p in read_tree(src)}
+
+
+def test_an_add_remembers_its_runs_so_a_sync_reads_no_files_rows(tmp_path, monkeypatch):
+    from gitdata.cache import statcache
+
+    tree = {f"d/f{i}": str(i) for i in range(5)} | {"e/g": "g", "top": "t"}
+    src = settled_tree(tmp_path / "src", tree)
+    parent = Dataset.create(dataset_project="p", dataset_name="n")
+    parent.add_files(src)  # (in batches of two files: runs cut as a sync cuts them)
+    parent.finalize(auto_upload=True)
+    rows: list[int] = []
+    real = statcache._select_one
+    monkeypatch.setattr(statcache, "_select_one", lambda *a: rows.append(1) or real(*a))
+    child = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    assert drafts.sync_folder(child._ctx, child.id, src) == drafts.SyncResult(0, 0, 0)
+    assert rows == []
+    (src / "d/f3").write_text("changed")
+    again = Dataset.create(dataset_project="p", dataset_name="n", parent_datasets=[parent.id])
+    assert drafts.sync_folder(again._ctx, again.id, src) == drafts.SyncResult(0, 0, 1)
