@@ -57,6 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out-json", type=Path, default=ROOT / "benchmarks/results/compare_dvc.json")
     p.add_argument("--out-md", type=Path, default=ROOT / "docs/benchmarks.md")
     p.add_argument("--no-write", action="store_true", help="write neither file (print the section)")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the sets of the existing JSON file this run does not measure "
+        "(each set's table then says which run it comes from)",
+    )
     p.add_argument("--tmp", type=Path, default=None, help="where the scratch folders go")
     args = p.parse_args(argv)
     args.sets = _choice(p, args.sets, SETS, "--sets")
@@ -98,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         remove_tree(base)
+    if args.merge and args.out_json.exists():
+        results = _merged(json.loads(args.out_json.read_text()), results)
     text = report.section(results)
     if args.no_write:
         print(text)
@@ -107,6 +115,23 @@ def main(argv: list[str] | None = None) -> int:
     report.replace_section(args.out_md, text)
     print(f"wrote {args.out_json} and the compare_dvc section of {args.out_md}", file=sys.stderr)
     return 0
+
+
+def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` with the sets of ``old`` it did not measure, each set tagged with its run."""
+    out = dict(new)
+    sets: dict[str, Any] = {}
+    for results in (old, new):
+        for key, result in results["sets"].items():
+            result.setdefault("run", _run_line(results))
+            sets[key] = result
+    out["sets"] = {key: sets[key] for key in sorted(sets)}
+    return out
+
+
+def _run_line(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    return f"{m['date']}, gd {m['gd_commit'][:12]}, {results['config']['repeat']} run(s)"
 
 
 def run_all(args: argparse.Namespace, base: Path, dvc: Path | None) -> dict[str, Any]:

@@ -148,7 +148,10 @@ def section(results: dict[str, Any] | None) -> str:
         )
         for key, result in results["sets"].items():
             parts.append("")
-            parts += table_c(result) if key == "c" else table_ab(key, result)
+            table = table_c(result) if key == "c" else table_ab(key, result)
+            if "run" in result:  # merged from runs of their own (compare_dvc.py --merge)
+                table[1:1] = ["", f"From the run of {result['run']}."]
+            parts += table
     parts.append(END)
     return "\n".join(parts) + "\n"
 

@@ -14,17 +14,20 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "compare_dvc.py"
 
 
-def run_script(tmp_path: Path, sets: str, scale: float) -> tuple[dict, str]:
+def run_script(
+    tmp_path: Path, sets: str, scale: float, extra: tuple[str, ...] = ()
+) -> tuple[dict, str]:
     """Run compare_dvc.py with gd alone into tmp paths; its JSON and the Markdown file.
     The Markdown file starts with other text, which must stay."""
     md = tmp_path / "bench.md"
     md.write_text("# Benchmarks\n\nearlier text\n")
     out = tmp_path / "out.json"
     scratch = tmp_path / "scratch"
-    scratch.mkdir()
+    scratch.mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, str(SCRIPT), "--tools", "gd", "--sets", sets, "--scale", str(scale)]
     cmd += ["--repeat", "1", "--out-json", str(out), "--out-md", str(md), "--tmp", str(scratch)]
+    cmd += extra
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     # DVC was never installed, and the scratch folders are gone
@@ -136,7 +139,7 @@ def test_a_failed_step_exits_1_with_its_message_and_no_leftovers(
 
     monkeypatch.setattr(sc, "gd_ab", broken)
     scratch = tmp_path / "scratch"
-    scratch.mkdir()
+    scratch.mkdir(exist_ok=True)
     out, md = tmp_path / "out.json", tmp_path / "b.md"
     argv = ["--tools", "gd", "--sets", "a", "--scale", "0.0001", "--repeat", "1"]
     argv += ["--tmp", str(scratch), "--out-json", str(out), "--out-md", str(md)]
@@ -144,3 +147,13 @@ def test_a_failed_step_exits_1_with_its_message_and_no_leftovers(
     assert "compare_dvc: gd get --copy: out holds 3 files, expected 4" in capsys.readouterr().err
     assert list(scratch.iterdir()) == []  # the scratch folders are gone
     assert not out.exists() and not md.exists()
+
+
+@pytest.mark.slow
+def test_merge_keeps_the_sets_this_run_did_not_measure(tmp_path: Path, bench: Path):
+    first, _ = run_script(tmp_path, "a", 0.002)
+    results, text = run_script(tmp_path, "c", 0.0001, ("--merge",))
+    assert list(results["sets"]) == ["a", "c"]
+    assert results["sets"]["a"]["ops"] == first["sets"]["a"]["ops"]
+    assert text.count("From the run of ") == 2  # each set says which run it comes from
+    assert "### (a) 40 x 4 KiB" in text and "### (c) 100 x 256 B, gd alone" in text
