@@ -17,7 +17,7 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -61,6 +61,7 @@ class Spool:
     target: int
     compression: str
     chunks: list[SpoolChunk] = field(default_factory=list)
+    record: Callable[[SpoolChunk], object] | None = None
     failed: bool = False
     _seen: set[str] = field(default_factory=set)
     _writer: ChunkWriter | None = None
@@ -104,12 +105,18 @@ class Spool:
         size = writer.close()
         out.close()
         assert writer.sha256 is not None  # only whole members: nothing was patched
-        self.chunks.append(
-            SpoolChunk(
-                self._name, writer.sha256, size, self.compression, self.target, dict(self._members)
-            )
+        chunk = SpoolChunk(
+            self._name, writer.sha256, size, self.compression, self.target, dict(self._members)
         )
         self._members.clear()
+        # recorded as it is closed (in the command's open transaction), so memory holds
+        # one chunk's members, not the command's; a content a later chunk holds again
+        # makes that chunk unpublishable (its member count), never stored twice
+        self._seen.clear()
+        if self.record is not None:
+            self.record(chunk)
+        else:
+            self.chunks.append(chunk)
 
     def finish(self) -> list[SpoolChunk]:
         """Close the open chunk; every chunk written, for the draft to record."""
@@ -167,7 +174,14 @@ def open_spool(ctx: Context, draft: Draft) -> Spool | None:
         return None
     if folder is None:
         return None
-    return Spool(folder, draft.id, ctx.settings.chunk_size, ctx.settings.compression)
+    changes = draft.files.changed
+    return Spool(
+        folder,
+        draft.id,
+        ctx.settings.chunk_size,
+        ctx.settings.compression,
+        record=lambda chunk: changes.add_spools([chunk]),
+    )
 
 
 @contextlib.contextmanager
