@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,6 +95,24 @@ def make_tree(root: Path, files: dict[str, bytes | str]) -> Path:
         data = content.encode() if isinstance(content, str) else content
         path.write_bytes(data)
     return root
+
+
+def closed_version(
+    src: Path,
+    files: dict[str, bytes | str],
+    name: str = "ds",
+    parents: list[str] | None = None,
+) -> Any:
+    """A closed version of project ``p`` holding ``files`` (written under ``src``),
+    made as ClearML code does (create, add_files, upload, finalize), read back by id."""
+    from gitdata import Dataset
+
+    make_tree(src, files)
+    ds = Dataset.create(dataset_project="p", dataset_name=name, parent_datasets=parents)
+    ds.add_files(src)
+    ds.upload()
+    ds.finalize()
+    return Dataset.get(dataset_id=ds.id)
 
 
 def read_tree(root: Path) -> dict[str, bytes]:

@@ -370,74 +370,67 @@ class StatCache:
 
         self._db.run(work, None)
 
-    def page_columns(self, page: str) -> tuple[bytes, bytes, bytes] | None:
-        """The columns remembered for the manifest page whose object hash is ``page``:
-        (paths joined by NUL as UTF-8, hashes as 32 bytes each, flags), or None when
-        none are, or the row does not match its seal (damaged: never trusted)."""
+    # the page tables: (columns of the three sealed values, the seal's kind)
+    _PAGE_TABLES = {
+        "page": (("paths", "shas", "flags"), "columns"),
+        "page_places": (("sizes", "places", "chunks"), "places"),
+    }
+
+    def _sealed(self, table: str, page: str) -> tuple[bytes, bytes, bytes] | None:
+        """The three values ``table`` holds for ``page``, or None when it holds none
+        or the row does not match its seal (damaged: never trusted)."""
+        names, kind = self._PAGE_TABLES[table]
 
         def work(conn: sqlite3.Connection) -> tuple[bytes, bytes, bytes] | None:
             row = conn.execute(
-                "SELECT paths, shas, flags, seal FROM page WHERE sha = ?", (page,)
+                f"SELECT {', '.join(names)}, seal FROM {table} WHERE sha = ?", (page,)
             ).fetchone()
             if row is None or not all(isinstance(v, bytes) for v in row[:3]):
                 return None
-            paths, shas, flags, seal = row
-            if not isinstance(seal, str) or seal != _page_seal(page, paths, shas, flags):
+            a, b, c, seal = row
+            if not isinstance(seal, str) or seal != _page_seal(page, a, b, c, kind=kind):
                 return None
-            return paths, shas, flags
+            return a, b, c
 
         return self._db.run(work, None)
 
-    def store_page_columns(self, page: str, paths: bytes, shas: bytes, flags: bytes) -> None:
-        """Remember the columns of the page ``page`` (see :meth:`page_columns`); the
-        caller read them from that page's verified bytes."""
-        seal = _page_seal(page, paths, shas, flags)
+    def _seal(self, table: str, page: str, a: bytes, b: bytes, c: bytes) -> None:
+        """Remember three values for ``page`` in ``table``, with their seal."""
+        names, kind = self._PAGE_TABLES[table]
+        row = (page, a, b, c, _page_seal(page, a, b, c, kind=kind))
 
         def work(conn: sqlite3.Connection) -> None:
             with write_transaction(conn):
                 conn.execute(
-                    "INSERT OR REPLACE INTO page (sha, paths, shas, flags, seal) "
+                    f"INSERT OR REPLACE INTO {table} (sha, {', '.join(names)}, seal) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (page, paths, shas, flags, seal),
+                    row,
                 )
 
         self._db.run(work, None)
+
+    def page_columns(self, page: str) -> tuple[bytes, bytes, bytes] | None:
+        """The columns remembered for the manifest page whose object hash is ``page``:
+        (paths joined by NUL as UTF-8, hashes as 32 bytes each, flags), or None when
+        none are, or the row does not match its seal (damaged: never trusted)."""
+        return self._sealed("page", page)
+
+    def store_page_columns(self, page: str, paths: bytes, shas: bytes, flags: bytes) -> None:
+        """Remember the columns of the page ``page`` (see :meth:`page_columns`); the
+        caller read them from that page's verified bytes."""
+        self._seal("page", page, paths, shas, flags)
 
     def page_places(self, page: str) -> tuple[bytes, bytes, bytes] | None:
         """The sizes and chunk places remembered for the page ``page`` (see
         :meth:`store_page_places`), or None when none are or the row does not match
         its seal."""
-
-        def work(conn: sqlite3.Connection) -> tuple[bytes, bytes, bytes] | None:
-            row = conn.execute(
-                "SELECT sizes, places, chunks, seal FROM page_places WHERE sha = ?", (page,)
-            ).fetchone()
-            if row is None or not all(isinstance(v, bytes) for v in row[:3]):
-                return None
-            sizes, places, chunks, seal = row
-            if not isinstance(seal, str) or seal != _page_seal(
-                page, sizes, places, chunks, kind="places"
-            ):
-                return None
-            return sizes, places, chunks
-
-        return self._db.run(work, None)
+        return self._sealed("page_places", page)
 
     def store_page_places(self, page: str, sizes: bytes, places: bytes, chunks: bytes) -> None:
         """Remember the sizes and chunk places of the files of the page ``page``, in
         the order of its columns (:meth:`page_columns`); the caller read them from that
         page's verified bytes."""
-        seal = _page_seal(page, sizes, places, chunks, kind="places")
-
-        def work(conn: sqlite3.Connection) -> None:
-            with write_transaction(conn):
-                conn.execute(
-                    "INSERT OR REPLACE INTO page_places (sha, sizes, places, chunks, seal) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (page, sizes, places, chunks, seal),
-                )
-
-        self._db.run(work, None)
+        self._seal("page_places", page, sizes, places, chunks)
 
     def close(self) -> None:
         """Close the database (reopened on next use)."""

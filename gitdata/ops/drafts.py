@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import compress, islice, repeat
 from operator import attrgetter, is_, itemgetter, ne
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from gitdata.cache import StatCache
 from gitdata.cache.statcache import FileKey, FileStat
@@ -552,26 +552,12 @@ def _sync_columns(
                     continue  # what _place would leave alone
             rest.append((target, old, name, st, sha))
     assert k == n  # (every held path is at most the batch's last)
-    base_dir, prefix = piece.run.base, piece.run.prefix
-    hashes = hash_files(
-        [
-            LocalFile(prefix + name, base_dir + name, st.st_size, st.st_mtime_ns, FileStat.of(st))
-            for _, _, name, st, sha in rest
-            if sha is None
-        ],
-        stat_cache,
-        progress,
-        phase=False,
-        looked_up=True,
-        keep=keep,
-    )
+    base_dir = piece.run.base
+    hashes = _hash_unknown(piece, rest, stat_cache, progress, keep)
     added = modified = 0
     for target, old, name, st, sha in rest:
         path = base_dir + name
-        if sha is None:
-            hashed = hashes[path]
-        else:
-            hashed = Hashed(sha, st.st_size, st.st_mtime_ns, is_executable(st), st.st_ino)
+        hashed = _hashed(hashes, path, st, sha)
         entry = None
         if old is not None and old[0] == hashed.sha256:
             if bool(old[1] & EXECUTABLE) == hashed.executable or old[1] & LINK:
@@ -585,6 +571,42 @@ def _sync_columns(
     if hashes:
         _store_piece_run(piece, hashes, stat_cache, runs)
     return added, modified
+
+
+# a batch's file still to place: (dataset path, what was there, name in its run,
+# stat, the hash the stat cache knows or None)
+_Rest = tuple[str, Any, str, os.stat_result, str | None]
+
+
+def _hash_unknown(
+    piece: _Piece,
+    rest: Sequence[_Rest],
+    stat_cache: StatCache,
+    progress: Progress,
+    keep: Callable[[str, bytes], object] | None,
+) -> dict[str, Hashed]:
+    """The files of ``rest`` whose hash the stat cache did not know, read and hashed
+    (local path -> hash)."""
+    base, prefix = piece.run.base, piece.run.prefix
+    return hash_files(
+        [
+            LocalFile(prefix + name, base + name, st.st_size, st.st_mtime_ns, FileStat.of(st))
+            for _, _, name, st, sha in rest
+            if sha is None
+        ],
+        stat_cache,
+        progress,
+        phase=False,
+        looked_up=True,
+        keep=keep,
+    )
+
+
+def _hashed(hashes: dict[str, Hashed], path: str, st: os.stat_result, sha: str | None) -> Hashed:
+    """A batch file's hash: read by :func:`_hash_unknown`, or known with its stat."""
+    if sha is None:
+        return hashes[path]
+    return Hashed(sha, st.st_size, st.st_mtime_ns, is_executable(st), st.st_ino)
 
 
 class _Runs:
@@ -717,26 +739,12 @@ def _sync_piece(
         rest.append((target, old, name, st, sha))
     left: list[_Held] = [] if have is None else [(have, held)]
     left += queue
-    base, prefix = piece.run.base, piece.run.prefix
-    hashes = hash_files(
-        [
-            LocalFile(prefix + name, base + name, st.st_size, st.st_mtime_ns, FileStat.of(st))
-            for _, _, name, st, sha in rest
-            if sha is None
-        ],
-        stat_cache,
-        progress,
-        phase=False,
-        looked_up=True,
-        keep=keep,
-    )
+    base = piece.run.base
+    hashes = _hash_unknown(piece, rest, stat_cache, progress, keep)
     added = modified = 0
     for target, old, name, st, sha in rest:
         path = base + name
-        if sha is None:
-            hashed = hashes[path]
-        else:
-            hashed = Hashed(sha, st.st_size, st.st_mtime_ns, is_executable(st), st.st_ino)
+        hashed = _hashed(hashes, path, st, sha)
         result = _place(draft, target, hashed, path, old)
         added += result == "added"
         modified += result == "modified"

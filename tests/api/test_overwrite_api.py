@@ -11,24 +11,15 @@ import pytest
 
 from gitdata import Dataset
 from gitdata.errors import ConflictError, GitDataError, TargetNotEmptyError
-from tests.conftest import make_tree, read_tree
+from tests.conftest import closed_version, make_tree, read_tree
 
 V1 = {"a.txt": "one", "sub/b.txt": "bee"}
 V2 = {"a.txt": "ONE", "c/d.txt": "dee"}
 
 
-def closed(src: Path, files: dict[str, str], name: str = "ds") -> Dataset:
-    make_tree(src, files)
-    ds = Dataset.create(dataset_project="p", dataset_name=name)
-    ds.add_files(src)
-    ds.upload()
-    ds.finalize()
-    return Dataset.get(dataset_id=ds.id)
-
-
 @pytest.fixture
 def ds(tmp_path: Path) -> Dataset:
-    return closed(tmp_path / "src", V1)
+    return closed_version(tmp_path / "src", V1)
 
 
 def getter(ds: Dataset, mode: str):
@@ -110,7 +101,7 @@ def test_empty_folder_and_own_tree_are_replaced(ds: Dataset, tmp_path: Path, mod
 
 @pytest.mark.parametrize("mode", ["link", "copy"])
 def test_one_version_to_another(ds: Dataset, tmp_path: Path, mode: str):
-    other = closed(tmp_path / "src2", V2, name="other")
+    other = closed_version(tmp_path / "src2", V2, name="other")
     tree = Path(getter(ds, mode)(tmp_path / "tree"))
     getter(other, mode)(tree, overwrite=True)
     assert read_tree(tree) == as_bytes(V2)

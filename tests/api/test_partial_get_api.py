@@ -8,23 +8,14 @@ import pytest
 
 from gitdata import Dataset
 from gitdata.errors import InvalidInputError, LocalPathNotFoundError
-from tests.conftest import make_tree, read_tree
+from tests.conftest import closed_version, read_tree
 
 V1 = {"train/a.jpg": "A", "train/b.png": "B", "val/c.jpg": "C", "README": "read me"}
 
 
-def closed(src: Path, files: dict[str, str], parents: list[str] | None = None) -> Dataset:
-    make_tree(src, files)
-    ds = Dataset.create(dataset_project="p", dataset_name="ds", parent_datasets=parents)
-    ds.add_files(src)
-    ds.upload()
-    ds.finalize()
-    return Dataset.get(dataset_id=ds.id)
-
-
 @pytest.fixture
 def ds(tmp_path: Path) -> Dataset:
-    return closed(tmp_path / "src", V1)
+    return closed_version(tmp_path / "src", V1)
 
 
 def test_dataset_path_narrows_the_cached_copy(ds: Dataset):
@@ -51,7 +42,7 @@ def test_dataset_path_narrows_a_tree_and_verify_checks_those_files(
 def test_a_tree_of_another_version_is_checked_against_the_whole_version(
     ds: Dataset, tmp_path: Path
 ):
-    other = closed(tmp_path / "src2", {"x": "x"})
+    other = closed_version(tmp_path / "src2", {"x": "x"})
     target = tmp_path / "out"
     other.get_linked_copy(target, dataset_path="x")
     report = ds.verify(target)
@@ -60,7 +51,9 @@ def test_a_tree_of_another_version_is_checked_against_the_whole_version(
 
 
 def test_only_added_against_the_merged_parents(ds: Dataset, tmp_path: Path):
-    child = closed(tmp_path / "src2", {"val/c.jpg": "C2", "test/d.jpg": "D"}, parents=[ds.id])
+    child = closed_version(
+        tmp_path / "src2", {"val/c.jpg": "C2", "test/d.jpg": "D"}, parents=[ds.id]
+    )
     assert read_tree(Path(child.get_local_copy(only_added=True))) == {
         "val/c.jpg": b"C2",
         "test/d.jpg": b"D",

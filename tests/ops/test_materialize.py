@@ -6,27 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from gitdata import Dataset
 from gitdata.cache import LocalCache
 from gitdata.config import default_cache_dir
-from tests.conftest import make_tree, read_tree
-
-
-def closed(src: Path, name: str, files: dict[str, bytes]) -> Dataset:
-    make_tree(src, files)
-    ds = Dataset.create(dataset_project="p", dataset_name=name)
-    ds.add_files(src)
-    ds.upload()
-    ds.finalize()
-    return Dataset.get(dataset_id=ds.id)
+from tests.conftest import closed_version, read_tree
 
 
 def test_a_get_past_the_cache_limit_evicts_the_least_recently_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("GD_CACHE_SIZE", "5000")  # (read when a Dataset is made)
-    first = closed(tmp_path / "a", "a", {f"f{i}": bytes([65 + i]) * 1000 for i in range(4)})
-    second = closed(tmp_path / "b", "b", {f"g{i}": bytes([75 + i]) * 1000 for i in range(4)})
+    first = closed_version(tmp_path / "a", {f"f{i}": bytes([65 + i]) * 1000 for i in range(4)}, "a")
+    second = closed_version(
+        tmp_path / "b", {f"g{i}": bytes([75 + i]) * 1000 for i in range(4)}, "b"
+    )
     old = Path(first.get_local_copy())
     assert len(read_tree(old)) == 4
     new = Path(second.get_mutable_local_copy(str(tmp_path / "out")))
