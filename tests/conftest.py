@@ -6,9 +6,12 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from gitdata import Dataset
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +105,7 @@ def closed_version(
     files: dict[str, bytes | str],
     name: str = "ds",
     parents: list[str] | None = None,
-) -> Any:
+) -> Dataset:
     """A closed version of project ``p`` holding ``files`` (written under ``src``),
     made as ClearML code does (create, add_files, upload, finalize), read back by id."""
     from gitdata import Dataset

@@ -15,9 +15,11 @@ def test_a_get_past_the_cache_limit_evicts_the_least_recently_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("GD_CACHE_SIZE", "5000")  # (read when a Dataset is made)
-    first = closed_version(tmp_path / "a", {f"f{i}": bytes([65 + i]) * 1000 for i in range(4)}, "a")
+    first = closed_version(
+        tmp_path / "a", {f"f{i}": bytes([65 + i]) * 1000 for i in range(4)}, name="a"
+    )
     second = closed_version(
-        tmp_path / "b", {f"g{i}": bytes([75 + i]) * 1000 for i in range(4)}, "b"
+        tmp_path / "b", {f"g{i}": bytes([75 + i]) * 1000 for i in range(4)}, name="b"
     )
     old = Path(first.get_local_copy())
     assert len(read_tree(old)) == 4
