@@ -6,7 +6,7 @@ import json
 import re
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import Any
 
@@ -25,6 +25,10 @@ def is_quiet() -> bool:
 # that reorder what is shown.  Dataset paths never hold a backslash, so the
 # escaped form cannot be mistaken for a real name.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# ... but for the tabs and newlines that separate the cells and rows of a block
+_UNSAFE_BUT_SEPARATORS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -91,29 +95,55 @@ def emit_json(data: Any) -> None:
 def emit_json_rows(rows: Iterable[Any]) -> None:
     """A JSON array written row by row as the rows come (the same text
     :func:`emit_json` writes for the whole list, without holding it)."""
-
-    def text_of(row: Any) -> str:  # one element of the array, indented as emit_json does
-        return "  " + _json_text(row).replace("\n", "\n  ")
-
     out = sys.stdout
     opening = "[\n"
     batch: list[str] = []
 
     def flush() -> None:
         nonlocal opening
-        out.write(opening + ",\n".join(batch))
+        text = ",\n".join(batch)
+        if _UNSAFE_IN_JSON.search(text):  # (the same substitution _json_text makes)
+            text = _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        out.write(opening + text)
         FLAGS["emitted"] = True  # an error from here on must not print a second document
         opening = ",\n"
         batch.clear()
 
     for row in rows:
-        batch.append(text_of(row))
+        batch.append(_element_text(row))
         if opening == "[\n" or len(batch) >= PAGE:
             flush()
     if batch:
         flush()
     out.write("[]\n" if opening == "[\n" else "\n]\n")
     FLAGS["emitted"] = True
+
+
+_encode_string = json.encoder.encode_basestring  # json.dumps(s, ensure_ascii=False), in C
+
+
+def _element_text(row: Any) -> str:
+    """``row`` as one element of an indented JSON array: :func:`_json_text` indented
+    a level.  A flat object of strings and integers (a listing's row), the common
+    case, is written directly (``json.dumps`` with an indent runs in Python, about
+    10 us a row); the characters ``_json_text`` escapes are escaped by the caller."""
+    if type(row) is dict and row:
+        parts = []
+        for key, value in row.items():
+            kind = type(value)
+            if type(key) is not str or not (kind is str or kind is int or value is None):
+                break
+            shown_value = (
+                _encode_string(value)
+                if kind is str
+                else ("null" if value is None else int.__repr__(value))
+            )
+            parts.append(f"    {_encode_string(key)}: {shown_value}")
+        else:
+            text = "  {\n" + ",\n".join(parts) + "\n  }"
+            if "://" not in text:
+                return text
+    return "  " + _json_text(row).replace("\n", "\n  ")
 
 
 def say(message: str) -> None:
@@ -227,6 +257,36 @@ def stream_rows(
             out.write("".join(batch))
             batch.clear()
     out.write("".join(batch))
+
+
+def stream_column_batches(
+    columns: list[str],
+    batches: Iterable[Sequence[Sequence[str]]],
+    right: frozenset[int] = frozenset(),
+) -> None:
+    """:func:`stream_rows` for rows that come as runs of columns (each batch holds one
+    sequence of cells per column).  Piped, a run with no URL and no control character
+    is written as one block, with no work per row; anything else goes row by row."""
+    if stdout_is_tty():
+        each = (list(row) for batch in batches for row in zip(*batch, strict=True))
+        stream_rows(columns, each, right)
+        return
+    out = sys.stdout
+    out.write("\t".join(columns) + "\n")
+    seps = len(columns) - 1
+    for batch in batches:
+        if not batch[0]:
+            continue
+        text = "\n".join(map("\t".join, zip(*batch, strict=True))) + "\n"
+        rows = len(batch[0])
+        if (
+            "://" in text
+            or text.count("\t") != rows * seps
+            or text.count("\n") != rows
+            or _UNSAFE_BUT_SEPARATORS.search(text) is not None
+        ):
+            text = "".join(_tab_line(list(row)) for row in zip(*batch, strict=True))
+        out.write(text)
 
 
 PAGE = 1000

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import typer
@@ -19,7 +19,7 @@ from gitdata.cli.output import (
     note,
     print_table,
     say,
-    stream_rows,
+    stream_column_batches,
 )
 
 
@@ -208,22 +208,36 @@ def list_cmd(
     if version and not (project and name):
         raise typer.BadParameter("--version goes with --project and --name")
     ds = find_version(dataset_id, project, name, version, storage=storage)
-    rows = ds.iter_file_entries(
-        filter_ or None, recursive=not non_recursive, dataset_id=ds.id if modified else None
-    )
     if json_out:
+        rows = ds.iter_file_entries(
+            filter_ or None, recursive=not non_recursive, dataset_id=ds.id if modified else None
+        )
         emit_json_rows(rows)
         return
+    batches = ds.iter_file_batches(
+        filter_ or None, recursive=not non_recursive, dataset_id=ds.id if modified else None
+    )
     tally = [0, 0]
+    sizes_shown = _SizesShown()
 
-    def cells() -> Iterator[list[str]]:
-        for row in rows:
-            tally[0] += 1
-            tally[1] += row["size"]
-            yield [row["path"], human_size(row["size"]), row["sha256"][:16]]
+    def cells() -> Iterator[list[Sequence[str]]]:
+        for batch in batches:
+            tally[0] += len(batch.paths)
+            tally[1] += sum(batch.sizes)
+            shas = [sha[:16] for sha in batch.sha256s]
+            yield [batch.paths, list(map(sizes_shown.__getitem__, batch.sizes)), shas]
 
-    stream_rows(["path", "size", "sha256"], cells(), right=frozenset({1}))
+    stream_column_batches(["path", "size", "sha256"], cells(), right=frozenset({1}))
     note(f"{tally[0]} file(s), {human_size(tally[1])}")
+
+
+class _SizesShown(dict[int, str]):
+    """size -> its human form, computed once per distinct size (a listing of a
+    million files holds few distinct sizes)."""
+
+    def __missing__(self, size: int) -> str:
+        shown = self[size] = human_size(size)
+        return shown
 
 
 @app.command()

@@ -13,7 +13,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from gitdata.core.paths import brief_path, is_normal_path, limit_problem
@@ -108,6 +108,30 @@ class FileEntry(NamedTuple):
         return self.url is not None
 
 
+class FileColumns(NamedTuple):
+    """A run of consecutive files of a listing as columns (path order): what a listing
+    of a million files shows, without a :class:`FileEntry` built per file.
+
+    ``urls`` is None when no file of the run is external, else each file's URL (None
+    for a stored file)."""
+
+    paths: Sequence[str]
+    sizes: Sequence[int]
+    sha256s: Sequence[str]
+    urls: Sequence[str | None] | None = None
+
+
+COLUMN_BATCH = 4096  # files per :class:`FileColumns` of a manifest that is not paged
+
+
+def columns_of(entries: Sequence[FileEntry]) -> FileColumns:
+    """The entries (in path order) as one run of columns."""
+    urls = [e.url for e in entries] if any(e.url is not None for e in entries) else None
+    return FileColumns(
+        [e.path for e in entries], [e.size for e in entries], [e.sha256 for e in entries], urls
+    )
+
+
 def link_entry(path: str, size: int, sha256: str, url: str, etag: str | None) -> FileEntry:
     """The entry of an external file (no chunk)."""
     return FileEntry(path, size, sha256, "", 0, 0, METHOD_STORED, url, etag)
@@ -141,6 +165,12 @@ class Manifest:
     def get(self, path: str) -> FileEntry | None:
         """The entry at ``path`` or None."""
         return self._entries.get(path)
+
+    def column_batches(self) -> Iterator[FileColumns]:
+        """Every file in path order as runs of columns (see :class:`FileColumns`)."""
+        entries = list(self._entries.values())
+        for start in range(0, len(entries), COLUMN_BATCH):
+            yield columns_of(entries[start : start + COLUMN_BATCH])
 
     def find_content(self, shas: Container[str]) -> dict[str, FileEntry]:
         """content sha256 -> an entry that stores it, for each of ``shas`` a file of

@@ -25,11 +25,13 @@ from typing import Any
 from gitdata.core.manifest import (
     METHOD_DEFLATE,
     METHOD_STORED,
+    FileColumns,
     FileEntry,
     Manifest,
     brief_value,
     check_entry_path,
     check_stored_numbers,
+    columns_of,
     is_hex64,
     link_entry,
     link_fields_problem,
@@ -548,7 +550,8 @@ def decode_root(doc: dict[str, Any], source: str, load: Loader | None) -> PagedM
     return PagedManifest(refs, delta_sha, delta_ref, count, size, load, source)
 
 
-def _decode_entries(doc: dict[str, Any], source: str) -> list[FileEntry]:
+def _checked_lists(doc: dict[str, Any], source: str) -> tuple[list[str], list[Any]]:
+    """A page or delta document's chunk list (checked) and its raw file list."""
     chunks = doc.get("chunks")
     files = doc.get("files")
     if not isinstance(chunks, list) or not isinstance(files, list) or len(files) > MAX_PAGE_FILES:
@@ -558,9 +561,14 @@ def _decode_entries(doc: dict[str, Any], source: str) -> list[FileEntry]:
             raise FormatError(f"manifest {source}: bad chunk hash {brief_value(c)}", file=source)
     if len(set(chunks)) != len(chunks):
         raise FormatError(f"manifest {source}: a chunk is listed twice", file=source)
-    fast = _plain_entries(files, chunks)
-    if fast is not None:
-        return fast
+    return chunks, files
+
+
+def _decode_entries(doc: dict[str, Any], source: str) -> list[FileEntry]:
+    chunks, files = _checked_lists(doc, source)
+    columns = _plain_columns(files, chunks)
+    if columns is not None:
+        return _plain_entries(columns, chunks)
     out: list[FileEntry] = []
     previous: str | None = None
     for i, item in enumerate(files):
@@ -577,21 +585,23 @@ def _decode_entries(doc: dict[str, Any], source: str) -> list[FileEntry]:
 
 
 _HEX_DIGITS = b"0123456789abcdef"
+_PlainColumns = tuple[tuple[Any, ...], ...]  # paths, sizes, shas, indexes, offsets, lengths
 
 
-def _plain_entries(files: list[Any], chunks: list[str]) -> list[FileEntry] | None:
-    """The entries of a page of plain stored files (6-element arrays) checked in bulk,
+def _plain_columns(files: list[Any], chunks: list[str]) -> _PlainColumns | None:
+    """The columns of a page of plain stored files (6-element arrays) checked in bulk,
     or None when anything needs the entry-by-entry check (which then names the fault).
 
     Conservative by construction: it accepts only what :func:`_entry_from_array` would.
     Every check runs over whole columns in C (``map``, ``set``, ``min``, tuple
     equality): a page is a few thousand entries and a sync decodes hundreds of pages."""
     if not files:
-        return []
+        return ((), (), (), (), (), ())
     try:
         if set(map(type, files)) != {list} or set(map(len, files)) != {6}:
             return None
-        paths, sizes, shas, indexes, offsets, lengths = zip(*files, strict=True)
+        columns = tuple(zip(*files, strict=True))
+        paths, sizes, shas, indexes, offsets, lengths = columns
         joined = "\x00".join(paths)  # TypeError unless every path is a str
         if joined.count("\x00") != len(paths) - 1 or "\\" in joined:
             return None  # a NUL or a backslash inside a path
@@ -624,6 +634,14 @@ def _plain_entries(files: list[Any], chunks: list[str]) -> list[FileEntry] | Non
             return None
     except (TypeError, UnicodeEncodeError):
         return None
+    return columns
+
+
+def _plain_entries(columns: _PlainColumns, chunks: list[str]) -> list[FileEntry]:
+    """The entries of :func:`_plain_columns`' checked columns."""
+    if not columns[0]:
+        return []
+    paths, sizes, shas, indexes, offsets, lengths = columns
     new = tuple.__new__  # FileEntry's own __new__ is a Python function: skip it
     rows = zip(
         paths,
@@ -847,13 +865,36 @@ class PagedManifest(Manifest):
     def _walk(self) -> Iterator[FileEntry]:
         """Every entry in path order: each page as decoded, the delta merged into the
         pages it touches (the others are passed on whole), the totals checked."""
+        count = size = 0
+        for i, part in self._plan():
+            out = self._merged(i, part)
+            count += len(out)
+            size += sum(map(_SIZE, out))
+            yield from out
+        self._check_totals(count, size)
+
+    def column_batches(self) -> Iterator[FileColumns]:
+        """Every file in path order, a page at a time as columns: a page the delta does
+        not touch is checked and passed on as its object's columns, with no
+        :class:`FileEntry` built (a listing of a million files builds none)."""
+        count = size = 0
+        for i, part in self._plan():
+            columns = self._page_columns(i) if part is None else columns_of(self._merged(i, part))
+            count += len(columns.paths)
+            size += sum(columns.sizes)
+            yield columns
+        self._check_totals(count, size)
+
+    def _plan(self) -> Iterator[tuple[int, Delta | None]]:
+        """Page by page, the part of the delta to merge into it (None: the page reads
+        as its object's entries); a last ``(-1, delta)`` for upserts after every page
+        (only when there are no pages)."""
         delta = self.delta
         pending = sorted(delta.upserts.values(), key=_key)
         removed = sorted(delta.removed)
         refs = self.page_refs
-        count = size = k = 0
+        k = 0
         for i in range(len(refs)):
-            entries = self._page(i)[1]  # (the memo keeps the last few, as for lookups)
             # the upserts sorting before the next page's first path merge into this one
             upto = len(pending)
             if i + 1 < len(refs):
@@ -863,18 +904,41 @@ class PagedManifest(Manifest):
                     upto += 1
             r = bisect.bisect_left(removed, refs[i].first)
             if upto == k and not (r < len(removed) and removed[r] <= refs[i].last):
-                out = entries
+                yield i, None
             else:
-                part = Delta({e.path: e for e in pending[k:upto]}, delta.removed)
-                out = list(_overlay(iter(entries), part))
+                yield i, Delta({e.path: e for e in pending[k:upto]}, delta.removed)
                 k = upto
-            count += len(out)
-            size += sum(map(_SIZE, out))
-            yield from out
-        for e in pending[k:]:  # (none: the last page takes every later upsert)
-            count += 1
-            size += e.size
-            yield e
+        if k < len(pending):  # (none: the last page takes every later upsert)
+            yield -1, Delta({e.path: e for e in pending[k:]}, frozenset())
+
+    def _merged(self, i: int, part: Delta | None) -> list[FileEntry]:
+        """Page ``i`` with ``part`` of the delta merged in (see :meth:`_plan`)."""
+        if i < 0:
+            assert part is not None
+            return list(part.upserts.values())
+        entries = self._page(i)[1]  # (the memo keeps the last few, as for lookups)
+        return entries if part is None else list(_overlay(iter(entries), part))
+
+    def _page_columns(self, i: int) -> FileColumns:
+        hit = self._memo.get(i)
+        if hit is not None:
+            return columns_of(hit[1])
+        ref = self.page_refs[i]
+        source = f"{self._source} page {ref.page[:12]}"
+        doc = _load_doc(self._load(ref.page), source, KIND_PAGE)
+        chunks, files = _checked_lists(doc, source)
+        plain = _plain_columns(files, chunks)
+        if plain is None:  # the entry-by-entry decode names the fault or builds links
+            return columns_of(self._page(i)[1])
+        paths, sizes, shas = plain[0], plain[1], plain[2]
+        if len(paths) != ref.count or paths[0] != ref.first or paths[-1] != ref.last:
+            raise FormatError(
+                f"manifest {source} does not hold what the root says (range or count)",
+                file=source,
+            )
+        return FileColumns(paths, sizes, shas)
+
+    def _check_totals(self, count: int, size: int) -> None:
         if count != self._count or size != self._size:
             raise FormatError(
                 f"manifest {self._source} lists {count} files of {size} bytes, but its root "

@@ -152,6 +152,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "list_files": {"dataset_path": IMPL, "recursive": IMPL, "dataset_id": IMPL},
     "file_entries": {"dataset_path": IMPL},
     "iter_file_entries": {"patterns": IMPL, "recursive": IMPL, "dataset_id": IMPL},
+    "iter_file_batches": {"patterns": IMPL, "recursive": IMPL, "dataset_id": IMPL},
     "list_added_files": {"dataset_id": IMPL},
     "list_modified_files": {"dataset_id": IMPL},
     "list_removed_files": {"dataset_id": IMPL},

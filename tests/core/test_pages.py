@@ -188,6 +188,61 @@ def test_links_deflate_and_executables_round_trip(monkeypatch):
     assert got == m and [e.path for e in got.links()] == ["l/one", "l/two"]
 
 
+def _from_columns(m: Manifest) -> list[tuple[str, int, str, str | None]]:
+    """(path, size, sha256, url) of every file, as a listing's column batches give them."""
+    out: list[tuple[str, int, str, str | None]] = []
+    for batch in m.column_batches():
+        urls = batch.urls if batch.urls is not None else [None] * len(batch.paths)
+        out.extend(zip(batch.paths, batch.sizes, batch.sha256s, urls, strict=True))
+    return out
+
+
+def _expected_rows(m: Manifest) -> list[tuple[str, int, str, str | None]]:
+    return [(e.path, e.size, e.sha256, e.url) for e in m]
+
+
+def test_column_batches_list_every_file_of_a_paged_child_in_order():
+    """Untouched pages come as their columns; pages the delta touches (an edit, a
+    removal, an addition after the last page) come merged, as iteration gives them."""
+    parent = build(30_000)
+    penc = encode_manifest(parent)
+    p = read(penc)
+    files = p.as_dict()
+    del files[entry(5).path]
+    files[entry(20_007).path] = entry(20_007, "changed")
+    files["zzz/last.bin"] = FileEntry("zzz/last.bin", 3, "b" * 64, CHUNKS[1], 0, 3)
+    files["a/first.bin"] = FileEntry("a/first.bin", 4, "c" * 64, CHUNKS[2], 0, 4)
+    child = Manifest.from_mapping(files)
+    cenc = encode_manifest(child, p, p.as_dict())
+    assert "delta" in doc_of(cenc.root)
+    got = read(cenc, store_of(penc, cenc))
+    assert _from_columns(got) == _expected_rows(child)
+    assert _from_columns(p) == _expected_rows(parent)
+    assert len(list(got.column_batches())) == len(p.page_refs)  # one batch a page
+
+
+def test_column_batches_of_pages_with_links_and_of_a_format_1_manifest(monkeypatch):
+    small = build(10)
+    assert _from_columns(small) == _expected_rows(small)
+    assert _from_columns(Manifest()) == []
+    monkeypatch.setattr(pages, "PAGED_FROM_FILES", 2)
+    monkeypatch.setattr(pages, "PAGE_MIN_FILES", 1)
+    monkeypatch.setattr(pages, "PAGE_MAX_FILES", 2)
+    m = Manifest(
+        [
+            entry(1),
+            link_entry("l/one", 5, "d" * 64, "https://example.com/x", None),
+            entry(2)._replace(method=METHOD_DEFLATE, length=50),
+            entry(3),
+        ]
+    )
+    got = read(encode_manifest(m))
+    assert _from_columns(got) == _expected_rows(m)
+    assert [b.urls for b in got.column_batches() if b.urls is not None] == [
+        [None, "https://example.com/x"]  # (d000/f000003.bin, l/one)
+    ]
+
+
 # ---------------------------------------------------------------- forged objects
 
 
@@ -196,8 +251,13 @@ def _paged(n: int = 20_000) -> tuple[pages.EncodedManifest, dict[str, Any], dict
     return enc, doc_of(enc.root), store_of(enc)
 
 
-def _read_all(root: bytes, objects: dict[str, bytes]) -> None:
-    list(Manifest.decode(root, "forged", objects.__getitem__))
+READERS = ["entries", "columns"]
+
+
+def _read_all(root: bytes, objects: dict[str, bytes], how: str = "entries") -> None:
+    """Read the whole file list, as entries or as a listing's column batches."""
+    m = Manifest.decode(root, "forged", objects.__getitem__)
+    list(m) if how == "entries" else list(m.column_batches())
 
 
 def _replace_page(
@@ -225,11 +285,12 @@ def _replace_page(
         lambda r: r.update(delta={"page": "a" * 64}),
     ],
 )
-def test_forged_roots_are_refused(change):
+@pytest.mark.parametrize("how", READERS)
+def test_forged_roots_are_refused(change, how: str):
     _, root, objects = _paged()
     change(root)
     with pytest.raises((FormatError, UnsafePathError)):
-        _read_all(redo(root), objects)
+        _read_all(redo(root), objects, how)
 
 
 @pytest.mark.parametrize(
@@ -253,12 +314,13 @@ def test_forged_roots_are_refused(change):
         lambda p: p["files"].__setitem__(3, [p["files"][3][0], 1, "a" * 64, {"etag": "x"}]),
     ],
 )
-def test_forged_pages_are_refused(change):
+@pytest.mark.parametrize("how", READERS)
+def test_forged_pages_are_refused(change, how: str):
     _, root, objects = _paged()
     page = doc_of(objects[root["pages"][1]["page"]])
     change(page)
     with pytest.raises((FormatError, UnsafePathError)):
-        _read_all(_replace_page(objects, root, 1, page), objects)
+        _read_all(_replace_page(objects, root, 1, page), objects, how)
 
 
 def test_a_root_that_lies_about_its_size_is_refused_when_read_whole():
@@ -269,6 +331,8 @@ def test_a_root_that_lies_about_its_size_is_refused_when_read_whole():
     assert m.total_size == build(20_000).total_size + 1  # trusted for a count
     with pytest.raises(FormatError, match="root says"):
         list(m)
+    with pytest.raises(FormatError, match="root says"):
+        list(Manifest.decode(data, "forged", objects.__getitem__).column_batches())
 
 
 def test_a_delta_removing_and_writing_one_path_is_refused():
@@ -626,7 +690,8 @@ def test_bulk_page_checks_refuse_what_entry_checks_refuse(column: int, value: An
             expected = [pages._entry_from_array(r, [sha], "p", i) for i, r in enumerate(files)]
         except (FormatError, UnsafePathError):
             expected = None
-        got = pages._plain_entries(files, [sha])
+        columns = pages._plain_columns(files, [sha])
+        got = None if columns is None else pages._plain_entries(columns, [sha])
         assert got is None or got == expected, (files, got)
         assert (files is good) == (got is not None)
 
