@@ -60,6 +60,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     rss = [r["rss_mib"] for r in runs if "rss_mib" in r]
     if rss:
         out["rss_mib_max"] = max(rss)
+    cpu = [r["cpu_seconds"] for r in runs if "cpu_seconds" in r]
+    if cpu:
+        out["cpu_median"] = statistics.median(cpu)
     return out
 
 
@@ -67,6 +70,10 @@ def _time(cell: dict[str, Any] | None) -> str:
     if not cell:
         return "–"
     return f"{cell['median']:.2f} ({cell['min']:.2f}-{cell['max']:.2f})"
+
+
+def _cpu(cell: dict[str, Any] | None) -> str:
+    return f"{cell['cpu_median']:.2f}" if cell and "cpu_median" in cell else "–"
 
 
 def _rss(cell: dict[str, Any] | None) -> str:
@@ -107,14 +114,14 @@ def table_c(result: dict[str, Any]) -> list[str]:
     lines = [
         f"### (c) {spec['files']:,} x {_size(spec['size'])}, gd alone",
         "",
-        "| operation | floor s | gd s (median, spread) | peak RSS gd MiB |",
-        "|---|---:|---:|---:|",
+        "| operation | floor s | gd s (median, spread) | gd CPU s (median) | peak RSS gd MiB |",
+        "|---|---:|---:|---:|---:|",
     ]
     for op, row in result["ops"].items():
         floor = row.get("floor", {}).get("summary")
         gd = row.get("gd", {}).get("summary")
         floor_s = f"{floor['median']:.2f}" if floor else "–"
-        lines.append(f"| {op} | {floor_s} | {_time(gd)} | {_rss(gd)} |")
+        lines.append(f"| {op} | {floor_s} | {_time(gd)} | {_cpu(gd)} | {_rss(gd)} |")
     lines += [
         "",
         "| manifest objects a close wrote | objects | bytes (median) |",

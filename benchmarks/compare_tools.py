@@ -99,6 +99,7 @@ class Tool:
             into.append(
                 {
                     "seconds": sum(s["seconds"] for s in steps),
+                    "cpu_seconds": sum(s["cpu_seconds"] for s in steps),
                     "rss_mib": max((s["rss_mib"] for s in steps), default=0.0),
                     "steps": steps,
                 }
@@ -116,7 +117,12 @@ class Tool:
         assert self._steps is not None
         label = " ".join(a if len(a) < 40 else "..." for a in args)
         self._steps.append(
-            {"cmd": f"{self.name} {label}", "seconds": m.seconds, "rss_mib": m.rss_kib / 1024}
+            {
+                "cmd": f"{self.name} {label}",
+                "seconds": m.seconds,
+                "cpu_seconds": m.cpu_seconds,
+                "rss_mib": m.rss_kib / 1024,
+            }
         )
         return m
 

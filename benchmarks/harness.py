@@ -111,13 +111,15 @@ def local_s3() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Measured:
-    """One child process: wall seconds, its own peak RSS, exit code and output."""
+    """One child process: wall seconds, its own peak RSS, exit code and output, and its
+    CPU seconds (user + system: what a slow disk does not inflate)."""
 
     seconds: float
     rss_kib: int
     returncode: int
     stdout: bytes
     stderr: str
+    cpu_seconds: float = 0.0
 
     @property
     def text(self) -> str:
@@ -133,8 +135,9 @@ class _Spawner:
 
     def run(
         self, argv: Sequence[str], env: dict[str, str], cwd: Path, out: Path, err: Path
-    ) -> tuple[float, int, int]:
-        """(seconds, peak RSS KiB, wait status) of ``argv``; its output into out, err."""
+    ) -> tuple[float, float, int, int]:
+        """(seconds, CPU seconds, peak RSS KiB, wait status) of ``argv``; its output
+        into out, err."""
         if self._proc is None or self._proc.poll() is not None:
             script = Path(__file__).with_name("spawner.py")
             self._proc = subprocess.Popen(
@@ -161,7 +164,7 @@ class _Spawner:
         if not line:
             raise RuntimeError("the benchmark's spawner process died")
         reply = json.loads(line)
-        return reply["seconds"], reply["rss_kib"], reply["status"]
+        return reply["seconds"], reply["cpu_seconds"], reply["rss_kib"], reply["status"]
 
     def close(self) -> None:
         """Stop the spawner (and the command it runs, if any)."""
@@ -186,9 +189,10 @@ def run_measured(argv: Sequence[str], env: dict[str, str], cwd: Path) -> Measure
     """
     with tempfile.TemporaryDirectory(prefix="gd-bench-out-") as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
-        seconds, rss_kib, status = _SPAWNER.run(argv, env, cwd, out, err)
+        seconds, cpu_seconds, rss_kib, status = _SPAWNER.run(argv, env, cwd, out, err)
         return Measured(
             seconds=seconds,
+            cpu_seconds=cpu_seconds,
             rss_kib=rss_kib,
             returncode=os.waitstatus_to_exitcode(status),
             stdout=out.read_bytes() if out.exists() else b"",

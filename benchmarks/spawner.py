@@ -7,7 +7,8 @@ only), so what ``os.wait4`` reports for its children is theirs.
 
 Protocol: one JSON request per line on stdin ``{"argv", "env", "cwd", "out",
 "err"}`` (out/err: files for the child's stdout/stderr); one JSON reply per line
-on stdout ``{"seconds", "rss_kib", "status"}``, timed after an ``os.sync()``.
+on stdout ``{"seconds", "cpu_seconds", "rss_kib", "status"}``, timed after an
+``os.sync()`` (``cpu_seconds``: the child's user + system time).
 SIGTERM or SIGINT kills the running child, then this process exits.
 """
 
@@ -65,7 +66,12 @@ def main() -> None:
         _, status, usage = os.wait4(pid, 0)
         seconds = time.perf_counter() - start
         _child = 0
-        reply = {"seconds": seconds, "rss_kib": usage.ru_maxrss, "status": status}
+        reply = {
+            "seconds": seconds,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "rss_kib": usage.ru_maxrss,
+            "status": status,
+        }
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
 

@@ -24,6 +24,18 @@ def test_peak_rss_is_the_child_s_own(tmp_path: Path, bench: Path):
     assert big.rss_kib >= 120 * 1024
 
 
+def test_cpu_seconds_are_the_child_s_work_not_its_waiting(tmp_path: Path, bench: Path):
+    import harness
+
+    busy = "import time; end = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    sleepy = "import time; time.sleep(0.4)"
+    b = harness.run_measured([sys.executable, "-c", busy], dict(os.environ), tmp_path)
+    s = harness.run_measured([sys.executable, "-c", sleepy], dict(os.environ), tmp_path)
+    assert b.returncode == s.returncode == 0
+    assert b.cpu_seconds >= 0.3
+    assert s.seconds >= 0.4 and s.cpu_seconds < s.seconds - 0.3
+
+
 def test_exit_code_output_and_folder(tmp_path: Path, bench: Path):
     import harness
 
