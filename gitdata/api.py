@@ -21,7 +21,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from gitdata.core.graph_layout import Lineage, squash_sources
 from gitdata.core.lineage import ChangeSet, diff
@@ -37,6 +37,7 @@ from gitdata.errors import (
     DatasetStateError,
     GitDataError,
     InvalidInputError,
+    LocalPathNotFoundError,
     StoreNotFoundError,
     TargetNotEmptyError,
     UnsupportedArgumentError,
@@ -614,12 +615,14 @@ class Dataset:
         silence_alias_warnings: bool = False,
         rev: str | None = None,
         storage: str | None = None,
+        repo: str | Path | None = None,
         **kwargs: Any,
     ) -> Dataset:
         """Find a version by id, or by project + name (+ version / tags), newest first.
 
-        Inside a git repository, project + name resolve through the dataset's
-        pointer file (at ``rev`` when given), which pins the version per commit.
+        Inside a git repository (the one holding the current folder, or ``repo``),
+        project + name resolve through the dataset's pointer file (at ``rev`` when
+        given), which pins the version per commit.
         ``silence_alias_warnings`` silences the warnings that ``alias`` and
         ``overridable`` have no effect.  Unknown keyword arguments are refused.
         """
@@ -649,6 +652,7 @@ class Dataset:
                 tags=dataset_tags,
                 rev=rev,
                 use_current=False,
+                cwd=Path(repo) if repo is not None else None,
             )
         except (DatasetNotFoundError, StoreNotFoundError):
             # a store that does not exist yet holds nothing; create makes no store either
@@ -862,21 +866,28 @@ class Dataset:
         patterns: list[str] | None = None,
         recursive: bool = True,
         dataset_id: str | None = None,
+        prefix: str = "",
     ) -> Iterator[FileColumns]:
         """The files of :meth:`iter_file_entries` (same filters, same order) as runs of
         columns: ``paths``, ``sizes``, ``sha256s`` and ``urls`` (None when no file of
         the run is external).  The fast way to list a million files: a paged
-        manifest's pages are passed on as columns, with no object built per file."""
+        manifest's pages are passed on as columns, with no object built per file.
+
+        ``prefix`` keeps the paths that start with it (``"images/"``: one folder's
+        tree), reading only the pages whose range can hold such paths."""
         meta = self._meta()
         batches: Iterable[FileColumns]
         if isinstance(meta, Draft):  # a draft's files (not all uploaded yet), sorted
-            files = sorted(meta.files.items(), key=lambda item: item[0].encode())
+            files = sorted(
+                ((p, f) for p, f in meta.files.items() if p.startswith(prefix)),
+                key=lambda item: item[0].encode(),
+            )
             batches = (
                 _draft_columns(files[i : i + COLUMN_BATCH])
                 for i in range(0, len(files), COLUMN_BATCH)
             )
         else:
-            batches = self._manifest().column_batches()
+            batches = self._manifest().column_batches(prefix)
         owners = self._owners() if dataset_id is not None else None
         if owners is None and not patterns:
             yield from batches
@@ -1078,14 +1089,50 @@ class Dataset:
 
         return read_file(self._ctx, self._manifest(), path, f"dataset {self._id}")
 
-    def open(self, path: str, mode: str = "rb"):
-        """A read-only file object for one file (``"rb"``, or ``"r"`` for UTF-8 text)."""
+    def open(self, path: str, mode: str = "rb", encoding: str | None = None) -> IO[Any]:
+        """A read-only, seekable file object for one file: ``"rb"``, or ``"r"`` for text
+        (UTF-8 unless ``encoding`` says otherwise).
+
+        Read from the local cache when it holds the content; otherwise a small file
+        is fetched whole with one ranged read of its chunk (and verified), a big
+        stored file by ranges as it is read (a reader of its last bytes fetches
+        those only; reading it through from the start checks its SHA-256)."""
         import io
 
+        from gitdata.ops.fileread import open_entry
+        from gitdata.ops.remote import find_entry
+
         if mode not in ("rb", "r"):
-            raise ValueError("datasets are read-only: open with 'rb' or 'r'")
-        data = io.BytesIO(self.read_bytes(path))
-        return data if mode == "rb" else io.TextIOWrapper(data, encoding="utf-8")
+            raise InvalidInputError(
+                f"datasets are read-only: open with 'rb' or 'r', not {mode!r}", argument="mode"
+            )
+        entry = find_entry(self._manifest(), path, f"dataset {self._id}")
+        binary = open_entry(self._ctx, entry)
+        if mode == "rb":
+            return binary
+        return io.TextIOWrapper(binary, encoding=encoding or "utf-8")
+
+    def file_info(self, path: str) -> dict[str, Any]:
+        """path, size and sha256 (and url, for an external file) of one file, as
+        :meth:`iter_file_entries` gives them; a paged manifest reads its root and one
+        page.  :class:`~gitdata.errors.LocalPathNotFoundError` when there is none."""
+        from gitdata.ops.remote import find_entry
+
+        meta = self._meta()
+        if isinstance(meta, Draft):
+            norm = normalize_dataset_path(path)
+            f = meta.files.get(norm)
+            if f is None:
+                raise LocalPathNotFoundError(f"{norm} is not in dataset {self._id}", path=norm)
+            row = {"path": norm, "size": f.size, "sha256": f.sha256}
+            url = f.url
+        else:
+            e = find_entry(self._manifest(), path, f"dataset {self._id}")
+            row = {"path": e.path, "size": e.size, "sha256": e.sha256}
+            url = e.url
+        if url is not None:
+            row["url"] = url
+        return row
 
     def get_dependency_graph(self) -> dict[str, list[str]]:
         """id -> parent ids, for this version and every ancestor."""
@@ -1445,6 +1492,68 @@ def _home(ctx: Context, dataset_id: str | None, explicit: bool) -> tuple[Context
         return ctx, dataset_id
     dataset_id = expand_id(ctx, dataset_id)
     return _home_context(ctx, dataset_id, explicit), dataset_id
+
+
+def open_version_file(
+    path: str,
+    project: str | None = None,
+    name: str | None = None,
+    *,
+    id: str | None = None,
+    version: str | None = None,
+    rev: str | None = None,
+    repo: str | Path | None = None,
+    storage: str | None = None,
+    mode: str = "rb",
+    encoding: str | None = None,
+) -> IO[Any]:
+    """``gitdata.open``: one file of a closed version, as a read-only file object,
+    shaped like ``dvc.api.open``.
+
+    The version is ``id``, or ``project`` + ``name`` (a ``version`` string, or the
+    pointer of the git repository holding the current folder or ``repo``, at ``rev``
+    when given; outside a repository the newest version); ``storage`` names the store.
+    See :meth:`Dataset.open` for how the bytes are read."""
+    ds = Dataset.get(
+        dataset_id=id,
+        dataset_project=project,
+        dataset_name=name,
+        dataset_version=version,
+        rev=rev,
+        repo=repo,
+        storage=storage,
+    )
+    return ds.open(path, mode, encoding)
+
+
+def read_version_file(
+    path: str,
+    project: str | None = None,
+    name: str | None = None,
+    *,
+    id: str | None = None,
+    version: str | None = None,
+    rev: str | None = None,
+    repo: str | Path | None = None,
+    storage: str | None = None,
+    mode: str = "rb",
+    encoding: str | None = None,
+) -> Any:
+    """``gitdata.read``: the content of one file (bytes, or text with ``mode="r"``),
+    the version found as :func:`open_version_file` finds it."""
+    with open_version_file(
+        path,
+        project,
+        name,
+        id=id,
+        version=version,
+        rev=rev,
+        repo=repo,
+        storage=storage,
+        mode=mode,
+        encoding=encoding,
+    ) as fh:
+        return fh.read()
 
 
 def resolve_id(dataset_id: str, storage: str | None = None) -> str:

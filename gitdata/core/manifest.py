@@ -9,6 +9,7 @@ store key is the sha256 of those compressed bytes.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import json
 import re
@@ -132,6 +133,30 @@ def columns_of(entries: Sequence[FileEntry]) -> FileColumns:
     )
 
 
+def prefix_columns(columns: FileColumns, prefix: str) -> FileColumns:
+    """The files of ``columns`` (in path order) whose path starts with ``prefix``:
+    one contiguous run of them."""
+    if not prefix:
+        return columns
+    paths = columns.paths
+    lo = bisect.bisect_left(paths, prefix)
+    hi = bisect.bisect_left(paths, prefix_end(prefix), lo)
+    if lo == 0 and hi == len(paths):
+        return columns
+    urls = columns.urls
+    return FileColumns(
+        paths[lo:hi],
+        columns.sizes[lo:hi],
+        columns.sha256s[lo:hi],
+        None if urls is None else urls[lo:hi],
+    )
+
+
+def prefix_end(prefix: str) -> str:
+    """The least string after every string that starts with ``prefix`` (not empty)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def link_entry(path: str, size: int, sha256: str, url: str, etag: str | None) -> FileEntry:
     """The entry of an external file (no chunk)."""
     return FileEntry(path, size, sha256, "", 0, 0, METHOD_STORED, url, etag)
@@ -166,9 +191,10 @@ class Manifest:
         """The entry at ``path`` or None."""
         return self._entries.get(path)
 
-    def column_batches(self) -> Iterator[FileColumns]:
-        """Every file in path order as runs of columns (see :class:`FileColumns`)."""
-        entries = list(self._entries.values())
+    def column_batches(self, prefix: str = "") -> Iterator[FileColumns]:
+        """Every file in path order (or those whose path starts with ``prefix``) as runs
+        of columns (see :class:`FileColumns`)."""
+        entries = [e for e in self._entries.values() if e.path.startswith(prefix)]
         for start in range(0, len(entries), COLUMN_BATCH):
             yield columns_of(entries[start : start + COLUMN_BATCH])
 

@@ -36,6 +36,8 @@ from gitdata.core.manifest import (
     link_entry,
     link_fields_problem,
     load_gzip_json,
+    prefix_columns,
+    prefix_end,
 )
 from gitdata.core.paths import SHORT_PATH_CHARS, brief_path, limit_problem
 from gitdata.errors import FormatError
@@ -873,17 +875,33 @@ class PagedManifest(Manifest):
             yield from out
         self._check_totals(count, size)
 
-    def column_batches(self) -> Iterator[FileColumns]:
+    def column_batches(self, prefix: str = "") -> Iterator[FileColumns]:
         """Every file in path order, a page at a time as columns: a page the delta does
         not touch is checked and passed on as its object's columns, with no
-        :class:`FileEntry` built (a listing of a million files builds none)."""
+        :class:`FileEntry` built (a listing of a million files builds none).
+
+        With ``prefix``, only the files whose path starts with it, from the pages
+        whose range can hold them (the others are not read)."""
         count = size = 0
+        end = prefix_end(prefix) if prefix else ""
+        refs = self.page_refs
         for i, part in self._plan():
-            columns = self._page_columns(i) if part is None else columns_of(self._merged(i, part))
+            if part is None:
+                if prefix and (refs[i].last < prefix or refs[i].first >= end):
+                    continue
+                columns = self._page_columns(i)
+            else:
+                columns = columns_of(self._merged(i, part))
+            if prefix:
+                columns = prefix_columns(columns, prefix)
+                if columns.paths:
+                    yield columns
+                continue
             count += len(columns.paths)
             size += sum(columns.sizes)
             yield columns
-        self._check_totals(count, size)
+        if not prefix:
+            self._check_totals(count, size)
 
     def _plan(self) -> Iterator[tuple[int, Delta | None]]:
         """Page by page, the part of the delta to merge into it (None: the page reads

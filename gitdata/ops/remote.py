@@ -18,10 +18,22 @@ from gitdata.storage import object_key, version_key
 def read_file(ctx: Context, manifest: Manifest, path: str, source: str = "dataset") -> bytes:
     """One file's content: from the cache if there, else a ranged read of its chunk member
     (as a partial get reads it, :func:`gitdata.ops.fetch.fetch_members`)."""
+    return read_file_entry(ctx, find_entry(manifest, path, source))
+
+
+def find_entry(manifest: Manifest, path: str, source: str = "dataset") -> FileEntry:
+    """The entry of ``path`` (normalized first); :class:`LocalPathNotFoundError` when
+    the version has no such file."""
     path = normalize_dataset_path(path)
     entry = manifest.get(path)
     if entry is None:
         raise LocalPathNotFoundError(f"{path} is not in {source}", path=path)
+    return entry
+
+
+def read_file_entry(ctx: Context, entry: FileEntry) -> bytes:
+    """``entry``'s content, verified: from the cache if there, else one ranged read of
+    its chunk member (or its URL, for an external file), then kept in the cache."""
     cache = ctx.cache
     if not cache.check_blobs([entry.sha256]):  # present and unchanged since verified
         data = cache.blob_path(entry.sha256).read_bytes()

@@ -122,6 +122,7 @@ def test_ctrl_c_during_get_says_run_it_again_and_other_commands_do_not(gd, tmp_p
 
     monkeypatch.setattr(Dataset, "get_mutable_local_copy", interrupted)
     monkeypatch.setattr(Dataset, "iter_file_entries", interrupted)
+    monkeypatch.setattr(Dataset, "iter_file_batches", interrupted)
     r = gd("get", "--id", vid, "--copy", str(tmp_path / "out"), "--json", ok=False)
     assert r.exit_code == 130
     assert r.stderr.splitlines() == [
