@@ -1,7 +1,9 @@
 """Installing git hook shims without ever clobbering a user's own hooks.
 
-Each shim is a small ``sh`` script that first runs the user's previous hook,
-then ``gd hook <name>``.  The user's hook is moved, unchanged, to
+Each shim is a small ``sh`` script, shipped as a plain file in the top-level
+``hooks/`` folder (``gitdata/hooks/`` in the wheel) so that users can read exactly
+what will run in their repository.  It first runs the user's previous hook, then
+``gd hook <name>``.  The user's hook is moved, unchanged, to
 ``<hooks dir>/pre-gitdata/<name>``: it keeps its own file name, so hooks that
 dispatch on ``basename "$0"`` (husky v4, hook multiplexers) still see
 ``pre-commit``.  Uninstalling removes the shim and moves the user's hook back.
@@ -22,13 +24,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitdata.gitio.pointer import POINTER_DIR
-
 HOOK_NAMES = ("pre-commit", "pre-push", "post-checkout", "post-merge")
 MARKER = "# gitdata hook shim"
 CHAINED_DIR = "pre-gitdata"  # <hooks dir>/pre-gitdata/<name>: the user's own hook
 LEGACY_SUFFIX = ".pre-gitdata"  # <hooks dir>/<name>.pre-gitdata: the layout before
-_STDIN_HOOKS = ("pre-push",)
 
 
 @dataclass
@@ -52,96 +51,24 @@ def hooks_dir(repo) -> Path:
     return Path(repo.path) / "hooks"
 
 
-_FIX = "activate the environment that has gitdata or install gitdata (pip install gitdata)"
-
-
-def _missing_gd(name: str) -> list[str]:
-    """Shell lines run when neither ``gd`` nor ``python3 -m gitdata`` is available.
-
-    pre-commit refuses only when non-deleted pointer files are staged (nothing else
-    needs gd); pre-push refuses only when the repository tracks pointer files;
-    post-checkout and post-merge warn and never block.
-    """
-    missing = "gitdata: gd not found on PATH"
-    if name == "pre-commit":
-        return [
-            "  staged=$(git -c core.quotePath=false diff --cached --name-only --diff-filter=d"
-            f" -- {POINTER_DIR}) || {{",
-            f'    echo "{missing} and git diff failed; commit refused: {_FIX}" >&2',
-            "    exit 1",
-            "  }",
-            "  pointers=",
-            "  while IFS= read -r f; do",
-            "    case $f in",
-            '      *.yaml | *.yaml\\") pointers="$pointers $f" ;;',
-            "    esac",
-            "  done <<EOF",
-            "$staged",
-            "EOF",
-            '  if [ -n "$pointers" ]; then',
-            f'    echo "{missing}; commit refused: it changes dataset pointers gd must check:'
-            '$pointers" >&2',
-            f'    echo "gitdata: {_FIX}, then commit again (or bypass once with'
-            ' git commit --no-verify)" >&2',
-            "    exit 1",
-            "  fi",
-            f'  echo "{missing}; pointer checks skipped (no dataset pointer staged)" >&2',
-            "  exit 0",
-        ]
-    if name == "pre-push":
-        return [
-            f"  tracked=$(git ls-files -- {POINTER_DIR}) || tracked=unknown",
-            '  if [ -n "$tracked" ]; then',
-            f'    echo "{missing}; push refused: this repository tracks dataset pointers'
-            ' and gd must check that the store holds them" >&2',
-            f'    echo "gitdata: {_FIX}, then push again (or bypass once with'
-            ' git push --no-verify)" >&2',
-            "    exit 1",
-            "  fi",
-            f'  echo "{missing}; pre-push checks skipped (no dataset pointers tracked)" >&2',
-            "  exit 0",
-        ]
-    return [
-        f'  echo "{missing}; bound folders not updated: {_FIX}, then run gd checkout" >&2',
-        "  exit 0",
-    ]
+def shims_folder() -> Path:
+    """Where the hook shims are: ``gitdata/hooks/`` in an installed wheel, the
+    top-level ``hooks/`` folder of a source checkout (an editable install)."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "hooks"
+    return installed if installed.is_dir() else package.parent / "hooks"
 
 
 def shim_text(name: str) -> str:
-    """The shell script installed as hook ``name`` (POSIX sh, no bash-isms)."""
-    lines = [
-        "#!/bin/sh",
-        f"{MARKER} ({name}); installed by `gd install-hooks`, removed by `gd install-hooks --uninstall`.",
-        f"# A hook you had before lives on as {CHAINED_DIR}/{name} (same file name) and runs first.",
-        f'user_hook="$(dirname "$0")/{CHAINED_DIR}/{name}"',
-    ]
-    if name in _STDIN_HOOKS:
-        lines += [
-            "input=$(cat)",
-            'if [ -x "$user_hook" ]; then',
-            '  printf "%s\\n" "$input" | "$user_hook" "$@" || exit $?',
-            "fi",
-        ]
-    else:
-        lines += [
-            'if [ -x "$user_hook" ]; then',
-            '  "$user_hook" "$@" || exit $?',
-            "fi",
-        ]
-    lines += [
-        "if command -v gd >/dev/null 2>&1; then",
-        "  set -- gd hook " + name + ' "$@"',
-        "elif python3 -c 'import gitdata' >/dev/null 2>&1; then",
-        "  set -- python3 -m gitdata hook " + name + ' "$@"',
-        "else",
-        *_missing_gd(name),
-        "fi",
-    ]
-    if name in _STDIN_HOOKS:
-        lines.append('printf "%s\\n" "$input" | "$@"')
-    else:
-        lines.append('exec "$@"')
-    return "\n".join(lines) + "\n"
+    """The shell script installed as hook ``name`` (POSIX sh, no bash-isms): the file
+    ``hooks/<name>``, as shipped."""
+    path = shims_folder() / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FileNotFoundError(
+            f"gitdata's hook shim {path} is missing ({exc.strerror}): reinstall gitdata"
+        ) from None
 
 
 def _is_ours(path: Path) -> bool:

@@ -137,3 +137,54 @@ def test_both_layouts_present_refuses_and_changes_nothing(repo: Path):
     assert (hooks / "pre-commit").read_bytes() == b"#!/bin/sh\nexit 0\n"
     assert (hooks / "pre-commit.pre-gitdata").read_bytes() == DISPATCHING_HOOK
     assert not (hooks / "pre-gitdata").exists()
+
+
+def test_the_installed_shims_are_the_files_in_hooks(repo: Path):
+    """What runs in a repository is exactly the readable scripts in hooks/."""
+    from gitdata.gitio.hooks import HOOK_NAMES, shims_folder
+    from gitdata.gitio.pointer import POINTER_DIR
+
+    assert shims_folder() == ROOT / "hooks"  # a checkout (the wheel has gitdata/hooks)
+    install_hooks(find_repo(repo).repo)
+    for name in HOOK_NAMES:
+        shipped = ROOT / "hooks" / name
+        installed = repo / ".git/hooks" / name
+        assert installed.read_bytes() == shipped.read_bytes()
+        assert os.access(shipped, os.X_OK) and os.access(installed, os.X_OK)
+        text = shipped.read_text()
+        assert text.startswith("#!/bin/sh\n") and MARKER in text and f"hook {name}" in text
+        if name in ("pre-commit", "pre-push"):
+            assert POINTER_DIR in text  # the no-gd fallback looks where pointers live
+
+
+def test_core_hooks_path_husky_style_gets_the_shims_and_keeps_the_users_hook(
+    repo: Path, tmp_path: Path
+):
+    """A repository whose hooks live in a committed folder (husky: core.hooksPath
+    .husky): the shims go there, the user's hook is chained, .git/hooks is untouched."""
+    husky = repo / ".husky"
+    husky.mkdir()
+    assert run(repo, "git", "config", "core.hooksPath", ".husky").returncode == 0
+    ran = tmp_path / "user-hook-ran"
+    user = f'#!/bin/sh\necho "$(basename "$0")" >> "{ran}"\n'.encode()
+    write_hook(husky / "pre-commit", user)
+    before_git_hooks = sorted(p.name for p in (repo / ".git/hooks").iterdir())
+    r = run(repo, sys.executable, "-m", "gitdata", "install-hooks")
+    assert r.returncode == 0, r.stderr
+    assert MARKER in (husky / "pre-commit").read_text()
+    assert (husky / "pre-gitdata" / "pre-commit").read_bytes() == user
+    assert (husky / "post-merge").is_file()
+    assert sorted(p.name for p in (repo / ".git/hooks").iterdir()) == before_git_hooks
+    assert commit(repo).returncode == 0
+    assert ran.read_text() == "pre-commit\n"  # the user's hook ran under its own name
+    # gd's check runs too: a broken pointer staged is refused
+    bad = repo / ".gitdata/datasets/p/n.yaml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("not: a pointer\n")
+    assert run(repo, "git", "add", str(bad)).returncode == 0
+    refused = run(repo, "git", "commit", "-qm", "bad")
+    assert refused.returncode != 0 and "pointer" in refused.stderr
+    r = run(repo, sys.executable, "-m", "gitdata", "install-hooks", "--uninstall")
+    assert r.returncode == 0, r.stderr
+    assert (husky / "pre-commit").read_bytes() == user
+    assert sorted(p.name for p in husky.iterdir()) == ["pre-commit"]
