@@ -131,7 +131,10 @@ class GitDataFileSystem(AbstractFileSystem):
                     only_completed=True,
                 )
         except NotFoundError as exc:
-            raise FileNotFoundError(f"gd://{path}: {exc}") from exc
+            hint = ""
+            if key[0] == "name" and re.fullmatch(r"[0-9a-fA-F]{6,31}", key[1]):
+                hint = " (to name a version by id, gd://<id>/... takes the full 32-character id)"
+            raise FileNotFoundError(f"gd://{path}: {exc}{hint}") from exc
         with self._lock:
             self._datasets[key] = ds
         return ds

@@ -285,6 +285,11 @@ def test_missing_paths_and_versions_are_file_not_found(version: str, path: str, 
         assert not fs.exists(path)
 
 
+def test_a_short_id_in_a_url_says_the_full_id_is_needed(version: str):
+    with pytest.raises(FileNotFoundError, match="full 32-character id"):
+        fresh().cat(f"gd://{version[:8]}/README.md")
+
+
 def test_a_draft_is_not_readable(store: str, tmp_path: Path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.txt").write_text("a")
