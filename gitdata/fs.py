@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fsspec.spec import AbstractFileSystem
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from gitdata.api import Dataset
 from gitdata.errors import InvalidInputError, NotFoundError
@@ -252,21 +252,31 @@ class GitDataFileSystem(AbstractFileSystem):
             self._refuse_write(path)
         ds, inner, head = self._locate(path)
         try:
-            return ds.open(inner, "rb")
+            info = ds.file_info(inner)
+            opened = ds.open(inner, "rb")
         except (NotFoundError, InvalidInputError) as exc:
             if self._is_dir(ds, inner):
                 raise IsADirectoryError(f"gd://{self._strip_protocol(path)} is a folder") from exc
             raise FileNotFoundError(f"gd://{self._strip_protocol(path)}: {exc}") from exc
+        return GitDataFile(
+            self,
+            self._join(head, info["path"]),
+            opened,
+            info,
+            block_size=block_size if block_size not in (None, "default") else _BLOCK,
+            cache_type=kwargs.get("cache_type", "readahead"),
+            cache_options=cache_options,
+        )
 
     def cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
     ) -> bytes:
         with self._open(path, "rb") as fh:
-            size = fh.seek(0, 2)
+            size = fh.size
             begin = 0 if start is None else start if start >= 0 else max(0, size + start)
             stop = size if end is None else end if end >= 0 else max(0, size + end)
             fh.seek(begin)
-            return fh.read(max(0, min(stop, size) - begin))
+            return bytes(fh.read(max(0, min(stop, size) - begin)))
 
     def ukey(self, path: str) -> str:
         """A file's SHA-256: its content, whatever version or URL reached it."""
@@ -294,6 +304,38 @@ class GitDataFileSystem(AbstractFileSystem):
 
     def pipe(self, path: Any, *args: Any, **kwargs: Any) -> NoReturn:
         self._refuse_write(path)
+
+
+_BLOCK = 1024 * 1024  # bytes a file object reads ahead (fsspec's readahead cache)
+
+
+class GitDataFile(AbstractBufferedFile):
+    """One file of a version as fsspec's buffered file (``size``, ``blocksize``, its
+    caches), over the seekable file :meth:`Dataset.open` gave: ranges are read from
+    there (the local cache, the fetched bytes, or ranged reads of the chunk)."""
+
+    def __init__(
+        self,
+        fs: GitDataFileSystem,
+        path: str,
+        opened: Any,
+        info: dict[str, Any],
+        **kwargs: Any,
+    ) -> None:
+        self._opened = opened
+        details = _file_dict(path, info["size"], info["sha256"], info.get("url"))
+        super().__init__(fs, path, mode="rb", size=info["size"], **kwargs)
+        self.details = details
+
+    def _fetch_range(self, start: int, end: int) -> bytes:
+        self._opened.seek(start)
+        return bytes(self._opened.read(max(0, end - start)))
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._opened.close()
 
 
 def _file_dict(name: str, size: int, sha: str, url: str | None) -> dict[str, Any]:
