@@ -133,6 +133,13 @@ def _run_names(base: str, names: Sequence[str]) -> str | None:
     return hashlib.sha256(data).hexdigest()
 
 
+def _patch_limit(n: int) -> int:
+    """How many of a run's ``n`` files may differ from it, their hashes then read from
+    their own rows, before the run is written again (a sync that changes one file in
+    each of a thousand folders rewrites no run: 56 bytes a file of each, about 56 MB)."""
+    return max(8, n // 16)
+
+
 def _run_stats(inos: Iterable[int], mtimes: Iterable[int], sizes: Iterable[int]) -> bytes | None:
     """A run's (inode, mtime, size) as three columns of 64-bit integers, or None for
     a number past 64 bits."""
@@ -222,6 +229,9 @@ class StatCache:
     def __init__(self, db_path: Path, *, timeout: float = 10.0) -> None:
         self.db_path = Path(db_path)
         self._db = SafeDB(self.db_path, _SCHEMA, timeout=timeout)
+        # first path -> names digest of the runs a lookup found with a few files changed:
+        # those files' rows tell their hashes, so the run is not written again
+        self._patched: dict[str, str] = {}
 
     def lookup_many(self, items: Sequence[tuple[str, StatLike]]) -> dict[str, str]:
         """Known sha256 of each path whose inode, mtime_ns and size still match."""
@@ -252,7 +262,10 @@ class StatCache:
         Built for a sync's million unchanged files, with no Python code run per file:
         a run remembered with :meth:`store_run` is one query and one digest; others
         are their rows, compared as (path, inode, mtime, size) keys of one dict (and
-        remembered as a run when every file matched)."""
+        remembered as a run when every file matched).  A run that matches but for a
+        few files (:func:`_patch_limit`), whose rows give their hashes, is kept as it
+        is: neither this lookup nor the next :meth:`store_runs` of the same files
+        writes it again."""
         if not names:
             return []
         n = len(names)
@@ -272,6 +285,10 @@ class StatCache:
                 if got[1] == now:
                     return hexes
                 found = _matching(hexes, got[1], now)  # a few files changed
+                if found.count(None) <= _patch_limit(n):
+                    self._patched[base + names[0]] = key
+                else:
+                    self._patched.pop(base + names[0], None)
         paths = list(map(base.__add__, names))
         if found is not None:
             wanted = [p for p, sha in zip(paths, found, strict=True) if sha is None]
@@ -292,11 +309,12 @@ class StatCache:
                 zip(paths, map(_INO, stats), map(_MTIME, stats), map(_SIZE, stats), strict=True),
             )
         )
+        patched = found is not None and self._patched.get(paths[0]) == key
         if found is None:
             found = from_rows
         else:
             found = [a if a is not None else b for a, b in zip(found, from_rows, strict=True)]
-        if key is not None and now is not None and None not in found:
+        if key is not None and now is not None and None not in found and not patched:
             # (rows and runs are never stored racily clean: neither is this run)
             blob = _shas_blob(cast(list[str], found))
             if blob is not None:
@@ -326,6 +344,8 @@ class StatCache:
             if now - max(mtimes) <= _RACY_NS_COARSE and any(_racy_mtime(m, now) for m in mtimes):
                 continue
             key = _run_names(base, names)
+            if key is not None and self._patched.pop(base + names[0], None) == key:
+                continue  # the run on record holds but for a few files, which have rows
             columns = _run_stats(map(_KEY_INO, stats), mtimes, map(_KEY_SIZE, stats))
             blob = _shas_blob(shas)
             if (

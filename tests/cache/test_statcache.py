@@ -283,3 +283,61 @@ def test_a_run_of_other_names_gives_nothing(tmp_path: Path):
     # the same first name and stats, another name after it: none of the run is taken
     assert sc.lookup_run(base, [names[0], names[1], "f009"], stats) == [None, None, None]
     assert sc.lookup_run(base, names[:2], stats[:2]) == [None, None]  # fewer files
+
+
+def _stored_run(db: Path, first: str) -> tuple[bytes, bytes]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT stats, shas FROM runs WHERE first = ?", (first,)).fetchone()
+
+
+def test_a_run_changed_in_a_few_files_is_not_written_again(tmp_path: Path):
+    """One file of a 20-file folder changed and hashed (its row stored): neither the
+    lookup nor the sync's store of the folder rewrites the run, and the next lookup
+    still gives every hash (the run's, and the row's for the changed file)."""
+    base, names, stats = _run(tmp_path, 20)
+    db = tmp_path / "stat.db"
+    sc = StatCache(db)
+    shas = [_sha(i) for i in range(20)]
+    sc.store_run(base, names, _keys(stats), shas)
+    before = _stored_run(db, base + names[0])
+    (Path(base) / names[5]).write_bytes(b"changed, and longer")
+    changed = settled(Path(base) / names[5])
+    now = [os.stat(base + n) for n in names]
+    assert sc.lookup_run(base, names, now) == [*shas[:5], None, *shas[6:]]
+    sc.store_many([(base + names[5], changed, _sha(99))])  # as hashing the file does
+    new = [*shas[:5], _sha(99), *shas[6:]]
+    sc.store_runs([(base, names, _keys(now), new)])
+    assert _stored_run(db, base + names[0]) == before  # not rewritten
+    again = StatCache(db)  # the next sync, another process
+    assert again.lookup_run(base, names, now) == new
+    assert _stored_run(db, base + names[0]) == before
+
+
+def test_a_run_changed_in_many_files_is_written_again(tmp_path: Path):
+    base, names, stats = _run(tmp_path, 20)
+    db = tmp_path / "stat.db"
+    sc = StatCache(db)
+    sc.store_run(base, names, _keys(stats), [_sha(i) for i in range(20)])
+    for n in names[:9]:  # past max(8, 20 // 16)
+        (Path(base) / n).write_bytes(b"changed, and longer")
+    now = [settled(Path(base) / n) for n in names]
+    assert sc.lookup_run(base, names, now)[:9] == [None] * 9
+    new = [_sha(100 + i) for i in range(20)]
+    sc.store_runs([(base, names, _keys(now), new)])
+    assert StatCache(db).lookup_run(base, names, now) == new  # from the run alone
+    assert _stored_run(db, base + names[0])[1] == bytes.fromhex("".join(new))
+
+
+def test_a_patched_run_with_other_names_is_written(tmp_path: Path):
+    base, names, stats = _run(tmp_path, 20)
+    db = tmp_path / "stat.db"
+    sc = StatCache(db)
+    sc.store_run(base, names, _keys(stats), [_sha(i) for i in range(20)])
+    (Path(base) / names[3]).write_bytes(b"changed, and longer")
+    now = [os.stat(base + n) for n in names]
+    sc.lookup_run(base, names, now)
+    (Path(base) / "zz").write_bytes(b"new")  # the folder gained a file since
+    more = [*names, "zz"]
+    stats_more = [settled(Path(base) / n) for n in more]
+    sc.store_runs([(base, more, _keys(stats_more), [_sha(i) for i in range(21)])])
+    assert StatCache(db).lookup_run(base, more, stats_more) == [_sha(i) for i in range(21)]
