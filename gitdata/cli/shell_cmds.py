@@ -18,13 +18,14 @@ def completion(
     """Print the tab-completion script for bash, zsh or fish.
 
     Each TAB runs gd once to list the commands, options and choices that fit (about
-    0.2 s). Install it once per shell (docs/cli.md, "Shell completion"):
+    0.2 s). Install it once per shell, as a file the shell loads or with
+    eval "$(gd completion bash)" in its startup file (docs/cli.md, "Shell completion").
 
     Examples:
 
-      echo 'eval "$(gd completion bash)"' >> ~/.bashrc
+      gd completion bash > ~/.local/share/bash-completion/completions/gd
 
-      echo 'eval "$(gd completion zsh)"' >> ~/.zshrc
+      gd completion zsh > ~/.gd-completion.zsh   # then: source it in ~/.zshrc
 
       gd completion fish > ~/.config/fish/completions/gd.fish
     """
