@@ -90,6 +90,16 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def interruptible() -> None:
+    """``preexec_fn`` of a child a test sends SIGINT: a shell that runs the suite in the
+    background (``cmd &``) starts it with SIGINT ignored (POSIX), and Python keeps an
+    inherited ignore instead of raising KeyboardInterrupt; here the child gets the
+    default back, so it starts as it would from a terminal."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def make_tree(root: Path, files: dict[str, bytes | str]) -> Path:
     """Create files under ``root`` from a path -> content map."""
     for rel, content in files.items():

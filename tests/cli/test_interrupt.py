@@ -15,7 +15,7 @@ import pytest
 from servers.faultproxy import FaultProxy
 
 from tests.cli.conftest import run_gd as gd
-from tests.conftest import cloud_options, make_tree, new_bucket, read_tree
+from tests.conftest import cloud_options, interruptible, make_tree, new_bucket, read_tree
 
 pytestmark = pytest.mark.cloud
 CHUNKS = 6
@@ -43,6 +43,7 @@ def test_ctrl_c_during_upload_stops_now_and_resumes(storage_servers, tmp_path: P
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=interruptible,
         )
 
         def landed() -> list[str]:
@@ -102,6 +103,7 @@ def test_ctrl_c_during_get_leaves_nothing_half_written(storage_servers, tmp_path
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=interruptible,
         )
         deadline = time.monotonic() + 120
         while proxy.bytes_down < 1_500_000 and get.poll() is None and time.monotonic() < deadline:

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.cli.conftest import run_gd
+from tests.conftest import interruptible
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +28,7 @@ def start_ui(*args: str, cwd: Path) -> tuple[subprocess.Popen, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
