@@ -221,7 +221,7 @@ class GitDataFileSystem(AbstractFileSystem):
             out[found["name"]] = found
         else:
             prefix = inner + "/" if inner else ""
-            if withdirs and inner and self._is_dir(ds, inner):
+            if withdirs and (head or inner) and self._is_dir(ds, inner):  # as fsspec does
                 name = self._join(head, inner)
                 out[name] = {"name": name, "size": 0, "type": "directory"}
             for p, size, sha, url in self._rows(ds, prefix):

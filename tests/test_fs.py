@@ -126,6 +126,14 @@ def test_find_glob_walk_and_du(version: str):
     ]
     with_dirs = fs.find("vision/cats/tables", withdirs=True)
     assert "vision/cats/tables/deep" in with_dirs and "vision/cats/tables" in with_dirs
+    local = fsspec.filesystem("file")  # the same shape as fsspec's own local filesystem
+    assert local.find(str(Path(__file__).parent / "cli"), withdirs=True, maxdepth=1)[0] == str(
+        Path(__file__).parent / "cli"
+    )
+    assert fs.find("gd://vision/cats", withdirs=True, maxdepth=1)[0] == "vision/cats"
+    assert (
+        fresh(project="vision", name="cats").find("", withdirs=True, maxdepth=1)[0] == "README.md"
+    )
     assert fs.find("vision/cats/tables/a.csv") == ["vision/cats/tables/a.csv"]
     assert fs.find("vision/cats/nothing") == []
     assert fs.glob("gd://vision/cats/tables/*.csv") == [
