@@ -75,16 +75,26 @@ def test_forwards_bytes_exactly_and_counts(echo):
     payload = bytes(range(256)) * 8192  # 2 MiB, every byte value
     with FaultProxy("127.0.0.1", echo) as proxy:
         assert round_trip(proxy.port, payload) == payload
+        echoed: list[int] = []
         threads = [
-            threading.Thread(target=lambda: round_trip(proxy.port, b"x" * 100_000))
+            threading.Thread(
+                target=lambda: echoed.append(len(round_trip(proxy.port, b"x" * 100_000)))
+            )
             for _ in range(12)
         ]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        assert echoed == [100_000] * 12
+        # a pump counts what it forwarded just after the send, so the client can have
+        # every byte a moment before the count does: wait for the counts to settle
+        total = len(payload) + 12 * 100_000
+        deadline = time.monotonic() + 10
+        while (proxy.bytes_up, proxy.bytes_down) != (total, total) and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert proxy.connections == 13
-        assert proxy.bytes_up == proxy.bytes_down == len(payload) + 12 * 100_000
+        assert proxy.bytes_up == proxy.bytes_down == total
 
 
 def test_cut_up_delivers_exactly_n_bytes_then_resets():
