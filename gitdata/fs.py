@@ -149,15 +149,7 @@ class GitDataFileSystem(AbstractFileSystem):
             row = ds.file_info(inner)
         except (NotFoundError, InvalidInputError):
             return None
-        info = {
-            "name": self._join(head, row["path"]),
-            "size": row["size"],
-            "type": "file",
-            "sha256": row["sha256"],
-        }
-        if "url" in row:
-            info["url"] = row["url"]
-        return info
+        return _file_dict(self._join(head, row["path"]), row["size"], row["sha256"], row.get("url"))
 
     def _rows(self, ds: Dataset, prefix: str) -> Iterator[tuple[str, int, str, str | None]]:
         """(path, size, sha256, url) of every file under ``prefix``, in path order."""
